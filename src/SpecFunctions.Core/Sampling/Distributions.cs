@@ -51,31 +51,61 @@ public static class Distributions
     public static int ArgMax(ReadOnlySpan<float> values) => TensorPrimitives.IndexOfMax(values);
 
     /// <summary>Draws an index from <paramref name="probs"/> (need not be normalised) by inverse CDF with one uniform draw.</summary>
+    /// <remarks>
+    /// The CDF is walked in vectorised blocks of <see cref="SampleBlock"/> and only the block holding the target is
+    /// scanned element by element: a 32k vocabulary costs ~32 block sums instead of 32k scalar additions.
+    /// </remarks>
     public static int Sample(ReadOnlySpan<float> probs, Random random)
     {
         var total = (double)TensorPrimitives.Sum(probs);
         var target = random.NextDouble() * total;
         var cumulative = 0.0;
-        var last = -1;
-        for (var i = 0; i < probs.Length; i++)
+        var lastWithMass = -1;
+        for (var start = 0; start < probs.Length; start += SampleBlock)
         {
-            var p = probs[i];
-            if (p <= 0)
+            var block = probs.Slice(start, Math.Min(SampleBlock, probs.Length - start));
+            var blockSum = (double)TensorPrimitives.Sum(block);
+            if (blockSum <= 0)
             {
                 continue;
             }
 
-            cumulative += p;
-            last = i;
-            if (target < cumulative)
+            if (target < cumulative + blockSum)
             {
-                return i;
+                for (var i = 0; i < block.Length; i++)
+                {
+                    if (block[i] <= 0)
+                    {
+                        continue;
+                    }
+
+                    cumulative += block[i];
+                    lastWithMass = start + i;
+                    if (target < cumulative)
+                    {
+                        return start + i;
+                    }
+                }
+
+                // Block sum and element-wise sum differ in rounding: the target fell past the last element of this block.
+                return lastWithMass;
             }
+
+            cumulative += blockSum;
+            var lastIndex = block.Length - 1;
+            while (lastIndex >= 0 && block[lastIndex] <= 0)
+            {
+                lastIndex--;
+            }
+
+            lastWithMass = start + lastIndex;
         }
 
         // Rounding can leave target just above the accumulated total: return the last token with mass.
-        return last >= 0 ? last : throw new InvalidOperationException("cannot sample from a distribution with no mass");
+        return lastWithMass >= 0 ? lastWithMass : throw new InvalidOperationException("cannot sample from a distribution with no mass");
     }
+
+    private const int SampleBlock = 512;
 
     /// <summary>Exact acceptance probability α = Σ min(p, q) = 1 − TV(p, q). <paramref name="scratch"/> as long as p.</summary>
     public static double Alpha(ReadOnlySpan<float> p, ReadOnlySpan<float> q, Span<float> scratch)
