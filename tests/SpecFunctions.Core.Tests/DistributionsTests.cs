@@ -189,3 +189,37 @@ public class SampleBlockTests
 
     private static int Sample(float[] p, Random random) => SpecFunctions.Core.Sampling.Distributions.Sample(p, random);
 }
+
+public class CrossEntropyFromLogitsTests
+{
+    [Theory]
+    [InlineData(1.0)]
+    [InlineData(0.6)]
+    [InlineData(0.0)]
+    public void CrossEntropyAndKl_FromLogits_EqualsLogarithmPath(double temperature)
+    {
+        var random = new Random(31);
+        var options = new SpecFunctions.Core.Sampling.SamplingOptions { Temperature = temperature };
+        const int v = 300;
+        var pLogits = new float[v];
+        var qLogits = new float[v];
+        var p = new float[v];
+        var q = new float[v];
+        var scratch = new float[v];
+        for (var trial = 0; trial < 50; trial++)
+        {
+            for (var i = 0; i < v; i++)
+            {
+                pLogits[i] = (float)(random.NextDouble() * 8);
+                qLogits[i] = pLogits[i] + (float)(random.NextDouble() * 3 - 1.5);
+            }
+
+            var pRow = SpecFunctions.Core.Sampling.Distributions.ToProbabilities(pLogits, p, options);
+            var qRow = SpecFunctions.Core.Sampling.Distributions.ToProbabilities(qLogits, q, options);
+            var fast = SpecFunctions.Core.Sampling.Distributions.CrossEntropyAndKl(p, q, pLogits, pRow, qLogits, qRow, scratch);
+            var slow = SpecFunctions.Core.Sampling.Distributions.CrossEntropyAndKl(p, q, scratch);
+            Assert.Equal(slow.CrossEntropy, fast.CrossEntropy, 1e-4);
+            Assert.Equal(slow.Kl, fast.Kl, 1e-4);
+        }
+    }
+}
