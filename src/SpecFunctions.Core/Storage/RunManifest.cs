@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using SpecFunctions.Core.Decoding;
 using SpecFunctions.Core.Sampling;
 
 namespace SpecFunctions.Core.Storage;
@@ -80,17 +81,46 @@ public sealed record RunSettings
     [JsonPropertyName("maxNewTokens")]
     public required int MaxNewTokens { get; init; }
 
+    /// <summary>Step limit per prompt; null = none.</summary>
+    [JsonPropertyName("maxSteps")]
+    public int? MaxSteps { get; init; }
+
     /// <summary>Random seed of the run (sampling mode).</summary>
     [JsonPropertyName("seed")]
-    public int Seed { get; init; }
+    public long Seed { get; init; } = 1;
 
-    /// <summary>Whether an autoregressive baseline runs per prompt (needed for the measured speed-up).</summary>
+    /// <summary>Tokens that end a generation.</summary>
+    [JsonPropertyName("stopTokens")]
+    public int[] StopTokens { get; init; } = [];
+
+    /// <summary>Whether an autoregressive baseline runs per prompt (needed for the measured speed-up and c).</summary>
     [JsonPropertyName("baseline")]
     public bool Baseline { get; init; } = true;
 
     /// <summary>Settings added by later versions; part of the content key as well.</summary>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? Extra { get; init; }
+
+    public static RunSettings From(DecodingOptions options, bool baseline) => new()
+    {
+        Gamma = options.Gamma,
+        Sampling = options.Sampling,
+        MaxNewTokens = options.MaxNewTokens,
+        MaxSteps = options.MaxSteps,
+        Seed = options.Seed,
+        StopTokens = [.. options.StopTokens.Order()],
+        Baseline = baseline,
+    };
+
+    public DecodingOptions ToDecodingOptions() => new()
+    {
+        Gamma = Gamma,
+        Sampling = Sampling,
+        MaxNewTokens = MaxNewTokens,
+        MaxSteps = MaxSteps,
+        Seed = Seed,
+        StopTokens = StopTokens,
+    };
 }
 
 [JsonConverter(typeof(JsonStringEnumConverter<TaskState>))]
