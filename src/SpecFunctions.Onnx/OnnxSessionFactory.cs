@@ -42,13 +42,15 @@ internal static partial class OnnxSessionFactory
                 }
             }
 
-            var missing = MissingLibrary(failure.Message);
+            var missing = failure is EntryPointNotFoundException
+                ? CpuOnlyNativesMissing()
+                : MissingLibrary(failure.Message);
             if (options.RequireDevice)
             {
                 throw new ExecutionProviderUnavailableException(modelPath, options.Device, missing, failure);
             }
 
-            logger.DeviceFallback(options.Device, modelPath, missing, failure.Message);
+            logger.DeviceFallback(options.Device.ToString().ToLowerInvariant(), modelPath, missing, failure.Message);
         }
 
         using var cpuOptions = CreateOptions(options);
@@ -77,6 +79,12 @@ internal static partial class OnnxSessionFactory
         var any = LibraryRegex().Matches(message);
         return any.Count > 0 ? any[^1].Value : "unknown";
     }
+
+    // The CPU-only native package exports no CUDA entry point at all: what is missing is the provider library that the
+    // GPU package (Microsoft.ML.OnnxRuntime.Gpu.Linux / .Gpu.Windows) ships.
+    private static string CpuOnlyNativesMissing() =>
+        (OperatingSystem.IsWindows() ? "onnxruntime_providers_cuda.dll" : "libonnxruntime_providers_cuda.so")
+        + " (the ONNX Runtime native package in use is CPU-only)";
 
     private static SessionOptions CreateOptions(OnnxModelOptions options)
     {

@@ -27,7 +27,7 @@ public static class TinyWindowModelBuilder
         var embedded = g.Node("Gather", [g.Weight("embedding", Uniform(vocabularySize * dim, 1f), vocabularySize, dim), ids]);
         var channels = g.Node("Transpose", [embedded], Attribute("perm", 0, 2, 1));
         var convolved = g.Node("Conv", [channels, g.Weight("conv.weight", Uniform(dim * dim * window, 1f / MathF.Sqrt(dim * window)), dim, dim, window), g.Weight("conv.bias", Uniform(dim, 0.1f), dim)],
-            Attribute("kernel_shape", (long)window), Attribute("pads", window - 1, 0));
+            Attribute("kernel_shape", [(long)window]), Attribute("pads", window - 1, 0));
         var hidden = g.Node("Tanh", [g.Node("Transpose", [convolved], Attribute("perm", 0, 2, 1))]);
         g.Node("Add", [g.Node("MatMul", [hidden, g.Weight("head", Uniform(dim * vocabularySize, 3f / MathF.Sqrt(dim)), dim, vocabularySize)]), g.Weight("head.bias", Uniform(vocabularySize, 0.1f), vocabularySize)], "logits");
         g.Output("logits", FloatType, 1L, "sequence", (long)vocabularySize);
