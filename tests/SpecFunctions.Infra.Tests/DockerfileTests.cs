@@ -53,7 +53,8 @@ public sealed class DockerfileTests
         Assert.Contains("SPECFN_DEVICE=cuda", env, StringComparison.Ordinal);
         Assert.Contains("LD_LIBRARY_PATH=/opt/cuda/lib", env, StringComparison.Ordinal);
         Assert.Contains($"--from={cudaStage.Alias}", copies, StringComparison.Ordinal);
-        foreach (var library in new[] { "libcudart.so.13", "libcublasLt.so.13", "libcudnn", "libcufft" })
+        // The sonames libonnxruntime_providers_cuda.so (ONNX Runtime GPU 1.31.0) links or dlopens.
+        foreach (var library in new[] { "libcudart.so.13", "libcublas.so.13", "libcublasLt.so.13", "libcurand.so.10", "libcudnn", "libcufft.so.12" })
         {
             Assert.Contains(library, gathered, StringComparison.Ordinal);
         }
