@@ -91,7 +91,15 @@ internal static class BicepCli
         const UnixFileMode executeBits = UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
         if ((mode & UnixFileMode.UserExecute) == 0)
         {
-            File.SetUnixFileMode(executable, mode | executeBits);
+            try
+            {
+                File.SetUnixFileMode(executable, mode | executeBits);
+            }
+            catch (UnauthorizedAccessException e)
+            {
+                throw new InvalidOperationException(
+                    $"'{executable}' is not executable and its mode cannot be changed; run chmod +x on it once.", e);
+            }
         }
 
         return executable;
