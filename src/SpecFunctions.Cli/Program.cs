@@ -7,4 +7,16 @@ var root = new RootCommand("specfn — measure and fix the unequal speed-ups of 
     SimulateCommand.Create(),
 };
 
-return await root.Parse(args).InvokeAsync();
+var parse = root.Parse(args);
+if (parse.Errors.Count > 0)
+{
+    // One line per problem, no help dump: scripts read the first line.
+    foreach (var error in parse.Errors)
+    {
+        Console.Error.WriteLine($"specfn: {error.Message}");
+    }
+
+    return 2;
+}
+
+return await parse.InvokeAsync();

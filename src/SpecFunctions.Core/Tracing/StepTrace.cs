@@ -77,6 +77,7 @@ public enum StopReason
     MaxNewTokens,
     StopToken,
     ContextLength,
+    MaxSteps,
 }
 
 /// <summary>

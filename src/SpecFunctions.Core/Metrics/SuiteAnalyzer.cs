@@ -1,0 +1,194 @@
+namespace SpecFunctions.Core.Metrics;
+
+/// <summary>Settings of <see cref="SuiteAnalyzer"/>.</summary>
+public sealed record SuiteAnalysisOptions
+{
+    /// <summary>Use this c instead of the measured one (e.g. a simulation with a chosen cost ratio).</summary>
+    public double? CostRatio { get; init; }
+
+    /// <summary>Use this v_γ instead of the measured one. Without a measurement or override, 1 (Leviathan's assumption).</summary>
+    public double? VerificationCostRatio { get; init; }
+
+    /// <summary>Bootstrap resamples over prompts. Default 1000.</summary>
+    public int BootstrapResamples { get; init; } = 1000;
+
+    /// <summary>Confidence level of every interval. Default 0.95.</summary>
+    public double ConfidenceLevel { get; init; } = 0.95;
+
+    /// <summary>Bootstrap seed. Default 1.</summary>
+    public int Seed { get; init; } = 1;
+}
+
+/// <summary>Everything a report says about a suite.</summary>
+public sealed record SuiteMetrics
+{
+    public required int Gamma { get; init; }
+
+    /// <summary>Pooled c over all tasks (or the override).</summary>
+    public required double CostRatio { get; init; }
+
+    /// <summary>Pooled v_γ over all tasks (or the override, or 1).</summary>
+    public required double VerificationCostRatio { get; init; }
+
+    public required IReadOnlyList<TaskMetrics> Tasks { get; init; }
+
+    /// <summary>Fairness over analytical speed-ups S_T (the paper's form).</summary>
+    public required FairnessMetrics Fairness { get; init; }
+
+    /// <summary>Fairness over measured speed-ups, when every task has a baseline.</summary>
+    public FairnessMetrics? MeasuredFairness { get; init; }
+}
+
+/// <summary>Turns per-prompt statistics of each task into task metrics and suite fairness.</summary>
+public static class SuiteAnalyzer
+{
+    public static SuiteMetrics Analyze(
+        IReadOnlyList<(string TaskId, IReadOnlyList<PromptStatistics> Prompts)> tasks,
+        int gamma,
+        SuiteAnalysisOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(tasks);
+        options ??= new SuiteAnalysisOptions();
+        if (tasks.Count == 0)
+        {
+            throw new ArgumentException("a suite needs at least one task", nameof(tasks));
+        }
+
+        var all = tasks.SelectMany(t => t.Prompts).ToList();
+        var costRatio = options.CostRatio ?? MeasuredCostRatio(all)
+            ?? throw new InvalidOperationException("the cost ratio c is unknown: run the autoregressive baseline or give it explicitly");
+        var verificationRatio = options.VerificationCostRatio ?? MeasuredVerificationRatio(all) ?? 1.0;
+
+        var metrics = tasks.Select(t => AnalyzeTask(t.TaskId, t.Prompts, gamma, costRatio, verificationRatio, options)).ToList();
+        var fairness = FairnessMetrics.Compute([.. metrics.Select(m => (m.TaskId, m.CrossEntropy, m.AnalyticalSpeedup))]);
+        var measured = metrics.All(m => m.MeasuredSpeedup is not null)
+            ? FairnessMetrics.Compute([.. metrics.Select(m => (m.TaskId, m.CrossEntropy, m.MeasuredSpeedup!.Value))])
+            : null;
+
+        return new SuiteMetrics
+        {
+            Gamma = gamma,
+            CostRatio = costRatio,
+            VerificationCostRatio = verificationRatio,
+            Tasks = metrics,
+            Fairness = fairness,
+            MeasuredFairness = measured,
+        };
+    }
+
+    public static TaskMetrics AnalyzeTask(
+        string taskId, IReadOnlyList<PromptStatistics> prompts, int gamma, double costRatio, double verificationRatio, SuiteAnalysisOptions options)
+    {
+        if (prompts.Count == 0)
+        {
+            throw new ArgumentException($"task '{taskId}' has no prompt statistics", nameof(prompts));
+        }
+
+        var positions = prompts.Sum(p => p.Positions);
+        var alpha = Ratio(prompts.Sum(p => p.AlphaSum), positions);
+        var crossEntropy = Ratio(prompts.Sum(p => p.CrossEntropySum), positions);
+        var kl = Ratio(prompts.Sum(p => p.KlSum), positions);
+        var perPrefixTokens = Ratio(prompts.Sum(p => p.PerPrefixTokensSum), positions);
+        var drafted = prompts.Sum(p => p.Drafted);
+        var accepted = prompts.Sum(p => p.Accepted);
+        var steps = prompts.Sum(p => p.Steps);
+        var hasBaseline = prompts.All(p => p.BaselineMs is not null && p.BaselineTokens > 0 && p.GeneratedTokens > 0);
+
+        ConfidenceInterval Ci(Func<PromptStatistics, double> numerator, Func<PromptStatistics, double> denominator, int seedOffset) =>
+            Bootstrap.Percentile(
+                prompts.Count,
+                counts =>
+                {
+                    double num = 0, den = 0;
+                    for (var i = 0; i < counts.Length; i++)
+                    {
+                        num += counts[i] * numerator(prompts[i]);
+                        den += counts[i] * denominator(prompts[i]);
+                    }
+
+                    return num / den;
+                },
+                options.BootstrapResamples,
+                options.ConfidenceLevel,
+                options.Seed + seedOffset);
+
+        double? measured = null;
+        ConfidenceInterval? measuredCi = null;
+        if (hasBaseline)
+        {
+            // Per-token times: in sampling mode the baseline draws its own tokens and may stop at another length.
+            static double BaselinePerToken(PromptStatistics p) => p.BaselineMs!.Value / p.BaselineTokens!.Value;
+            static double SpeculativePerToken(PromptStatistics p) => p.SpeculativeMs / p.GeneratedTokens;
+            measured = prompts.Sum(BaselinePerToken) / prompts.Sum(SpeculativePerToken);
+            measuredCi = Ci(BaselinePerToken, SpeculativePerToken, 2);
+        }
+
+        var acceptanceByPosition = new double[gamma];
+        for (var i = 0; i < gamma; i++)
+        {
+            var proposed = prompts.Sum(p => i < p.ProposedAt.Length ? p.ProposedAt[i] : 0);
+            var acceptedAt = prompts.Sum(p => i < p.AcceptedAt.Length ? p.AcceptedAt[i] : 0);
+            acceptanceByPosition[i] = proposed > 0 ? (double)acceptedAt / proposed : double.NaN;
+        }
+
+        var taskCost = MeasuredCostRatio(prompts);
+        return new TaskMetrics
+        {
+            TaskId = taskId,
+            Prompts = prompts.Count,
+            Steps = steps,
+            DraftedTokens = drafted,
+            AcceptedTokens = accepted,
+            GeneratedTokens = prompts.Sum(p => p.GeneratedTokens),
+            AcceptanceRate = Ratio(accepted, drafted),
+            Alpha = alpha,
+            AlphaCi = Ci(p => p.AlphaSum, p => p.Positions, 0),
+            CrossEntropy = crossEntropy,
+            CrossEntropyCi = Ci(p => p.CrossEntropySum, p => p.Positions, 1),
+            Kl = kl,
+            MeanAcceptedLength = Ratio(prompts.Sum(p => p.Emitted), steps),
+            CostRatio = taskCost,
+            VerificationCostRatio = MeasuredVerificationRatio(prompts),
+            AnalyticalSpeedup = SpeculativeMath.AnalyticalSpeedup(alpha, gamma, costRatio),
+            ExpectedSpeedupPerPrefix = perPrefixTokens / (1 + gamma * costRatio),
+            RefinedSpeedup = SpeculativeMath.RefinedSpeedup(alpha, gamma, costRatio, verificationRatio),
+            MeasuredSpeedup = measured,
+            MeasuredSpeedupCi = measuredCi,
+            SpeedupBound = SpeculativeMath.SpeedupBound(kl, gamma, costRatio),
+            SpeedupBoundCrossEntropy = SpeculativeMath.SpeedupBound(crossEntropy, gamma, costRatio),
+            AcceptanceByPosition = acceptanceByPosition,
+        };
+    }
+
+    /// <summary>c = mean drafter call time / mean verifier single-position time (from the baseline's decode loop).</summary>
+    public static double? MeasuredCostRatio(IEnumerable<PromptStatistics> prompts)
+    {
+        var list = prompts as IReadOnlyCollection<PromptStatistics> ?? [.. prompts];
+        var single = SinglePositionMs(list);
+        var calls = list.Sum(p => p.DrafterCalls);
+        return single is > 0 && calls > 0 ? list.Sum(p => p.DrafterMs) / calls / single : null;
+    }
+
+    /// <summary>v_γ = mean verifier time per speculative step / verifier single-position time.</summary>
+    public static double? MeasuredVerificationRatio(IEnumerable<PromptStatistics> prompts)
+    {
+        var list = prompts as IReadOnlyCollection<PromptStatistics> ?? [.. prompts];
+        var single = SinglePositionMs(list);
+        var steps = list.Sum(p => p.Steps);
+        return single is > 0 && steps > 0 ? list.Sum(p => p.VerifierMs) / steps / single : null;
+    }
+
+    private static double? SinglePositionMs(IReadOnlyCollection<PromptStatistics> prompts)
+    {
+        var withBaseline = prompts.Where(p => p.BaselineStepMs is not null && p.BaselineTokens > 0).ToList();
+        if (withBaseline.Count == 0)
+        {
+            return null;
+        }
+
+        var tokens = withBaseline.Sum(p => p.BaselineTokens!.Value);
+        return withBaseline.Sum(p => p.BaselineStepMs!.Value * p.BaselineTokens!.Value) / tokens;
+    }
+
+    private static double Ratio(double numerator, double denominator) => denominator > 0 ? numerator / denominator : double.NaN;
+}

@@ -1,0 +1,57 @@
+namespace SpecFunctions.Core.Metrics;
+
+/// <summary>Task-level quantities of method.md §4. Cross-entropies and KL in nats; times in milliseconds.</summary>
+public sealed record TaskMetrics
+{
+    public required string TaskId { get; init; }
+    public required int Prompts { get; init; }
+    public required int Steps { get; init; }
+    public required int DraftedTokens { get; init; }
+    public required int AcceptedTokens { get; init; }
+    public required int GeneratedTokens { get; init; }
+
+    /// <summary>Accepted drafts / proposed drafts (the noisy realisation of α).</summary>
+    public required double AcceptanceRate { get; init; }
+
+    /// <summary>α_T, the mean exact acceptance probability α(s) over drafted prefixes.</summary>
+    public required double Alpha { get; init; }
+    public required ConfidenceInterval AlphaCi { get; init; }
+
+    /// <summary>D_T, the mean per-prefix cross-entropy −Σ p log q.</summary>
+    public required double CrossEntropy { get; init; }
+    public required ConfidenceInterval CrossEntropyCi { get; init; }
+
+    /// <summary>KL_T, the mean per-prefix KL(p‖q).</summary>
+    public required double Kl { get; init; }
+
+    /// <summary>Mean tokens emitted per speculative step, <b>bonus/correction token included</b> (plain decoding = 1.0).</summary>
+    public required double MeanAcceptedLength { get; init; }
+
+    /// <summary>This task's own measured c (drafter call / verifier single-position call); the suite's pooled c drives the speed-ups.</summary>
+    public required double? CostRatio { get; init; }
+
+    /// <summary>This task's own measured v_γ (verifier γ+1-position call / single-position call).</summary>
+    public required double? VerificationCostRatio { get; init; }
+
+    /// <summary>S_T = f_γ(α_T)/(1+γc), the paper's form.</summary>
+    public required double AnalyticalSpeedup { get; init; }
+
+    /// <summary>E_s[f_γ(α(s))]/(1+γc), the per-prefix mean (≥ S_T by Jensen).</summary>
+    public required double ExpectedSpeedupPerPrefix { get; init; }
+
+    /// <summary>f_γ(α_T)/(γc + v_γ), the prediction the measured speed-up should match.</summary>
+    public required double RefinedSpeedup { get; init; }
+
+    /// <summary>Baseline time per token / speculative time per token; null without a baseline.</summary>
+    public required double? MeasuredSpeedup { get; init; }
+    public required ConfidenceInterval? MeasuredSpeedupCi { get; init; }
+
+    /// <summary>Theorem-1 bound f_γ(1−√(KL_T/2))/(1+γc).</summary>
+    public required double SpeedupBound { get; init; }
+
+    /// <summary>The looser bound f_γ(1−√(D_T/2))/(1+γc).</summary>
+    public required double SpeedupBoundCrossEntropy { get; init; }
+
+    /// <summary>Per draft position i (0-based): fraction of proposed drafts at i that were accepted.</summary>
+    public required double[] AcceptanceByPosition { get; init; }
+}

@@ -1,0 +1,315 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using SpecFunctions.Core.Storage;
+
+namespace SpecFunctions.Core.Reporting;
+
+/// <summary>
+/// The evaluation report (<c>runs/{runId}/report.json</c>): one schema for the CLI (<c>specfn report --json</c>) and the
+/// HTTP API. Cross-entropies and KL in nats; speed-ups are ratios (1 = no gain). NaN is written as <c>"NaN"</c>.
+/// </summary>
+public sealed record EvaluationReport
+{
+    public const int CurrentSchemaVersion = 1;
+
+    [JsonPropertyName("schemaVersion")]
+    public int SchemaVersion { get; init; } = CurrentSchemaVersion;
+
+    [JsonPropertyName("runId")]
+    public required string RunId { get; init; }
+
+    [JsonPropertyName("generatedAt")]
+    public DateTimeOffset GeneratedAt { get; init; }
+
+    [JsonPropertyName("drafter")]
+    public ModelIdentity? Drafter { get; init; }
+
+    [JsonPropertyName("verifier")]
+    public ModelIdentity? Verifier { get; init; }
+
+    [JsonPropertyName("suite")]
+    public required SuiteReport Suite { get; init; }
+
+    /// <summary>Tasks with a committed (or reused) trace, in task-id order.</summary>
+    [JsonPropertyName("tasks")]
+    public required IReadOnlyList<TaskReport> Tasks { get; init; }
+
+    /// <summary>Tasks of the run without a committed trace (pending, running, failed); not part of the suite figures.</summary>
+    [JsonPropertyName("incompleteTasks")]
+    public IReadOnlyList<IncompleteTask> IncompleteTasks { get; init; } = [];
+
+    /// <summary>Before/after result of a mitigation (s-CDF or a baseline); null when none ran.</summary>
+    [JsonPropertyName("mitigation")]
+    public MitigationReport? Mitigation { get; init; }
+
+    /// <summary>The mitigation decision and its inputs; null when none was taken.</summary>
+    [JsonPropertyName("decision")]
+    public DecisionReport? Decision { get; init; }
+
+    /// <summary>Serializer settings of the report: camelCase, NaN/Infinity as strings, enums as strings.</summary>
+    public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    public static EvaluationReport FromJson(string json) =>
+        JsonSerializer.Deserialize<EvaluationReport>(json, JsonOptions) ?? throw new FormatException("report JSON is null");
+}
+
+/// <summary>Suite-level figures (method.md §4–5).</summary>
+public sealed record SuiteReport
+{
+    /// <summary>Draft length γ.</summary>
+    [JsonPropertyName("gamma")]
+    public required int Gamma { get; init; }
+
+    /// <summary>c = drafter forward time / verifier forward time (measured, pooled over tasks, or the override).</summary>
+    [JsonPropertyName("costRatio")]
+    public required double CostRatio { get; init; }
+
+    /// <summary>v_γ = verifier time for γ+1 positions / for one (measured, or 1 when unknown).</summary>
+    [JsonPropertyName("verificationCostRatio")]
+    public required double VerificationCostRatio { get; init; }
+
+    /// <summary>Fairness over analytical speed-ups S_T (the paper's form).</summary>
+    [JsonPropertyName("fairness")]
+    public required FairnessReport Fairness { get; init; }
+
+    /// <summary>Fairness over measured speed-ups, when every task has a baseline.</summary>
+    [JsonPropertyName("measuredFairness")]
+    public FairnessReport? MeasuredFairness { get; init; }
+}
+
+/// <summary>Fairness of a suite (method.md §5). Tasks weighted uniformly, variances with 1/m.</summary>
+public sealed record FairnessReport
+{
+    /// <summary>U = (1/m) Σ (D_T − D̄)², nats². Lower is fairer.</summary>
+    [JsonPropertyName("unfairness")]
+    public required double Unfairness { get; init; }
+
+    /// <summary>D̄, nats.</summary>
+    [JsonPropertyName("meanCrossEntropy")]
+    public required double MeanCrossEntropy { get; init; }
+
+    [JsonPropertyName("speedupVariance")]
+    public required double SpeedupVariance { get; init; }
+
+    /// <summary>max S_T − min S_T.</summary>
+    [JsonPropertyName("speedupRange")]
+    public required double SpeedupRange { get; init; }
+
+    /// <summary>min S_T / max S_T (1 = equal).</summary>
+    [JsonPropertyName("minMaxSpeedupRatio")]
+    public required double MinMaxSpeedupRatio { get; init; }
+
+    [JsonPropertyName("meanSpeedup")]
+    public required double MeanSpeedup { get; init; }
+
+    /// <summary>Task with the lowest speed-up.</summary>
+    [JsonPropertyName("worstTask")]
+    public required string WorstTask { get; init; }
+}
+
+/// <summary>A two-sided confidence interval (bootstrap over prompts).</summary>
+public sealed record IntervalReport
+{
+    [JsonPropertyName("lower")]
+    public required double Lower { get; init; }
+
+    [JsonPropertyName("upper")]
+    public required double Upper { get; init; }
+
+    /// <summary>Confidence level, e.g. 0.95.</summary>
+    [JsonPropertyName("level")]
+    public double Level { get; init; } = 0.95;
+}
+
+/// <summary>One task's figures (method.md §4).</summary>
+public sealed record TaskReport
+{
+    [JsonPropertyName("taskId")]
+    public required string TaskId { get; init; }
+
+    /// <summary><c>committed</c> or <c>reused</c> (trace taken from an identical earlier computation).</summary>
+    [JsonPropertyName("status")]
+    public required TaskState Status { get; init; }
+
+    /// <summary>Where the trace came from when reused; null otherwise.</summary>
+    [JsonPropertyName("reusedFrom")]
+    public TraceLocation? ReusedFrom { get; init; }
+
+    [JsonPropertyName("prompts")]
+    public required int Prompts { get; init; }
+
+    [JsonPropertyName("steps")]
+    public required int Steps { get; init; }
+
+    [JsonPropertyName("draftedTokens")]
+    public required int DraftedTokens { get; init; }
+
+    [JsonPropertyName("acceptedTokens")]
+    public required int AcceptedTokens { get; init; }
+
+    [JsonPropertyName("generatedTokens")]
+    public required int GeneratedTokens { get; init; }
+
+    /// <summary>Accepted / proposed drafts.</summary>
+    [JsonPropertyName("acceptanceRate")]
+    public required double AcceptanceRate { get; init; }
+
+    /// <summary>α_T, mean exact α(s) over drafted prefixes.</summary>
+    [JsonPropertyName("alpha")]
+    public required double Alpha { get; init; }
+
+    [JsonPropertyName("alphaCi")]
+    public IntervalReport? AlphaCi { get; init; }
+
+    /// <summary>D_T, nats.</summary>
+    [JsonPropertyName("crossEntropy")]
+    public required double CrossEntropy { get; init; }
+
+    [JsonPropertyName("crossEntropyCi")]
+    public IntervalReport? CrossEntropyCi { get; init; }
+
+    /// <summary>KL_T, nats.</summary>
+    [JsonPropertyName("kl")]
+    public required double Kl { get; init; }
+
+    /// <summary>Mean tokens emitted per step, bonus/correction token included (plain decoding = 1.0).</summary>
+    [JsonPropertyName("meanAcceptedLength")]
+    public required double MeanAcceptedLength { get; init; }
+
+    /// <summary>This task's own measured c; null without a baseline.</summary>
+    [JsonPropertyName("costRatio")]
+    public double? CostRatio { get; init; }
+
+    /// <summary>S_T = f_γ(α_T)/(1+γc).</summary>
+    [JsonPropertyName("analyticalSpeedup")]
+    public required double AnalyticalSpeedup { get; init; }
+
+    /// <summary>E_s[f_γ(α(s))]/(1+γc) (≥ S_T by Jensen).</summary>
+    [JsonPropertyName("expectedSpeedupPerPrefix")]
+    public required double ExpectedSpeedupPerPrefix { get; init; }
+
+    /// <summary>f_γ(α_T)/(γc + v_γ).</summary>
+    [JsonPropertyName("refinedSpeedup")]
+    public required double RefinedSpeedup { get; init; }
+
+    /// <summary>Baseline time per token / speculative time per token; null without a baseline.</summary>
+    [JsonPropertyName("measuredSpeedup")]
+    public double? MeasuredSpeedup { get; init; }
+
+    [JsonPropertyName("measuredSpeedupCi")]
+    public IntervalReport? MeasuredSpeedupCi { get; init; }
+
+    /// <summary>Theorem-1 bound f_γ(1−√(KL_T/2))/(1+γc).</summary>
+    [JsonPropertyName("speedupBound")]
+    public required double SpeedupBound { get; init; }
+
+    /// <summary>Looser bound with D_T in place of KL_T.</summary>
+    [JsonPropertyName("speedupBoundCrossEntropy")]
+    public required double SpeedupBoundCrossEntropy { get; init; }
+
+    /// <summary>Per draft position (index 0 = first draft): accepted / proposed.</summary>
+    [JsonPropertyName("acceptanceByPosition")]
+    public required double[] AcceptanceByPosition { get; init; }
+}
+
+/// <summary>A task of the run that has no committed trace.</summary>
+public sealed record IncompleteTask
+{
+    [JsonPropertyName("taskId")]
+    public required string TaskId { get; init; }
+
+    [JsonPropertyName("status")]
+    public required TaskState Status { get; init; }
+
+    [JsonPropertyName("error")]
+    public string? Error { get; init; }
+}
+
+/// <summary>Before/after of a mitigation (filled by the mitigation issue).</summary>
+public sealed record MitigationReport
+{
+    /// <summary>E.g. <c>s-cdf</c>, <c>data-balancing</c>, <c>temperature</c>.</summary>
+    [JsonPropertyName("strategy")]
+    public required string Strategy { get; init; }
+
+    [JsonPropertyName("unfairnessBefore")]
+    public required double UnfairnessBefore { get; init; }
+
+    [JsonPropertyName("unfairnessAfter")]
+    public required double UnfairnessAfter { get; init; }
+
+    [JsonPropertyName("meanSpeedupBefore")]
+    public required double MeanSpeedupBefore { get; init; }
+
+    [JsonPropertyName("meanSpeedupAfter")]
+    public required double MeanSpeedupAfter { get; init; }
+
+    /// <summary>Whether the mitigated drafter was promoted to be the served one.</summary>
+    [JsonPropertyName("promoted")]
+    public required bool Promoted { get; init; }
+
+    [JsonPropertyName("drafterBefore")]
+    public ModelIdentity? DrafterBefore { get; init; }
+
+    [JsonPropertyName("drafterAfter")]
+    public ModelIdentity? DrafterAfter { get; init; }
+
+    [JsonPropertyName("tasks")]
+    public IReadOnlyList<MitigationTaskReport> Tasks { get; init; } = [];
+}
+
+/// <summary>One task before and after a mitigation: α_T, D_T (nats), S_T.</summary>
+public sealed record MitigationTaskReport
+{
+    [JsonPropertyName("taskId")]
+    public required string TaskId { get; init; }
+
+    [JsonPropertyName("alphaBefore")]
+    public required double AlphaBefore { get; init; }
+
+    [JsonPropertyName("alphaAfter")]
+    public required double AlphaAfter { get; init; }
+
+    [JsonPropertyName("crossEntropyBefore")]
+    public required double CrossEntropyBefore { get; init; }
+
+    [JsonPropertyName("crossEntropyAfter")]
+    public required double CrossEntropyAfter { get; init; }
+
+    [JsonPropertyName("speedupBefore")]
+    public required double SpeedupBefore { get; init; }
+
+    [JsonPropertyName("speedupAfter")]
+    public required double SpeedupAfter { get; init; }
+}
+
+/// <summary>The mitigation decision and what it was based on (filled by the decision issue).</summary>
+public sealed record DecisionReport
+{
+    /// <summary>E.g. <c>mitigate</c>, <c>promote</c>, <c>keep</c>, <c>none-needed</c>.</summary>
+    [JsonPropertyName("action")]
+    public required string Action { get; init; }
+
+    /// <summary>One human-readable sentence.</summary>
+    [JsonPropertyName("reason")]
+    public required string Reason { get; init; }
+
+    /// <summary>Named numeric inputs (thresholds, U, speed-ups) the decision used.</summary>
+    [JsonPropertyName("inputs")]
+    public IReadOnlyDictionary<string, double> Inputs { get; init; } = new Dictionary<string, double>();
+
+    /// <summary>Anything else, verbatim.</summary>
+    [JsonPropertyName("details")]
+    public JsonObject? Details { get; init; }
+
+    [JsonPropertyName("decidedAt")]
+    public DateTimeOffset? DecidedAt { get; init; }
+}

@@ -1,0 +1,448 @@
+using System.Globalization;
+using System.Text;
+using System.Xml;
+using System.Xml.Linq;
+
+namespace SpecFunctions.Core.Reporting;
+
+/// <summary>
+/// Renders an <see cref="EvaluationReport"/> as one self-contained HTML file: inline CSS and SVG, no scripts, fonts or
+/// links to fetch, so it works offline and from a blob. The markup is well-formed XML (XHTML-compatible), built as an
+/// XML tree so that escaping cannot be forgotten.
+/// <para>Stable hooks for tests and tools: <c>table#tasks-table</c> rows carry <c>data-task</c>; charts are
+/// <c>svg#chart-alpha</c>, <c>svg#chart-speedup</c>, <c>svg#chart-position</c> and, with a mitigation,
+/// <c>svg#chart-mitigation-unfairness</c> and <c>svg#chart-mitigation-speedup</c>. Every bar is a <c>rect.bar</c> with
+/// <c>data-series</c>, <c>data-value</c> (round-trip invariant number) and <c>data-task</c> (or <c>data-phase</c>);
+/// confidence intervals are <c>line.ci</c> with <c>data-lower</c>/<c>data-upper</c>; bound ticks are <c>line.bound</c>.</para>
+/// </summary>
+public static class HtmlReportWriter
+{
+    private static readonly XNamespace H = "http://www.w3.org/1999/xhtml";
+    private static readonly XNamespace S = "http://www.w3.org/2000/svg";
+
+    private static readonly HashSet<string> VoidElements = ["meta", "br", "hr", "img", "input", "link", "col", "wbr"];
+
+    // No '<', '>' or '&' in the CSS: the style element is raw text to an HTML parser but escaped text in XML.
+    private const string Css = """
+        :root { color-scheme: light; }
+        body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif; margin: 24px 32px; color: #1f2328; background: #fff; }
+        h1 { font-size: 22px; margin: 0 0 4px 0; }
+        h2 { font-size: 17px; margin: 28px 0 8px 0; border-bottom: 1px solid #d0d7de; padding-bottom: 4px; }
+        p.meta { color: #57606a; margin: 0 0 12px 0; font-size: 13px; }
+        p.note { color: #57606a; font-size: 12px; max-width: 1100px; }
+        dl.summary { display: grid; grid-template-columns: max-content auto; gap: 4px 16px; font-size: 14px; margin: 0; }
+        dl.summary dt { color: #57606a; }
+        dl.summary dd { margin: 0; font-variant-numeric: tabular-nums; }
+        table { border-collapse: collapse; font-size: 13px; font-variant-numeric: tabular-nums; }
+        th, td { border: 1px solid #d0d7de; padding: 4px 8px; text-align: right; white-space: nowrap; }
+        th { background: #f6f8fa; font-weight: 600; }
+        td.task, th.task { text-align: left; font-weight: 600; }
+        tr.worst td { background: #fff1e5; }
+        svg.chart { display: block; margin: 4px 0 4px 0; }
+        svg.chart text { font-size: 11px; fill: #1f2328; }
+        svg.chart text.axis-title { font-size: 12px; fill: #57606a; }
+        svg.chart .grid { stroke: #eaeef2; stroke-width: 1; }
+        svg.chart .axis { stroke: #57606a; stroke-width: 1; }
+        svg.chart .one { stroke: #57606a; stroke-width: 1; stroke-dasharray: 4 3; }
+        svg.chart .ci { stroke: #1f2328; stroke-width: 1.5; }
+        svg.chart .bound { stroke: #cf222e; stroke-width: 2.5; }
+        svg.chart .s0 { fill: #0969da; }
+        svg.chart .s1 { fill: #bf8700; }
+        svg.chart .s2 { fill: #8250df; }
+        svg.chart .s3 { fill: #1a7f37; }
+        svg.chart .p0 { fill: #0a3069; }
+        svg.chart .p1 { fill: #0550ae; }
+        svg.chart .p2 { fill: #0969da; }
+        svg.chart .p3 { fill: #218bff; }
+        svg.chart .p4 { fill: #54aeff; }
+        svg.chart .p5 { fill: #80ccff; }
+        svg.chart .p6 { fill: #b6e3ff; }
+        svg.chart .p7 { fill: #ddf4ff; }
+        svg.chart .before { fill: #8c959f; }
+        svg.chart .after { fill: #1a7f37; }
+        svg.chart .legend-bound { stroke: #cf222e; stroke-width: 2.5; }
+        """;
+
+    /// <summary>The report as an HTML document (UTF-8 text).</summary>
+    public static string Write(EvaluationReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var html = new XElement(H + "html", new XAttribute("lang", "en"),
+            new XElement(H + "head",
+                new XElement(H + "meta", new XAttribute("charset", "utf-8")),
+                new XElement(H + "meta", new XAttribute("name", "viewport"), new XAttribute("content", "width=device-width, initial-scale=1")),
+                new XElement(H + "title", $"SpecFunctions report: {report.RunId}"),
+                new XElement(H + "style", Css)),
+            new XElement(H + "body", Body(report)));
+
+        foreach (var element in html.DescendantsAndSelf().Where(e => e.Name.Namespace == H && e.IsEmpty && !VoidElements.Contains(e.Name.LocalName)))
+        {
+            // "<td/>" would open an element that never closes in an HTML parser.
+            element.Value = string.Empty;
+        }
+
+        var text = new StringBuilder("<!DOCTYPE html>\n");
+        var settings = new XmlWriterSettings { OmitXmlDeclaration = true, Indent = true, IndentChars = " ", NewLineChars = "\n" };
+        using (var writer = XmlWriter.Create(text, settings))
+        {
+            html.WriteTo(writer);
+        }
+
+        return text.Append('\n').ToString();
+    }
+
+    public static async Task WriteAsync(EvaluationReport report, Stream output, CancellationToken cancellationToken = default)
+    {
+        var bytes = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(Write(report));
+        await output.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static IEnumerable<XElement> Body(EvaluationReport report)
+    {
+        var suite = report.Suite;
+        var fairness = suite.Fairness;
+        yield return new XElement(H + "h1", $"Speculative decoding evaluation: {report.RunId}");
+        yield return new XElement(H + "p", new XAttribute("class", "meta"),
+            $"drafter {Model(report.Drafter)} · verifier {Model(report.Verifier)} · γ = {suite.Gamma} · c = {F(suite.CostRatio, 4)} · " +
+            $"v_γ = {F(suite.VerificationCostRatio, 3)} · generated {report.GeneratedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)} UTC");
+
+        yield return new XElement(H + "section", new XAttribute("id", "summary"),
+            new XElement(H + "h2", "Fairness"),
+            new XElement(H + "dl", new XAttribute("class", "summary"),
+                Pair("Unfairness U = (1/m) Σ (D_T − D̄)²", F(fairness.Unfairness, 6) + " nats²", "unfairness", fairness.Unfairness),
+                Pair("Mean cross-entropy D̄", F(fairness.MeanCrossEntropy, 4) + " nats", "mean-cross-entropy", fairness.MeanCrossEntropy),
+                Pair("Mean analytical speed-up", F(fairness.MeanSpeedup, 3) + "×", "mean-speedup", fairness.MeanSpeedup),
+                Pair("Speed-up variance", F(fairness.SpeedupVariance, 5), "speedup-variance", fairness.SpeedupVariance),
+                Pair("Speed-up range (max − min)", F(fairness.SpeedupRange, 3), "speedup-range", fairness.SpeedupRange),
+                Pair("min S_T / max S_T", F(fairness.MinMaxSpeedupRatio, 3), "min-max-ratio", fairness.MinMaxSpeedupRatio),
+                new XElement(H + "dt", "Worst task"),
+                new XElement(H + "dd", new XAttribute("id", "worst-task"), fairness.WorstTask),
+                suite.MeasuredFairness is { } measured
+                    ? Pair("Measured speed-up range", F(measured.SpeedupRange, 3) + $" (worst: {measured.WorstTask})", "measured-speedup-range", measured.SpeedupRange)
+                    : null));
+
+        yield return new XElement(H + "section", new XAttribute("id", "tasks"),
+            new XElement(H + "h2", "Per task"),
+            TaskTable(report));
+
+        var tasks = report.Tasks;
+        var ids = tasks.Select(t => t.TaskId).ToList();
+
+        yield return new XElement(H + "section", new XAttribute("id", "alpha"),
+            new XElement(H + "h2", "Acceptance α_T per task (bars: mean exact α(s); whiskers: bootstrap CI over prompts)"),
+            BarChart("chart-alpha", "task", ids,
+                [new Series("alpha", "α_T", "s0", [.. tasks.Select(t => (double?)t.Alpha)], [.. tasks.Select(t => t.AlphaCi)])],
+                [], "α_T", yMax: 1.0, referenceOne: false));
+
+        yield return new XElement(H + "section", new XAttribute("id", "speedup"),
+            new XElement(H + "h2", "Speed-up per task: measured vs analytical, with the Theorem-1 lower bound"),
+            BarChart("chart-speedup", "task", ids,
+                [
+                    new Series("measured", "measured (baseline / speculative time per token)", "s0", [.. tasks.Select(t => t.MeasuredSpeedup)], [.. tasks.Select(t => t.MeasuredSpeedupCi)]),
+                    new Series("analytical", "analytical S_T = f_γ(α_T)/(1+γc)", "s1", [.. tasks.Select(t => (double?)t.AnalyticalSpeedup)], null),
+                    new Series("refined", "refined f_γ(α_T)/(γc+v_γ)", "s2", [.. tasks.Select(t => (double?)t.RefinedSpeedup)], null),
+                ],
+                [new Marker("bound", "Theorem-1 bound f_γ(1−√(KL_T/2))/(1+γc)", [.. tasks.Select(t => t.SpeedupBound)])],
+                "speed-up ×", yMax: null, referenceOne: true),
+            new XElement(H + "p", new XAttribute("class", "note"),
+                "The dashed line marks 1× (no gain). The red tick is the Theorem-1 lower bound on the analytical speed-up; " +
+                "the measured speed-up should track the refined prediction, which charges the verifier's real cost of scoring γ+1 positions."));
+
+        var gamma = report.Suite.Gamma;
+        yield return new XElement(H + "section", new XAttribute("id", "position"),
+            new XElement(H + "h2", "Acceptance by draft position (accepted / proposed at position i)"),
+            BarChart("chart-position", "task", ids,
+                [.. Enumerable.Range(0, gamma).Select(i => new Series(
+                    $"position-{i + 1}", $"position {i + 1}", $"p{Math.Min(i, 7)}",
+                    [.. tasks.Select(t => i < t.AcceptanceByPosition.Length ? t.AcceptanceByPosition[i] : (double?)null)], null,
+                    Position: i + 1))],
+                [], "acceptance", yMax: 1.0, referenceOne: false));
+
+        if (report.Mitigation is { } mitigation)
+        {
+            var mitigated = mitigation.Tasks;
+            yield return new XElement(H + "section", new XAttribute("id", "mitigation"),
+                new XElement(H + "h2", $"Mitigation: {mitigation.Strategy} ({(mitigation.Promoted ? "promoted" : "not promoted")})"),
+                new XElement(H + "dl", new XAttribute("class", "summary"),
+                    Pair("U before → after", $"{F(mitigation.UnfairnessBefore, 6)} → {F(mitigation.UnfairnessAfter, 6)} ({Change(mitigation.UnfairnessBefore, mitigation.UnfairnessAfter)})", "mitigation-unfairness-after", mitigation.UnfairnessAfter),
+                    Pair("Mean speed-up before → after", $"{F(mitigation.MeanSpeedupBefore, 3)} → {F(mitigation.MeanSpeedupAfter, 3)}", "mitigation-speedup-after", mitigation.MeanSpeedupAfter)),
+                BarChart("chart-mitigation-unfairness", "phase", ["before", "after"],
+                    [new Series("unfairness", "U", "before", [mitigation.UnfairnessBefore, mitigation.UnfairnessAfter], null, PerCategoryClass: ["before", "after"])],
+                    [], "U (nats²)", yMax: null, referenceOne: false, width: 420),
+                BarChart("chart-mitigation-speedup", "task", [.. mitigated.Select(t => t.TaskId)],
+                    [
+                        new Series("before", "speed-up before", "before", [.. mitigated.Select(t => (double?)t.SpeedupBefore)], null),
+                        new Series("after", "speed-up after", "after", [.. mitigated.Select(t => (double?)t.SpeedupAfter)], null),
+                    ],
+                    [], "speed-up ×", yMax: null, referenceOne: true),
+                MitigationTable(mitigation));
+        }
+
+        if (report.Decision is { } decision)
+        {
+            yield return new XElement(H + "section", new XAttribute("id", "decision"),
+                new XElement(H + "h2", $"Decision: {decision.Action}"),
+                new XElement(H + "p", decision.Reason),
+                decision.Inputs.Count == 0
+                    ? null
+                    : new XElement(H + "dl", new XAttribute("class", "summary"),
+                        decision.Inputs.OrderBy(kv => kv.Key, StringComparer.Ordinal)
+                            .SelectMany(kv => new[] { new XElement(H + "dt", kv.Key), new XElement(H + "dd", F(kv.Value, 6)) })));
+        }
+
+        if (report.IncompleteTasks.Count > 0)
+        {
+            yield return new XElement(H + "section", new XAttribute("id", "incomplete"),
+                new XElement(H + "h2", "Tasks without a committed trace (not in the figures above)"),
+                new XElement(H + "ul", report.IncompleteTasks.Select(t =>
+                    new XElement(H + "li", new XAttribute("data-task", t.TaskId), $"{t.TaskId}: {t.Status.ToString().ToLowerInvariant()}{(t.Error is null ? string.Empty : " (" + t.Error + ")")}"))));
+        }
+
+        yield return new XElement(H + "p", new XAttribute("class", "note"),
+            "α_T: mean over drafted prefixes of the exact acceptance probability Σ min(p, q). D_T and KL_T in nats. " +
+            "Mean accepted length counts the bonus/correction token (plain decoding = 1.0). Intervals: percentile bootstrap over prompts. " +
+            "U weighs tasks uniformly (1/m). Method: arXiv 2510.02128.");
+    }
+
+    private static XElement TaskTable(EvaluationReport report)
+    {
+        string[] headers =
+        [
+            "task", "status", "prompts", "drafted", "accepted", "acceptance rate", "α_T", "α_T CI", "D_T (nats)", "KL_T (nats)",
+            "mean accepted length", "S_T analytical", "E_s per-prefix", "refined", "measured", "measured CI", "Theorem-1 bound",
+        ];
+        var worst = report.Suite.Fairness.WorstTask;
+        return new XElement(H + "table", new XAttribute("id", "tasks-table"),
+            new XElement(H + "thead", new XElement(H + "tr", headers.Select((h, i) => new XElement(H + "th", i == 0 ? new XAttribute("class", "task") : null, h)))),
+            new XElement(H + "tbody", report.Tasks.Select(t => new XElement(H + "tr",
+                new XAttribute("data-task", t.TaskId),
+                t.TaskId == worst ? new XAttribute("class", "worst") : null,
+                new XElement(H + "td", new XAttribute("class", "task"), t.TaskId),
+                Td(t.Status.ToString().ToLowerInvariant()),
+                Td(t.Prompts.ToString(CultureInfo.InvariantCulture)),
+                Td(t.DraftedTokens.ToString(CultureInfo.InvariantCulture)),
+                Td(t.AcceptedTokens.ToString(CultureInfo.InvariantCulture)),
+                Td(F(t.AcceptanceRate, 3)),
+                Td(F(t.Alpha, 3), "alpha", t.Alpha),
+                Td(Interval(t.AlphaCi, 3)),
+                Td(F(t.CrossEntropy, 3), "cross-entropy", t.CrossEntropy),
+                Td(F(t.Kl, 3)),
+                Td(F(t.MeanAcceptedLength, 2)),
+                Td(F(t.AnalyticalSpeedup, 3), "analytical-speedup", t.AnalyticalSpeedup),
+                Td(F(t.ExpectedSpeedupPerPrefix, 3)),
+                Td(F(t.RefinedSpeedup, 3)),
+                Td(F(t.MeasuredSpeedup, 3), "measured-speedup", t.MeasuredSpeedup),
+                Td(Interval(t.MeasuredSpeedupCi, 3)),
+                Td(F(t.SpeedupBound, 3), "speedup-bound", t.SpeedupBound)))));
+    }
+
+    private static XElement MitigationTable(MitigationReport mitigation)
+    {
+        string[] headers = ["task", "α before", "α after", "D before", "D after", "S before", "S after"];
+        return new XElement(H + "table", new XAttribute("id", "mitigation-table"),
+            new XElement(H + "thead", new XElement(H + "tr", headers.Select((h, i) => new XElement(H + "th", i == 0 ? new XAttribute("class", "task") : null, h)))),
+            new XElement(H + "tbody", mitigation.Tasks.Select(t => new XElement(H + "tr",
+                new XAttribute("data-task", t.TaskId),
+                new XElement(H + "td", new XAttribute("class", "task"), t.TaskId),
+                Td(F(t.AlphaBefore, 3)), Td(F(t.AlphaAfter, 3)),
+                Td(F(t.CrossEntropyBefore, 3)), Td(F(t.CrossEntropyAfter, 3)),
+                Td(F(t.SpeedupBefore, 3)), Td(F(t.SpeedupAfter, 3))))));
+    }
+
+    private sealed record Series(
+        string Name, string Label, string CssClass, double?[] Values, IntervalReport?[]? Intervals,
+        int? Position = null, string[]? PerCategoryClass = null);
+
+    private sealed record Marker(string Name, string Label, double[] Values);
+
+    /// <summary>Grouped vertical bar chart: one group per category, one bar per series, optional CI whiskers and marker ticks.</summary>
+    private static XElement BarChart(
+        string id, string categoryAttribute, IReadOnlyList<string> categories, IReadOnlyList<Series> series, IReadOnlyList<Marker> markers,
+        string yTitle, double? yMax, bool referenceOne, int width = 1100)
+    {
+        const int height = 330, left = 64, right = 16, top = 44, bottom = 64;
+        var plotWidth = width - left - right;
+        var plotHeight = height - top - bottom;
+
+        var all = series.SelectMany(s => s.Values.Where(v => v is not null).Select(v => v!.Value)
+                .Concat(s.Intervals?.Where(ci => ci is not null).Select(ci => ci!.Upper) ?? []))
+            .Concat(markers.SelectMany(m => m.Values))
+            .Where(double.IsFinite)
+            .DefaultIfEmpty(1.0)
+            .Max();
+        var max = yMax ?? NiceCeiling(Math.Max(all * 1.08, referenceOne ? 1.1 : 0));
+        double Y(double value) => top + plotHeight - Math.Clamp(value / max, 0, 1) * plotHeight;
+
+        var svg = new XElement(S + "svg",
+            new XAttribute("id", id),
+            new XAttribute("class", "chart"),
+            new XAttribute("width", width),
+            new XAttribute("height", height),
+            new XAttribute("viewBox", $"0 0 {width} {height}"),
+            new XAttribute("role", "img"),
+            new XAttribute("data-categories", categories.Count));
+
+        // Grid and y axis with five ticks.
+        for (var i = 0; i <= 5; i++)
+        {
+            var value = max * i / 5;
+            var y = Y(value);
+            svg.Add(new XElement(S + "line", new XAttribute("class", "grid"), Attr("x1", left), Attr("x2", left + plotWidth), Attr("y1", y), Attr("y2", y)));
+            svg.Add(new XElement(S + "text", Attr("x", left - 6), Attr("y", y + 4), new XAttribute("text-anchor", "end"), F(value, max < 0.05 ? 4 : 2)));
+        }
+
+        svg.Add(new XElement(S + "line", new XAttribute("class", "axis"), Attr("x1", left), Attr("x2", left), Attr("y1", top), Attr("y2", top + plotHeight)));
+        svg.Add(new XElement(S + "line", new XAttribute("class", "axis"), Attr("x1", left), Attr("x2", left + plotWidth), Attr("y1", top + plotHeight), Attr("y2", top + plotHeight)));
+        svg.Add(new XElement(S + "text", new XAttribute("class", "axis-title"), Attr("x", 14), Attr("y", top + plotHeight / 2.0),
+            new XAttribute("transform", $"rotate(-90 14 {N(top + plotHeight / 2.0)})"), new XAttribute("text-anchor", "middle"), yTitle));
+        if (referenceOne && max >= 1)
+        {
+            svg.Add(new XElement(S + "line", new XAttribute("class", "one"), Attr("x1", left), Attr("x2", left + plotWidth), Attr("y1", Y(1)), Attr("y2", Y(1))));
+        }
+
+        var groupWidth = plotWidth / (double)Math.Max(1, categories.Count);
+        var barWidth = groupWidth * 0.8 / Math.Max(1, series.Count);
+        var showValues = categories.Count * series.Count <= 24;
+        var rotateLabels = categories.Count > 12;
+        for (var c = 0; c < categories.Count; c++)
+        {
+            var groupLeft = left + c * groupWidth + groupWidth * 0.1;
+            var group = new XElement(S + "g", new XAttribute("class", "group"), new XAttribute("data-" + categoryAttribute, categories[c]));
+            for (var s = 0; s < series.Count; s++)
+            {
+                var item = series[s];
+                var value = item.Values[c];
+                if (value is not { } v || !double.IsFinite(v))
+                {
+                    continue;
+                }
+
+                var x = groupLeft + s * barWidth;
+                var y = Y(v);
+                var cssClass = item.PerCategoryClass?[c] ?? item.CssClass;
+                group.Add(new XElement(S + "rect",
+                    new XAttribute("class", $"bar bar-{item.Name} {cssClass}"),
+                    new XAttribute("data-" + categoryAttribute, categories[c]),
+                    new XAttribute("data-series", item.Name),
+                    item.Position is { } position ? new XAttribute("data-position", position) : null,
+                    new XAttribute("data-value", R(v)),
+                    Attr("x", x), Attr("y", y), Attr("width", Math.Max(1, barWidth - 2)), Attr("height", top + plotHeight - y),
+                    new XElement(S + "title", $"{categories[c]} · {item.Label}: {F(v, 4)}")));
+
+                if (item.Intervals?[c] is { } ci && double.IsFinite(ci.Lower) && double.IsFinite(ci.Upper))
+                {
+                    var cx = x + (barWidth - 2) / 2;
+                    group.Add(new XElement(S + "line",
+                        new XAttribute("class", $"ci ci-{item.Name}"),
+                        new XAttribute("data-" + categoryAttribute, categories[c]),
+                        new XAttribute("data-lower", R(ci.Lower)), new XAttribute("data-upper", R(ci.Upper)),
+                        Attr("x1", cx), Attr("x2", cx), Attr("y1", Y(ci.Lower)), Attr("y2", Y(ci.Upper))));
+                    foreach (var end in new[] { ci.Lower, ci.Upper })
+                    {
+                        group.Add(new XElement(S + "line", new XAttribute("class", "ci-cap"), new XAttribute("stroke", "#1f2328"),
+                            Attr("x1", cx - Math.Min(6, barWidth / 4)), Attr("x2", cx + Math.Min(6, barWidth / 4)), Attr("y1", Y(end)), Attr("y2", Y(end))));
+                    }
+                }
+
+                if (showValues)
+                {
+                    group.Add(new XElement(S + "text", new XAttribute("class", "value-label"), new XAttribute("text-anchor", "middle"),
+                        Attr("x", x + (barWidth - 2) / 2), Attr("y", Math.Max(top - 2, y - 4 - (item.Intervals?[c] is not null ? 0 : 0))),
+                        F(v, 3)));
+                }
+            }
+
+            foreach (var marker in markers)
+            {
+                var v = marker.Values[c];
+                if (!double.IsFinite(v))
+                {
+                    continue;
+                }
+
+                group.Add(new XElement(S + "line",
+                    new XAttribute("class", $"bound marker-{marker.Name}"),
+                    new XAttribute("data-" + categoryAttribute, categories[c]),
+                    new XAttribute("data-value", R(v)),
+                    Attr("x1", groupLeft - 2), Attr("x2", groupLeft + series.Count * barWidth), Attr("y1", Y(v)), Attr("y2", Y(v)),
+                    new XElement(S + "title", $"{categories[c]} · {marker.Label}: {F(v, 4)}")));
+            }
+
+            var labelX = left + (c + 0.5) * groupWidth;
+            var labelY = top + plotHeight + 16;
+            group.Add(new XElement(S + "text", new XAttribute("class", "category-label"),
+                new XAttribute("text-anchor", rotateLabels ? "end" : "middle"),
+                rotateLabels ? new XAttribute("transform", $"rotate(-35 {N(labelX)} {N(labelY)})") : null,
+                Attr("x", labelX), Attr("y", labelY), categories[c]));
+            svg.Add(group);
+        }
+
+        // Legend along the top edge.
+        var legendX = (double)left;
+        var legend = new XElement(S + "g", new XAttribute("class", "legend"));
+        foreach (var item in series.Where(s => s.PerCategoryClass is null))
+        {
+            legend.Add(new XElement(S + "rect", new XAttribute("class", item.CssClass), Attr("x", legendX), Attr("y", 12), Attr("width", 12), Attr("height", 12)));
+            legend.Add(new XElement(S + "text", Attr("x", legendX + 16), Attr("y", 22), item.Label));
+            legendX += 28 + item.Label.Length * 6.2;
+        }
+
+        foreach (var marker in markers)
+        {
+            legend.Add(new XElement(S + "line", new XAttribute("class", "legend-bound"), Attr("x1", legendX), Attr("x2", legendX + 14), Attr("y1", 18), Attr("y2", 18)));
+            legend.Add(new XElement(S + "text", Attr("x", legendX + 18), Attr("y", 22), marker.Label));
+            legendX += 30 + marker.Label.Length * 6.2;
+        }
+
+        svg.Add(legend);
+        return svg;
+    }
+
+    private static XElement Pair(string label, string text, string id, double? value) =>
+        new(H + "div", new XAttribute("style", "display: contents"),
+            new XElement(H + "dt", label),
+            new XElement(H + "dd", new XAttribute("id", id), value is { } v ? new XAttribute("data-value", R(v)) : null, text));
+
+    private static XElement Td(string text, string? field = null, double? value = null) =>
+        new(H + "td",
+            field is null ? null : new XAttribute("data-field", field),
+            value is { } v ? new XAttribute("data-value", R(v)) : null,
+            text);
+
+    private static XAttribute Attr(string name, double value) => new(name, N(value));
+
+    private static string N(double value) => Math.Round(value, 2).ToString("0.##", CultureInfo.InvariantCulture);
+
+    private static string R(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    private static string F(double? value, int digits) => value is { } v && double.IsFinite(v)
+        ? v.ToString("F" + digits.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture)
+        : "–";
+
+    private static string Interval(IntervalReport? ci, int digits) => ci is null ? "–" : $"[{F(ci.Lower, digits)}, {F(ci.Upper, digits)}]";
+
+    private static string Change(double before, double after) =>
+        before > 0 ? (after / before - 1).ToString("+0.0%;-0.0%;0.0%", CultureInfo.InvariantCulture) : "–";
+
+    private static string Model(Storage.ModelIdentity? model) =>
+        model is null ? "(unknown)" : $"{model.Name} ({model.Sha256[..Math.Min(12, model.Sha256.Length)]})";
+
+    private static double NiceCeiling(double value)
+    {
+        if (!(value > 0))
+        {
+            return 1;
+        }
+
+        var magnitude = Math.Pow(10, Math.Floor(Math.Log10(value)));
+        foreach (var step in new[] { 1.0, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10 })
+        {
+            if (step * magnitude >= value)
+            {
+                return step * magnitude;
+            }
+        }
+
+        return 10 * magnitude;
+    }
+}

@@ -1,0 +1,130 @@
+using SpecFunctions.Core.Metrics;
+using SpecFunctions.Core.Storage;
+
+namespace SpecFunctions.Core.Reporting;
+
+/// <summary>Computes an <see cref="EvaluationReport"/> from a run's committed traces (streamed, one task at a time).</summary>
+public static class ReportBuilder
+{
+    /// <summary>
+    /// Reads every committed (or reused) trace of <paramref name="runId"/> through <see cref="TaskStatisticsBuilder"/>
+    /// and analyses the suite with <see cref="SuiteAnalyzer"/>. Tasks without a committed trace are listed as incomplete.
+    /// </summary>
+    /// <exception cref="RunNotFoundException">The run does not exist.</exception>
+    /// <exception cref="TraceStoreException">No task has a committed trace, or the cost ratio is unknown.</exception>
+    public static async Task<EvaluationReport> BuildAsync(
+        ITraceStore store, string runId, SuiteAnalysisOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var manifest = await store.GetManifestAsync(runId, cancellationToken).ConfigureAwait(false)
+            ?? throw new RunNotFoundException(runId, store.Location);
+
+        var gamma = manifest.Settings.Gamma;
+        var complete = manifest.Tasks.Values.Where(t => t.HasCommittedTrace).OrderBy(t => t.TaskId, StringComparer.Ordinal).ToList();
+        if (complete.Count == 0)
+        {
+            throw new TraceStoreException($"run '{runId}' has no committed task trace yet ({manifest.Tasks.Count} tasks registered)");
+        }
+
+        var statistics = new List<(string TaskId, IReadOnlyList<PromptStatistics> Prompts)>(complete.Count);
+        foreach (var entry in complete)
+        {
+            var builder = new TaskStatisticsBuilder(gamma);
+            await foreach (var record in store.ReadTraceAsync(runId, entry.TaskId, cancellationToken).ConfigureAwait(false))
+            {
+                builder.Add(record);
+            }
+
+            statistics.Add((entry.TaskId, builder.Build()));
+        }
+
+        SuiteMetrics suite;
+        try
+        {
+            suite = SuiteAnalyzer.Analyze(statistics, gamma, options);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new TraceStoreException($"cannot report run '{runId}': {ex.Message}", ex);
+        }
+
+        return FromMetrics(runId, suite, manifest, options?.ConfidenceLevel ?? 0.95);
+    }
+
+    /// <summary>Maps suite metrics (and, when given, the manifest's task states and models) to the report schema.</summary>
+    public static EvaluationReport FromMetrics(string runId, SuiteMetrics suite, RunManifest? manifest = null, double confidenceLevel = 0.95)
+    {
+        ArgumentNullException.ThrowIfNull(suite);
+        IntervalReport? Interval(ConfidenceInterval? ci) =>
+            ci is null ? null : new IntervalReport { Lower = ci.Lower, Upper = ci.Upper, Level = confidenceLevel };
+
+        var tasks = suite.Tasks.Select(t =>
+        {
+            TaskEntry? entry = null;
+            manifest?.Tasks.TryGetValue(t.TaskId, out entry);
+            var reused = entry is { Status: TaskState.Reused } ? entry.Trace : null;
+            return new TaskReport
+            {
+                TaskId = t.TaskId,
+                Status = entry?.Status ?? TaskState.Committed,
+                ReusedFrom = reused,
+                Prompts = t.Prompts,
+                Steps = t.Steps,
+                DraftedTokens = t.DraftedTokens,
+                AcceptedTokens = t.AcceptedTokens,
+                GeneratedTokens = t.GeneratedTokens,
+                AcceptanceRate = t.AcceptanceRate,
+                Alpha = t.Alpha,
+                AlphaCi = Interval(t.AlphaCi),
+                CrossEntropy = t.CrossEntropy,
+                CrossEntropyCi = Interval(t.CrossEntropyCi),
+                Kl = t.Kl,
+                MeanAcceptedLength = t.MeanAcceptedLength,
+                CostRatio = t.CostRatio,
+                AnalyticalSpeedup = t.AnalyticalSpeedup,
+                ExpectedSpeedupPerPrefix = t.ExpectedSpeedupPerPrefix,
+                RefinedSpeedup = t.RefinedSpeedup,
+                MeasuredSpeedup = t.MeasuredSpeedup,
+                MeasuredSpeedupCi = Interval(t.MeasuredSpeedupCi),
+                SpeedupBound = t.SpeedupBound,
+                SpeedupBoundCrossEntropy = t.SpeedupBoundCrossEntropy,
+                AcceptanceByPosition = t.AcceptanceByPosition,
+            };
+        }).ToList();
+
+        var incomplete = manifest?.Tasks.Values
+            .Where(t => !t.HasCommittedTrace)
+            .OrderBy(t => t.TaskId, StringComparer.Ordinal)
+            .Select(t => new IncompleteTask { TaskId = t.TaskId, Status = t.Status, Error = t.Error })
+            .ToList() ?? [];
+
+        return new EvaluationReport
+        {
+            RunId = runId,
+            GeneratedAt = DateTimeOffset.UtcNow,
+            Drafter = manifest?.Drafter,
+            Verifier = manifest?.Verifier,
+            Suite = new SuiteReport
+            {
+                Gamma = suite.Gamma,
+                CostRatio = suite.CostRatio,
+                VerificationCostRatio = suite.VerificationCostRatio,
+                Fairness = ToReport(suite.Fairness),
+                MeasuredFairness = suite.MeasuredFairness is null ? null : ToReport(suite.MeasuredFairness),
+            },
+            Tasks = tasks,
+            IncompleteTasks = incomplete,
+        };
+    }
+
+    private static FairnessReport ToReport(FairnessMetrics f) => new()
+    {
+        Unfairness = f.Unfairness,
+        MeanCrossEntropy = f.MeanCrossEntropy,
+        SpeedupVariance = f.SpeedupVariance,
+        SpeedupRange = f.SpeedupRange,
+        MinMaxSpeedupRatio = f.MinMaxSpeedupRatio,
+        MeanSpeedup = f.MeanSpeedup,
+        WorstTask = f.WorstTask,
+    };
+}

@@ -1,0 +1,65 @@
+using System.Globalization;
+using System.Text;
+
+namespace SpecFunctions.Core.Reporting;
+
+/// <summary>
+/// <c>tasks.csv</c>: one row per task with a header row, invariant culture, RFC 4180 quoting, UTF-8 without BOM.
+/// Missing values are empty cells and NaN is <c>NaN</c> (both read as NaN by <c>pandas.read_csv</c>).
+/// Per-position acceptance gets one column per draft position (<c>acceptanceAtPosition1</c>…<c>γ</c>).
+/// </summary>
+public static class TasksCsvWriter
+{
+    public static string Write(EvaluationReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var gamma = report.Suite.Gamma;
+        var header = new List<string>
+        {
+            "taskId", "status", "prompts", "steps", "draftedTokens", "acceptedTokens", "generatedTokens", "acceptanceRate",
+            "alpha", "alphaCiLower", "alphaCiUpper", "crossEntropy", "kl", "meanAcceptedLength", "costRatio",
+            "analyticalSpeedup", "expectedSpeedupPerPrefix", "refinedSpeedup", "measuredSpeedup", "measuredSpeedupCiLower",
+            "measuredSpeedupCiUpper", "speedupBound", "speedupBoundCrossEntropy",
+        };
+        header.AddRange(Enumerable.Range(1, gamma).Select(i => $"acceptanceAtPosition{i}"));
+
+        var text = new StringBuilder();
+        text.AppendJoin(',', header).Append('\n');
+        foreach (var t in report.Tasks)
+        {
+            var cells = new List<string>
+            {
+                Quote(t.TaskId), Quote(t.Status.ToString().ToLowerInvariant()), Int(t.Prompts), Int(t.Steps), Int(t.DraftedTokens),
+                Int(t.AcceptedTokens), Int(t.GeneratedTokens), Num(t.AcceptanceRate), Num(t.Alpha), Num(t.AlphaCi?.Lower),
+                Num(t.AlphaCi?.Upper), Num(t.CrossEntropy), Num(t.Kl), Num(t.MeanAcceptedLength), Num(t.CostRatio),
+                Num(t.AnalyticalSpeedup), Num(t.ExpectedSpeedupPerPrefix), Num(t.RefinedSpeedup), Num(t.MeasuredSpeedup),
+                Num(t.MeasuredSpeedupCi?.Lower), Num(t.MeasuredSpeedupCi?.Upper), Num(t.SpeedupBound), Num(t.SpeedupBoundCrossEntropy),
+            };
+            cells.AddRange(Enumerable.Range(0, gamma).Select(i => Num(i < t.AcceptanceByPosition.Length ? t.AcceptanceByPosition[i] : null)));
+            text.AppendJoin(',', cells).Append('\n');
+        }
+
+        return text.ToString();
+    }
+
+    public static async Task WriteAsync(EvaluationReport report, Stream output, CancellationToken cancellationToken = default)
+    {
+        var bytes = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(Write(report));
+        await output.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static string Int(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    // "R" round-trips the double exactly, so CSV and JSON agree to the last bit.
+    private static string Num(double? value) => value switch
+    {
+        null => string.Empty,
+        { } v when double.IsNaN(v) => "NaN",
+        { } v when double.IsPositiveInfinity(v) => "inf",
+        { } v when double.IsNegativeInfinity(v) => "-inf",
+        { } v => v.ToString("R", CultureInfo.InvariantCulture),
+    };
+
+    private static string Quote(string value) =>
+        value.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
+}

@@ -1,0 +1,225 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using SpecFunctions.Core.Decoding;
+using SpecFunctions.Core.Sampling;
+
+namespace SpecFunctions.Core.Storage;
+
+/// <summary>
+/// <c>runs/{runId}/manifest.json</c>: what was evaluated and the state of each task. Updated only by
+/// compare-and-swap (<see cref="ITraceStore.UpdateManifestAsync"/>), so concurrent task completions never overwrite each other.
+/// </summary>
+public sealed record RunManifest
+{
+    public const int CurrentSchemaVersion = 1;
+
+    [JsonPropertyName("schemaVersion")]
+    public int SchemaVersion { get; init; } = CurrentSchemaVersion;
+
+    [JsonPropertyName("runId")]
+    public required string RunId { get; init; }
+
+    /// <summary>When the run was created (UTC).</summary>
+    [JsonPropertyName("createdAt")]
+    public DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>The submission as received (CLI arguments or HTTP body), kept verbatim for provenance; null when none.</summary>
+    [JsonPropertyName("submission")]
+    public JsonObject? Submission { get; init; }
+
+    [JsonPropertyName("drafter")]
+    public required ModelIdentity Drafter { get; init; }
+
+    [JsonPropertyName("verifier")]
+    public required ModelIdentity Verifier { get; init; }
+
+    [JsonPropertyName("settings")]
+    public required RunSettings Settings { get; init; }
+
+    /// <summary>Per-task state, keyed by task id.</summary>
+    [JsonPropertyName("tasks")]
+    public IReadOnlyDictionary<string, TaskEntry> Tasks { get; init; } = new SortedDictionary<string, TaskEntry>(StringComparer.Ordinal);
+
+    public RunManifest WithTask(TaskEntry entry)
+    {
+        var tasks = new SortedDictionary<string, TaskEntry>(Tasks.ToDictionary(), StringComparer.Ordinal)
+        {
+            [entry.TaskId] = entry,
+        };
+        return this with { Tasks = tasks };
+    }
+
+    public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+}
+
+/// <summary>A model by name and the SHA-256 of its folder (<see cref="ModelFolderHash"/>).</summary>
+public sealed record ModelIdentity
+{
+    [JsonPropertyName("name")]
+    public required string Name { get; init; }
+
+    /// <summary>SHA-256 of the model folder, 64 lower-case hex digits.</summary>
+    [JsonPropertyName("sha256")]
+    public required string Sha256 { get; init; }
+
+    [JsonPropertyName("family")]
+    public string? Family { get; init; }
+}
+
+/// <summary>Decoding settings shared by every task of a run; part of each task's content key.</summary>
+public sealed record RunSettings
+{
+    /// <summary>Draft length γ.</summary>
+    [JsonPropertyName("gamma")]
+    public required int Gamma { get; init; }
+
+    [JsonPropertyName("sampling")]
+    public SamplingOptions Sampling { get; init; } = SamplingOptions.Default;
+
+    /// <summary>Token budget per prompt.</summary>
+    [JsonPropertyName("maxNewTokens")]
+    public required int MaxNewTokens { get; init; }
+
+    /// <summary>Step limit per prompt; null = none.</summary>
+    [JsonPropertyName("maxSteps")]
+    public int? MaxSteps { get; init; }
+
+    /// <summary>Random seed of the run (sampling mode).</summary>
+    [JsonPropertyName("seed")]
+    public long Seed { get; init; } = 1;
+
+    /// <summary>Tokens that end a generation.</summary>
+    [JsonPropertyName("stopTokens")]
+    public int[] StopTokens { get; init; } = [];
+
+    /// <summary>Whether an autoregressive baseline runs per prompt (needed for the measured speed-up and c).</summary>
+    [JsonPropertyName("baseline")]
+    public bool Baseline { get; init; } = true;
+
+    /// <summary>Settings added by later versions; part of the content key as well.</summary>
+    [JsonExtensionData]
+    public Dictionary<string, JsonElement>? Extra { get; init; }
+
+    public static RunSettings From(DecodingOptions options, bool baseline) => new()
+    {
+        Gamma = options.Gamma,
+        Sampling = options.Sampling,
+        MaxNewTokens = options.MaxNewTokens,
+        MaxSteps = options.MaxSteps,
+        Seed = options.Seed,
+        StopTokens = [.. options.StopTokens.Order()],
+        Baseline = baseline,
+    };
+
+    public DecodingOptions ToDecodingOptions() => new()
+    {
+        Gamma = Gamma,
+        Sampling = Sampling,
+        MaxNewTokens = MaxNewTokens,
+        MaxSteps = MaxSteps,
+        Seed = Seed,
+        StopTokens = StopTokens,
+    };
+}
+
+[JsonConverter(typeof(JsonStringEnumConverter<TaskState>))]
+public enum TaskState
+{
+    /// <summary>Registered, not started.</summary>
+    Pending,
+
+    /// <summary>Its trace is being written.</summary>
+    Running,
+
+    /// <summary>Trace written and committed in this run.</summary>
+    Committed,
+
+    /// <summary>An identical committed trace (same content key) from another run or task is reused.</summary>
+    Reused,
+
+    Failed,
+}
+
+/// <summary>One task's state in the manifest.</summary>
+public sealed record TaskEntry
+{
+    [JsonPropertyName("taskId")]
+    public required string TaskId { get; init; }
+
+    [JsonPropertyName("status")]
+    public TaskState Status { get; init; }
+
+    /// <summary>SHA-256 of model hashes + prompts + settings (<see cref="ContentKey"/>); null until known.</summary>
+    [JsonPropertyName("contentKey")]
+    public string? ContentKey { get; init; }
+
+    [JsonPropertyName("prompts")]
+    public int Prompts { get; init; }
+
+    /// <summary>Where the committed trace lives: this run/task, or the run/task it is reused from.</summary>
+    [JsonPropertyName("trace")]
+    public TraceLocation? Trace { get; init; }
+
+    /// <summary>Records in the trace (steps + prompt summaries).</summary>
+    [JsonPropertyName("records")]
+    public long Records { get; init; }
+
+    [JsonPropertyName("steps")]
+    public long Steps { get; init; }
+
+    /// <summary>Size of <c>trace.jsonl.gz</c>, bytes.</summary>
+    [JsonPropertyName("compressedBytes")]
+    public long CompressedBytes { get; init; }
+
+    /// <summary>Size of the uncompressed JSON lines, bytes.</summary>
+    [JsonPropertyName("uncompressedBytes")]
+    public long UncompressedBytes { get; init; }
+
+    [JsonPropertyName("updatedAt")]
+    public DateTimeOffset UpdatedAt { get; init; }
+
+    [JsonPropertyName("error")]
+    public string? Error { get; init; }
+
+    [JsonIgnore]
+    public bool HasCommittedTrace => Status is TaskState.Committed or TaskState.Reused && Trace is not null;
+}
+
+/// <summary>The run and task whose committed <c>trace.jsonl.gz</c> holds a task's records.</summary>
+public sealed record TraceLocation
+{
+    [JsonPropertyName("runId")]
+    public required string RunId { get; init; }
+
+    [JsonPropertyName("taskId")]
+    public required string TaskId { get; init; }
+}
+
+/// <summary>A committed trace found by content key.</summary>
+public sealed record CommittedTrace
+{
+    [JsonPropertyName("contentKey")]
+    public required string ContentKey { get; init; }
+
+    [JsonPropertyName("trace")]
+    public required TraceLocation Trace { get; init; }
+
+    [JsonPropertyName("records")]
+    public long Records { get; init; }
+
+    [JsonPropertyName("steps")]
+    public long Steps { get; init; }
+
+    [JsonPropertyName("compressedBytes")]
+    public long CompressedBytes { get; init; }
+
+    [JsonPropertyName("uncompressedBytes")]
+    public long UncompressedBytes { get; init; }
+
+    [JsonPropertyName("prompts")]
+    public int Prompts { get; init; }
+
+    [JsonPropertyName("committedAt")]
+    public DateTimeOffset CommittedAt { get; init; }
+}

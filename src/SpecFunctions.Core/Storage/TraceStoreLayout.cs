@@ -1,0 +1,59 @@
+namespace SpecFunctions.Core.Storage;
+
+/// <summary>
+/// Object names of the store. Every method validates its ids first, so callers cannot build a name from raw text.
+/// <code>
+/// runs/{runId}/manifest.json
+/// runs/{runId}/tasks/{taskId}/trace.jsonl.gz
+/// runs/{runId}/report.json | report.html | tasks.csv
+/// traces/by-key/{contentKey}.json            (content-key index → the run/task holding the committed trace)
+/// models/{name}/{sha256}/{relative path}     (content-addressed drafter versions)
+/// models/{name}/{sha256}/.specfn-files.json  (file list with hashes, written last: marks the version complete)
+/// </code>
+/// </summary>
+public static class TraceStoreLayout
+{
+    /// <summary>Default blob container name.</summary>
+    public const string DefaultContainerName = "speculative-evals";
+
+    public const string ModelFileListName = ".specfn-files.json";
+
+    public static string RunPrefix(string runId) => $"runs/{StoreIds.Validate(runId, "run")}/";
+
+    public static string Manifest(string runId) => RunPrefix(runId) + "manifest.json";
+
+    public static string Trace(string runId, string taskId) =>
+        RunPrefix(runId) + $"tasks/{StoreIds.Validate(taskId, "task")}/trace.jsonl.gz";
+
+    public static string Artifact(string runId, RunArtifact artifact) => RunPrefix(runId) + artifact switch
+    {
+        RunArtifact.ReportJson => "report.json",
+        RunArtifact.ReportHtml => "report.html",
+        RunArtifact.TasksCsv => "tasks.csv",
+        _ => throw new ArgumentOutOfRangeException(nameof(artifact), artifact, "unknown artifact"),
+    };
+
+    public static string ContentKeyIndex(string contentKey) =>
+        $"traces/by-key/{StoreIds.ValidateSha256(contentKey, "contentKey")}.json";
+
+    public static string ModelPrefix(string name, string sha256) =>
+        $"models/{StoreIds.Validate(name, "model")}/{StoreIds.ValidateSha256(sha256, "sha256")}/";
+
+    public static string ModelFile(string name, string sha256, string relativePath) =>
+        ModelPrefix(name, sha256) + StoreIds.ValidateRelativeFilePath(relativePath);
+
+    public static string ModelFileList(string name, string sha256) => ModelPrefix(name, sha256) + ModelFileListName;
+}
+
+/// <summary>Per-run files other than the manifest and traces.</summary>
+public enum RunArtifact
+{
+    /// <summary><c>report.json</c> (<see cref="Reporting.EvaluationReport"/>).</summary>
+    ReportJson,
+
+    /// <summary><c>report.html</c>, self-contained.</summary>
+    ReportHtml,
+
+    /// <summary><c>tasks.csv</c>, invariant culture with a header row.</summary>
+    TasksCsv,
+}

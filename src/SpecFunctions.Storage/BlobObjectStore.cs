@@ -1,0 +1,461 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using Azure;
+using Azure.Core;
+using Azure.Identity;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
+using SpecFunctions.Core.Storage;
+
+namespace SpecFunctions.Storage;
+
+/// <summary>
+/// <see cref="IObjectStore"/> on one Azure Blob Storage container (Azurite locally). Staged writes stage blocks and
+/// publish them with one Put Block List, so a blob appears whole or not at all; conditional writes use ETags
+/// (<c>If-Match</c>, <c>If-None-Match: *</c>). Transient failures are retried by the SDK pipeline
+/// (<see cref="CreateClientOptions"/>); the rest become <see cref="TraceStoreException"/> or
+/// <see cref="ObjectConflictException"/> by their error code. The container is created once, on the first write.
+/// </summary>
+public sealed class BlobObjectStore : IObjectStore
+{
+    private readonly BlobContainerClient _container;
+    private readonly int _blockSize;
+    private readonly SemaphoreSlim _containerGate = new(1, 1);
+    private volatile bool _containerReady;
+
+    /// <summary>The test seam and the DI constructor: any configured container client (singleton).</summary>
+    /// <param name="blockSizeBytes">Staged block size, bytes. Default 4 MiB.</param>
+    public BlobObjectStore(BlobContainerClient container, int blockSizeBytes = 4 * 1024 * 1024)
+    {
+        _container = container ?? throw new ArgumentNullException(nameof(container));
+        ArgumentOutOfRangeException.ThrowIfLessThan(blockSizeBytes, 1024);
+        _blockSize = blockSizeBytes;
+    }
+
+    public string Location => _container.Uri.ToString();
+
+    /// <summary>The SDK options used by the factories: exponential retries as configured.</summary>
+    public static BlobClientOptions CreateClientOptions(BlobTraceStoreOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var clientOptions = new BlobClientOptions();
+        clientOptions.Retry.Mode = RetryMode.Exponential;
+        clientOptions.Retry.MaxRetries = options.MaxRetries;
+        clientOptions.Retry.Delay = options.RetryDelay;
+        clientOptions.Retry.MaxDelay = options.MaxRetryDelay;
+        clientOptions.Retry.NetworkTimeout = options.NetworkTimeout;
+        return clientOptions;
+    }
+
+    /// <summary>
+    /// A container client from <see cref="BlobTraceStoreOptions.ConnectionString"/>, else from
+    /// <see cref="BlobTraceStoreOptions.ServiceUri"/> with <paramref name="credential"/> (default
+    /// <see cref="DefaultAzureCredential"/>: managed identity in Azure, developer sign-in locally).
+    /// </summary>
+    public static BlobContainerClient CreateContainerClient(BlobTraceStoreOptions options, TokenCredential? credential = null, BlobClientOptions? clientOptions = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        clientOptions ??= CreateClientOptions(options);
+        BlobServiceClient service;
+        if (!string.IsNullOrWhiteSpace(options.ConnectionString))
+        {
+            try
+            {
+                service = new BlobServiceClient(options.ConnectionString, clientOptions);
+            }
+            catch (FormatException ex)
+            {
+                // The message must not echo the connection string: it may hold an account key.
+                throw new TraceStoreException("the blob connection string is malformed (expected UseDevelopmentStorage=true or key=value pairs such as AccountName, AccountKey, BlobEndpoint)", ex);
+            }
+        }
+        else if (options.ServiceUri is not null)
+        {
+            service = new BlobServiceClient(options.ServiceUri, credential ?? new DefaultAzureCredential(), clientOptions);
+        }
+        else
+        {
+            throw new TraceStoreException("blob trace store needs a connection string or a service URI");
+        }
+
+        return service.GetBlobContainerClient(options.ContainerName);
+    }
+
+    /// <summary>A blob-backed <see cref="TraceStore"/> from options.</summary>
+    public static TraceStore CreateTraceStore(BlobTraceStoreOptions options, TokenCredential? credential = null, TraceStoreOptions? storeOptions = null) =>
+        new(new BlobObjectStore(CreateContainerClient(options, credential), options.BlockSizeBytes), storeOptions);
+
+    /// <summary>A blob-backed <see cref="TraceStore"/> from a connection string (e.g. <c>UseDevelopmentStorage=true</c>).</summary>
+    public static TraceStore CreateTraceStore(string connectionString, string containerName = TraceStoreLayout.DefaultContainerName) =>
+        CreateTraceStore(new BlobTraceStoreOptions { ConnectionString = connectionString, ContainerName = containerName });
+
+    public async Task<IStagedObject> OpenStagedWriteAsync(string path, CancellationToken cancellationToken = default)
+    {
+        await EnsureContainerAsync(cancellationToken).ConfigureAwait(false);
+        return new StagedBlob(this, _container.GetBlockBlobClient(path), path, _blockSize);
+    }
+
+    public async Task<Stream?> OpenReadAsync(string path, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await _container.GetBlobClient(path)
+                .OpenReadAsync(new BlobOpenReadOptions(allowModifications: false) { BufferSize = _blockSize }, cancellationToken)
+                .ConfigureAwait(false);
+        }
+        catch (RequestFailedException ex) when (IsNotFound(ex))
+        {
+            return null;
+        }
+        catch (RequestFailedException ex)
+        {
+            throw Map(ex, "read", path);
+        }
+        catch (AuthenticationFailedException ex)
+        {
+            throw MapCredential(ex);
+        }
+    }
+
+    public async Task<VersionedContent?> ReadVersionedAsync(string path, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var result = await _container.GetBlobClient(path).DownloadContentAsync(cancellationToken).ConfigureAwait(false);
+            return new VersionedContent(result.Value.Content.ToMemory(), result.Value.Details.ETag.ToString());
+        }
+        catch (RequestFailedException ex) when (IsNotFound(ex))
+        {
+            return null;
+        }
+        catch (RequestFailedException ex)
+        {
+            throw Map(ex, "read", path);
+        }
+        catch (AuthenticationFailedException ex)
+        {
+            throw MapCredential(ex);
+        }
+    }
+
+    public async Task<string> WriteConditionalAsync(string path, ReadOnlyMemory<byte> content, string? ifMatch, CancellationToken cancellationToken = default)
+    {
+        await EnsureContainerAsync(cancellationToken).ConfigureAwait(false);
+        var options = new BlobUploadOptions
+        {
+            Conditions = ifMatch is null
+                ? new BlobRequestConditions { IfNoneMatch = ETag.All }
+                : new BlobRequestConditions { IfMatch = new ETag(ifMatch) },
+            HttpHeaders = new BlobHttpHeaders { ContentType = ContentTypeOf(path) },
+        };
+        try
+        {
+            var result = await _container.GetBlobClient(path).UploadAsync(BinaryData.FromBytes(content), options, cancellationToken).ConfigureAwait(false);
+            return result.Value.ETag.ToString();
+        }
+        catch (RequestFailedException ex) when (
+            ex.ErrorCode is "ConditionNotMet" or "BlobAlreadyExists" || ex.Status is 409 or 412)
+        {
+            throw new ObjectConflictException(path, ex);
+        }
+        catch (RequestFailedException ex)
+        {
+            throw Map(ex, "write", path);
+        }
+        catch (AuthenticationFailedException ex)
+        {
+            throw MapCredential(ex);
+        }
+    }
+
+    public async Task DeleteAsync(string path, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await _container.GetBlobClient(path).DeleteIfExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (RequestFailedException ex) when (IsNotFound(ex))
+        {
+            // Nothing to delete.
+        }
+        catch (RequestFailedException ex)
+        {
+            throw Map(ex, "delete", path);
+        }
+    }
+
+    public async IAsyncEnumerable<string> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var pages = _container.GetBlobsAsync(BlobTraits.None, BlobStates.None, prefix, cancellationToken).AsPages().GetAsyncEnumerator(cancellationToken);
+        try
+        {
+            while (true)
+            {
+                Page<BlobItem> page;
+                try
+                {
+                    if (!await pages.MoveNextAsync().ConfigureAwait(false))
+                    {
+                        yield break;
+                    }
+
+                    page = pages.Current;
+                }
+                catch (RequestFailedException ex) when (ex.ErrorCode == "ContainerNotFound")
+                {
+                    yield break;
+                }
+                catch (RequestFailedException ex)
+                {
+                    throw Map(ex, "list", prefix);
+                }
+
+                foreach (var item in page.Values)
+                {
+                    yield return item.Name;
+                }
+            }
+        }
+        finally
+        {
+            await pages.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task EnsureContainerAsync(CancellationToken cancellationToken)
+    {
+        if (_containerReady)
+        {
+            return;
+        }
+
+        await _containerGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_containerReady)
+            {
+                return;
+            }
+
+            try
+            {
+                await _container.CreateAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            catch (RequestFailedException ex) when (ex.ErrorCode == "ContainerAlreadyExists")
+            {
+                // Created earlier, by us or another process.
+            }
+            catch (RequestFailedException ex)
+            {
+                throw Map(ex, "create container", string.Empty);
+            }
+            catch (AuthenticationFailedException ex)
+            {
+                throw MapCredential(ex);
+            }
+
+            _containerReady = true;
+        }
+        finally
+        {
+            _containerGate.Release();
+        }
+    }
+
+    private static bool IsNotFound(RequestFailedException ex) =>
+        ex.ErrorCode is "BlobNotFound" or "ContainerNotFound" || ex.Status == 404;
+
+    private TraceStoreException Map(RequestFailedException ex, string operation, string path)
+    {
+        var target = path.Length == 0 ? Location : $"'{path}' in {Location}";
+        if (ex.Status == 403 || ex.ErrorCode is "AuthorizationFailure" or "AuthorizationPermissionMismatch" or "AuthenticationFailed")
+        {
+            return new TraceStoreException(
+                $"blob storage denied {operation} of {target} (HTTP {ex.Status} {ex.ErrorCode}): with a managed identity grant it " +
+                "'Storage Blob Data Contributor' on the account or container; with a connection string check its key or SAS", ex);
+        }
+
+        if (ex.ErrorCode == "ContainerNotFound")
+        {
+            // Deleted behind our back: create it again on the next write.
+            _containerReady = false;
+        }
+
+        var reason = ex.Status == 0 ? ex.Message.Split('\n')[0] : $"HTTP {ex.Status} {ex.ErrorCode}";
+        return new TraceStoreException($"blob storage {operation} of {target} failed: {reason}", ex);
+    }
+
+    private TraceStoreException MapCredential(AuthenticationFailedException ex) =>
+        new($"could not get a token for {Location}: {ex.Message.Split('\n')[0]}", ex);
+
+    private static string ContentTypeOf(string path) => Path.GetExtension(path) switch
+    {
+        ".json" => "application/json",
+        ".html" => "text/html; charset=utf-8",
+        ".csv" => "text/csv; charset=utf-8",
+        ".gz" => "application/gzip",
+        _ => "application/octet-stream",
+    };
+
+    /// <summary>Buffers one block, stages it when full (synchronously for sync writes), commits the block list at the end.</summary>
+    private sealed class StagedBlob : Stream, IStagedObject
+    {
+        private readonly BlobObjectStore _owner;
+        private readonly BlockBlobClient _blob;
+        private readonly string _path;
+        private readonly byte[] _buffer;
+        private readonly List<string> _blockIds = [];
+        private readonly string _session = Guid.NewGuid().ToString("N");
+        private int _filled;
+        private bool _closed;
+
+        public StagedBlob(BlobObjectStore owner, BlockBlobClient blob, string path, int blockSize)
+        {
+            _owner = owner;
+            _blob = blob;
+            _path = path;
+            _buffer = new byte[blockSize];
+        }
+
+        public Stream Stream => this;
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => !_closed;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            while (!buffer.IsEmpty)
+            {
+                var n = Math.Min(buffer.Length, _buffer.Length - _filled);
+                buffer[..n].CopyTo(_buffer.AsSpan(_filled));
+                _filled += n;
+                buffer = buffer[n..];
+                if (_filled == _buffer.Length)
+                {
+                    StageSync();
+                }
+            }
+        }
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            while (!buffer.IsEmpty)
+            {
+                var n = Math.Min(buffer.Length, _buffer.Length - _filled);
+                buffer[..n].CopyTo(_buffer.AsMemory(_filled));
+                _filled += n;
+                buffer = buffer[n..];
+                if (_filled == _buffer.Length)
+                {
+                    await StageAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        // Blocks are staged when full; a flush must not stage small blocks (a blob holds at most 50 000).
+        public override void Flush()
+        {
+        }
+
+        public async Task CommitAsync(CancellationToken cancellationToken = default)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            if (_filled > 0)
+            {
+                await StageAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            try
+            {
+                await _blob.CommitBlockListAsync(
+                    _blockIds,
+                    new CommitBlockListOptions { HttpHeaders = new BlobHttpHeaders { ContentType = ContentTypeOf(_path) } },
+                    cancellationToken).ConfigureAwait(false);
+            }
+            catch (RequestFailedException ex)
+            {
+                throw _owner.Map(ex, "commit", _path);
+            }
+
+            _closed = true;
+        }
+
+        // Uncommitted blocks are invisible and expire in the service after 7 days; nothing to clean up here.
+        public override ValueTask DisposeAsync()
+        {
+            _closed = true;
+            return ValueTask.CompletedTask;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            _closed = true;
+            base.Dispose(disposing);
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        private string NextBlockId()
+        {
+            // Block ids of one blob must all have the same length.
+            var id = Convert.ToBase64String(Encoding.ASCII.GetBytes($"{_session}-{_blockIds.Count:D6}"));
+            _blockIds.Add(id);
+            return id;
+        }
+
+        private void StageSync()
+        {
+            var id = NextBlockId();
+            try
+            {
+                using var content = new MemoryStream(_buffer, 0, _filled, writable: false);
+                _blob.StageBlock(id, content);
+            }
+            catch (RequestFailedException ex)
+            {
+                throw _owner.Map(ex, "upload", _path);
+            }
+
+            _filled = 0;
+        }
+
+        private async Task StageAsync(CancellationToken cancellationToken)
+        {
+            var id = NextBlockId();
+            try
+            {
+                using var content = new MemoryStream(_buffer, 0, _filled, writable: false);
+                await _blob.StageBlockAsync(id, content, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            catch (RequestFailedException ex)
+            {
+                throw _owner.Map(ex, "upload", _path);
+            }
+
+            _filled = 0;
+        }
+    }
+}
