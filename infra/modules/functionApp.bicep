@@ -150,6 +150,12 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
           value: identityClientId
         }
         {
+          // DefaultAzureCredential (used by the trace store when no credential is passed) picks the
+          // user-assigned identity only when told its client ID.
+          name: 'AZURE_CLIENT_ID'
+          value: identityClientId
+        }
+        {
           name: 'SPECFN_TRACE_CONTAINER'
           value: traceContainerName
         }

@@ -66,6 +66,7 @@ public sealed partial class ArmTemplateTests(CompiledInfrastructure infra)
         Assert.Equal("[parameters('identityClientId')]", settings["AzureWebJobsStorage__clientId"]);
         Assert.Equal("[parameters('storageBlobEndpoint')]", settings["SPECFN_TRACE_STORAGE__serviceUri"]);
         Assert.Equal("[parameters('identityClientId')]", settings["SPECFN_TRACE_STORAGE__clientId"]);
+        Assert.Equal("[parameters('identityClientId')]", settings["AZURE_CLIENT_ID"]);
         // main binds the client ID to the identity module's output, not to some other value.
         Assert.Contains("'identity'", Main.ModuleArgument("functionApp", "identityClientId"), StringComparison.Ordinal);
         Assert.Contains("clientId", Main.ModuleArgument("functionApp", "identityClientId"), StringComparison.Ordinal);
