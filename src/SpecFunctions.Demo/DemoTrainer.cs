@@ -24,6 +24,17 @@ public sealed record DemoTrainingOptions
     public float FinalLearningRateFraction { get; init; } = 0.1f;
 
     /// <summary>
+    /// Probability that each context byte other than the newest is replaced by the pad id in a training example: a
+    /// regulariser against memorising long contexts of a small corpus. Default 0.
+    /// </summary>
+    [JsonPropertyName("contextDropout")]
+    public double ContextDropout { get; init; }
+
+    /// <summary>Decoupled (AdamW) weight decay per unit learning rate on weight matrices and table rows. Default 0.</summary>
+    [JsonPropertyName("weightDecay")]
+    public float WeightDecay { get; init; }
+
+    /// <summary>
     /// Gradient shards per batch, computed in parallel and summed in order. The result depends on it (not on the
     /// number of cores). Default 2.
     /// </summary>
@@ -61,6 +72,16 @@ public sealed record DemoTrainingOptions
         if (FinalLearningRateFraction is < 0 or > 1)
         {
             throw new ArgumentOutOfRangeException(nameof(FinalLearningRateFraction), FinalLearningRateFraction, "Must be in [0, 1].");
+        }
+
+        if (ContextDropout is < 0 or >= 1 || double.IsNaN(ContextDropout))
+        {
+            throw new ArgumentOutOfRangeException(nameof(ContextDropout), ContextDropout, "Context dropout must be in [0, 1).");
+        }
+
+        if (!(WeightDecay >= 0) || !float.IsFinite(WeightDecay))
+        {
+            throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "Weight decay must be finite and non-negative.");
         }
 
         if (ReportEvery < 1)
@@ -102,7 +123,7 @@ public static class DemoTrainer
         options.Validate();
         var weights = DemoModelWeights.CreateInitial(config, seed);
         var sampler = new CorpusSampler(corpus, options.LanguageMix);
-        var optimizer = new MlpOptimizer(weights, options.BatchSize, options.Shards);
+        var optimizer = new MlpOptimizer(weights, options.BatchSize, options.Shards, options.WeightDecay);
         var random = new DeterministicRandom(0x5A3B1E00UL ^ (ulong)(uint)seed ^ ((ulong)config.Window << 40));
         var window = config.Window;
         var windows = new int[options.BatchSize * window];
@@ -115,7 +136,18 @@ public static class DemoTrainer
             cancellationToken.ThrowIfCancellationRequested();
             for (var i = 0; i < options.BatchSize; i++)
             {
-                targets[i] = sampler.Sample(random, windows.AsSpan(i * window, window));
+                var context = windows.AsSpan(i * window, window);
+                targets[i] = sampler.Sample(random, context);
+                if (options.ContextDropout > 0)
+                {
+                    for (var k = 0; k < window - 1; k++)
+                    {
+                        if (random.NextDouble() < options.ContextDropout)
+                        {
+                            context[k] = DemoModelConfig.PadId;
+                        }
+                    }
+                }
             }
 
             lossSum += optimizer.Step(windows, targets, null, options.LearningRateAt(step));

@@ -28,9 +28,10 @@ internal sealed class MlpOptimizer
     private readonly float[][] _bV;
     private readonly double[] _shardLoss;
     private readonly float[] _rowGrad;
+    private readonly float _weightDecay;
     private int _step;
 
-    public MlpOptimizer(DemoModelWeights weights, int batchSize, int shards)
+    public MlpOptimizer(DemoModelWeights weights, int batchSize, int shards, float weightDecay = 0f)
     {
         if (batchSize < 1)
         {
@@ -44,6 +45,7 @@ internal sealed class MlpOptimizer
 
         _weights = weights;
         _batchSize = batchSize;
+        _weightDecay = weightDecay;
         var perShard = (batchSize + shards - 1) / shards;
         _shards = Enumerable.Range(0, shards).Select(_ => new MlpWorkspace(weights, perShard, withGradients: true)).ToArray();
         _tableM = new float[weights.Table.Length];
@@ -114,14 +116,16 @@ internal sealed class MlpOptimizer
         var correction1 = 1f - MathF.Pow(Beta1, _step);
         var correction2 = 1f - MathF.Pow(Beta2, _step);
         var stepSize = learningRate * MathF.Sqrt(correction2) / correction1;
+        // Decoupled weight decay (AdamW) on weight matrices and table rows, not on biases.
+        var shrink = 1f - learningRate * _weightDecay;
 
         for (var l = 0; l < _weights.Layers.Length; l++)
         {
             var layer = _weights.Layers[l];
             ReduceInto(_shards.Select(s => s.LayerWGrad[l]).ToArray(), 0, layer.W.Length);
-            Adam(layer.W, _shards[0].LayerWGrad[l], _wM[l], _wV[l], stepSize);
+            Adam(layer.W, _shards[0].LayerWGrad[l], _wM[l], _wV[l], stepSize, shrink);
             ReduceInto(_shards.Select(s => s.LayerBGrad[l]).ToArray(), 0, layer.B.Length);
-            Adam(layer.B, _shards[0].LayerBGrad[l], _bM[l], _bV[l], stepSize);
+            Adam(layer.B, _shards[0].LayerBGrad[l], _bM[l], _bV[l], stepSize, 1f);
             foreach (var ws in _shards)
             {
                 Array.Clear(ws.LayerWGrad[l]);
@@ -130,7 +134,7 @@ internal sealed class MlpOptimizer
         }
 
         ReduceInto(_shards.Select(s => s.TableBiasGrad).ToArray(), 0, _weights.TableBias.Length);
-        Adam(_weights.TableBias, _shards[0].TableBiasGrad, _tableBiasM, _tableBiasV, stepSize);
+        Adam(_weights.TableBias, _shards[0].TableBiasGrad, _tableBiasM, _tableBiasV, stepSize, 1f);
         foreach (var ws in _shards)
         {
             Array.Clear(ws.TableBiasGrad);
@@ -164,7 +168,7 @@ internal sealed class MlpOptimizer
                 }
             }
 
-            Adam(_weights.Table.AsSpan(r * h0, h0), grad, _tableM.AsSpan(r * h0, h0), _tableV.AsSpan(r * h0, h0), stepSize);
+            Adam(_weights.Table.AsSpan(r * h0, h0), grad, _tableM.AsSpan(r * h0, h0), _tableV.AsSpan(r * h0, h0), stepSize, shrink);
         }
 
         double total = 0;
@@ -197,8 +201,13 @@ internal sealed class MlpOptimizer
         }
     }
 
-    private static void Adam(Span<float> w, ReadOnlySpan<float> g, Span<float> m, Span<float> v, float stepSize)
+    private static void Adam(Span<float> w, ReadOnlySpan<float> g, Span<float> m, Span<float> v, float stepSize, float shrink)
     {
+        if (shrink != 1f)
+        {
+            TensorPrimitives.Multiply(w, shrink, w);
+        }
+
         var i = 0;
         if (Vector.IsHardwareAccelerated)
         {
