@@ -1,51 +1,123 @@
 using System.Diagnostics;
+using System.Text;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 using SpecFunctions.Demo;
 
+// Measures the demo pair: training wall time, sizes, per-language agreement, ONNX Runtime call times.
+// Usage: dotnet run -c Release --project benchmarks/SpecFunctions.Demo.Benchmarks [-- SEED [MGSM_DIR]]
+var seed = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : DemoModels.DefaultSeed;
+var mgsm = args.Length > 1 ? args[1] : Path.GetFullPath(Path.Combine("..", "shared", "data", "mgsm"));
 var corpus = DemoCorpus.Default;
-var trained = new List<DemoModelWeights>();
-float Env(string name, float d) => float.TryParse(Environment.GetEnvironmentVariable(name), out var x) ? x : d;
-var vOpt = DemoModels.VerifierTraining with { Steps = (int)Env("VSTEPS", DemoModels.VerifierTraining.Steps), WeightDecay = Env("VWD", DemoModels.VerifierTraining.WeightDecay), LearningRate = Env("VLR", DemoModels.VerifierTraining.LearningRate), ReportEvery = 1000, ContextDropout = Env("VCD", (float)DemoModels.VerifierTraining.ContextDropout) };
-var dOpt = DemoModels.DrafterTraining with { Steps = (int)Env("DSTEPS", DemoModels.DrafterTraining.Steps), WeightDecay = Env("DWD", DemoModels.DrafterTraining.WeightDecay), ReportEvery = 1000, ContextDropout = Env("DCD", 0) };
-var dConf = DemoModelConfig.Drafter with { Window = (int)Env("DWIN", DemoModelConfig.Drafter.Window), HiddenSizes = [(int)Env("DH", DemoModelConfig.Drafter.HiddenSizes[0])] };
-foreach (var (config, options) in new[] { (DemoModelConfig.Verifier, vOpt), (dConf, dOpt) })
+Console.WriteLine($"Cores: {Environment.ProcessorCount}; corpus {corpus.Languages.Sum(l => l.TrainingBytes)} training bytes in {corpus.Languages.Count} languages");
+
+var stopwatch = Stopwatch.StartNew();
+var verifierWeights = DemoTrainer.Train(DemoModelConfig.Verifier, corpus, DemoModels.VerifierTraining, seed);
+var verifierTime = stopwatch.Elapsed;
+stopwatch.Restart();
+var drafterWeights = DemoTrainer.Train(DemoModelConfig.Drafter, corpus, DemoModels.DrafterTraining, seed, teacher: verifierWeights);
+var drafterTime = stopwatch.Elapsed;
+Console.WriteLine($"Training wall time: verifier {verifierTime.TotalSeconds:F1} s, drafter {drafterTime.TotalSeconds:F1} s, total {(verifierTime + drafterTime).TotalSeconds:F1} s");
+
+var folder = Path.Combine(Path.GetTempPath(), "specfn-demo-bench-" + Environment.ProcessId);
+DemoModels.WriteModelFolder(verifierWeights, Path.Combine(folder, "verifier"));
+DemoModels.WriteModelFolder(drafterWeights, Path.Combine(folder, "drafter"));
+foreach (var (name, weights) in new[] { ("verifier", verifierWeights), ("drafter", drafterWeights) })
 {
-    var sw = Stopwatch.StartNew();
-    var w = DemoTrainer.Train(config, corpus, options, 1, new Progress(), default);
-    trained.Add(w);
-    Console.WriteLine($"{config.Name}: {sw.Elapsed.TotalSeconds:F1} s, {w.SizeInBytes / 1e6:F2} MB");
+    var onnx = new FileInfo(Path.Combine(folder, name, "model.onnx")).Length;
+    Console.WriteLine($"{name}: {weights.Config.ParameterCount:N0} parameters = {weights.SizeInBytes / 1e6:F2} MB float32; model.onnx {onnx / 1e6:F2} MB");
 }
 
-var verifier = new DemoModel(trained[0]);
-var drafter = new DemoModel(trained[1]);
+var verifier = new DemoModel(verifierWeights);
+var drafter = new DemoModel(drafterWeights);
+Console.WriteLine("Held-out prompts (every prefix), temperature 1:");
 foreach (var language in corpus.Languages)
 {
     var a = DemoEvaluation.Compare(verifier, drafter, language.HeldOutPrompts);
-    var hv = HeldOut(verifier, language.HeldOutPrompts);
-    var hd = HeldOut(drafter, language.HeldOutPrompts);
-    Console.WriteLine($"{language.Id}: heldout CE verifier {hv:F3} drafter {hd:F3}");
-    Console.WriteLine($"{language.Id}: alpha {a.MeanAlpha:F3} D {a.MeanCrossEntropy:F3} KL {a.MeanKl:F3} n {a.Prefixes}");
+    Console.WriteLine($"  {language.Id}: alpha {a.MeanAlpha:F3}  D_T {a.MeanCrossEntropy:F3}  KL {a.MeanKl:F3}  text CE verifier {TextCrossEntropy(verifier, language.HeldOutPrompts):F3} drafter {TextCrossEntropy(drafter, language.HeldOutPrompts):F3}  ({a.Prefixes} prefixes)");
 }
 
-static double HeldOut(DemoModel model, IEnumerable<string> prompts)
+if (Directory.Exists(mgsm))
 {
-    double total = 0; int n = 0;
-    var lp = new double[256];
+    Console.WriteLine("MGSM (first 30 questions):");
+    foreach (var file in Directory.GetFiles(mgsm, "mgsm_*.tsv").Order())
+    {
+        var prompts = File.ReadLines(file).Take(30).Select(l => l.Split('\t')[0]).ToArray();
+        var a = DemoEvaluation.Compare(verifier, drafter, prompts);
+        Console.WriteLine($"  {Path.GetFileNameWithoutExtension(file)}: alpha {a.MeanAlpha:F3}  D_T {a.MeanCrossEntropy:F3}  KL {a.MeanKl:F3}");
+    }
+}
+
+using var options = new SessionOptions { IntraOpNumThreads = 2 };
+using var verifierSession = new InferenceSession(Path.Combine(folder, "verifier", "model.onnx"), options);
+using var drafterSession = new InferenceSession(Path.Combine(folder, "drafter", "model.onnx"), options);
+foreach (var keep in new[] { false, true })
+{
+    var v1 = Time(verifierSession, DemoModelConfig.Verifier.Window - 1, 1, keep);
+    var v5 = Time(verifierSession, DemoModelConfig.Verifier.Window - 1, 5, keep);
+    var d1 = Time(drafterSession, DemoModelConfig.Drafter.Window - 1, 1, keep);
+    Console.WriteLine($"ONNX Runtime (2 intra-op threads), window-1+rows tokens, {(keep ? "logits_to_keep = rows" : "all rows computed")}, median per call: verifier 1 row {v1:F1} µs, 5 rows {v5:F1} µs; drafter 1 row {d1:F1} µs");
+    Console.WriteLine($"  c = drafter / verifier(1 row) = {d1 / v1:F3};  v_4 = verifier(5 rows) / verifier(1 row) = {v5 / v1:F3}");
+}
+
+Directory.Delete(folder, recursive: true);
+
+static double Time(InferenceSession session, int context, int rows, bool keep)
+{
+    var tokens = context + rows;
+    var ids = Enumerable.Range(0, tokens).Select(i => (long)"The quick brown fox jumps over"[i % 30]).ToArray();
+    var input = new DenseTensor<long>(ids, [1, tokens]);
+    var inputs = new List<NamedOnnxValue> { NamedOnnxValue.CreateFromTensor("input_ids", input) };
+    if (keep)
+    {
+        inputs.Add(NamedOnnxValue.CreateFromTensor("logits_to_keep", new DenseTensor<long>(new[] { (long)rows }, [])));
+    }
+
+    for (var i = 0; i < 200; i++)
+    {
+        using var warm = session.Run(inputs);
+    }
+
+    var samples = new double[2000];
+    for (var i = 0; i < samples.Length; i++)
+    {
+        var start = Stopwatch.GetTimestamp();
+        using var result = session.Run(inputs);
+        samples[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+    }
+
+    Array.Sort(samples);
+    return samples[samples.Length / 2];
+}
+
+static double TextCrossEntropy(DemoModel model, IEnumerable<string> prompts)
+{
+    double total = 0;
+    var count = 0;
+    var logProbabilities = new double[256];
     foreach (var prompt in prompts)
     {
-        var b = System.Text.Encoding.UTF8.GetBytes(prompt + "\n");
-        var logits = model.ForwardAll(b);
-        for (var t = 0; t + 1 < b.Length; t++)
+        var bytes = Encoding.UTF8.GetBytes(prompt);
+        var logits = model.ForwardAll(bytes);
+        for (var t = 0; t + 1 < bytes.Length; t++)
         {
             var row = logits.AsSpan(t * 256, 256);
-            var max = double.NegativeInfinity; foreach (var x in row) max = Math.Max(max, x);
-            double s = 0; foreach (var x in row) s += Math.Exp(x - max);
-            total -= row[b[t + 1]] - max - Math.Log(s); n++;
+            var max = float.NegativeInfinity;
+            foreach (var x in row)
+            {
+                max = Math.Max(max, x);
+            }
+
+            double sum = 0;
+            foreach (var x in row)
+            {
+                sum += Math.Exp(x - max);
+            }
+
+            total -= row[bytes[t + 1]] - max - Math.Log(sum);
+            count++;
         }
     }
-    return total / n;
-}
 
-sealed class Progress : IProgress<DemoTrainingProgress>
-{
-    public void Report(DemoTrainingProgress value) => Console.WriteLine($"  {value.Model} {value.Step}/{value.TotalSteps} loss {value.Loss:F3} {value.Elapsed.TotalSeconds:F1}s");
+    return total / count;
 }

@@ -7,7 +7,8 @@ namespace SpecFunctions.Demo;
 /// <summary>
 /// Writes a demo model as a <c>stateless</c> ONNX graph: input <c>input_ids</c> int64 <c>[1, L]</c> (L dynamic),
 /// output <c>logits</c> float32 <c>[1, L, 256]</c>, where row t is the next-byte distribution given tokens
-/// t-Window+1..t, positions before the start being the pad id. Weights are stored as raw little-endian data. The
+/// t-Window+1..t, positions before the start being the pad id. The optional input <see cref="LogitsToKeepName"/>
+/// (int64 scalar, default 0 = all) restricts the output to the last k rows <c>[1, k, 256]</c>. Weights are stored as raw little-endian data. The
 /// bytes depend only on the weights, so equal weights give identical files.
 /// </summary>
 public static class DemoOnnxExporter
@@ -18,6 +19,13 @@ public static class DemoOnnxExporter
     private const long IrVersion = 8;
     private const string InputName = "input_ids";
     private const string OutputName = "logits";
+
+    /// <summary>
+    /// Name of the optional int64 scalar input (default 0) that limits the output to the last k positions, like
+    /// Hugging Face's <c>logits_to_keep</c>: a caller that feeds <c>window-1+rows</c> tokens and
+    /// <c>logits_to_keep = rows</c> pays for <c>rows</c> rows, not <c>window-1+rows</c>.
+    /// </summary>
+    public const string LogitsToKeepName = "logits_to_keep";
 
     /// <summary>Writes the ONNX model to <paramref name="stream"/>.</summary>
     public static void Export(DemoModelWeights weights, Stream stream)
@@ -44,7 +52,10 @@ public static class DemoOnnxExporter
         var builder = new GraphBuilder(graph);
 
         graph.Input.Add(TensorValueInfo(InputName, TensorProto.Types.DataType.Int64, "batch_1", "sequence"));
-        graph.Output.Add(TensorValueInfo(OutputName, TensorProto.Types.DataType.Float, "batch_1", "sequence", DemoModelConfig.VocabularySize));
+        // Optional (an input with a default initializer): 0 = logits for every position, k > 0 = only the last k.
+        graph.Input.Add(TensorValueInfo(LogitsToKeepName, TensorProto.Types.DataType.Int64));
+        builder.Int64(LogitsToKeepName, [0], []);
+        graph.Output.Add(TensorValueInfo(OutputName, TensorProto.Types.DataType.Float, "batch_1", "rows", DemoModelConfig.VocabularySize));
 
         // Window ids [L, N]: gather from the ids left-padded with N-1 pad ids, at positions t + k.
         var ids = builder.Node("Reshape", [InputName, builder.Int64("shape_flat", [-1], [1])], "ids");
@@ -53,7 +64,12 @@ public static class DemoOnnxExporter
             : ids;
         var lengthVector = builder.Node("Shape", [ids], "length_vector");
         var length = builder.Node("Squeeze", [lengthVector, builder.Int64("axis_0", [0], [1])], "length");
-        var positions = builder.Node("Range", [builder.Int64("zero", [0], []), length, builder.Int64("one", [1], [])], "positions");
+        var zero = builder.Int64("zero", [0], []);
+        var keepSome = builder.Node("Greater", [LogitsToKeepName, zero], "keep_some");
+        var keepClipped = builder.Node("Min", [LogitsToKeepName, length], "keep_clipped");
+        var rowCount = builder.Node("Where", [keepSome, keepClipped, length], "row_count");
+        var firstRow = builder.Node("Sub", [length, rowCount], "first_row");
+        var positions = builder.Node("Range", [firstRow, length, builder.Int64("one", [1], [])], "positions");
         var column = builder.Node("Unsqueeze", [positions, builder.Int64("axis_1", [1], [1])], "positions_column");
         var offsets = builder.Int64("window_offsets", Enumerable.Range(0, n).Select(k => (long)k).ToArray(), [1, n]);
         var windowIndex = builder.Node("Add", [column, offsets], "window_index");

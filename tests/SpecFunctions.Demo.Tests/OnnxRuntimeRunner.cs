@@ -22,7 +22,7 @@ internal sealed class OnnxRuntimeRunner : IDisposable
 
     public InferenceSession Session => _session;
 
-    public float[] Run(ReadOnlySpan<byte> tokens)
+    public float[] Run(ReadOnlySpan<byte> tokens, long? logitsToKeep = null)
     {
         var ids = new long[tokens.Length];
         for (var i = 0; i < ids.Length; i++)
@@ -31,9 +31,16 @@ internal sealed class OnnxRuntimeRunner : IDisposable
         }
 
         var input = new DenseTensor<long>(ids, [1, ids.Length]);
-        using var results = _session.Run([NamedOnnxValue.CreateFromTensor("input_ids", input)]);
+        var inputs = new List<NamedOnnxValue> { NamedOnnxValue.CreateFromTensor("input_ids", input) };
+        if (logitsToKeep is { } keep)
+        {
+            inputs.Add(NamedOnnxValue.CreateFromTensor("logits_to_keep", new DenseTensor<long>(new[] { keep }, [])));
+        }
+
+        using var results = _session.Run(inputs);
         var logits = results.Single(r => r.Name == "logits").AsTensor<float>();
-        Assert.Equal([1, ids.Length, 256], logits.Dimensions.ToArray());
+        var rows = logitsToKeep is > 0 ? (int)Math.Min(logitsToKeep.Value, ids.Length) : ids.Length;
+        Assert.Equal([1, rows, 256], logits.Dimensions.ToArray());
         return logits.ToArray();
     }
 
