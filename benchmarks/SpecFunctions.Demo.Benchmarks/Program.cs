@@ -11,13 +11,16 @@ var mgsm = args.Length > 1 ? args[1] : Path.GetFullPath(Path.Combine("..", "shar
 var corpus = DemoCorpus.Default;
 Console.WriteLine($"Cores: {Environment.ProcessorCount}; corpus {corpus.Languages.Sum(l => l.TrainingBytes)} training bytes in {corpus.Languages.Count} languages");
 
+var process = Process.GetCurrentProcess();
+var cpuStart = process.TotalProcessorTime;
 var stopwatch = Stopwatch.StartNew();
 var verifierWeights = DemoTrainer.Train(DemoModelConfig.Verifier, corpus, DemoModels.VerifierTraining, seed);
 var verifierTime = stopwatch.Elapsed;
 stopwatch.Restart();
 var drafterWeights = DemoTrainer.Train(DemoModelConfig.Drafter, corpus, DemoModels.DrafterTraining, seed, teacher: verifierWeights);
 var drafterTime = stopwatch.Elapsed;
-Console.WriteLine($"Training wall time: verifier {verifierTime.TotalSeconds:F1} s, drafter {drafterTime.TotalSeconds:F1} s, total {(verifierTime + drafterTime).TotalSeconds:F1} s");
+process.Refresh();
+Console.WriteLine($"Training wall time: verifier {verifierTime.TotalSeconds:F1} s, drafter {drafterTime.TotalSeconds:F1} s, total {(verifierTime + drafterTime).TotalSeconds:F1} s (process CPU time {(process.TotalProcessorTime - cpuStart).TotalSeconds:F1} s; load average now {File.ReadAllText("/proc/loadavg").Split(' ')[0]})");
 
 var folder = Path.Combine(Path.GetTempPath(), "specfn-demo-bench-" + Environment.ProcessId);
 DemoModels.WriteModelFolder(verifierWeights, Path.Combine(folder, "verifier"));
@@ -45,6 +48,28 @@ if (Directory.Exists(mgsm))
         var prompts = File.ReadLines(file).Take(30).Select(l => l.Split('\t')[0]).ToArray();
         var a = DemoEvaluation.Compare(verifier, drafter, prompts);
         Console.WriteLine($"  {Path.GetFileNameWithoutExtension(file)}: alpha {a.MeanAlpha:F3}  D_T {a.MeanCrossEntropy:F3}  KL {a.MeanKl:F3}");
+    }
+}
+
+Console.WriteLine("Greedy continuations (reference forward pass, 80 bytes):");
+foreach (var prompt in new[] { "On Sunday mornings my father", "Una caja tiene 12 huevos.", "Le dimanche matin, mon père", "星期天早上，" })
+{
+    foreach (var (name, model) in new[] { ("verifier", verifier), ("drafter", drafter) })
+    {
+        var bytes = new List<byte>(Encoding.UTF8.GetBytes(prompt));
+        for (var i = 0; i < 80; i++)
+        {
+            var logits = model.Forward(bytes.ToArray());
+            var next = Array.IndexOf(logits, logits.Max());
+            if (next == 10)
+            {
+                break;
+            }
+
+            bytes.Add((byte)next);
+        }
+
+        Console.WriteLine($"  {name,-8} {Encoding.UTF8.GetString(bytes.ToArray())}");
     }
 }
 
