@@ -272,7 +272,7 @@ public sealed class BlobObjectStore : IObjectStore
         if (ex.Status == 403 || ex.ErrorCode is "AuthorizationFailure" or "AuthorizationPermissionMismatch" or "AuthenticationFailed")
         {
             return new TraceStoreException(
-                $"blob storage denied {operation} of {target} (HTTP {ex.Status} {ex.ErrorCode}): with a managed identity grant it " +
+                $"blob storage denied {operation} of {target} ({Describe(ex)}): with a managed identity grant it " +
                 "'Storage Blob Data Contributor' on the account or container; with a connection string check its key or SAS", ex);
         }
 
@@ -282,9 +282,12 @@ public sealed class BlobObjectStore : IObjectStore
             _containerReady = false;
         }
 
-        var reason = ex.Status == 0 ? ex.Message.Split('\n')[0] : $"HTTP {ex.Status} {ex.ErrorCode}";
+        var reason = ex.Status == 0 ? ex.Message.Split('\n')[0] : Describe(ex);
         return new TraceStoreException($"blob storage {operation} of {target} failed: {reason}", ex);
     }
+
+    private static string Describe(RequestFailedException ex) =>
+        string.IsNullOrEmpty(ex.ErrorCode) ? $"HTTP {ex.Status}" : $"HTTP {ex.Status} {ex.ErrorCode}";
 
     private TraceStoreException MapCredential(AuthenticationFailedException ex) =>
         new($"could not get a token for {Location}: {ex.Message.Split('\n')[0]}", ex);
