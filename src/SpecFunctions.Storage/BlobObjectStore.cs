@@ -421,13 +421,8 @@ public sealed class BlobObjectStore : IObjectStore
 
         public override void SetLength(long value) => throw new NotSupportedException();
 
-        private string NextBlockId()
-        {
-            // Block ids of one blob must all have the same length.
-            var id = Convert.ToBase64String(Encoding.ASCII.GetBytes($"{_session}-{_blockIds.Count:D6}"));
-            _blockIds.Add(id);
-            return id;
-        }
+        // Block ids of one blob must all have the same length; an id joins the list only once its block is staged.
+        private string NextBlockId() => Convert.ToBase64String(Encoding.ASCII.GetBytes($"{_session}-{_blockIds.Count:D6}"));
 
         private void StageSync()
         {
@@ -436,6 +431,7 @@ public sealed class BlobObjectStore : IObjectStore
             {
                 using var content = new MemoryStream(_buffer, 0, _filled, writable: false);
                 _blob.StageBlock(id, content);
+                _blockIds.Add(id);
             }
             catch (RequestFailedException ex)
             {
@@ -452,6 +448,7 @@ public sealed class BlobObjectStore : IObjectStore
             {
                 using var content = new MemoryStream(_buffer, 0, _filled, writable: false);
                 await _blob.StageBlockAsync(id, content, cancellationToken: cancellationToken).ConfigureAwait(false);
+                _blockIds.Add(id);
             }
             catch (RequestFailedException ex)
             {
