@@ -112,6 +112,10 @@ public sealed class BlobObjectStore : IObjectStore
         {
             throw Map(ex, "read", path);
         }
+        catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
+        {
+            throw MapUnreachable(ex, "read", path);
+        }
         catch (AuthenticationFailedException ex)
         {
             throw MapCredential(ex);
@@ -132,6 +136,10 @@ public sealed class BlobObjectStore : IObjectStore
         catch (RequestFailedException ex)
         {
             throw Map(ex, "read", path);
+        }
+        catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
+        {
+            throw MapUnreachable(ex, "read", path);
         }
         catch (AuthenticationFailedException ex)
         {
@@ -163,6 +171,10 @@ public sealed class BlobObjectStore : IObjectStore
         {
             throw Map(ex, "write", path);
         }
+        catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
+        {
+            throw MapUnreachable(ex, "write", path);
+        }
         catch (AuthenticationFailedException ex)
         {
             throw MapCredential(ex);
@@ -182,6 +194,10 @@ public sealed class BlobObjectStore : IObjectStore
         catch (RequestFailedException ex)
         {
             throw Map(ex, "delete", path);
+        }
+        catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
+        {
+            throw MapUnreachable(ex, "delete", path);
         }
     }
 
@@ -209,6 +225,10 @@ public sealed class BlobObjectStore : IObjectStore
                 catch (RequestFailedException ex)
                 {
                     throw Map(ex, "list", prefix);
+                }
+                catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
+                {
+                    throw MapUnreachable(ex, "list", prefix);
                 }
 
                 foreach (var item in page.Values)
@@ -250,6 +270,10 @@ public sealed class BlobObjectStore : IObjectStore
             {
                 throw Map(ex, "create container", string.Empty);
             }
+            catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
+            {
+                throw MapUnreachable(ex, "create container", string.Empty);
+            }
             catch (AuthenticationFailedException ex)
             {
                 throw MapCredential(ex);
@@ -284,6 +308,18 @@ public sealed class BlobObjectStore : IObjectStore
 
         var reason = ex.Status == 0 ? ex.Message.Split('\n')[0] : Describe(ex);
         return new TraceStoreException($"blob storage {operation} of {target} failed: {reason}", ex);
+    }
+
+    // The SDK reports a request that failed on every attempt without an HTTP answer (connection refused, DNS, timeout)
+    // as an AggregateException of one RequestFailedException (status 0) per attempt.
+    private TraceStoreException MapUnreachable(AggregateException ex, string operation, string path)
+    {
+        var target = path.Length == 0 ? Location : $"'{path}' in {Location}";
+        var last = ex.InnerExceptions[^1];
+        return last is RequestFailedException { Status: > 0 } answered
+            ? Map(answered, operation, path)
+            : new TraceStoreException(
+                $"blob storage could not be reached for {operation} of {target} after {ex.InnerExceptions.Count} attempts: {last.Message.Split('\n')[0]}", ex);
     }
 
     private static string Describe(RequestFailedException ex) =>
@@ -398,6 +434,10 @@ public sealed class BlobObjectStore : IObjectStore
             {
                 throw _owner.Map(ex, "commit", _path);
             }
+            catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
+            {
+                throw _owner.MapUnreachable(ex, "commit", _path);
+            }
 
             _closed = true;
         }
@@ -437,6 +477,10 @@ public sealed class BlobObjectStore : IObjectStore
             {
                 throw _owner.Map(ex, "upload", _path);
             }
+            catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
+            {
+                throw _owner.MapUnreachable(ex, "upload", _path);
+            }
 
             _filled = 0;
         }
@@ -453,6 +497,10 @@ public sealed class BlobObjectStore : IObjectStore
             catch (RequestFailedException ex)
             {
                 throw _owner.Map(ex, "upload", _path);
+            }
+            catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
+            {
+                throw _owner.MapUnreachable(ex, "upload", _path);
             }
 
             _filled = 0;

@@ -69,6 +69,26 @@ public sealed class BlobFailureTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task GetManifest_NothingListening_FailsAfterRetriesWithOneClearError()
+    {
+        int port;
+        using (var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
+        {
+            listener.Start();
+            port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+
+        var options = AzuriteFixture.FastStoreOptions();
+        options.ConnectionString = azurite.ConnectionString.Replace($":{azurite.Port}/", $":{port}/", StringComparison.Ordinal);
+        var store = BlobObjectStore.CreateTraceStore(options);
+
+        var error = await Assert.ThrowsAsync<TraceStoreException>(() => store.GetManifestAsync("run-1"));
+
+        Assert.StartsWith($"blob storage could not be reached for read of 'runs/run-1/manifest.json' in http://127.0.0.1:{port}/", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"after {options.MaxRetries + 1} attempts: Connection refused", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task GetManifest_MockedBlob403_ThrowsTraceStoreExceptionNamingTheCause()
     {
         var (container, blob) = MockContainer();

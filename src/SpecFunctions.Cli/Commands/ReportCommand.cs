@@ -9,30 +9,26 @@ namespace SpecFunctions.Cli.Commands;
 /// <summary><c>specfn report RUN_ID</c>: the evaluation report of a stored run (table, JSON or self-contained HTML).</summary>
 internal static class ReportCommand
 {
-    /// <summary>Default local store folder, relative to the working directory.</summary>
-    public const string DefaultStoreFolder = "./.specfn/store";
-
     public static Command Create()
     {
         var runId = new Argument<string>("RUN_ID") { Description = "Run id (lower-case letters, digits, '-', '_'; 1-64 characters)" };
-        var store = new Option<string?>("--store") { Description = $"Local trace store folder (default {DefaultStoreFolder})" };
-        var blob = new Option<string?>("--blob-connection") { Description = "Azure Blob Storage connection string instead of a folder, e.g. UseDevelopmentStorage=true for Azurite" };
-        var container = new Option<string>("--container") { Description = "Blob container of the store", DefaultValueFactory = _ => TraceStoreLayout.DefaultContainerName };
+        var store = new CliStore();
         var html = new Option<FileInfo?>("--html") { Description = "Also write the self-contained HTML report to this file" };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON (the schema the HTTP API returns) instead of a table" };
         var recompute = new Option<bool>("--recompute") { Description = "Recompute from the traces even when a stored report.json exists" };
 
         var command = new Command("report", "Show the per-task acceptance, speed-up and fairness report of a stored run.")
         {
-            runId, store, blob, container, html, json, recompute,
+            runId, html, json, recompute,
         };
+        store.AddTo(command);
 
         command.SetAction(async (parse, cancellationToken) =>
         {
             try
             {
                 var id = StoreIds.Validate(parse.GetValue(runId), "run");
-                var traces = OpenStore(parse.GetValue(store), parse.GetValue(blob), parse.GetValue(container)!);
+                var traces = store.Open(parse);
                 var report = await ReportPublisher.GetOrBuildAsync(traces, id, recompute: parse.GetValue(recompute), cancellationToken: cancellationToken);
 
                 if (parse.GetValue(html) is { } file)
@@ -59,18 +55,6 @@ internal static class ReportCommand
             }
         });
         return command;
-    }
-
-    internal static ITraceStore OpenStore(string? folder, string? blobConnection, string container)
-    {
-        if (folder is not null && blobConnection is not null)
-        {
-            throw new ArgumentException("give either --store or --blob-connection, not both");
-        }
-
-        return blobConnection is not null
-            ? BlobObjectStore.CreateTraceStore(blobConnection, container)
-            : TraceStore.OpenFolder(folder ?? DefaultStoreFolder);
     }
 
     private static void Print(EvaluationReport report, FileInfo? html)

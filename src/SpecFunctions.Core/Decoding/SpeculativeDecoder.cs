@@ -23,11 +23,13 @@ public sealed class SpeculativeDecoder
     private readonly ILanguageModel _verifier;
     private readonly DecodingOptions _options;
     private readonly int _vocab;
-    private readonly float[] _drafterLogits;
     private readonly float[] _verifierLogits;
     private readonly float[][] _q;
     private readonly float[][] _p;
     private readonly float[] _scratch;
+    private readonly float[][] _qLogits;
+    private readonly Distributions.Row[] _qRows;
+    private readonly Distributions.Row[] _pRows;
     private readonly int[] _verifyInput;
     private readonly int[] _drafts;
     private readonly double[] _alpha;
@@ -53,11 +55,13 @@ public sealed class SpeculativeDecoder
         _options = options;
         _vocab = verifier.VocabularySize;
         var gamma = options.Gamma;
-        _drafterLogits = new float[_vocab];
         _verifierLogits = new float[(gamma + 1) * _vocab];
         _q = Enumerable.Range(0, gamma).Select(_ => new float[_vocab]).ToArray();
         _p = Enumerable.Range(0, gamma + 1).Select(_ => new float[_vocab]).ToArray();
         _scratch = new float[_vocab];
+        _qLogits = Enumerable.Range(0, gamma).Select(_ => new float[_vocab]).ToArray();
+        _qRows = new Distributions.Row[gamma];
+        _pRows = new Distributions.Row[gamma + 1];
         _verifyInput = new int[gamma + 1];
         _drafts = new int[gamma];
         _alpha = new double[gamma];
@@ -140,7 +144,7 @@ public sealed class SpeculativeDecoder
             var drafterCalls = 0;
             for (var i = 0; i < g; i++)
             {
-                var logits = _drafterLogits.AsSpan();
+                var logits = _qLogits[i].AsSpan();
                 var t0 = Stopwatch.GetTimestamp();
                 if (i == 0)
                 {
@@ -154,7 +158,7 @@ public sealed class SpeculativeDecoder
 
                 stepDrafterTicks += Stopwatch.GetTimestamp() - t0;
                 drafterCalls++;
-                Distributions.ToProbabilities(logits, _q[i], sampling, _scratch);
+                _qRows[i] = Distributions.ToProbabilities(logits, _q[i], sampling, _scratch);
                 _drafts[i] = greedy ? Distributions.ArgMax(logits) : Distributions.Sample(_q[i], random);
             }
 
@@ -170,7 +174,7 @@ public sealed class SpeculativeDecoder
 
             for (var i = 0; i <= g; i++)
             {
-                Distributions.ToProbabilities(verifierLogits.Slice(i * _vocab, _vocab), _p[i], sampling, _scratch);
+                _pRows[i] = Distributions.ToProbabilities(verifierLogits.Slice(i * _vocab, _vocab), _p[i], sampling, _scratch);
             }
 
             if (_options.ComputeStatistics)
@@ -181,7 +185,8 @@ public sealed class SpeculativeDecoder
                     _alpha[i] = greedy
                         ? (Distributions.ArgMax(verifierLogits.Slice(i * _vocab, _vocab)) == _drafts[i] ? 1.0 : 0.0)
                         : Distributions.Alpha(_p[i], _q[i], _scratch);
-                    (_crossEntropy[i], _kl[i]) = Distributions.CrossEntropyAndKl(_p[i], _q[i], _scratch);
+                    (_crossEntropy[i], _kl[i]) = Distributions.CrossEntropyAndKl(
+                        _p[i], _q[i], verifierLogits.Slice(i * _vocab, _vocab), _pRows[i], _qLogits[i], _qRows[i], _scratch);
                 }
             }
 

@@ -1,0 +1,128 @@
+using System.Text.Json.Serialization;
+
+namespace SpecFunctions.Core.Evaluation;
+
+/// <summary>A suite: tasks (languages, domains), each a set of prompts that belong together.</summary>
+public sealed record SuiteDefinition
+{
+    [JsonPropertyName("name")]
+    public required string Name { get; init; }
+
+    [JsonPropertyName("tasks")]
+    public required IReadOnlyList<SuiteTask> Tasks { get; init; }
+}
+
+/// <summary>One task of a suite. Ids follow <c>^[a-z0-9][a-z0-9-_]{0,63}$</c>.</summary>
+public sealed record SuiteTask
+{
+    [JsonPropertyName("id")]
+    public required string Id { get; init; }
+
+    [JsonPropertyName("prompts")]
+    public required IReadOnlyList<string> Prompts { get; init; }
+}
+
+/// <summary>Decoding settings of an evaluation.</summary>
+public sealed record EvaluationSettings
+{
+    /// <summary>Draft length γ, 1..64. Default 4.</summary>
+    [JsonPropertyName("gamma")]
+    public int Gamma { get; init; } = 4;
+
+    /// <summary>Sampling temperature, ≥ 0 (0 = greedy). Default 0.</summary>
+    [JsonPropertyName("temperature")]
+    public double Temperature { get; init; }
+
+    /// <summary>Top-k, 0 disables. Default 0.</summary>
+    [JsonPropertyName("topK")]
+    public int TopK { get; init; }
+
+    /// <summary>Top-p in (0, 1]. Default 1.</summary>
+    [JsonPropertyName("topP")]
+    public double TopP { get; init; } = 1.0;
+
+    /// <summary>Token budget per prompt. Default 64.</summary>
+    [JsonPropertyName("maxNewTokens")]
+    public int MaxNewTokens { get; init; } = 64;
+
+    /// <summary>Sampler seed. Default 1.</summary>
+    [JsonPropertyName("seed")]
+    public long Seed { get; init; } = 1;
+}
+
+/// <summary>When the evaluation starts a mitigation (method.md §6).</summary>
+public sealed record MitigationPolicy
+{
+    /// <summary>Mitigate when U (nats²) exceeds this. Default 0.05.</summary>
+    [JsonPropertyName("unfairnessThreshold")]
+    public double UnfairnessThreshold { get; init; } = 0.05;
+
+    /// <summary>Mitigate when 1 − min S_T / max S_T exceeds this. Default 0.25.</summary>
+    [JsonPropertyName("speedupGapThreshold")]
+    public double SpeedupGapThreshold { get; init; } = 0.25;
+
+    /// <summary>Start the mitigation when the thresholds are passed (false: record the decision only). Default false.</summary>
+    [JsonPropertyName("autoMitigate")]
+    public bool AutoMitigate { get; init; }
+}
+
+/// <summary>A validated evaluation submission: the input of the <c>EvaluateSuite</c> orchestration.</summary>
+public sealed record EvaluationRequest
+{
+    [JsonPropertyName("runId")]
+    public required string RunId { get; init; }
+
+    [JsonPropertyName("suite")]
+    public required SuiteDefinition Suite { get; init; }
+
+    /// <summary>Verifier model reference (a name the model catalog resolves, e.g. <c>demo-verifier</c>).</summary>
+    [JsonPropertyName("verifier")]
+    public required string Verifier { get; init; }
+
+    /// <summary>Drafter model reference (e.g. <c>demo-drafter</c>).</summary>
+    [JsonPropertyName("drafter")]
+    public required string Drafter { get; init; }
+
+    [JsonPropertyName("settings")]
+    public EvaluationSettings Settings { get; init; } = new();
+
+    [JsonPropertyName("mitigation")]
+    public MitigationPolicy Mitigation { get; init; } = new();
+}
+
+/// <summary>Limits on what one submission may ask for.</summary>
+public sealed record EvaluationLimits
+{
+    public const string SectionName = "Evaluation:Limits";
+
+    public int MaxBodyBytes { get; init; } = 1024 * 1024;
+    public int MaxTasks { get; init; } = 64;
+    public int MaxPromptsPerTask { get; init; } = 256;
+    public int MaxPromptChars { get; init; } = 4096;
+    public int MaxNewTokens { get; init; } = 1024;
+}
+
+/// <summary>Orchestration progress, carried in the Durable custom status.</summary>
+public sealed record EvaluationProgress
+{
+    /// <summary>preparing | evaluating | fairness | mitigating | done.</summary>
+    [JsonPropertyName("phase")]
+    public required string Phase { get; init; }
+
+    [JsonPropertyName("tasksDone")]
+    public int TasksDone { get; init; }
+
+    [JsonPropertyName("tasksTotal")]
+    public int TasksTotal { get; init; }
+}
+
+/// <summary>Names of orchestrators and activities, shared by the Functions wrappers and the embedded engine.</summary>
+public static class DurableNames
+{
+    public const string EvaluateSuite = "EvaluateSuite";
+    public const string EvaluateTaskChunk = "EvaluateTaskChunk";
+    public const string PrepareRun = "PrepareRun";
+    public const string EvaluateTask = "EvaluateTask";
+    public const string ComputeFairness = "ComputeFairness";
+    public const string MitigateDrafter = "MitigateDrafter";
+}

@@ -1,0 +1,293 @@
+using System.Text.RegularExpressions;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using SpecFunctions.Core.Models;
+
+namespace SpecFunctions.Onnx;
+
+/// <summary>
+/// Format <c>decoder-with-past</c> (Hugging Face optimum / ONNX Runtime GenAI model builder): inputs <c>input_ids</c>,
+/// <c>attention_mask</c>, optional <c>position_ids</c> and <c>use_cache_branch</c>, <c>past_key_values.{i}.key|value</c>
+/// <c>[1, kvHeads, past, headDim]</c>; outputs <c>logits</c> <c>[1, n, V]</c> and <c>present.{i}.key|value</c>.
+/// Names, layer count, KV heads, head size and cache type (float32/float16) are read from the graph.
+/// A sequence keeps the cache as ONNX Runtime tensors between calls; appending n tokens is one forward pass over n positions,
+/// and <see cref="IModelSequence.Truncate"/> shortens the cache without re-running anything.
+/// </summary>
+public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
+{
+    private const string InputIds = "input_ids";
+    private const string AttentionMask = "attention_mask";
+    private const string PositionIds = "position_ids";
+    private const string UseCacheBranch = "use_cache_branch";
+    private const string Logits = "logits";
+
+    private readonly string[] _pastNames;
+    private readonly string[] _outputNames;
+    private readonly TensorElementType _idType;
+    private readonly TensorElementType _maskType;
+    private readonly TensorElementType? _positionType;
+    private readonly bool _hasUseCacheBranch;
+
+    internal DecoderWithPastOnnxModel(ModelContext context)
+        : base(context)
+    {
+        var inputs = Session.InputMetadata;
+        var outputs = Session.OutputMetadata;
+        var graph = $"inputs: {Describe(inputs)}; outputs: {Describe(outputs)}";
+
+        _idType = RequireIds(inputs, InputIds, graph);
+        _maskType = RequireIds(inputs, AttentionMask, graph);
+        _positionType = inputs.ContainsKey(PositionIds) ? RequireIds(inputs, PositionIds, graph) : null;
+        _hasUseCacheBranch = inputs.ContainsKey(UseCacheBranch);
+
+        var layers = new SortedDictionary<int, int>();
+        foreach (var name in inputs.Keys)
+        {
+            var match = PastRegex().Match(name);
+            if (match.Success)
+            {
+                var layer = int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+                layers[layer] = layers.GetValueOrDefault(layer) + 1;
+            }
+            else if (name is not (InputIds or AttentionMask or PositionIds or UseCacheBranch))
+            {
+                ThrowFormatMismatch($"unexpected input '{name}' ({graph})");
+            }
+        }
+
+        if (layers.Count == 0 || layers.Keys.Last() != layers.Count - 1 || layers.Values.Any(c => c != 2))
+        {
+            ThrowFormatMismatch($"expected inputs past_key_values.{{0..n-1}}.key/value ({graph})");
+        }
+
+        LayerCount = layers.Count;
+        _pastNames = new string[2 * LayerCount];
+        _outputNames = new string[1 + (2 * LayerCount)];
+        _outputNames[0] = Logits;
+        var first = inputs["past_key_values.0.key"];
+        CacheElementType = first.ElementDataType;
+        if (CacheElementType is not (TensorElementType.Float or TensorElementType.Float16)
+            || first.Dimensions.Length != 4 || first.Dimensions[1] <= 0 || first.Dimensions[3] <= 0)
+        {
+            ThrowFormatMismatch($"past_key_values.0.key must be float32 or float16 [batch, kvHeads, past, headDim] with fixed kvHeads and headDim ({graph})");
+        }
+
+        KvHeads = first.Dimensions[1];
+        HeadDim = first.Dimensions[3];
+        for (var layer = 0; layer < LayerCount; layer++)
+        {
+            for (var kind = 0; kind < 2; kind++)
+            {
+                var suffix = kind == 0 ? "key" : "value";
+                var past = $"past_key_values.{layer}.{suffix}";
+                var present = $"present.{layer}.{suffix}";
+                var meta = inputs[past];
+                if (meta.ElementDataType != CacheElementType || meta.Dimensions.Length != 4 || meta.Dimensions[1] != KvHeads || meta.Dimensions[3] != HeadDim)
+                {
+                    ThrowFormatMismatch($"{past} differs from past_key_values.0.key in type or shape ({graph})");
+                }
+
+                if (!outputs.TryGetValue(present, out var presentMeta) || presentMeta.ElementDataType != CacheElementType)
+                {
+                    ThrowFormatMismatch($"missing output '{present}' of type {CacheElementType} ({graph})");
+                }
+
+                _pastNames[(2 * layer) + kind] = past;
+                _outputNames[1 + (2 * layer) + kind] = present;
+            }
+        }
+
+        if (!outputs.TryGetValue(Logits, out var logits)
+            || logits.ElementDataType is not (TensorElementType.Float or TensorElementType.Float16)
+            || logits.Dimensions.Length != 3
+            || (logits.Dimensions[2] > 0 && logits.Dimensions[2] != VocabularySize))
+        {
+            ThrowFormatMismatch($"expected output 'logits' float32/float16 [1, n, {VocabularySize}] ({graph})");
+        }
+    }
+
+    /// <summary>Transformer layers (pairs of past key/value inputs).</summary>
+    public int LayerCount { get; }
+
+    /// <summary>Key/value heads per layer (fewer than attention heads under grouped-query attention).</summary>
+    public int KvHeads { get; }
+
+    /// <summary>Size of one head.</summary>
+    public int HeadDim { get; }
+
+    /// <summary>Element type of the KV cache (float32 or float16).</summary>
+    public TensorElementType CacheElementType { get; }
+
+    public override IModelSequence CreateSequence() => new Sequence(this);
+
+    private TensorElementType RequireIds(IReadOnlyDictionary<string, NodeMetadata> inputs, string name, string graph)
+    {
+        if (!inputs.TryGetValue(name, out var meta) || !OrtTensors.IsIdType(meta.ElementDataType) || meta.Dimensions.Length != 2)
+        {
+            ThrowFormatMismatch($"expected input '{name}' int64[batch, n] ({graph})");
+        }
+
+        return inputs[name].ElementDataType;
+    }
+
+    [GeneratedRegex(@"^past_key_values\.(\d+)\.(key|value)$")]
+    private static partial Regex PastRegex();
+
+    private sealed class Sequence(DecoderWithPastOnnxModel model) : IModelSequence
+    {
+        private readonly RunOptions _runOptions = new();
+
+        // Present tensors of the last call, [1, kvHeads, _cachedLength, headDim]; the first _length positions are valid.
+        private readonly OrtValue?[] _cache = new OrtValue?[model._pastNames.Length];
+        private int _cachedLength;
+        private int _length;
+        private bool _disposed;
+
+        public int Length => _length;
+
+        public void Append(ReadOnlySpan<int> tokens, Span<float> logits)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            SequenceChecks.Rows(tokens, logits, model.VocabularySize, _length, model.ContextLength);
+            if (tokens.IsEmpty)
+            {
+                return;
+            }
+
+            TrimCache();
+            var n = tokens.Length;
+            var names = new List<string>(_cache.Length + 4);
+            var values = new List<OrtValue>(_cache.Length + 4);
+            var owned = new List<OrtValue>(4);
+            try
+            {
+                Add(names, values, owned, InputIds, OrtTensors.CreateIds(model._idType, tokens));
+                Add(names, values, owned, AttentionMask, Filled(model._maskType, _length + n, _ => 1));
+                if (model._positionType is { } positionType)
+                {
+                    var start = _length;
+                    Add(names, values, owned, PositionIds, Filled(positionType, n, i => start + i));
+                }
+
+                if (model._hasUseCacheBranch)
+                {
+                    Add(names, values, owned, UseCacheBranch, OrtValue.CreateTensorValueFromMemory(new[] { _length > 0 }, [1]));
+                }
+
+                for (var i = 0; i < _cache.Length; i++)
+                {
+                    names.Add(model._pastNames[i]);
+                    values.Add(_cache[i]!);
+                }
+
+                var outputs = model.Session.Run(_runOptions, names, values, model._outputNames);
+                try
+                {
+                    if (!logits.IsEmpty)
+                    {
+                        OrtTensors.CopyLastRows(outputs[0], model.VocabularySize, logits, model.ModelPath);
+                    }
+                }
+                catch
+                {
+                    outputs.Dispose();
+                    throw;
+                }
+
+                outputs[0].Dispose();
+                for (var i = 0; i < _cache.Length; i++)
+                {
+                    _cache[i]!.Dispose();
+                    _cache[i] = outputs[1 + i];
+                }
+
+                _length += n;
+                _cachedLength = _length;
+            }
+            finally
+            {
+                foreach (var value in owned)
+                {
+                    value.Dispose();
+                }
+            }
+        }
+
+        public void Truncate(int length)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            ArgumentOutOfRangeException.ThrowIfNegative(length);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _length);
+
+            // Only the logical length moves; the cache is cut to it when the next Append needs it.
+            _length = length;
+        }
+
+        public void Dispose()
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            foreach (var value in _cache)
+            {
+                value?.Dispose();
+            }
+
+            _runOptions.Dispose();
+        }
+
+        private static void Add(List<string> names, List<OrtValue> values, List<OrtValue> owned, string name, OrtValue value)
+        {
+            owned.Add(value);
+            names.Add(name);
+            values.Add(value);
+        }
+
+        private static OrtValue Filled(TensorElementType type, int count, Func<int, int> value)
+        {
+            var ints = new int[count];
+            for (var i = 0; i < count; i++)
+            {
+                ints[i] = value(i);
+            }
+
+            return OrtTensors.CreateIds(type, ints);
+        }
+
+        /// <summary>Makes every cache tensor hold exactly <see cref="_length"/> positions (empty ones on the first call).</summary>
+        private void TrimCache()
+        {
+            if (_cache[0] is not null && _cachedLength == _length)
+            {
+                return;
+            }
+
+            var elementSize = OrtTensors.ElementSize(model.CacheElementType);
+            var rowBytes = model.HeadDim * elementSize;
+            for (var i = 0; i < _cache.Length; i++)
+            {
+                var trimmed = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, model.CacheElementType, [1, model.KvHeads, _length, model.HeadDim]);
+                if (_cache[i] is { } old)
+                {
+                    // Heads are the outer dimension, so each head's first _length rows are one contiguous block to keep.
+                    var source = old.GetTensorMutableRawData();
+                    var target = trimmed.GetTensorMutableRawData();
+                    var keep = _length * rowBytes;
+                    for (var head = 0; head < model.KvHeads; head++)
+                    {
+                        source.Slice(head * _cachedLength * rowBytes, keep).CopyTo(target.Slice(head * keep, keep));
+                    }
+
+                    old.Dispose();
+                }
+
+                _cache[i] = trimmed;
+            }
+
+            _cachedLength = _length;
+        }
+    }
+}

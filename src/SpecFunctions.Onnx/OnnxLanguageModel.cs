@@ -1,0 +1,236 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.ML.OnnxRuntime;
+using SpecFunctions.Core.Models;
+using SpecFunctions.Onnx.Tokenizers;
+
+namespace SpecFunctions.Onnx;
+
+/// <summary>
+/// A model folder (<c>specfn-model.json</c>, <c>model.onnx</c> + external data, tokenizer) run by ONNX Runtime.
+/// Thread-safe; each <see cref="IModelSequence"/> holds its own state. Dispose to release the native session.
+/// </summary>
+public abstract class OnnxLanguageModel : ILanguageModel
+{
+    public const string StatelessFormat = "stateless";
+    public const string DecoderWithPastFormat = "decoder-with-past";
+
+    private protected OnnxLanguageModel(ModelContext context)
+    {
+        Manifest = context.Manifest;
+        Folder = context.Folder;
+        ModelPath = context.ModelPath;
+        Tokenizer = context.Tokenizer;
+        Identity = context.Identity;
+        Session = context.Session;
+        ExecutionProvider = context.ExecutionProvider;
+    }
+
+    public ModelManifest Manifest { get; }
+
+    /// <summary>Full path of the model folder.</summary>
+    public string Folder { get; }
+
+    /// <summary>Full path of the ONNX file.</summary>
+    public string ModelPath { get; }
+
+    public ITokenizer Tokenizer { get; }
+
+    /// <summary><c>sha256:…</c> over the manifest, tokenizer file, ONNX file and its external data (file names and bytes).</summary>
+    public string Identity { get; }
+
+    /// <summary>The execution provider the session actually uses (<c>CPUExecutionProvider</c> or <c>CUDAExecutionProvider</c>); runs report it.</summary>
+    public string ExecutionProvider { get; }
+
+    public string Name => Manifest.Name;
+
+    public int VocabularySize => Manifest.VocabularySize;
+
+    public int ContextLength => Manifest.ContextLength;
+
+    internal InferenceSession Session { get; }
+
+    /// <summary>
+    /// Loads a model folder. Any problem with the folder (missing or corrupt file, manifest missing fields, graph not matching
+    /// the manifest's <c>format</c>, a required device that cannot be loaded) throws <see cref="ModelLoadException"/>.
+    /// </summary>
+    /// <param name="folder">The model folder.</param>
+    /// <param name="options">Session options; default CPU.</param>
+    /// <param name="logger">Receives the device-fallback warning; default none.</param>
+    public static OnnxLanguageModel Load(string folder, OnnxModelOptions? options = null, ILogger? logger = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(folder);
+        options ??= OnnxModelOptions.Default;
+        options.Validate();
+        logger ??= NullLogger.Instance;
+
+        var fullFolder = Path.GetFullPath(folder);
+        if (!Directory.Exists(fullFolder))
+        {
+            throw new ModelLoadException(fullFolder, "model folder not found");
+        }
+
+        var manifest = ReadManifest(fullFolder);
+        var modelPath = Path.Combine(fullFolder, manifest.ModelFile);
+        if (!File.Exists(modelPath))
+        {
+            throw new ModelLoadException(modelPath, "model file not found");
+        }
+
+        var tokenizer = TokenizerLoader.Load(manifest, fullFolder);
+        var identity = ComputeIdentity(fullFolder, manifest);
+        var (session, provider) = OnnxSessionFactory.Create(modelPath, options, logger);
+        var context = new ModelContext(manifest, fullFolder, modelPath, tokenizer, identity, session, provider);
+        try
+        {
+            OnnxLanguageModel model = manifest.Format switch
+            {
+                StatelessFormat => new StatelessOnnxModel(context),
+                _ => new DecoderWithPastOnnxModel(context),
+            };
+            logger.ModelLoaded(manifest.Name, manifest.Format, manifest.VocabularySize, fullFolder, provider);
+            return model;
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Reads and validates <c>specfn-model.json</c> in <paramref name="folder"/>.</summary>
+    public static ModelManifest ReadManifest(string folder)
+    {
+        var path = Path.Combine(folder, ModelManifest.FileName);
+        if (!File.Exists(path))
+        {
+            throw new ModelLoadException(path, "manifest not found");
+        }
+
+        ModelManifest? manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize<ModelManifest>(File.ReadAllBytes(path));
+        }
+        catch (JsonException ex)
+        {
+            // System.Text.Json names the missing required properties ("missing required properties including: 'format'").
+            throw new ModelLoadException(path, $"invalid manifest: {ex.Message}", ex);
+        }
+
+        if (manifest is null)
+        {
+            throw new ModelLoadException(path, "invalid manifest: empty (null)");
+        }
+
+        Validate(manifest, path);
+        return manifest;
+    }
+
+    public abstract IModelSequence CreateSequence();
+
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Session.Dispose();
+        }
+    }
+
+    private protected void ThrowFormatMismatch(string cause) =>
+        throw new ModelLoadException(ModelPath, $"graph does not match format '{Manifest.Format}': {cause}");
+
+    private protected static string Describe(IReadOnlyDictionary<string, NodeMetadata> nodes) =>
+        string.Join(", ", nodes.Select(n => $"{n.Key} {n.Value.ElementDataType}[{string.Join(",", n.Value.Dimensions)}]"));
+
+    private static void Validate(ModelManifest manifest, string path)
+    {
+        string? problem = null;
+        if (string.IsNullOrWhiteSpace(manifest.Name))
+        {
+            problem = "'name' is empty";
+        }
+        else if (manifest.VocabularySize <= 0)
+        {
+            problem = $"'vocabularySize' must be > 0, got {manifest.VocabularySize}";
+        }
+        else if (manifest.ContextLength <= 0)
+        {
+            problem = $"'contextLength' must be > 0, got {manifest.ContextLength}";
+        }
+        else if (manifest.Format is not (StatelessFormat or DecoderWithPastFormat))
+        {
+            problem = $"'format' must be '{StatelessFormat}' or '{DecoderWithPastFormat}', got '{manifest.Format}'";
+        }
+        else if (manifest.Format == StatelessFormat && manifest.Window is not > 0)
+        {
+            problem = $"format '{StatelessFormat}' needs 'window' > 0";
+        }
+        else if (string.IsNullOrWhiteSpace(manifest.ModelFile))
+        {
+            problem = "'modelFile' is empty";
+        }
+        else if (manifest.EosTokenIds.Concat(manifest.SpecialTokenIds).Append(manifest.BosTokenId ?? 0).Any(id => id < 0 || id >= manifest.VocabularySize))
+        {
+            problem = $"a bos/eos/special token id lies outside 0..{manifest.VocabularySize - 1}";
+        }
+
+        if (problem is not null)
+        {
+            throw new ModelLoadException(path, $"invalid manifest: {problem}");
+        }
+    }
+
+    private static string ComputeIdentity(string folder, ModelManifest manifest)
+    {
+        // External data sits next to the ONNX file under its stem (model.onnx.data, model.onnx_data, model.data).
+        var stem = Path.GetFileNameWithoutExtension(manifest.ModelFile);
+        var files = new SortedSet<string>(StringComparer.Ordinal) { ModelManifest.FileName, manifest.ModelFile };
+        if (manifest.Tokenizer == HuggingFaceTokenizer.KindName)
+        {
+            files.Add(manifest.TokenizerFile ?? "tokenizer.json");
+        }
+
+        foreach (var file in Directory.EnumerateFiles(folder, stem + "*"))
+        {
+            var name = Path.GetFileName(file);
+            if (name != ModelManifest.FileName && !name.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+            {
+                files.Add(name);
+            }
+        }
+
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[1 << 20];
+        foreach (var name in files)
+        {
+            var path = Path.Combine(folder, name);
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(name + "\n"));
+            using var stream = File.OpenRead(path);
+            int read;
+            while ((read = stream.Read(buffer)) > 0)
+            {
+                hash.AppendData(buffer, 0, read);
+            }
+        }
+
+        return "sha256:" + Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    internal sealed record ModelContext(
+        ModelManifest Manifest,
+        string Folder,
+        string ModelPath,
+        ITokenizer Tokenizer,
+        string Identity,
+        InferenceSession Session,
+        string ExecutionProvider);
+}

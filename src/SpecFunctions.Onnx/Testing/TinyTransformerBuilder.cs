@@ -1,0 +1,144 @@
+using System.Text.Json;
+using Onnx;
+using SpecFunctions.Core.Models;
+using static SpecFunctions.Onnx.Testing.OnnxGraphWriter;
+
+namespace SpecFunctions.Onnx.Testing;
+
+/// <summary>
+/// Writes a <see cref="TinyTransformer"/> as an ONNX graph in the decoder-with-past signature that Hugging Face optimum and the
+/// ONNX Runtime GenAI model builder export: <c>input_ids</c>, <c>attention_mask</c>, <c>position_ids</c>,
+/// <c>past_key_values.{i}.key|value</c> → <c>logits</c>, <c>present.{i}.key|value</c>.
+/// </summary>
+public static class TinyTransformerBuilder
+{
+    public static ModelProto Build(TinyTransformer model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var config = model.Config;
+        int d = config.ModelDim, heads = config.Heads, hd = config.HeadDim, hidden = config.HiddenDim, v = config.VocabularySize;
+        var cacheType = config.Float16 ? Float16Type : FloatType;
+        var g = new OnnxGraphWriter("tiny_transformer");
+
+        var inputIds = g.Input("input_ids", Int64Type, "batch", "sequence");
+        var attentionMask = g.Input("attention_mask", Int64Type, "batch", "total_sequence");
+        var positionIds = g.Input("position_ids", Int64Type, "batch", "sequence");
+
+        var x = g.Node("Add", [
+            g.Node("Gather", [g.Weight("token_embedding", model.TokenEmbedding, v, d), inputIds]),
+            g.Node("Gather", [g.Weight("position_embedding", model.PositionEmbedding, config.MaxPositions, d), positionIds])]);
+
+        // Causal mask over the concatenated (past + new) keys: query i sits at absolute index total - n + i and may see
+        // keys 0..that index, and only where attention_mask is 1.
+        var zero = g.Scalar(0L);
+        var one = g.Scalar(1L);
+        var n = g.Node("Gather", [g.Node("Shape", [inputIds]), one]);
+        var total = g.Node("Gather", [g.Node("Shape", [attentionMask]), one]);
+        var keyIndex = g.Node("Range", [zero, total, one]);
+        var queryIndex = g.Node("Unsqueeze", [g.Node("Range", [g.Node("Sub", [total, n]), total, one]), g.Vector(1)]);
+        var causal = g.Node("Not", [g.Node("Greater", [keyIndex, queryIndex])]);
+        var padding = g.Node("Unsqueeze", [g.Node("Cast", [attentionMask], Attribute("to", (long)BoolType)), g.Vector(1, 2)]);
+        var allowed = g.Node("And", [causal, padding]);
+        var masked = g.Scalar(-1e9f);
+        var scale = g.Scalar(1f / MathF.Sqrt(hd));
+        var splitHeads = g.Vector(0, -1, heads, hd);
+        var mergeHeads = g.Vector(0, -1, d);
+
+        for (var i = 0; i < model.Layers.Count; i++)
+        {
+            var layer = model.Layers[i];
+            var p = $"layer{i}.";
+            var normed = g.Node("LayerNormalization", [x, g.Weight(p + "norm1.scale", layer.Norm1Scale, d), g.Weight(p + "norm1.bias", layer.Norm1Bias, d)],
+                Attribute("axis", -1L), Attribute("epsilon", TinyTransformer.NormEpsilon));
+            string Heads(string weight, float[] data) =>
+                g.Node("Transpose", [g.Node("Reshape", [g.Node("MatMul", [normed, g.Weight(p + weight, data, d, d)]), splitHeads])], Attribute("perm", 0, 2, 1, 3));
+
+            var q = Heads("query", layer.Query);
+            var presentKey = Cache(g, i, "key", Heads("key", layer.Key), cacheType, hd, heads);
+            var presentValue = Cache(g, i, "value", Heads("value", layer.Value), cacheType, hd, heads);
+
+            var scores = g.Node("Mul", [g.Node("MatMul", [q, g.Node("Transpose", [presentKey], Attribute("perm", 0, 1, 3, 2))]), scale]);
+            var probabilities = g.Node("Softmax", [g.Node("Where", [allowed, scores, masked])], Attribute("axis", -1L));
+            var context = g.Node("Reshape", [g.Node("Transpose", [g.Node("MatMul", [probabilities, presentValue])], Attribute("perm", 0, 2, 1, 3)), mergeHeads]);
+            x = g.Node("Add", [x, g.Node("MatMul", [context, g.Weight(p + "output", layer.Output, d, d)])]);
+
+            var normed2 = g.Node("LayerNormalization", [x, g.Weight(p + "norm2.scale", layer.Norm2Scale, d), g.Weight(p + "norm2.bias", layer.Norm2Bias, d)],
+                Attribute("axis", -1L), Attribute("epsilon", TinyTransformer.NormEpsilon));
+            var up = g.Node("Add", [g.Node("MatMul", [normed2, g.Weight(p + "up", layer.Up, d, hidden)]), g.Weight(p + "up.bias", layer.UpBias, hidden)]);
+            var activated = g.Node("Mul", [up, g.Node("Sigmoid", [up])]);
+            var down = g.Node("Add", [g.Node("MatMul", [activated, g.Weight(p + "down", layer.Down, hidden, d)]), g.Weight(p + "down.bias", layer.DownBias, d)]);
+            x = g.Node("Add", [x, down]);
+        }
+
+        var final = g.Node("LayerNormalization", [x, g.Weight("final_norm.scale", model.FinalNormScale, d), g.Weight("final_norm.bias", model.FinalNormBias, d)],
+            Attribute("axis", -1L), Attribute("epsilon", TinyTransformer.NormEpsilon));
+        var logits = g.Node("MatMul", [final, g.Weight("lm_head", model.LmHead, d, v)]);
+        if (config.Float16)
+        {
+            g.Node("Cast", [logits], "logits", Attribute("to", (long)Float16Type));
+        }
+        else
+        {
+            g.Node("Identity", [logits], "logits");
+        }
+
+        g.Output("logits", cacheType, "batch", "sequence", (long)v);
+        return g.ToModel();
+    }
+
+    /// <summary>
+    /// Writes a model folder: <c>model.onnx</c> and a <c>specfn-model.json</c> (format decoder-with-past, byte tokenizer when the
+    /// vocabulary has room for 256 bytes, ids 256.. as bos/eos) and returns the folder.
+    /// </summary>
+    public static string WriteModelFolder(string folder, TinyTransformerConfig? config = null, string name = "tiny-transformer")
+    {
+        var model = TinyTransformer.Create(config);
+        var v = model.Config.VocabularySize;
+        if (v < 258)
+        {
+            throw new ArgumentException($"a model folder with the byte tokenizer needs a vocabulary of at least 258 (bytes + bos + eos), got {v}", nameof(config));
+        }
+
+        var manifest = new ModelManifest
+        {
+            Name = name,
+            Family = "specfn-tiny",
+            VocabularySize = v,
+            Tokenizer = "byte",
+            BosTokenId = 256,
+            EosTokenIds = [257],
+            SpecialTokenIds = [.. Enumerable.Range(256, v - 256)],
+            ContextLength = model.Config.MaxPositions,
+            Format = OnnxLanguageModel.DecoderWithPastFormat,
+        };
+        return WriteModelFolder(folder, Build(model), manifest);
+    }
+
+    /// <summary>Writes <paramref name="model"/> as <c>model.onnx</c> and <paramref name="manifest"/> into <paramref name="folder"/>.</summary>
+    public static string WriteModelFolder(string folder, ModelProto model, ModelManifest manifest)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(manifest);
+        Directory.CreateDirectory(folder);
+        model.WriteToFile(Path.Combine(folder, manifest.ModelFile));
+        File.WriteAllText(Path.Combine(folder, ModelManifest.FileName), JsonSerializer.Serialize(manifest, ManifestJsonOptions));
+        return folder;
+    }
+
+    private static readonly JsonSerializerOptions ManifestJsonOptions = new() { WriteIndented = true };
+
+    // Concatenates the layer's past and new keys/values; a float16 cache is widened for the arithmetic and narrowed for output.
+    private static string Cache(OnnxGraphWriter g, int layer, string kind, string current, int cacheType, int headDim, int heads)
+    {
+        var past = g.Input($"past_key_values.{layer}.{kind}", cacheType, "batch", (long)heads, "past_sequence", (long)headDim);
+        var presentName = $"present.{layer}.{kind}";
+        g.Output(presentName, cacheType, "batch", (long)heads, "total_sequence", (long)headDim);
+        if (cacheType == FloatType)
+        {
+            return g.Node("Concat", [past, current], presentName, Attribute("axis", 2L));
+        }
+
+        var narrow = g.Node("Concat", [past, g.Node("Cast", [current], Attribute("to", (long)Float16Type))], presentName, Attribute("axis", 2L));
+        return g.Node("Cast", [narrow], Attribute("to", (long)FloatType));
+    }
+}
