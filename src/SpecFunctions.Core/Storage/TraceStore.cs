@@ -11,8 +11,10 @@ namespace SpecFunctions.Core.Storage;
 public sealed record TraceStoreOptions
 {
     /// <summary>
-    /// Gzip level of traces. Default <see cref="CompressionLevel.Fastest"/>: measured on 100 000 γ=4 steps it writes ~3×
-    /// faster than <see cref="CompressionLevel.Optimal"/> (~25 µs vs ~75 µs per step) for ~30% more bytes (230 vs 177 B/step).
+    /// Gzip level of traces. Default <see cref="CompressionLevel.Fastest"/>: the writer runs inside the decode loop, so
+    /// time per step matters more than bytes. Measured on γ=4 steps with full-precision α/CE/KL: Fastest 230 B/step,
+    /// Optimal 177 B/step; write cost 28 vs 32 µs/step (TraceStoreBenchmarks, Release, busy 2-core machine) and up to
+    /// 3× apart in the Debug-build storage tests.
     /// </summary>
     public CompressionLevel TraceCompression { get; init; } = CompressionLevel.Fastest;
 
