@@ -138,6 +138,30 @@ public sealed class BlobFailureTests(AzuriteFixture azurite)
         container.Verify(c => c.CreateAsync(It.IsAny<PublicAccessType>(), It.IsAny<IDictionary<string, string>>(), It.IsAny<BlobContainerEncryptionScopeOptions>(), It.IsAny<CancellationToken>()), Times.Once);
     }
 
+    [Fact]
+    public async Task WriteConditional_SixteenConcurrentWrites_CreateContainerExactlyOnce()
+    {
+        var (container, blob) = MockContainer();
+        container.Setup(c => c.CreateAsync(It.IsAny<PublicAccessType>(), It.IsAny<IDictionary<string, string>>(), It.IsAny<BlobContainerEncryptionScopeOptions>(), It.IsAny<CancellationToken>()))
+            .Returns(async () =>
+            {
+                await Task.Delay(50); // keep the creation in flight while the other writers arrive
+                return Response.FromValue(BlobsModelFactory.BlobContainerInfo(new ETag("\"c\""), DateTimeOffset.UtcNow), Mock.Of<Response>());
+            });
+        blob.Setup(b => b.UploadAsync(It.IsAny<BinaryData>(), It.IsAny<BlobUploadOptions>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync(Response.FromValue(
+                BlobsModelFactory.BlobContentInfo(new ETag("\"v1\""), DateTimeOffset.UtcNow, null, null, null, null, 1),
+                Mock.Of<Response>()));
+        var objects = new BlobObjectStore(container.Object);
+
+        var versions = await Task.WhenAll(Enumerable.Range(0, 16).Select(i =>
+            Task.Run(() => objects.WriteConditionalAsync($"runs/r{i}/manifest.json", new byte[] { 1 }, ifMatch: null))));
+
+        Assert.All(versions, v => Assert.Equal("\"v1\"", v));
+        container.Verify(c => c.CreateAsync(It.IsAny<PublicAccessType>(), It.IsAny<IDictionary<string, string>>(), It.IsAny<BlobContainerEncryptionScopeOptions>(), It.IsAny<CancellationToken>()), Times.Once);
+        blob.Verify(b => b.UploadAsync(It.IsAny<BinaryData>(), It.Is<BlobUploadOptions>(o => o.Conditions.IfNoneMatch == ETag.All), It.IsAny<CancellationToken>()), Times.Exactly(16));
+    }
+
     private static (Mock<BlobContainerClient> Container, Mock<BlobClient> Blob) MockContainer()
     {
         var container = new Mock<BlobContainerClient>(MockBehavior.Strict);
