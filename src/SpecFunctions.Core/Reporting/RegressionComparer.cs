@@ -127,7 +127,7 @@ public static class RegressionComparer
         if (drop > thresholds.WorstSpeedupDrop)
         {
             reasons.Add(Invariant(
-                $"worst-task speed-up fell {drop:P1} from {Speedup(worstBefore):F3} ({worstBefore.TaskId}) to {Speedup(worstAfter):F3} ({worstAfter.TaskId}), more than {thresholds.WorstSpeedupDrop:P1}"));
+                $"worst-task speed-up fell {drop * 100:F1}% from {Speedup(worstBefore):F3} ({worstBefore.TaskId}) to {Speedup(worstAfter):F3} ({worstAfter.TaskId}), more than {thresholds.WorstSpeedupDrop * 100:F1}%"));
         }
 
         var before = previous.Tasks.ToDictionary(t => t.TaskId, StringComparer.Ordinal);
