@@ -5,6 +5,7 @@ using SpecFunctions.Cli.Commands;
 var root = new RootCommand("specfn — measure and fix the unequal speed-ups of speculative decoding")
 {
     SimulateCommand.Create(),
+    RunCommand.Create(),
 };
 
 var parse = root.Parse(args);

@@ -1,0 +1,147 @@
+using System.CommandLine;
+using SpecFunctions.Core.Decoding;
+using SpecFunctions.Core.Evaluation;
+using SpecFunctions.Core.Models;
+using SpecFunctions.Core.Storage;
+using SpecFunctions.Orchestration;
+using Spectre.Console;
+
+namespace SpecFunctions.Cli.Commands;
+
+/// <summary><c>specfn run</c>: evaluate a suite on a model pair through the embedded Durable engine.</summary>
+internal static class RunCommand
+{
+    public static Command Create()
+    {
+        var suite = new Option<FileInfo>("--suite") { Description = "Suite JSON file", Required = true };
+        var verifier = new Option<DirectoryInfo>("--verifier") { Description = "Verifier model folder (specfn-model.json + model.onnx)", Required = true };
+        var drafter = new Option<DirectoryInfo>("--drafter") { Description = "Drafter model folder", Required = true };
+        var settings = new SettingsOptions();
+        var runId = new Option<string?>("--run-id") { Description = "Run id (default: generated); re-using one re-uses its committed traces" };
+        var output = new Option<string>("--out") { Description = "Folder for report.json/report.html copies", DefaultValueFactory = _ => ".specfn" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON document" };
+        var store = new CliStore();
+
+        var command = new Command("run", "Evaluate a suite on a drafter/verifier pair: per-task speed-ups, fairness, report.")
+        {
+            suite, verifier, drafter, runId, output, json,
+        };
+        settings.AddTo(command);
+        store.AddTo(command);
+        runId.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<string?>();
+            if (value is not null && !StoreIds.IsValid(value))
+            {
+                r.AddError($"--run-id must match {StoreIds.Pattern}");
+            }
+        });
+
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            SuiteDefinition definition;
+            try
+            {
+                definition = SuiteFile.Load(parse.GetValue(suite)!.FullName);
+            }
+            catch (FormatException ex)
+            {
+                Console.Error.WriteLine($"specfn: {ex.Message}");
+                return 2;
+            }
+
+            foreach (var dir in new[] { parse.GetValue(verifier)!, parse.GetValue(drafter)! })
+            {
+                if (!File.Exists(Path.Combine(dir.FullName, ModelManifest.FileName)))
+                {
+                    Console.Error.WriteLine($"specfn: '{dir.FullName}' is not a model folder (no {ModelManifest.FileName})");
+                    return 2;
+                }
+            }
+
+            var catalog = new ModelCatalog(new Dictionary<string, string>
+            {
+                ["verifier"] = parse.GetValue(verifier)!.FullName,
+                ["drafter"] = parse.GetValue(drafter)!.FullName,
+            });
+            var request = new EvaluationRequest
+            {
+                RunId = parse.GetValue(runId) ?? RunIds.New(definition.Name),
+                Suite = definition,
+                Verifier = "verifier",
+                Drafter = "drafter",
+                Settings = settings.Read(parse),
+            };
+            var traceStore = store.Open(parse);
+            var result = await EvaluationRunner.RunAsync(request, traceStore, catalog, parse.GetValue(json), cancellationToken);
+            if (result.Report is not null)
+            {
+                var (jsonPath, htmlPath) = await EvaluationRunner.SaveAsync(traceStore, result.Report, parse.GetValue(output)!, cancellationToken);
+                if (!parse.GetValue(json))
+                {
+                    AnsiConsole.MarkupLine($"Reports: [link]{Markup.Escape(jsonPath)}[/], [link]{Markup.Escape(htmlPath)}[/] (store: {Markup.Escape(traceStore.Location)})");
+                }
+            }
+
+            return EvaluationRunner.Print(result, parse.GetValue(json));
+        });
+        return command;
+    }
+}
+
+/// <summary>The decoding options shared by <c>run</c> and <c>audit</c>.</summary>
+internal sealed class SettingsOptions
+{
+    public Option<int> Gamma { get; } = new("--gamma") { Description = $"Draft length γ, 1..{DecodingOptions.MaxGamma}", DefaultValueFactory = _ => 4 };
+
+    public Option<double> Temperature { get; } = new("--temperature") { Description = "Sampling temperature (0 = greedy)", DefaultValueFactory = _ => 0.0 };
+
+    public Option<int> MaxNewTokens { get; } = new("--max-new-tokens") { Description = "Token budget per prompt", DefaultValueFactory = _ => 64 };
+
+    public Option<long> Seed { get; } = new("--seed") { Description = "Sampler seed", DefaultValueFactory = _ => 1 };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Gamma);
+        command.Options.Add(Temperature);
+        command.Options.Add(MaxNewTokens);
+        command.Options.Add(Seed);
+        Gamma.Validators.Add(r => Check(r, () => r.GetValueOrDefault<int>() is >= 1 and <= DecodingOptions.MaxGamma, $"--gamma must be in 1..{DecodingOptions.MaxGamma}"));
+        Temperature.Validators.Add(r => Check(r, () => r.GetValueOrDefault<double>() is >= 0 and < double.PositiveInfinity, "--temperature must be >= 0"));
+        MaxNewTokens.Validators.Add(r => Check(r, () => r.GetValueOrDefault<int>() is >= 1 and <= 4096, "--max-new-tokens must be in 1..4096"));
+    }
+
+    public EvaluationSettings Read(ParseResult parse) => new()
+    {
+        Gamma = parse.GetValue(Gamma),
+        Temperature = parse.GetValue(Temperature),
+        MaxNewTokens = parse.GetValue(MaxNewTokens),
+        Seed = parse.GetValue(Seed),
+    };
+
+    private static void Check(System.CommandLine.Parsing.OptionResult result, Func<bool> ok, string message)
+    {
+        try
+        {
+            if (!ok())
+            {
+                result.AddError(message);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // A value that does not parse is reported by the parser itself.
+        }
+    }
+}
+
+/// <summary>Run ids: <c>{suite}-{UTC timestamp}-{random}</c>, valid store ids.</summary>
+internal static class RunIds
+{
+    public static string New(string suiteName)
+    {
+        var prefix = new string([.. suiteName.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-')]).Trim('-');
+        prefix = prefix.Length == 0 ? "run" : prefix[..Math.Min(prefix.Length, 24)];
+        return $"{prefix}-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Random.Shared.Next(0x1000, 0xFFFF):x4}";
+    }
+}

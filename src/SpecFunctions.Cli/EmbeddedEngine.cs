@@ -1,0 +1,86 @@
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Microsoft.DurableTask.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using SpecFunctions.Core.Evaluation;
+using SpecFunctions.Core.Storage;
+using SpecFunctions.Onnx;
+using SpecFunctions.Orchestration;
+
+namespace SpecFunctions.Cli;
+
+/// <summary>
+/// Runs the same orchestrators and activities as the Functions app on Durable Task's in-process, in-memory engine
+/// (Microsoft.DurableTask.InProcessTestHost) inside a generic host: no Azure account, no Functions host.
+/// </summary>
+internal sealed class EmbeddedEngine : IAsyncDisposable
+{
+    private readonly IHost _host;
+
+    private EmbeddedEngine(IHost host) => _host = host;
+
+    public DurableTaskClient Client => _host.Services.GetRequiredService<DurableTaskClient>();
+
+    public IServiceProvider Services => _host.Services;
+
+    public static async Task<EmbeddedEngine> StartAsync(
+        ITraceStore store, IModelCatalog catalog, IEvaluationObserver observer, OnnxModelOptions? onnx = null,
+        Action<EvaluationOptions>? configure = null, LogLevel logLevel = LogLevel.Warning, CancellationToken cancellationToken = default)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(logLevel);
+        builder.Services.AddSingleton(store);
+        builder.Services.AddSingleton(catalog);
+        builder.Services.AddSingleton(onnx ?? OnnxModelOptions.Default);
+        builder.Services.AddSingleton(observer);
+        builder.Services.AddSpecFunctionsEvaluation(configure);
+        builder.Services.AddInMemoryDurableTask(registry => registry.AddSpecFunctionsTasks());
+        var host = builder.Build();
+        await host.StartAsync(cancellationToken).ConfigureAwait(false);
+        return new EmbeddedEngine(host);
+    }
+
+    /// <summary>Starts (or joins, for an existing run id) an evaluation and waits for it, reporting the custom status.</summary>
+    public async Task<EvaluationOutcome> EvaluateAsync(EvaluationRequest request, Action<EvaluationProgress>? onProgress = null, CancellationToken cancellationToken = default)
+    {
+        var client = Client;
+        var existing = await client.GetInstanceAsync(request.RunId, getInputsAndOutputs: false, cancellationToken).ConfigureAwait(false);
+        if (existing is null)
+        {
+            await client.ScheduleNewOrchestrationInstanceAsync(DurableNames.EvaluateSuite, request, new StartOrchestrationOptions(request.RunId), cancellationToken).ConfigureAwait(false);
+        }
+
+        while (true)
+        {
+            var state = await client.GetInstanceAsync(request.RunId, getInputsAndOutputs: true, cancellationToken).ConfigureAwait(false);
+            if (state is not null)
+            {
+                if (state.SerializedCustomStatus is not null)
+                {
+                    onProgress?.Invoke(state.ReadCustomStatusAs<EvaluationProgress>()!);
+                }
+
+                if (state.IsCompleted)
+                {
+                    if (state.RuntimeStatus != OrchestrationRuntimeStatus.Completed)
+                    {
+                        throw new InvalidOperationException($"evaluation {request.RunId} ended {state.RuntimeStatus}: {state.FailureDetails?.ErrorMessage}");
+                    }
+
+                    return state.ReadOutputAs<EvaluationOutcome>()!;
+                }
+            }
+
+            await Task.Delay(200, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _host.StopAsync().ConfigureAwait(false);
+        _host.Dispose();
+    }
+}

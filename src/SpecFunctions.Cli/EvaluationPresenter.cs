@@ -1,0 +1,107 @@
+using System.Collections.Concurrent;
+using SpecFunctions.Core.Reporting;
+using SpecFunctions.Orchestration;
+using Spectre.Console;
+
+namespace SpecFunctions.Cli;
+
+/// <summary>
+/// Shows live per-task progress: Spectre progress bars on a terminal, one plain line per event otherwise
+/// (redirected output, CI logs, <c>--json</c> runs print progress to stderr).
+/// </summary>
+internal sealed class ConsoleObserver(bool plain, TextWriter plainOut) : IEvaluationObserver
+{
+    private readonly ConcurrentDictionary<string, ProgressTask> _bars = new(StringComparer.Ordinal);
+
+    public bool Plain => plain;
+
+    /// <summary>Binds the Spectre progress context (terminal mode) and creates one bar per task.</summary>
+    public void Attach(ProgressContext context, IEnumerable<(string TaskId, int Prompts)> tasks)
+    {
+        foreach (var (taskId, prompts) in tasks)
+        {
+            _bars[taskId] = context.AddTask($"[grey]{Markup.Escape(taskId)}[/]", maxValue: prompts);
+        }
+    }
+
+    public void TaskStarted(string runId, string taskId, int prompts)
+    {
+        if (plain)
+        {
+            plainOut.WriteLine($"[{runId}] {taskId}: started ({prompts} prompts)");
+        }
+        else if (_bars.TryGetValue(taskId, out var bar))
+        {
+            bar.Description = $"[yellow]{Markup.Escape(taskId)}[/]";
+            bar.StartTask();
+        }
+    }
+
+    public void PromptCompleted(string runId, string taskId, int completed, int total)
+    {
+        if (plain)
+        {
+            plainOut.WriteLine($"[{runId}] {taskId}: {completed}/{total} prompts");
+        }
+        else if (_bars.TryGetValue(taskId, out var bar))
+        {
+            bar.Value = completed;
+        }
+    }
+
+    public void TaskCompleted(string runId, TaskSummary summary)
+    {
+        if (plain)
+        {
+            plainOut.WriteLine($"[{runId}] {summary.TaskId}: {summary.Status}" + (summary.Alpha is { } a ? $", alpha {a:F3}" : ""));
+        }
+        else if (_bars.TryGetValue(summary.TaskId, out var bar))
+        {
+            bar.Description = $"[green]{Markup.Escape(summary.TaskId)}[/]" + (summary.Alpha is { } a ? $" α {a:F3}" : " (reused)");
+            bar.Value = bar.MaxValue;
+            bar.StopTask();
+        }
+    }
+}
+
+/// <summary>Prints a report's per-task table and fairness summary.</summary>
+internal static class ReportTable
+{
+    public static void Write(IAnsiConsole console, EvaluationReport report)
+    {
+        var table = new Table().Border(TableBorder.Rounded).Title($"run [bold]{Markup.Escape(report.RunId)}[/]  γ = {report.Suite.Gamma}, c = {report.Suite.CostRatio:F3}, v_γ = {report.Suite.VerificationCostRatio:F3}");
+        table.AddColumn("task");
+        foreach (var c in new[] { "prompts", "α_T (95% CI)", "accept rate", "D_T nats", "tokens/step", "S_T analytical", "refined", "measured (95% CI)", "bound" })
+        {
+            table.AddColumn(new TableColumn(c).RightAligned());
+        }
+
+        foreach (var t in report.Tasks)
+        {
+            table.AddRow(
+                Markup.Escape(t.TaskId),
+                t.Prompts.ToString(),
+                $"{t.Alpha:F3} ({t.AlphaCi?.Lower:F3}–{t.AlphaCi?.Upper:F3})",
+                $"{t.AcceptanceRate:F3}",
+                $"{t.CrossEntropy:F3}",
+                $"{t.MeanAcceptedLength:F2}",
+                $"{t.AnalyticalSpeedup:F2}×",
+                $"{t.RefinedSpeedup:F2}×",
+                t.MeasuredSpeedup is { } m ? $"{m:F2}× ({t.MeasuredSpeedupCi?.Lower:F2}–{t.MeasuredSpeedupCi?.Upper:F2})" : "—",
+                $"{t.SpeedupBound:F2}×");
+        }
+
+        console.Write(table);
+        foreach (var t in report.IncompleteTasks)
+        {
+            console.MarkupLine($"[red]{Markup.Escape(t.TaskId)}: {t.Status}[/] {Markup.Escape(t.Error ?? string.Empty)}");
+        }
+
+        var f = report.Suite.Fairness;
+        console.MarkupLine($"Unfairness U = [bold]{f.Unfairness:G4}[/] nats²  (mean D = {f.MeanCrossEntropy:F3}); speed-up variance {f.SpeedupVariance:G3}, range {f.SpeedupRange:F2}, min/max {f.MinMaxSpeedupRatio:F2}, worst task [bold]{Markup.Escape(f.WorstTask)}[/]");
+        if (report.Decision is { } d)
+        {
+            console.MarkupLine($"Mitigation decision: [bold]{Markup.Escape(d.Action)}[/] — {Markup.Escape(d.Reason)}");
+        }
+    }
+}

@@ -1,0 +1,255 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.DurableTask;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using SpecFunctions.Core.Decoding;
+using SpecFunctions.Core.Evaluation;
+using SpecFunctions.Core.Metrics;
+using SpecFunctions.Core.Reporting;
+using SpecFunctions.Core.Sampling;
+using SpecFunctions.Core.Storage;
+using SpecFunctions.Core.Tracing;
+using SpecFunctions.Onnx;
+
+namespace SpecFunctions.Orchestration;
+
+/// <summary>Resolves the models, records their SHA-256 identities and writes the run manifest (idempotent).</summary>
+public sealed class PrepareRunActivity(ITraceStore store, ModelCache models) : TaskActivity<EvaluationRequest, PreparedRun>
+{
+    public override async Task<PreparedRun> RunAsync(TaskActivityContext context, EvaluationRequest request)
+    {
+        var (drafter, drafterId, verifier, verifierId) = models.GetPair(request.Drafter, request.Verifier);
+        _ = drafter;
+        var decoding = EvaluationDefaults.ToDecodingOptions(request.Settings, verifier);
+        var manifest = new RunManifest
+        {
+            RunId = request.RunId,
+            CreatedAt = DateTimeOffset.UtcNow,
+            Submission = JsonSerializer.SerializeToNode(request, EvaluationDefaults.Json) as JsonObject,
+            Drafter = drafterId,
+            Verifier = verifierId,
+            Settings = RunSettings.From(decoding, baseline: true),
+        };
+        foreach (var task in request.Suite.Tasks)
+        {
+            manifest = manifest.WithTask(new TaskEntry { TaskId = task.Id, Status = TaskState.Pending, Prompts = task.Prompts.Count });
+        }
+
+        await store.CreateRunAsync(manifest).ConfigureAwait(false);
+        return new PreparedRun { RunId = request.RunId, Drafter = drafterId, Verifier = verifierId };
+    }
+}
+
+/// <summary>
+/// Runs one task: speculative decoding and the verifier-only baseline over its prompts, streaming the trace to the
+/// store; a task whose content key already has a committed trace is reused, not recomputed.
+/// </summary>
+public sealed class EvaluateTaskActivity(
+    ITraceStore store, ModelCache models, EvaluationGate gate, IEvaluationObserver observer, ILogger<EvaluateTaskActivity> logger)
+    : TaskActivity<EvaluateTaskInput, TaskSummary>
+{
+    public override async Task<TaskSummary> RunAsync(TaskActivityContext context, EvaluateTaskInput input)
+    {
+        using var activity = EvaluationTelemetry.Source.StartActivity("EvaluateTask");
+        activity?.SetTag("specfn.run_id", input.RunId);
+        activity?.SetTag("specfn.task_id", input.TaskId);
+        using var slot = await gate.WaitAsync().ConfigureAwait(false);
+        var started = DateTimeOffset.UtcNow;
+        var (drafter, drafterId, verifier, verifierId) = models.GetPair(input.Drafter, input.Verifier);
+        var decoding = EvaluationDefaults.ToDecodingOptions(input.Settings, verifier);
+        var prompts = input.Prompts.Select(p => EvaluationDefaults.Tokenize(verifier, p)).ToList();
+        var key = ContentKey.Compute(drafterId.Sha256, verifierId.Sha256, RunSettings.From(decoding, baseline: true), input.Prompts);
+        var statistics = new TaskStatisticsBuilder(decoding.Gamma);
+        observer.TaskStarted(input.RunId, input.TaskId, prompts.Count);
+        var progress = new Progress(observer, input.RunId, input.TaskId, prompts.Count);
+        var stopwatch = Stopwatch.StartNew();
+
+        var outcome = await store.RunTaskAsync(input.RunId, input.TaskId, key, prompts.Count, (sink, ct) =>
+            new TaskRunner(drafter, verifier, decoding).Run(prompts, new TeeSink(sink, statistics), progress, ct)).ConfigureAwait(false);
+
+        stopwatch.Stop();
+        var perPrompt = statistics.Build();
+        var summary = new TaskSummary
+        {
+            TaskId = input.TaskId,
+            Status = outcome.Reused ? TaskOutcomes.Reused : TaskOutcomes.Committed,
+            Prompts = prompts.Count,
+            Steps = perPrompt.Sum(p => p.Steps),
+            GeneratedTokens = perPrompt.Sum(p => p.GeneratedTokens),
+            Alpha = outcome.Reused ? null : Ratio(perPrompt.Sum(p => p.AlphaSum), perPrompt.Sum(p => p.Positions)),
+            AcceptanceRate = outcome.Reused ? null : Ratio(perPrompt.Sum(p => p.Accepted), perPrompt.Sum(p => p.Drafted)),
+            CrossEntropy = outcome.Reused ? null : Ratio(perPrompt.Sum(p => p.CrossEntropySum), perPrompt.Sum(p => p.Positions)),
+            TokensPerSecond = outcome.Reused ? null : Ratio(perPrompt.Sum(p => p.GeneratedTokens), perPrompt.Sum(p => p.SpeculativeMs) / 1000),
+            StartedAt = started,
+            CompletedAt = DateTimeOffset.UtcNow,
+            ExecutionProvider = verifier.ExecutionProvider,
+        };
+        EvaluationTelemetry.Record(summary);
+        logger.TaskEvaluated(input.RunId, input.TaskId, summary.Status, summary.Alpha ?? double.NaN, stopwatch.Elapsed.TotalSeconds);
+        observer.TaskCompleted(input.RunId, summary);
+        return summary;
+    }
+
+    private static double? Ratio(double numerator, double denominator) => denominator > 0 ? numerator / denominator : null;
+
+    private sealed class TeeSink(ITraceSink first, ITraceSink second) : ITraceSink
+    {
+        public void Write(TraceRecord record)
+        {
+            first.Write(record);
+            second.Write(record);
+        }
+    }
+
+    private sealed class Progress(IEvaluationObserver observer, string runId, string taskId, int total) : IProgress<int>
+    {
+        public void Report(int value) => observer.PromptCompleted(runId, taskId, value, total);
+    }
+}
+
+/// <summary>
+/// Marks failed tasks, builds the report from the committed traces, decides on mitigation and publishes
+/// report.json, report.html and tasks.csv. Runs even when some tasks failed.
+/// </summary>
+public sealed class ComputeFairnessActivity(ITraceStore store, IOptions<EvaluationOptions> options, ILogger<ComputeFairnessActivity> logger)
+    : TaskActivity<FairnessInput, FairnessOutcome>
+{
+    public override async Task<FairnessOutcome> RunAsync(TaskActivityContext context, FairnessInput input)
+    {
+        foreach (var failed in input.Tasks.Where(t => t.Status == TaskOutcomes.Failed))
+        {
+            await store.MarkTaskFailedAsync(input.RunId, failed.TaskId, failed.Error ?? "failed").ConfigureAwait(false);
+        }
+
+        EvaluationReport report;
+        try
+        {
+            report = await ReportBuilder.BuildAsync(store, input.RunId, new SuiteAnalysisOptions { BootstrapResamples = options.Value.BootstrapResamples }).ConfigureAwait(false);
+        }
+        catch (TraceStoreException ex)
+        {
+            logger.ReportNotBuilt(input.RunId, ex.Message);
+            return new FairnessOutcome { Decision = "not-evaluated", Reason = ex.Message, Error = ex.Message };
+        }
+
+        var decision = MitigationDecision.Decide(report, input.Policy);
+        report = report with { Decision = decision };
+        await ReportPublisher.PublishAsync(store, report).ConfigureAwait(false);
+        var fairness = report.Suite.Fairness;
+        logger.FairnessComputed(input.RunId, fairness.Unfairness, fairness.WorstTask, decision.Action);
+        return new FairnessOutcome
+        {
+            Unfairness = fairness.Unfairness,
+            MeanSpeedup = fairness.MeanSpeedup,
+            MinMaxSpeedupRatio = fairness.MinMaxSpeedupRatio,
+            WorstTask = fairness.WorstTask,
+            Decision = decision.Action,
+            Reason = decision.Reason,
+            ReportWritten = true,
+        };
+    }
+}
+
+/// <summary>Limits how many task evaluations run at once in this process (a GPU replica evaluates one at a time).</summary>
+public sealed class EvaluationGate(IOptions<EvaluationOptions> options) : IDisposable
+{
+    private readonly SemaphoreSlim _semaphore = new(Math.Max(1, options.Value.MaxConcurrentEvaluations));
+
+    public async Task<IDisposable> WaitAsync(CancellationToken cancellationToken = default)
+    {
+        await _semaphore.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return new Releaser(_semaphore);
+    }
+
+    public void Dispose() => _semaphore.Dispose();
+
+    private sealed class Releaser(SemaphoreSlim semaphore) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                semaphore.Release();
+            }
+        }
+    }
+}
+
+/// <summary>Mapping from submission settings to the engine, shared by every activity.</summary>
+public static class EvaluationDefaults
+{
+    public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web);
+
+    /// <summary>Decoding options for a submission: the verifier's EOS ids stop a generation.</summary>
+    public static DecodingOptions ToDecodingOptions(EvaluationSettings settings, OnnxLanguageModel verifier) => new()
+    {
+        Gamma = settings.Gamma,
+        MaxNewTokens = settings.MaxNewTokens,
+        Seed = settings.Seed,
+        StopTokens = verifier.Manifest.EosTokenIds,
+        Sampling = new SamplingOptions { Temperature = settings.Temperature, TopK = settings.TopK, TopP = settings.TopP },
+    };
+
+    /// <summary>Encodes a prompt with the verifier's tokenizer (BOS first when the model has one), cut to fit the context.</summary>
+    public static int[] Tokenize(OnnxLanguageModel verifier, string prompt)
+    {
+        var ids = verifier.Tokenizer.Encode(prompt);
+        if (verifier.Manifest.BosTokenId is { } bos)
+        {
+            ids = [bos, .. ids];
+        }
+
+        if (ids.Length == 0)
+        {
+            throw new ArgumentException("prompt encodes to no tokens", nameof(prompt));
+        }
+
+        // Keep the most recent context; the generation needs room after the prompt.
+        var limit = Math.Max(1, verifier.ContextLength / 2);
+        return ids.Length > limit ? ids[^limit..] : ids;
+    }
+}
+
+/// <summary>The mitigation decision of method.md §6: act when U or the speed-up gap passes its threshold.</summary>
+public static class MitigationDecision
+{
+    public const string Mitigate = "mitigate";
+    public const string None = "none";
+
+    public static DecisionReport Decide(EvaluationReport report, MitigationPolicy policy)
+    {
+        var fairness = report.Suite.Fairness;
+        var gap = double.IsFinite(fairness.MinMaxSpeedupRatio) ? 1 - fairness.MinMaxSpeedupRatio : 0;
+        var reasons = new List<string>();
+        if (fairness.Unfairness > policy.UnfairnessThreshold)
+        {
+            reasons.Add($"U = {fairness.Unfairness:G4} > {policy.UnfairnessThreshold:G4}");
+        }
+
+        if (gap > policy.SpeedupGapThreshold)
+        {
+            reasons.Add($"speed-up gap 1 − min/max = {gap:G4} > {policy.SpeedupGapThreshold:G4} (worst task {fairness.WorstTask})");
+        }
+
+        var mitigate = reasons.Count > 0;
+        return new DecisionReport
+        {
+            Action = mitigate ? Mitigate : None,
+            Reason = mitigate
+                ? string.Join("; ", reasons) + (policy.AutoMitigate ? "" : " — recorded only (autoMitigate is off)")
+                : $"U = {fairness.Unfairness:G4} ≤ {policy.UnfairnessThreshold:G4} and speed-up gap {gap:G4} ≤ {policy.SpeedupGapThreshold:G4}",
+            Inputs = new Dictionary<string, double>
+            {
+                ["unfairness"] = fairness.Unfairness,
+                ["unfairnessThreshold"] = policy.UnfairnessThreshold,
+                ["speedupGap"] = gap,
+                ["speedupGapThreshold"] = policy.SpeedupGapThreshold,
+            },
+            DecidedAt = report.GeneratedAt,
+        };
+    }
+}

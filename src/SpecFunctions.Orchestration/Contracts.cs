@@ -1,0 +1,99 @@
+using System.Text.Json.Serialization;
+using SpecFunctions.Core.Evaluation;
+using SpecFunctions.Core.Storage;
+
+namespace SpecFunctions.Orchestration;
+
+/// <summary>What <c>PrepareRun</c> resolved: model identities and the run's manifest is written.</summary>
+public sealed record PreparedRun
+{
+    public required string RunId { get; init; }
+    public required ModelIdentity Drafter { get; init; }
+    public required ModelIdentity Verifier { get; init; }
+}
+
+/// <summary>Input of one <c>EvaluateTask</c> activity.</summary>
+public sealed record EvaluateTaskInput
+{
+    public required string RunId { get; init; }
+    public required string TaskId { get; init; }
+    public required IReadOnlyList<string> Prompts { get; init; }
+    public required string Drafter { get; init; }
+    public required string Verifier { get; init; }
+    public required EvaluationSettings Settings { get; init; }
+}
+
+/// <summary>Input of an <c>EvaluateTaskChunk</c> sub-orchestration (large suites fan out through these).</summary>
+public sealed record TaskChunkInput
+{
+    public required IReadOnlyList<EvaluateTaskInput> Tasks { get; init; }
+}
+
+/// <summary>Task states a summary reports.</summary>
+public static class TaskOutcomes
+{
+    public const string Committed = "committed";
+    public const string Reused = "reused";
+    public const string Failed = "failed";
+}
+
+/// <summary>What one task's evaluation produced (the activity's output).</summary>
+public sealed record TaskSummary
+{
+    public required string TaskId { get; init; }
+
+    /// <summary><see cref="TaskOutcomes"/>: committed, reused or failed.</summary>
+    public required string Status { get; init; }
+
+    public string? Error { get; init; }
+    public int Prompts { get; init; }
+    public int Steps { get; init; }
+    public int GeneratedTokens { get; init; }
+
+    /// <summary>α_T of the fresh trace (null when reused or failed).</summary>
+    public double? Alpha { get; init; }
+    public double? AcceptanceRate { get; init; }
+    public double? CrossEntropy { get; init; }
+
+    /// <summary>Generated tokens per second of speculative decoding.</summary>
+    public double? TokensPerSecond { get; init; }
+
+    /// <summary>Wall-clock span of the activity (for fan-out overlap measurements).</summary>
+    public DateTimeOffset? StartedAt { get; init; }
+    public DateTimeOffset? CompletedAt { get; init; }
+    public string? ExecutionProvider { get; init; }
+}
+
+/// <summary>Input of <c>ComputeFairness</c>.</summary>
+public sealed record FairnessInput
+{
+    public required string RunId { get; init; }
+    public required IReadOnlyList<TaskSummary> Tasks { get; init; }
+    public required MitigationPolicy Policy { get; init; }
+}
+
+/// <summary>The fairness result and the mitigation decision.</summary>
+public sealed record FairnessOutcome
+{
+    public double? Unfairness { get; init; }
+    public double? MeanSpeedup { get; init; }
+    public double? MinMaxSpeedupRatio { get; init; }
+    public string? WorstTask { get; init; }
+
+    /// <summary>mitigate | none | not-evaluated.</summary>
+    public required string Decision { get; init; }
+    public required string Reason { get; init; }
+    public bool ReportWritten { get; init; }
+    public string? Error { get; init; }
+}
+
+/// <summary>Output of <c>EvaluateSuite</c>.</summary>
+public sealed record EvaluationOutcome
+{
+    public required string RunId { get; init; }
+    public required IReadOnlyList<TaskSummary> Tasks { get; init; }
+    public required FairnessOutcome Fairness { get; init; }
+
+    [JsonIgnore]
+    public int FailedTasks => Tasks.Count(t => t.Status == TaskOutcomes.Failed);
+}

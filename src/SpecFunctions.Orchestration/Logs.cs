@@ -1,0 +1,22 @@
+using Microsoft.Extensions.Logging;
+
+namespace SpecFunctions.Orchestration;
+
+/// <summary>Source-generated log messages of the orchestration layer. EventIds: 100s orchestrators, 200s activities.</summary>
+internal static partial class Logs
+{
+    [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Run {RunId} evaluated: {FailedTasks} failed task(s), U = {Unfairness}, decision {Decision}")]
+    public static partial void SuiteEvaluated(this ILogger logger, string runId, int failedTasks, double unfairness, string decision);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "Run {RunId}: task {TaskId} failed after retries: {Error}")]
+    public static partial void TaskFailed(this ILogger logger, string runId, string taskId, string error);
+
+    [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "Run {RunId}: task {TaskId} {Status}, alpha {Alpha:F4}, {Seconds:F2} s")]
+    public static partial void TaskEvaluated(this ILogger logger, string runId, string taskId, string status, double alpha, double seconds);
+
+    [LoggerMessage(EventId = 202, Level = LogLevel.Warning, Message = "Run {RunId}: report not built: {Reason}")]
+    public static partial void ReportNotBuilt(this ILogger logger, string runId, string reason);
+
+    [LoggerMessage(EventId = 203, Level = LogLevel.Information, Message = "Run {RunId}: U = {Unfairness:G4}, worst task {WorstTask}, decision {Decision}")]
+    public static partial void FairnessComputed(this ILogger logger, string runId, double unfairness, string worstTask, string decision);
+}

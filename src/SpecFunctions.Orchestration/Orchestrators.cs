@@ -1,0 +1,96 @@
+using Microsoft.DurableTask;
+using Microsoft.Extensions.Logging;
+using SpecFunctions.Core.Evaluation;
+
+namespace SpecFunctions.Orchestration;
+
+/// <summary>
+/// resolve → fan out one <c>EvaluateTask</c> per task (through <c>EvaluateTaskChunk</c> sub-orchestrations when the suite
+/// is larger than a chunk) → fan in → <c>ComputeFairness</c> → mitigation decision. Deterministic: no clock, no I/O,
+/// replay-safe logging only; progress goes to the custom status.
+/// </summary>
+public sealed class EvaluateSuiteOrchestrator : TaskOrchestrator<EvaluationRequest, EvaluationOutcome>
+{
+    /// <summary>Tasks per sub-orchestration; the orchestration input carries no options, so the size is fixed here.</summary>
+    public const int ChunkSize = 16;
+
+    public override async Task<EvaluationOutcome> RunAsync(TaskOrchestrationContext context, EvaluationRequest request)
+    {
+        var logger = context.CreateReplaySafeLogger<EvaluateSuiteOrchestrator>();
+        var total = request.Suite.Tasks.Count;
+        context.SetCustomStatus(new EvaluationProgress { Phase = "preparing", TasksTotal = total });
+        await context.CallActivityAsync<PreparedRun>(DurableNames.PrepareRun, request, TaskEvaluation.Retry).ConfigureAwait(true);
+
+        var inputs = request.Suite.Tasks.Select(t => new EvaluateTaskInput
+        {
+            RunId = request.RunId,
+            TaskId = t.Id,
+            Prompts = t.Prompts,
+            Drafter = request.Drafter,
+            Verifier = request.Verifier,
+            Settings = request.Settings,
+        }).ToList();
+
+        var pending = total <= ChunkSize
+            ? inputs.Select(i => TaskEvaluation.RunAsync(context, i).ContinueWith(t => (IReadOnlyList<TaskSummary>)[t.Result], TaskScheduler.Current)).ToList()
+            : inputs.Chunk(ChunkSize).Select(chunk => context.CallSubOrchestratorAsync<IReadOnlyList<TaskSummary>>(
+                DurableNames.EvaluateTaskChunk, new TaskChunkInput { Tasks = chunk })).ToList();
+
+        // Fan in one completion at a time so the custom status shows progress.
+        var summaries = new List<TaskSummary>(total);
+        context.SetCustomStatus(new EvaluationProgress { Phase = "evaluating", TasksTotal = total });
+        while (pending.Count > 0)
+        {
+            var done = await Task.WhenAny(pending).ConfigureAwait(true);
+            pending.Remove(done);
+            summaries.AddRange(await done.ConfigureAwait(true));
+            context.SetCustomStatus(new EvaluationProgress { Phase = "evaluating", TasksDone = summaries.Count, TasksTotal = total });
+        }
+
+        summaries.Sort((a, b) => string.CompareOrdinal(a.TaskId, b.TaskId));
+        context.SetCustomStatus(new EvaluationProgress { Phase = "fairness", TasksDone = total, TasksTotal = total });
+        var fairness = await context.CallActivityAsync<FairnessOutcome>(
+            DurableNames.ComputeFairness, new FairnessInput { RunId = request.RunId, Tasks = summaries, Policy = request.Mitigation }, TaskEvaluation.Retry).ConfigureAwait(true);
+        logger.SuiteEvaluated(request.RunId, summaries.Count(s => s.Status == TaskOutcomes.Failed), fairness.Unfairness ?? double.NaN, fairness.Decision);
+
+        context.SetCustomStatus(new EvaluationProgress { Phase = "done", TasksDone = total, TasksTotal = total });
+        return new EvaluationOutcome { RunId = request.RunId, Tasks = summaries, Fairness = fairness };
+    }
+}
+
+/// <summary>Evaluates one chunk of a large suite: one activity per task, all at once.</summary>
+public sealed class EvaluateTaskChunkOrchestrator : TaskOrchestrator<TaskChunkInput, IReadOnlyList<TaskSummary>>
+{
+    public override async Task<IReadOnlyList<TaskSummary>> RunAsync(TaskOrchestrationContext context, TaskChunkInput input)
+    {
+        var results = await Task.WhenAll(input.Tasks.Select(t => TaskEvaluation.RunAsync(context, t))).ConfigureAwait(true);
+        return results;
+    }
+}
+
+/// <summary>Calling <c>EvaluateTask</c> with retries; a task that still fails becomes a failed summary, not a failed suite.</summary>
+internal static class TaskEvaluation
+{
+    /// <summary>Three attempts, 1 s then 2 s apart. Durable timers make the waits replay-safe.</summary>
+    public static TaskOptions Retry { get; } = TaskOptions.FromRetryPolicy(new RetryPolicy(maxNumberOfAttempts: 3, firstRetryInterval: TimeSpan.FromSeconds(1), backoffCoefficient: 2));
+
+    public static async Task<TaskSummary> RunAsync(TaskOrchestrationContext context, EvaluateTaskInput input)
+    {
+        try
+        {
+            return await context.CallActivityAsync<TaskSummary>(DurableNames.EvaluateTask, input, Retry).ConfigureAwait(true);
+        }
+        catch (TaskFailedException ex)
+        {
+            var message = ex.FailureDetails.ErrorMessage;
+            context.CreateReplaySafeLogger(typeof(TaskEvaluation)).TaskFailed(input.RunId, input.TaskId, message);
+            return new TaskSummary { TaskId = input.TaskId, Status = TaskOutcomes.Failed, Error = FirstLine(message), Prompts = input.Prompts.Count };
+        }
+    }
+
+    private static string FirstLine(string message)
+    {
+        var line = message.Split('\n', 2)[0].Trim();
+        return line.Length > 300 ? line[..300] : line;
+    }
+}

@@ -1,0 +1,42 @@
+using Microsoft.DurableTask;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using SpecFunctions.Core.Evaluation;
+
+namespace SpecFunctions.Orchestration;
+
+public static class ServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the evaluation services. The host registers <see cref="Core.Storage.ITraceStore"/>,
+    /// <see cref="IModelCatalog"/> and <see cref="Onnx.OnnxModelOptions"/>.
+    /// </summary>
+    public static IServiceCollection AddSpecFunctionsEvaluation(this IServiceCollection services, Action<EvaluationOptions>? configure = null)
+    {
+        var options = services.AddOptions<EvaluationOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        options.Validate(o => o.MaxConcurrentEvaluations >= 1 && o.ChunkSize >= 1 && o.MaxAttempts >= 1, "Evaluation options must be >= 1");
+        services.TryAddSingleton<ModelCache>();
+        services.TryAddSingleton<EvaluationGate>();
+        services.TryAddSingleton<IEvaluationObserver, NullEvaluationObserver>();
+        services.TryAddTransient<PrepareRunActivity>();
+        services.TryAddTransient<EvaluateTaskActivity>();
+        services.TryAddTransient<ComputeFairnessActivity>();
+        return services;
+    }
+
+    /// <summary>Registers every orchestrator and activity under its <see cref="DurableNames"/> name.</summary>
+    public static DurableTaskRegistry AddSpecFunctionsTasks(this DurableTaskRegistry registry)
+    {
+        registry.AddOrchestrator(DurableNames.EvaluateSuite, typeof(EvaluateSuiteOrchestrator));
+        registry.AddOrchestrator(DurableNames.EvaluateTaskChunk, typeof(EvaluateTaskChunkOrchestrator));
+        registry.AddActivity(DurableNames.PrepareRun, typeof(PrepareRunActivity));
+        registry.AddActivity(DurableNames.EvaluateTask, typeof(EvaluateTaskActivity));
+        registry.AddActivity(DurableNames.ComputeFairness, typeof(ComputeFairnessActivity));
+        return registry;
+    }
+}
