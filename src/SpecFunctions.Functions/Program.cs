@@ -7,6 +7,7 @@ builder.ConfigureFunctionsWebApplication();
 
 builder.Services.AddSpecFunctionsTelemetry(builder.Configuration);
 builder.Services.AddSpecFunctionsStorage(builder.Configuration);
+builder.Services.AddSpecFunctionsEvaluation(builder.Configuration);
 builder.Services.AddSpecFunctionsApi();
 
 builder.Build().Run();

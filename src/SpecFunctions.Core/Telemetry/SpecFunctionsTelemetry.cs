@@ -32,12 +32,4 @@ public static class SpecFunctionsTelemetry
     /// <summary>Audited runs found to have regressed against the suite's previous run. Tag <c>suite</c>.</summary>
     public static Counter<long> Regressions { get; } =
         Meter.CreateCounter<long>("specfn.audit.regressions", "{run}", "Audited runs that regressed");
-
-    /// <summary>Per-task acceptance rate (accepted / proposed drafts, 0..1). Tag <c>task</c>.</summary>
-    public static Histogram<double> AcceptanceRate { get; } =
-        Meter.CreateHistogram<double>("specfn.acceptance_rate", "1", "Per-task acceptance rate");
-
-    /// <summary>Per-task generation throughput of speculative decoding, tokens per second. Tag <c>task</c>.</summary>
-    public static Histogram<double> TokensPerSecond { get; } =
-        Meter.CreateHistogram<double>("specfn.tokens_per_second", "{token}/s", "Per-task speculative throughput");
 }

@@ -11,6 +11,8 @@ using SpecFunctions.Core.Evaluation;
 using SpecFunctions.Core.Reporting;
 using SpecFunctions.Core.Storage;
 using SpecFunctions.Core.Telemetry;
+using SpecFunctions.Onnx;
+using SpecFunctions.Orchestration;
 using SpecFunctions.Storage;
 
 namespace SpecFunctions.Functions.Hosting;
@@ -28,16 +30,19 @@ public enum TelemetryExporter
     Console,
 }
 
-/// <summary>Model references a submission may name (configuration section <see cref="SectionName"/>).</summary>
+/// <summary>Where models are found (configuration section <see cref="SectionName"/>).</summary>
 public sealed class ModelCatalogOptions
 {
-    public const string SectionName = "Evaluation:Models";
+    public const string SectionName = "Models";
 
-    /// <summary>Comma-separated model names the catalog resolves. Default <c>demo-verifier,demo-drafter</c>.</summary>
-    public string Known { get; set; } = "demo-verifier,demo-drafter";
+    /// <summary>
+    /// Folder whose subfolders (each with a <c>specfn-model.json</c>) are models addressed by folder name; relative paths
+    /// are resolved against the app folder. Default none.
+    /// </summary>
+    public string? Root { get; set; }
 
-    public IReadOnlySet<string> KnownSet() =>
-        Known.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
+    /// <summary>Explicit references, name → model folder (e.g. <c>demo-verifier</c> → <c>/models/demo-verifier</c>). Default none.</summary>
+    public Dictionary<string, string> Aliases { get; set; } = new(StringComparer.Ordinal);
 }
 
 /// <summary>One registration method per layer, so <c>Program.cs</c> reads as a table of contents.</summary>
@@ -99,6 +104,17 @@ public static class HostingExtensions
             .BindConfiguration(BlobTraceStoreOptions.SectionName)
             .PostConfigure(o =>
             {
+                // The names infra/modules/functionApp.bicep sets (managed identity, no connection string).
+                if (o.ServiceUri is null && Uri.TryCreate(configuration["SPECFN_TRACE_STORAGE:serviceUri"], UriKind.Absolute, out var serviceUri))
+                {
+                    o.ServiceUri = serviceUri;
+                }
+
+                if (configuration["SPECFN_TRACE_CONTAINER"] is { Length: > 0 } container && configuration[$"{BlobTraceStoreOptions.SectionName}:ContainerName"] is null)
+                {
+                    o.ContainerName = container;
+                }
+
                 var shared = configuration["AzureWebJobsStorage"];
                 if (string.IsNullOrWhiteSpace(o.ConnectionString) && o.ServiceUri is null && !string.IsNullOrWhiteSpace(shared))
                 {
@@ -117,18 +133,42 @@ public static class HostingExtensions
         return services;
     }
 
-    /// <summary>The HTTP API's request parser (limits: <see cref="EvaluationLimits.SectionName"/>; models: <see cref="ModelCatalogOptions.SectionName"/>) and the audit thresholds.</summary>
+    /// <summary>
+    /// The model catalog (section <see cref="ModelCatalogOptions.SectionName"/>), ONNX Runtime settings (section
+    /// <c>Onnx</c>, or <c>SPECFN_DEVICE</c> = Cpu | Cuda) and the orchestration library's services (section
+    /// <see cref="EvaluationOptions.SectionName"/>).
+    /// </summary>
+    public static IServiceCollection AddSpecFunctionsEvaluation(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<ModelCatalogOptions>().BindConfiguration(ModelCatalogOptions.SectionName);
+        services.TryAddSingleton<IModelCatalog>(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<ModelCatalogOptions>>().Value;
+            var root = string.IsNullOrWhiteSpace(options.Root) ? null : Path.GetFullPath(options.Root, AppContext.BaseDirectory);
+            return new ModelCatalog(options.Aliases, root);
+        });
+        var onnx = configuration.GetSection("Onnx").Get<OnnxModelOptions>() ?? OnnxModelOptions.Default;
+        if (Enum.TryParse<OnnxDevice>(configuration["SPECFN_DEVICE"], ignoreCase: true, out var device))
+        {
+            onnx = onnx with { Device = device };
+        }
+
+        onnx.Validate();
+        services.TryAddSingleton(onnx);
+        services.AddSpecFunctionsEvaluation(o => configuration.GetSection(EvaluationOptions.SectionName).Bind(o));
+        return services;
+    }
+
+    /// <summary>The HTTP API's request parser (limits: section <see cref="EvaluationLimits.SectionName"/>) and the audit thresholds.</summary>
     public static IServiceCollection AddSpecFunctionsApi(this IServiceCollection services)
     {
         services.AddOptions<EvaluationLimits>().BindConfiguration(EvaluationLimits.SectionName);
-        services.AddOptions<ModelCatalogOptions>().BindConfiguration(ModelCatalogOptions.SectionName);
         services.AddOptions<RegressionThresholds>().BindConfiguration(RegressionThresholds.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton(sp =>
-        {
-            var known = sp.GetRequiredService<IOptions<ModelCatalogOptions>>().Value.KnownSet();
-            return new EvaluationRequestParser(sp.GetRequiredService<IOptions<EvaluationLimits>>().Value, known.Contains, EvaluationRequestParser.NewRunId);
-        });
+        services.TryAddSingleton(sp => new EvaluationRequestParser(
+            sp.GetRequiredService<IOptions<EvaluationLimits>>().Value,
+            sp.GetRequiredService<IModelCatalog>().IsKnown,
+            EvaluationRequestParser.NewRunId));
         return services;
     }
 }
