@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace SpecFunctions.Functions;
 
-/// <summary>Source-generated log messages of the Functions app. Event ids: 1xx HTTP API, 2xx audit, 3xx hosting.</summary>
+/// <summary>Source-generated log messages of the Functions app. Event ids: 1xx evaluation API, 2xx audit.</summary>
 internal static partial class Logs
 {
     [LoggerMessage(100, LogLevel.Information, "Rejected an evaluation submission: {ErrorCount} problem(s), first at {Field}")]
@@ -32,6 +32,6 @@ internal static partial class Logs
     [LoggerMessage(204, LogLevel.Error, "Audit of suite {Suite} failed")]
     public static partial void AuditSuiteFailed(this ILogger logger, Exception exception, string suite);
 
-    [LoggerMessage(300, LogLevel.Information, "Telemetry export: {Exporter}")]
-    public static partial void TelemetryExporter(this ILogger logger, string exporter);
+    [LoggerMessage(205, LogLevel.Information, "Registered audit suite {Suite} with {TaskCount} task(s)")]
+    public static partial void AuditSuiteRegistered(this ILogger logger, string suite, int taskCount);
 }

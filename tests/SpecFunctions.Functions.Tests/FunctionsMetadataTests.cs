@@ -50,7 +50,10 @@ public class FunctionsMetadataTests
     public void Metadata_ListsExactlyTheAppsFunctions()
     {
         Assert.Equal(
-            ["CancelEvaluation", "ComputeFairness", "EvaluateSuite", "EvaluateTask", "EvaluateTaskChunk", "GetEvaluationReport", "GetEvaluationStatus", "NightlyAudit", "PrepareRun", "SubmitEvaluation"],
+            [
+                "CancelEvaluation", "ComputeFairness", "EvaluateSuite", "EvaluateTask", "EvaluateTaskChunk", "GetEvaluationReport",
+                "GetEvaluationStatus", "ListAuditSuites", "NightlyAudit", "PrepareRun", "RegisterAuditSuite", "SubmitEvaluation",
+            ],
             Functions.Value.Keys.Order(StringComparer.Ordinal));
     }
 
@@ -59,6 +62,8 @@ public class FunctionsMetadataTests
     [InlineData("GetEvaluationStatus", "evaluations/{runId}", "get")]
     [InlineData("GetEvaluationReport", "evaluations/{runId}/report", "get")]
     [InlineData("CancelEvaluation", "evaluations/{runId}/cancel", "post")]
+    [InlineData("RegisterAuditSuite", "audit/suites/{name}", "put")]
+    [InlineData("ListAuditSuites", "audit/suites", "get")]
     public void Metadata_HttpFunction_RouteMethodAndFunctionKey(string function, string route, string method)
     {
         var trigger = Trigger(function);

@@ -38,6 +38,7 @@ public class HostingTests
         services.AddSpecFunctionsApi();
         services.AddTransient<EvaluationsApi>();
         services.AddTransient<NightlyAudit>();
+        services.AddTransient<AuditSuitesApi>();
         services.AddTransient<Durable.EvaluationActivities>();
         return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
     }
@@ -54,6 +55,7 @@ public class HostingTests
 
         Assert.NotNull(provider.GetRequiredService<EvaluationsApi>());
         Assert.NotNull(provider.GetRequiredService<NightlyAudit>());
+        Assert.NotNull(provider.GetRequiredService<AuditSuitesApi>());
         Assert.NotNull(provider.GetRequiredService<Durable.EvaluationActivities>());
         Assert.Equal("UseDevelopmentStorage=true", provider.GetRequiredService<IOptions<BlobTraceStoreOptions>>().Value.ConnectionString);
         Assert.Equal(8, provider.GetRequiredService<EvaluationRequestParser>().Limits.MaxTasks);

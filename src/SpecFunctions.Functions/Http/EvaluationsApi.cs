@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
@@ -31,18 +30,13 @@ public sealed class EvaluationsApi(EvaluationRequestParser parser, ITraceStore s
         [DurableClient] DurableTaskClient client,
         CancellationToken cancellationToken)
     {
-        if (!IsJson(request.ContentType))
+        var (body, problem) = await HttpInput.ReadJsonAsync(request, parser.Limits.MaxBodyBytes, cancellationToken);
+        if (problem is not null)
         {
-            return Problems.BadRequest(request, "Content-Type", $"must be application/json (UTF-8), got {Describe(request.ContentType)}");
+            return problem;
         }
 
-        var body = await ReadBodyAsync(request, parser.Limits.MaxBodyBytes, cancellationToken);
-        if (body is null)
-        {
-            return Problems.BadRequest(request, "$", $"the body is larger than the limit of {parser.Limits.MaxBodyBytes} bytes");
-        }
-
-        var parsed = parser.Parse(body.Value);
+        var parsed = parser.Parse(body);
         if (!parsed.IsValid)
         {
             logger.SubmissionRejected(parsed.Errors.Count, parsed.Errors[0].Field);
@@ -144,7 +138,7 @@ public sealed class EvaluationsApi(EvaluationRequestParser parser, ITraceStore s
         };
         if (contentType.Length == 0)
         {
-            return Problems.BadRequest(request, "format", $"must be 'json' or 'html', got {Describe(format)}");
+            return Problems.BadRequest(request, "format", $"must be 'json' or 'html', got {HttpInput.Describe(format)}");
         }
 
         var stream = await store.OpenArtifactAsync(runId, artifact, cancellationToken);
@@ -195,38 +189,7 @@ public sealed class EvaluationsApi(EvaluationRequestParser parser, ITraceStore s
     }
 
     private static JsonApiResult InvalidRunId(HttpRequest request, string runId) =>
-        Problems.BadRequest(request, "runId", $"{Describe(runId)} is not a valid run id: must match {StoreIds.Pattern}");
-
-    private static bool IsJson(string? contentType) =>
-        MediaTypeHeaderValue.TryParse(contentType, out var media)
-        && media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
-        && (!media.Charset.HasValue || media.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase));
-
-    /// <summary>The body, or null when it exceeds <paramref name="limit"/> bytes (read no further than limit + 1).</summary>
-    private static async Task<ReadOnlyMemory<byte>?> ReadBodyAsync(HttpRequest request, int limit, CancellationToken cancellationToken)
-    {
-        if (request.ContentLength > limit)
-        {
-            return null;
-        }
-
-        var buffer = new ArrayBufferWriter<byte>(Math.Min(limit + 1, 64 * 1024));
-        while (true)
-        {
-            var memory = buffer.GetMemory(8192);
-            var read = await request.Body.ReadAsync(memory, cancellationToken);
-            if (read == 0)
-            {
-                return buffer.WrittenMemory;
-            }
-
-            buffer.Advance(read);
-            if (buffer.WrittenCount > limit)
-            {
-                return null;
-            }
-        }
-    }
+        Problems.BadRequest(request, "runId", $"{HttpInput.Describe(runId)} is not a valid run id: must match {StoreIds.Pattern}");
 
     private static JsonNode? ParseJson(string? json)
     {
@@ -245,13 +208,6 @@ public sealed class EvaluationsApi(EvaluationRequestParser parser, ITraceStore s
             return JsonValue.Create(json);
         }
     }
-
-    private static string Describe(string? value) => value switch
-    {
-        null => "nothing",
-        "" => "an empty value",
-        _ => "'" + new string(value.Take(64).Select(c => char.IsControl(c) ? '?' : c).ToArray()) + (value.Length > 64 ? "…'" : "'"),
-    };
 }
 
 /// <summary>The management URLs of one evaluation, absolute, built from the request's scheme and host.</summary>
