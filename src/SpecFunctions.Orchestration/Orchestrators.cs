@@ -32,7 +32,7 @@ public sealed class EvaluateSuiteOrchestrator : TaskOrchestrator<EvaluationReque
         }).ToList();
 
         var pending = total <= ChunkSize
-            ? inputs.Select(i => TaskEvaluation.RunAsync(context, i).ContinueWith(t => (IReadOnlyList<TaskSummary>)[t.Result], TaskScheduler.Current)).ToList()
+            ? inputs.Select(i => One(context, i)).ToList()
             : inputs.Chunk(ChunkSize).Select(chunk => context.CallSubOrchestratorAsync<IReadOnlyList<TaskSummary>>(
                 DurableNames.EvaluateTaskChunk, new TaskChunkInput { Tasks = chunk })).ToList();
 
@@ -56,6 +56,10 @@ public sealed class EvaluateSuiteOrchestrator : TaskOrchestrator<EvaluationReque
         context.SetCustomStatus(new EvaluationProgress { Phase = "done", TasksDone = total, TasksTotal = total });
         return new EvaluationOutcome { RunId = request.RunId, Tasks = summaries, Fairness = fairness };
     }
+
+    // An async wrapper rather than ContinueWith: continuations must stay on the orchestration's scheduler.
+    private static async Task<IReadOnlyList<TaskSummary>> One(TaskOrchestrationContext context, EvaluateTaskInput input) =>
+        [await TaskEvaluation.RunAsync(context, input).ConfigureAwait(true)];
 }
 
 /// <summary>Evaluates one chunk of a large suite: one activity per task, all at once.</summary>
