@@ -162,4 +162,25 @@ public class RegressionComparerTests
         Assert.Equal(report.Regression!.Reasons, back.Regression.Reasons);
         Assert.Equal(0.05, back.Regression.Thresholds.WorstSpeedupDrop);
     }
+
+    [Fact]
+    public void HtmlReport_WithRegression_SectionShowsVerdictReasonsAndTasks()
+    {
+        var before = Report("r1", 0.01, ("en", 2.0, null), ("sw", 1.5, null));
+        var after = Report("r2", 0.05, ("en", 2.0, null), ("sw", 1.0, null));
+        var report = after with { Regression = RegressionComparer.Compare(before, after, Thresholds) };
+
+        var html = HtmlReportWriter.Write(report);
+        var withoutSection = HtmlReportWriter.Write(after);
+
+        Assert.Contains("<section id=\"regression\" data-regressed=\"true\">", html);
+        Assert.Contains("Regression check against run r1: REGRESSED", html);
+        Assert.Contains("unfairness U rose from 0.01 to 0.05", html);
+        var start = html.IndexOf("<section id=\"regression\"", StringComparison.Ordinal);
+        var section = html[start..html.IndexOf("</section>", start, StringComparison.Ordinal)];
+        Assert.Contains("data-field=\"speedup-before\" data-value=\"1.5\">1.500<", section);
+        Assert.Contains("data-field=\"speedup-after\" data-value=\"1\">1.000<", section);
+        Assert.Contains("data-field=\"speedup-after\" data-value=\"2\">2.000<", section);
+        Assert.DoesNotContain("id=\"regression\"", withoutSection);
+    }
 }
