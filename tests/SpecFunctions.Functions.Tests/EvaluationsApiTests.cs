@@ -75,6 +75,41 @@ public sealed class EvaluationsApiTests : IDisposable
     }
 
     [Fact]
+    public async Task SubmitEvaluation_ScheduledOnceThenResubmitted_StartedCounterCountsOnce()
+    {
+        // Only this class submits over HTTP, and its tests run one at a time, so "source=http" increments are ours.
+        var started = 0L;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == Core.Telemetry.SpecFunctionsTelemetry.Name && instrument.Name == "specfn.evaluations.started")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "source" && (string?)tag.Value == "http")
+                {
+                    Interlocked.Add(ref started, value);
+                }
+            }
+        });
+        listener.Start();
+        Instance("nightly-1", null);
+        var first = TestHttp.Json("POST", "/api/evaluations", Submission);
+        await Api().SubmitEvaluation(first, _client.Object, CancellationToken.None);
+        Instance("nightly-1", Metadata("nightly-1", OrchestrationRuntimeStatus.Running));
+        var again = TestHttp.Json("POST", "/api/evaluations", Submission);
+
+        await Api().SubmitEvaluation(again, _client.Object, CancellationToken.None);
+
+        Assert.Equal(1, Interlocked.Read(ref started));
+    }
+
+    [Fact]
     public async Task SubmitEvaluation_NoRunId_GeneratedIdIsInstanceIdAndInUrls()
     {
         Instance("run-abc", null);

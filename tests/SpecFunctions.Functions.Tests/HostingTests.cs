@@ -28,6 +28,22 @@ public class HostingTests
         Assert.Equal(expected, HostingExtensions.SelectExporter(configuration));
     }
 
+    [Theory]
+    [InlineData("APPLICATIONINSIGHTS_CONNECTION_STRING", "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://localhost/")]
+    [InlineData("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4317")]
+    [InlineData("UNRELATED", "x")]
+    public void AddSpecFunctionsTelemetry_EachExporter_ProvidersBuild(string key, string value)
+    {
+        var configuration = Config((key, value));
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSpecFunctionsTelemetry(configuration);
+        using var provider = services.BuildServiceProvider();
+
+        Assert.NotNull(provider.GetRequiredService<OpenTelemetry.Metrics.MeterProvider>());
+        Assert.NotNull(provider.GetRequiredService<OpenTelemetry.Trace.TracerProvider>());
+    }
+
     private static ServiceProvider Build(IConfiguration configuration)
     {
         var services = new ServiceCollection();
