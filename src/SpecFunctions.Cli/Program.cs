@@ -6,6 +6,8 @@ var root = new RootCommand("specfn — measure and fix the unequal speed-ups of 
 {
     SimulateCommand.Create(),
     RunCommand.Create(),
+    ModelsCommand.Create(),
+    AuditCommand.Create(),
 };
 
 var parse = root.Parse(args);

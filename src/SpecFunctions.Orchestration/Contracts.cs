@@ -94,6 +94,9 @@ public sealed record EvaluationOutcome
     public required IReadOnlyList<TaskSummary> Tasks { get; init; }
     public required FairnessOutcome Fairness { get; init; }
 
+    /// <summary>The mitigation's outcome when one ran (decision "mitigate" with autoMitigate on).</summary>
+    public MitigationOutcome? Mitigation { get; init; }
+
     [JsonIgnore]
     public int FailedTasks => Tasks.Count(t => t.Status == TaskOutcomes.Failed);
 }

@@ -17,6 +17,9 @@ public sealed class EvaluationOptions
     /// <summary>First retry delay in seconds, doubled on each retry. Default 1.</summary>
     public double FirstRetrySeconds { get; set; } = 1;
 
+    /// <summary>Where stored model versions (mitigated drafters) are downloaded to. Default: a folder under the system temp.</summary>
+    public string ModelCacheFolder { get; set; } = Path.Combine(Path.GetTempPath(), "specfn-model-cache");
+
     /// <summary>Bootstrap resamples for every confidence interval. Default 1000.</summary>
     public int BootstrapResamples { get; set; } = 1000;
 }

@@ -19,4 +19,7 @@ internal static partial class Logs
 
     [LoggerMessage(EventId = 203, Level = LogLevel.Information, Message = "Run {RunId}: U = {Unfairness:G4}, worst task {WorstTask}, decision {Decision}")]
     public static partial void FairnessComputed(this ILogger logger, string runId, double unfairness, string worstTask, string decision);
+
+    [LoggerMessage(EventId = 301, Level = LogLevel.Information, Message = "Run {RunId}: drafter training: {Message}")]
+    public static partial void TrainerProgress(this ILogger logger, string runId, string message);
 }

@@ -50,18 +50,102 @@ public sealed class ModelCatalog(IReadOnlyDictionary<string, string> aliases, st
 
 /// <summary>
 /// Loaded ONNX models and their identities, cached per process: an evaluation replica loads each model once.
-/// Models are thread-safe; sequences are per generation.
+/// Models are thread-safe; sequences are per generation. A reference <c>{name}@{sha256}</c> names a stored,
+/// content-addressed model version (a mitigated drafter): it is downloaded once from the trace store into
+/// <see cref="EvaluationOptions.ModelCacheFolder"/>, so any replica can evaluate it.
 /// </summary>
-public sealed class ModelCache(IModelCatalog catalog, OnnxModelOptions onnxOptions, ILogger<ModelCache> logger) : IDisposable
+public sealed class ModelCache(IModelCatalog catalog, OnnxModelOptions onnxOptions, ITraceStore store, Microsoft.Extensions.Options.IOptions<EvaluationOptions> options, ILogger<ModelCache> logger) : IDisposable
 {
     private readonly ConcurrentDictionary<string, Lazy<(OnnxLanguageModel Model, ModelIdentity Identity)>> _models = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _downloads = new(1);
 
     public IModelCatalog Catalog => catalog;
+
+    /// <summary>The reference of a stored model version.</summary>
+    public static string VersionReference(ModelIdentity identity) => $"{identity.Name}@{identity.Sha256}";
+
+    /// <summary>True when <paramref name="reference"/> is a catalog name or a well-formed stored-version reference.</summary>
+    public bool IsKnown(string reference) => catalog.IsKnown(reference) || TryParseVersion(reference, out _);
+
+    /// <summary>The local folder of <paramref name="reference"/>, downloading a stored version first when needed.</summary>
+    public string GetFolder(string reference)
+    {
+        if (!TryParseVersion(reference, out var identity))
+        {
+            return catalog.GetFolder(reference);
+        }
+
+        var folder = Path.Combine(options.Value.ModelCacheFolder, identity.Name, identity.Sha256);
+        if (File.Exists(Path.Combine(folder, Core.Models.ModelManifest.FileName)))
+        {
+            return folder;
+        }
+
+        _downloads.Wait();
+        try
+        {
+            if (!File.Exists(Path.Combine(folder, Core.Models.ModelManifest.FileName)))
+            {
+                // Download next to the final folder and rename, so a crash never leaves a half folder that looks complete.
+                var partial = folder + ".partial-" + Environment.ProcessId;
+                if (Directory.Exists(partial))
+                {
+                    Directory.Delete(partial, recursive: true);
+                }
+
+                store.GetModelAsync(identity, partial).GetAwaiter().GetResult();
+                Directory.CreateDirectory(Path.GetDirectoryName(folder)!);
+                Directory.Move(partial, folder);
+            }
+        }
+        finally
+        {
+            _downloads.Release();
+        }
+
+        return folder;
+    }
+
+    /// <summary>Makes a freshly trained folder available under its version reference without a download.</summary>
+    public string AdoptVersion(ModelIdentity identity, string trainedFolder)
+    {
+        var folder = Path.Combine(options.Value.ModelCacheFolder, identity.Name, identity.Sha256);
+        if (!Directory.Exists(folder))
+        {
+            Directory.CreateDirectory(folder);
+            foreach (var file in Directory.GetFiles(trainedFolder))
+            {
+                File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+            }
+        }
+
+        return VersionReference(identity);
+    }
+
+    private static bool TryParseVersion(string reference, out ModelIdentity identity)
+    {
+        var at = reference.IndexOf('@', StringComparison.Ordinal);
+        identity = null!;
+        if (at <= 0)
+        {
+            return false;
+        }
+
+        var name = reference[..at];
+        var sha = reference[(at + 1)..];
+        if (!StoreIds.IsValid(name) || sha.Length != 64 || !sha.All(char.IsAsciiHexDigitLower))
+        {
+            return false;
+        }
+
+        identity = new ModelIdentity { Name = name, Sha256 = sha };
+        return true;
+    }
 
     /// <summary>Loads (once) the model <paramref name="reference"/> names.</summary>
     public (OnnxLanguageModel Model, ModelIdentity Identity) Get(string reference)
     {
-        var folder = Path.GetFullPath(catalog.GetFolder(reference));
+        var folder = Path.GetFullPath(GetFolder(reference));
         return _models.GetOrAdd(folder, f => new Lazy<(OnnxLanguageModel, ModelIdentity)>(() =>
         {
             var model = OnnxLanguageModel.Load(f, onnxOptions, logger);
@@ -81,6 +165,7 @@ public sealed class ModelCache(IModelCatalog catalog, OnnxModelOptions onnxOptio
 
     public void Dispose()
     {
+        _downloads.Dispose();
         foreach (var entry in _models.Values.Where(l => l.IsValueCreated))
         {
             entry.Value.Model.Dispose();

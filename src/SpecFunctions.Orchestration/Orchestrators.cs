@@ -53,8 +53,18 @@ public sealed class EvaluateSuiteOrchestrator : TaskOrchestrator<EvaluationReque
             DurableNames.ComputeFairness, new FairnessInput { RunId = request.RunId, Tasks = summaries, Policy = request.Mitigation }, TaskEvaluation.Retry).ConfigureAwait(true);
         logger.SuiteEvaluated(request.RunId, summaries.Count(s => s.Status == TaskOutcomes.Failed), fairness.Unfairness ?? double.NaN, fairness.Decision);
 
+        MitigationOutcome? mitigation = null;
+        if (fairness.Decision == MitigationDecision.Mitigate && request.Mitigation.AutoMitigate)
+        {
+            context.SetCustomStatus(new EvaluationProgress { Phase = "mitigating", TasksDone = total, TasksTotal = total });
+            mitigation = await context.CallSubOrchestratorAsync<MitigationOutcome>(
+                DurableNames.MitigateDrafter,
+                MitigationRequests.From(request),
+                new SubOrchestrationOptions { InstanceId = $"{request.RunId}-mitigation" }).ConfigureAwait(true);
+        }
+
         context.SetCustomStatus(new EvaluationProgress { Phase = "done", TasksDone = total, TasksTotal = total });
-        return new EvaluationOutcome { RunId = request.RunId, Tasks = summaries, Fairness = fairness };
+        return new EvaluationOutcome { RunId = request.RunId, Tasks = summaries, Fairness = fairness, Mitigation = mitigation };
     }
 
     // An async wrapper rather than ContinueWith: continuations must stay on the orchestration's scheduler.

@@ -23,9 +23,14 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<ModelCache>();
         services.TryAddSingleton<EvaluationGate>();
         services.TryAddSingleton<IEvaluationObserver, NullEvaluationObserver>();
+        services.TryAddSingleton<IMitigationPlanSender, UnconfiguredPlanSender>();
         services.TryAddTransient<PrepareRunActivity>();
         services.TryAddTransient<EvaluateTaskActivity>();
         services.TryAddTransient<ComputeFairnessActivity>();
+        services.TryAddTransient<PlanMitigationActivity>();
+        services.TryAddTransient<FineTuneDrafterActivity>();
+        services.TryAddTransient<SendMitigationPlanActivity>();
+        services.TryAddTransient<CompareAndPromoteActivity>();
         return services;
     }
 
@@ -37,6 +42,11 @@ public static class ServiceCollectionExtensions
         registry.AddActivity(DurableNames.PrepareRun, typeof(PrepareRunActivity));
         registry.AddActivity(DurableNames.EvaluateTask, typeof(EvaluateTaskActivity));
         registry.AddActivity(DurableNames.ComputeFairness, typeof(ComputeFairnessActivity));
+        registry.AddOrchestrator(DurableNames.MitigateDrafter, typeof(MitigateDrafterOrchestrator));
+        registry.AddActivity(DurableNames.PlanMitigation, typeof(PlanMitigationActivity));
+        registry.AddActivity(DurableNames.FineTuneDrafter, typeof(FineTuneDrafterActivity));
+        registry.AddActivity(DurableNames.SendMitigationPlan, typeof(SendMitigationPlanActivity));
+        registry.AddActivity(DurableNames.CompareAndPromote, typeof(CompareAndPromoteActivity));
         return registry;
     }
 }

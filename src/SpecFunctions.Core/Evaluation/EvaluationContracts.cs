@@ -20,6 +20,11 @@ public sealed record SuiteTask
 
     [JsonPropertyName("prompts")]
     public required IReadOnlyList<string> Prompts { get; init; }
+
+    /// <summary>Optional training prompts for mitigation (corrective data); the evaluation prompts are used when absent.</summary>
+    [JsonPropertyName("trainingPrompts")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? TrainingPrompts { get; init; }
 }
 
 /// <summary>Decoding settings of an evaluation.</summary>
@@ -64,6 +69,14 @@ public sealed record MitigationPolicy
     /// <summary>Start the mitigation when the thresholds are passed (false: record the decision only). Default false.</summary>
     [JsonPropertyName("autoMitigate")]
     public bool AutoMitigate { get; init; }
+
+    /// <summary>Mitigation strategy: <c>s-cdf</c> (default), <c>balanced</c>, <c>temperature</c> or <c>none</c>.</summary>
+    [JsonPropertyName("strategy")]
+    public string Strategy { get; init; } = "s-cdf";
+
+    /// <summary>Largest relative drop of mean speed-up that still allows promoting the new drafter. Default 0.02.</summary>
+    [JsonPropertyName("meanSpeedupTolerance")]
+    public double MeanSpeedupTolerance { get; init; } = 0.02;
 }
 
 /// <summary>A validated evaluation submission: the input of the <c>EvaluateSuite</c> orchestration.</summary>
@@ -125,4 +138,8 @@ public static class DurableNames
     public const string EvaluateTask = "EvaluateTask";
     public const string ComputeFairness = "ComputeFairness";
     public const string MitigateDrafter = "MitigateDrafter";
+    public const string PlanMitigation = "PlanMitigation";
+    public const string FineTuneDrafter = "FineTuneDrafter";
+    public const string SendMitigationPlan = "SendMitigationPlan";
+    public const string CompareAndPromote = "CompareAndPromote";
 }

@@ -34,6 +34,8 @@ public static class TraceStoreLayout
         RunArtifact.ReportJson => "report.json",
         RunArtifact.ReportHtml => "report.html",
         RunArtifact.TasksCsv => "tasks.csv",
+        RunArtifact.MitigationPlan => "mitigation/plan.json",
+        RunArtifact.PromotedDrafter => "mitigation/promoted-drafter.json",
         _ => throw new ArgumentOutOfRangeException(nameof(artifact), artifact, "unknown artifact"),
     };
 
@@ -60,4 +62,10 @@ public enum RunArtifact
 
     /// <summary><c>tasks.csv</c>, invariant culture with a header row.</summary>
     TasksCsv,
+
+    /// <summary><c>mitigation/plan.json</c>: task weights, data locations and base drafter handed to a trainer.</summary>
+    MitigationPlan,
+
+    /// <summary><c>mitigation/promoted-drafter.json</c>: the drafter version the mitigation promoted for this suite.</summary>
+    PromotedDrafter,
 }

@@ -1,0 +1,386 @@
+using System.Text.Json;
+using Microsoft.DurableTask;
+using Microsoft.Extensions.Logging;
+using SpecFunctions.Core.Evaluation;
+using SpecFunctions.Core.Mitigation;
+using SpecFunctions.Core.Reporting;
+using SpecFunctions.Core.Storage;
+
+namespace SpecFunctions.Orchestration;
+
+/// <summary>Mitigation strategies (method.md §6 and the paper's baselines).</summary>
+public static class MitigationStrategies
+{
+    /// <summary>Stochastic corrective drafter fine-tuning: sample tasks by D_T-derived weights.</summary>
+    public const string SCdf = "s-cdf";
+
+    /// <summary>Data balancing: uniform task sampling, same loss.</summary>
+    public const string Balanced = "balanced";
+
+    /// <summary>Sweep a drafter-only softmax temperature and keep the fairest (no training; lossless).</summary>
+    public const string Temperature = "temperature";
+
+    /// <summary>No change: re-evaluates the same drafter (a control).</summary>
+    public const string None = "none";
+
+    public static IReadOnlyList<string> All { get; } = [SCdf, Balanced, Temperature, None];
+}
+
+/// <summary>Input of the <c>MitigateDrafter</c> orchestration.</summary>
+public sealed record MitigationRequest
+{
+    /// <summary>The evaluated run ("before").</summary>
+    public required string RunId { get; init; }
+
+    /// <summary>The evaluation that produced it (suite, models, settings); re-run with the new drafter.</summary>
+    public required EvaluationRequest Evaluation { get; init; }
+
+    public string Strategy { get; init; } = MitigationStrategies.SCdf;
+
+    public WeightRule WeightRule { get; init; } = WeightRule.ShiftByMinimum;
+
+    /// <summary>Training prompts per task id (corrective data comes from the verifier's generations on these). Tasks without any use their evaluation prompts.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> TrainingPrompts { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
+
+    /// <summary>Largest relative drop of mean speed-up that still allows promotion. Default 0.02.</summary>
+    public double MeanSpeedupTolerance { get; init; } = 0.02;
+
+    /// <summary>How long to wait for an external trainer's new drafter, seconds. Default 24 h.</summary>
+    public double ExternalTimeoutSeconds { get; init; } = 24 * 3600;
+
+    public int Seed { get; init; } = 1;
+}
+
+/// <summary>A new drafter version (from the in-process trainer or an external one).</summary>
+public sealed record NewDrafter
+{
+    /// <summary>Model reference the evaluation resolves: <c>{name}@{sha256}</c> for a stored version.</summary>
+    public required string Reference { get; init; }
+
+    public required ModelIdentity Identity { get; init; }
+
+    /// <summary>What the trainer did (steps, weights, chosen temperature...).</summary>
+    public string? Notes { get; init; }
+}
+
+/// <summary>The plan handed to an external trainer (model families the service cannot train in process).</summary>
+public sealed record MitigationPlan
+{
+    public required string RunId { get; init; }
+
+    /// <summary>Instance id of the waiting orchestration; the trainer raises <c>DrafterReady</c> on it.</summary>
+    public required string InstanceId { get; init; }
+
+    public required string Strategy { get; init; }
+    public required WeightRule WeightRule { get; init; }
+
+    /// <summary>Task id → (D_T, weight).</summary>
+    public required IReadOnlyDictionary<string, TaskWeight> Tasks { get; init; }
+
+    public required ModelIdentity BaseDrafter { get; init; }
+    public required ModelIdentity Verifier { get; init; }
+
+    /// <summary>Where the plan (and the run's traces) live in the store.</summary>
+    public required string PlanLocation { get; init; }
+
+    public required IReadOnlyDictionary<string, IReadOnlyList<string>> TrainingPrompts { get; init; }
+
+    /// <summary>Hyperparameters the trainer should use (documented defaults of the in-process trainer).</summary>
+    public IReadOnlyDictionary<string, double> Hyperparameters { get; init; } = new Dictionary<string, double>();
+}
+
+public sealed record TaskWeight(double CrossEntropy, double Weight);
+
+/// <summary>What <c>PlanMitigation</c> decided.</summary>
+public sealed record MitigationPlanOutcome
+{
+    /// <summary>in-process | external.</summary>
+    public required string Path { get; init; }
+    public required MitigationPlan Plan { get; init; }
+}
+
+/// <summary>Output of <c>MitigateDrafter</c>.</summary>
+public sealed record MitigationOutcome
+{
+    /// <summary>promoted | kept | timed-out | failed.</summary>
+    public required string Status { get; init; }
+    public required string Reason { get; init; }
+    public string? AfterRunId { get; init; }
+    public MitigationReport? Report { get; init; }
+}
+
+/// <summary>Trains a new drafter in process for the model families it supports.</summary>
+public interface IDrafterTrainer
+{
+    bool Supports(string family);
+
+    /// <summary>Writes a new drafter model folder to <paramref name="outputFolder"/>; the verifier is read-only.</summary>
+    Task<string> TrainAsync(DrafterTrainingJob job, string outputFolder, IProgress<string>? progress, CancellationToken cancellationToken);
+}
+
+/// <summary>Everything an in-process trainer needs.</summary>
+public sealed record DrafterTrainingJob
+{
+    public required string VerifierFolder { get; init; }
+    public required string DrafterFolder { get; init; }
+    public required string Strategy { get; init; }
+    public required WeightRule WeightRule { get; init; }
+
+    /// <summary>Per task: id, measured D_T, training prompts, held-out (evaluation) prompts.</summary>
+    public required IReadOnlyList<MitigationTask> Tasks { get; init; }
+    public required int Seed { get; init; }
+}
+
+public sealed record MitigationTask(string Id, double CrossEntropy, IReadOnlyList<string> TrainingPrompts, IReadOnlyList<string> HeldOutPrompts);
+
+/// <summary>Hands a plan to an external trainer (a queue message or a webhook).</summary>
+public interface IMitigationPlanSender
+{
+    Task SendAsync(MitigationPlan plan, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The closed loop of method.md §6: weights from measured D_T → a new drafter (trained in process for supported
+/// families, else by an external trainer awaited as a Durable external event with a timeout) → re-evaluate the same
+/// suite with it → before/after report → promote only if U fell and mean speed-up held.
+/// </summary>
+public sealed class MitigateDrafterOrchestrator : TaskOrchestrator<MitigationRequest, MitigationOutcome>
+{
+    public const string DrafterReadyEvent = "DrafterReady";
+
+    public override async Task<MitigationOutcome> RunAsync(TaskOrchestrationContext context, MitigationRequest request)
+    {
+        context.SetCustomStatus(new EvaluationProgress { Phase = "planning" });
+        var planned = await context.CallActivityAsync<MitigationPlanOutcome>(DurableNames.PlanMitigation, request with { }, TaskEvaluation.Retry).ConfigureAwait(true);
+
+        NewDrafter? drafter;
+        if (planned.Path == "in-process")
+        {
+            context.SetCustomStatus(new EvaluationProgress { Phase = "training" });
+            drafter = await context.CallActivityAsync<NewDrafter>(DurableNames.FineTuneDrafter, request).ConfigureAwait(true);
+        }
+        else
+        {
+            await context.CallActivityAsync(DurableNames.SendMitigationPlan, planned.Plan, TaskEvaluation.Retry).ConfigureAwait(true);
+            context.SetCustomStatus(new EvaluationProgress { Phase = "waiting-for-trainer" });
+            try
+            {
+                drafter = await context.WaitForExternalEvent<NewDrafter>(DrafterReadyEvent, TimeSpan.FromSeconds(request.ExternalTimeoutSeconds)).ConfigureAwait(true);
+            }
+            catch (TaskCanceledException)
+            {
+                return new MitigationOutcome { Status = "timed-out", Reason = $"no {DrafterReadyEvent} event within {request.ExternalTimeoutSeconds:G} s; the current drafter stays" };
+            }
+        }
+
+        context.SetCustomStatus(new EvaluationProgress { Phase = "re-evaluating" });
+        var afterRunId = AfterRunId(request);
+        var evaluation = request.Evaluation with
+        {
+            RunId = afterRunId,
+            Drafter = drafter.Reference,
+            Mitigation = request.Evaluation.Mitigation with { AutoMitigate = false },
+        };
+        var after = await context.CallSubOrchestratorAsync<EvaluationOutcome>(
+            DurableNames.EvaluateSuite, evaluation, new SubOrchestrationOptions { InstanceId = afterRunId }).ConfigureAwait(true);
+
+        context.SetCustomStatus(new EvaluationProgress { Phase = "comparing" });
+        var outcome = await context.CallActivityAsync<MitigationOutcome>(
+            DurableNames.CompareAndPromote, new CompareInput { Request = request, AfterRunId = after.RunId, Drafter = drafter }, TaskEvaluation.Retry).ConfigureAwait(true);
+        context.SetCustomStatus(new EvaluationProgress { Phase = "done" });
+        return outcome;
+    }
+
+    /// <summary>The re-evaluation's run id: deterministic, so a replayed or repeated mitigation joins the same run.</summary>
+    public static string AfterRunId(MitigationRequest request)
+    {
+        var id = $"{request.RunId}-after-{request.Strategy}";
+        return id.Length <= 64 ? id : id[..64];
+    }
+}
+
+public sealed record CompareInput
+{
+    public required MitigationRequest Request { get; init; }
+    public required string AfterRunId { get; init; }
+    public required NewDrafter Drafter { get; init; }
+}
+
+/// <summary>Reads the "before" report, computes task weights and decides whether the drafter trains in process.</summary>
+public sealed class PlanMitigationActivity(ITraceStore store, ModelCache models, IEnumerable<IDrafterTrainer> trainers)
+    : TaskActivity<MitigationRequest, MitigationPlanOutcome>
+{
+    public override async Task<MitigationPlanOutcome> RunAsync(TaskActivityContext context, MitigationRequest request)
+    {
+        var before = await ReportPublisher.ReadAsync(store, request.RunId).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"run '{request.RunId}' has no report to mitigate");
+        var rule = request.Strategy == MitigationStrategies.Balanced ? WeightRule.Uniform : request.WeightRule;
+        var weights = TaskWeights.Compute([.. before.Tasks.Select(t => t.CrossEntropy)], rule);
+        var (drafter, drafterId) = models.Get(request.Evaluation.Drafter);
+        var (_, verifierId) = models.Get(request.Evaluation.Verifier);
+        var inProcess = trainers.Any(t => t.Supports(drafter.Manifest.Family));
+        var plan = new MitigationPlan
+        {
+            RunId = request.RunId,
+            InstanceId = context.InstanceId,
+            Strategy = request.Strategy,
+            WeightRule = rule,
+            Tasks = before.Tasks.Select((t, i) => (t.TaskId, new TaskWeight(t.CrossEntropy, weights[i]))).ToDictionary(x => x.TaskId, x => x.Item2),
+            BaseDrafter = drafterId,
+            Verifier = verifierId,
+            PlanLocation = $"{store.Location}/{TraceStoreLayout.Artifact(request.RunId, RunArtifact.MitigationPlan)}",
+            TrainingPrompts = TrainingPrompts(request),
+        };
+        await store.WriteArtifactAsync(request.RunId, RunArtifact.MitigationPlan, async (stream, ct) =>
+            await JsonSerializer.SerializeAsync(stream, plan, EvaluationDefaults.Json, ct).ConfigureAwait(false)).ConfigureAwait(false);
+        return new MitigationPlanOutcome { Path = inProcess ? "in-process" : "external", Plan = plan };
+    }
+
+    internal static IReadOnlyDictionary<string, IReadOnlyList<string>> TrainingPrompts(MitigationRequest request) =>
+        request.Evaluation.Suite.Tasks.ToDictionary(
+            t => t.Id,
+            t => request.TrainingPrompts.TryGetValue(t.Id, out var p) && p.Count > 0 ? p : t.Prompts);
+}
+
+/// <summary>Sends the plan to the external trainer.</summary>
+public sealed class SendMitigationPlanActivity(IMitigationPlanSender sender) : TaskActivity<MitigationPlan, bool>
+{
+    public override async Task<bool> RunAsync(TaskActivityContext context, MitigationPlan plan)
+    {
+        await sender.SendAsync(plan, CancellationToken.None).ConfigureAwait(false);
+        return true;
+    }
+}
+
+/// <summary>Fine-tunes the drafter in process and stores the new version content-addressed under <c>models/</c>.</summary>
+public sealed class FineTuneDrafterActivity(ITraceStore store, ModelCache models, IEnumerable<IDrafterTrainer> trainers, ILogger<FineTuneDrafterActivity> logger)
+    : TaskActivity<MitigationRequest, NewDrafter>
+{
+    public override async Task<NewDrafter> RunAsync(TaskActivityContext context, MitigationRequest request)
+    {
+        var before = await ReportPublisher.ReadAsync(store, request.RunId).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"run '{request.RunId}' has no report to mitigate");
+        var (drafter, drafterId) = models.Get(request.Evaluation.Drafter);
+        var trainer = trainers.First(t => t.Supports(drafter.Manifest.Family));
+        var prompts = PlanMitigationActivity.TrainingPrompts(request);
+        var tasks = before.Tasks.Select(t => new MitigationTask(
+            t.TaskId, t.CrossEntropy, prompts[t.TaskId], request.Evaluation.Suite.Tasks.First(s => s.Id == t.TaskId).Prompts)).ToList();
+        var job = new DrafterTrainingJob
+        {
+            VerifierFolder = models.GetFolder(request.Evaluation.Verifier),
+            DrafterFolder = models.GetFolder(request.Evaluation.Drafter),
+            Strategy = request.Strategy,
+            WeightRule = request.WeightRule,
+            Tasks = tasks,
+            Seed = request.Seed,
+        };
+
+        // Train into a scratch folder; the stored version is content-addressed and immutable, so a crash or a retry
+        // can never corrupt it — a repeated run produces (or finds) the same version.
+        var scratch = Directory.CreateTempSubdirectory("specfn-drafter-").FullName;
+        try
+        {
+            var folder = await trainer.TrainAsync(job, scratch, new Progress<string>(m => logger.TrainerProgress(request.RunId, m)), CancellationToken.None).ConfigureAwait(false);
+            var identity = await store.PutModelAsync(drafterId.Name, folder).ConfigureAwait(false);
+            identity = identity with { Family = drafter.Manifest.Family };
+            var reference = models.AdoptVersion(identity, folder);
+            return new NewDrafter { Reference = reference, Identity = identity, Notes = $"{request.Strategy} with {request.WeightRule}" };
+        }
+        finally
+        {
+            Directory.Delete(scratch, recursive: true);
+        }
+    }
+}
+
+/// <summary>Builds the before/after report, applies the promotion rule and records the suite's current drafter.</summary>
+public sealed class CompareAndPromoteActivity(ITraceStore store) : TaskActivity<CompareInput, MitigationOutcome>
+{
+    public override async Task<MitigationOutcome> RunAsync(TaskActivityContext context, CompareInput input)
+    {
+        var request = input.Request;
+        var before = await ReportPublisher.ReadAsync(store, request.RunId).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"run '{request.RunId}' has no report");
+        var after = await ReportPublisher.ReadAsync(store, input.AfterRunId).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"re-evaluation '{input.AfterRunId}' has no report");
+
+        var (report, promoted, reason) = Compare(before, after, request, input.Drafter);
+        await ReportPublisher.PublishAsync(store, before with { Mitigation = report }).ConfigureAwait(false);
+        await ReportPublisher.PublishAsync(store, after with { Mitigation = report }).ConfigureAwait(false);
+        if (promoted)
+        {
+            await store.WriteArtifactAsync(request.RunId, RunArtifact.PromotedDrafter, async (stream, ct) =>
+                await JsonSerializer.SerializeAsync(stream, input.Drafter.Identity, EvaluationDefaults.Json, ct).ConfigureAwait(false)).ConfigureAwait(false);
+        }
+
+        return new MitigationOutcome { Status = promoted ? "promoted" : "kept", Reason = reason, AfterRunId = input.AfterRunId, Report = report };
+    }
+
+    /// <summary>The promotion rule: U fell and mean speed-up dropped by at most the tolerance (relative).</summary>
+    public static (MitigationReport Report, bool Promoted, string Reason) Compare(EvaluationReport before, EvaluationReport after, MitigationRequest request, NewDrafter drafter)
+    {
+        var uBefore = before.Suite.Fairness.Unfairness;
+        var uAfter = after.Suite.Fairness.Unfairness;
+        var sBefore = MeanSpeedup(before);
+        var sAfter = MeanSpeedup(after);
+        var uFell = uAfter < uBefore;
+        var speedHeld = sAfter >= sBefore * (1 - request.MeanSpeedupTolerance);
+        var promoted = uFell && speedHeld;
+        var reason = promoted
+            ? $"U {uBefore:G4} → {uAfter:G4} and mean speed-up {sBefore:F3} → {sAfter:F3} (tolerance {request.MeanSpeedupTolerance:P0})"
+            : !uFell
+                ? $"kept the current drafter: U did not fall ({uBefore:G4} → {uAfter:G4})"
+                : $"kept the current drafter: mean speed-up fell {sBefore:F3} → {sAfter:F3}, more than {request.MeanSpeedupTolerance:P0}";
+        var afterTasks = after.Tasks.ToDictionary(t => t.TaskId);
+        var report = new MitigationReport
+        {
+            Strategy = request.Strategy,
+            UnfairnessBefore = uBefore,
+            UnfairnessAfter = uAfter,
+            MeanSpeedupBefore = sBefore,
+            MeanSpeedupAfter = sAfter,
+            Promoted = promoted,
+            DrafterBefore = before.Drafter,
+            DrafterAfter = drafter.Identity,
+            Tasks = [.. before.Tasks.Where(t => afterTasks.ContainsKey(t.TaskId)).Select(t => new MitigationTaskReport
+            {
+                TaskId = t.TaskId,
+                AlphaBefore = t.Alpha,
+                AlphaAfter = afterTasks[t.TaskId].Alpha,
+                CrossEntropyBefore = t.CrossEntropy,
+                CrossEntropyAfter = afterTasks[t.TaskId].CrossEntropy,
+                SpeedupBefore = t.AnalyticalSpeedup,
+                SpeedupAfter = afterTasks[t.TaskId].AnalyticalSpeedup,
+            })],
+        };
+        return (report, promoted, reason);
+    }
+
+    /// <summary>Mean measured speed-up when every task has one, else mean analytical S_T.</summary>
+    public static double MeanSpeedup(EvaluationReport report) =>
+        report.Tasks.All(t => t.MeasuredSpeedup is not null) ? report.Tasks.Average(t => t.MeasuredSpeedup!.Value) : report.Suite.Fairness.MeanSpeedup;
+}
+
+/// <summary>Builds the mitigation request an evaluation's decision starts.</summary>
+public static class MitigationRequests
+{
+    public static MitigationRequest From(EvaluationRequest evaluation, string? strategy = null) => new()
+    {
+        RunId = evaluation.RunId,
+        Evaluation = evaluation,
+        Strategy = strategy ?? evaluation.Mitigation.Strategy,
+        MeanSpeedupTolerance = evaluation.Mitigation.MeanSpeedupTolerance,
+        Seed = (int)(evaluation.Settings.Seed & 0x7FFFFFFF),
+        TrainingPrompts = evaluation.Suite.Tasks
+            .Where(t => t.TrainingPrompts is { Count: > 0 })
+            .ToDictionary(t => t.Id, t => t.TrainingPrompts!),
+    };
+}
+
+/// <summary>The default sender: no external trainer is configured, so the plan cannot be handed over.</summary>
+public sealed class UnconfiguredPlanSender : IMitigationPlanSender
+{
+    public Task SendAsync(MitigationPlan plan, CancellationToken cancellationToken) =>
+        throw new InvalidOperationException(
+            $"no external trainer is configured for drafter family '{plan.BaseDrafter.Family}': set Mitigation:QueueName or Mitigation:WebhookUrl; the plan is at {plan.PlanLocation}");
+}
