@@ -47,6 +47,10 @@ public sealed record EvaluationReport
     [JsonPropertyName("decision")]
     public DecisionReport? Decision { get; init; }
 
+    /// <summary>Comparison with the suite's previous audited run (nightly audit); null when not compared.</summary>
+    [JsonPropertyName("regression")]
+    public RegressionReport? Regression { get; init; }
+
     /// <summary>Serializer settings of the report: camelCase, NaN/Infinity as strings, enums as strings.</summary>
     public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web)
     {

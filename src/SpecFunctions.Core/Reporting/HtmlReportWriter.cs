@@ -194,6 +194,28 @@ public static class HtmlReportWriter
                             .SelectMany(kv => new[] { new XElement(H + "dt", kv.Key), new XElement(H + "dd", F(kv.Value, 6)) })));
         }
 
+        if (report.Regression is { } regression)
+        {
+            yield return new XElement(H + "section", new XAttribute("id", "regression"),
+                new XAttribute("data-regressed", regression.Regressed ? "true" : "false"),
+                new XElement(H + "h2", $"Regression check against run {regression.PreviousRunId}: {(regression.Regressed ? "REGRESSED" : "no regression")}"),
+                regression.Reasons.Count == 0 ? null : new XElement(H + "ul", regression.Reasons.Select(r => new XElement(H + "li", r))),
+                new XElement(H + "dl", new XAttribute("class", "summary"),
+                    Pair("U before → after", $"{F(regression.UnfairnessBefore, 6)} → {F(regression.UnfairnessAfter, 6)}", "regression-unfairness-after", regression.UnfairnessAfter),
+                    Pair($"Worst-task speed-up ({regression.SpeedupBasis}) before → after",
+                        $"{F(regression.WorstSpeedupBefore, 3)} ({regression.WorstTaskBefore}) → {F(regression.WorstSpeedupAfter, 3)} ({regression.WorstTaskAfter})",
+                        "regression-worst-speedup-after", regression.WorstSpeedupAfter),
+                    Pair("Thresholds", $"U +{F(regression.Thresholds.UnfairnessIncrease, 4)}, worst speed-up −{F(regression.Thresholds.WorstSpeedupDrop * 100, 1)}%", "regression-thresholds", null)),
+                new XElement(H + "table", new XAttribute("id", "regression-table"),
+                    new XElement(H + "thead", new XElement(H + "tr",
+                        new XElement(H + "th", new XAttribute("class", "task"), "task"), new XElement(H + "th", "speed-up before"), new XElement(H + "th", "speed-up after"))),
+                    new XElement(H + "tbody", regression.Tasks.Select(t => new XElement(H + "tr",
+                        new XAttribute("data-task", t.TaskId),
+                        new XElement(H + "td", new XAttribute("class", "task"), t.TaskId),
+                        Td(F(t.SpeedupBefore, 3), "speedup-before", t.SpeedupBefore),
+                        Td(F(t.SpeedupAfter, 3), "speedup-after", t.SpeedupAfter))))));
+        }
+
         if (report.IncompleteTasks.Count > 0)
         {
             yield return new XElement(H + "section", new XAttribute("id", "incomplete"),

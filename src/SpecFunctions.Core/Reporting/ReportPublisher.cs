@@ -58,6 +58,7 @@ public static class ReportPublisher
         {
             Mitigation = stored?.Mitigation,
             Decision = stored?.Decision,
+            Regression = stored?.Regression,
         };
         await PublishAsync(store, report, cancellationToken).ConfigureAwait(false);
         return report;

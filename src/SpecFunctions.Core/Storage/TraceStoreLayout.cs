@@ -9,6 +9,7 @@ namespace SpecFunctions.Core.Storage;
 /// traces/by-key/{contentKey}.json            (content-key index → the run/task holding the committed trace)
 /// models/{name}/{sha256}/{relative path}     (content-addressed drafter versions)
 /// models/{name}/{sha256}/.specfn-files.json  (file list with hashes, written last: marks the version complete)
+/// registry/suites.json                       (suites the nightly audit re-runs, with their run history)
 /// </code>
 /// </summary>
 public static class TraceStoreLayout
@@ -17,6 +18,9 @@ public static class TraceStoreLayout
     public const string DefaultContainerName = "speculative-evals";
 
     public const string ModelFileListName = ".specfn-files.json";
+
+    /// <summary>The suite registry of the nightly audit (<see cref="Evaluation.SuiteRegistry"/>).</summary>
+    public const string SuiteRegistry = "registry/suites.json";
 
     public static string RunPrefix(string runId) => $"runs/{StoreIds.Validate(runId, "run")}/";
 

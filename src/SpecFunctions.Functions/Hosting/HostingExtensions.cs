@@ -1,0 +1,174 @@
+using Azure.Monitor.OpenTelemetry.Exporter;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using SpecFunctions.Core.Evaluation;
+using SpecFunctions.Core.Reporting;
+using SpecFunctions.Core.Storage;
+using SpecFunctions.Core.Telemetry;
+using SpecFunctions.Onnx;
+using SpecFunctions.Orchestration;
+using SpecFunctions.Storage;
+
+namespace SpecFunctions.Functions.Hosting;
+
+/// <summary>Which telemetry exporter the app uses.</summary>
+public enum TelemetryExporter
+{
+    /// <summary><c>APPLICATIONINSIGHTS_CONNECTION_STRING</c> is set.</summary>
+    AzureMonitor,
+
+    /// <summary><c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set.</summary>
+    Otlp,
+
+    /// <summary>Neither is set: spans and metrics go to stdout.</summary>
+    Console,
+}
+
+/// <summary>Where models are found (configuration section <see cref="SectionName"/>).</summary>
+public sealed class ModelCatalogOptions
+{
+    public const string SectionName = "Models";
+
+    /// <summary>
+    /// Folder whose subfolders (each with a <c>specfn-model.json</c>) are models addressed by folder name; relative paths
+    /// are resolved against the app folder. Default none.
+    /// </summary>
+    public string? Root { get; set; }
+
+    /// <summary>Explicit references, name → model folder (e.g. <c>demo-verifier</c> → <c>/models/demo-verifier</c>). Default none.</summary>
+    public Dictionary<string, string> Aliases { get; set; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>One registration method per layer, so <c>Program.cs</c> reads as a table of contents.</summary>
+public static class HostingExtensions
+{
+    public const string AzureMonitorConnectionStringSetting = "APPLICATIONINSIGHTS_CONNECTION_STRING";
+    public const string OtlpEndpointSetting = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
+    /// <summary>Azure Monitor when its connection string is set, else OTLP when an endpoint is set, else the console.</summary>
+    public static TelemetryExporter SelectExporter(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        if (!string.IsNullOrWhiteSpace(configuration[AzureMonitorConnectionStringSetting]))
+        {
+            return TelemetryExporter.AzureMonitor;
+        }
+
+        return string.IsNullOrWhiteSpace(configuration[OtlpEndpointSetting]) ? TelemetryExporter.Console : TelemetryExporter.Otlp;
+    }
+
+    /// <summary>Traces and metrics of <see cref="SpecFunctionsTelemetry"/> (and the Durable/Functions worker sources) to the selected exporter.</summary>
+    public static IServiceCollection AddSpecFunctionsTelemetry(this IServiceCollection services, IConfiguration configuration)
+    {
+        var exporter = SelectExporter(configuration);
+        var otel = services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService("specfunctions"))
+            .WithTracing(tracing => tracing
+                .AddSource(SpecFunctionsTelemetry.Name)
+                .AddSource("Microsoft.DurableTask")
+                .AddSource("Microsoft.Azure.Functions.Worker"))
+            .WithMetrics(metrics => metrics.AddMeter(SpecFunctionsTelemetry.Name));
+
+        // The exporters read their own settings (connection string, endpoint) from the environment; none is logged here.
+        switch (exporter)
+        {
+            case TelemetryExporter.AzureMonitor:
+                otel.WithTracing(t => t.AddAzureMonitorTraceExporter(o => o.ConnectionString = configuration[AzureMonitorConnectionStringSetting]))
+                    .WithMetrics(m => m.AddAzureMonitorMetricExporter(o => o.ConnectionString = configuration[AzureMonitorConnectionStringSetting]));
+                break;
+            case TelemetryExporter.Otlp:
+                otel.WithTracing(t => t.AddOtlpExporter()).WithMetrics(m => m.AddOtlpExporter());
+                break;
+            default:
+                otel.WithTracing(t => t.AddConsoleExporter()).WithMetrics(m => m.AddConsoleExporter());
+                break;
+        }
+
+        return services;
+    }
+
+    /// <summary>
+    /// The trace store on Azure Blob Storage (section <see cref="BlobTraceStoreOptions.SectionName"/>), plus the suite
+    /// registry. Without <c>TraceStore:ConnectionString</c> and <c>TraceStore:ServiceUri</c>, a plain
+    /// <c>AzureWebJobsStorage</c> connection string is used (Azurite locally).
+    /// </summary>
+    public static IServiceCollection AddSpecFunctionsStorage(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<BlobTraceStoreOptions>()
+            .BindConfiguration(BlobTraceStoreOptions.SectionName)
+            .PostConfigure(o =>
+            {
+                // The names infra/modules/functionApp.bicep sets (managed identity, no connection string).
+                if (o.ServiceUri is null && Uri.TryCreate(configuration["SPECFN_TRACE_STORAGE:serviceUri"], UriKind.Absolute, out var serviceUri))
+                {
+                    o.ServiceUri = serviceUri;
+                }
+
+                if (configuration["SPECFN_TRACE_CONTAINER"] is { Length: > 0 } container && configuration[$"{BlobTraceStoreOptions.SectionName}:ContainerName"] is null)
+                {
+                    o.ContainerName = container;
+                }
+
+                var shared = configuration["AzureWebJobsStorage"];
+                if (string.IsNullOrWhiteSpace(o.ConnectionString) && o.ServiceUri is null && !string.IsNullOrWhiteSpace(shared))
+                {
+                    o.ConnectionString = shared;
+                }
+            })
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.TryAddSingleton<IObjectStore>(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<BlobTraceStoreOptions>>().Value;
+            return new BlobObjectStore(BlobObjectStore.CreateContainerClient(options), options.BlockSizeBytes);
+        });
+        services.TryAddSingleton<ITraceStore>(sp => new TraceStore(sp.GetRequiredService<IObjectStore>()));
+        services.TryAddSingleton(sp => new SuiteRegistry(sp.GetRequiredService<IObjectStore>()));
+        return services;
+    }
+
+    /// <summary>
+    /// The model catalog (section <see cref="ModelCatalogOptions.SectionName"/>), ONNX Runtime settings (section
+    /// <c>Onnx</c>, or <c>SPECFN_DEVICE</c> = Cpu | Cuda) and the orchestration library's services (section
+    /// <see cref="EvaluationOptions.SectionName"/>).
+    /// </summary>
+    public static IServiceCollection AddSpecFunctionsEvaluation(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<ModelCatalogOptions>().BindConfiguration(ModelCatalogOptions.SectionName);
+        services.TryAddSingleton<IModelCatalog>(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<ModelCatalogOptions>>().Value;
+            var root = string.IsNullOrWhiteSpace(options.Root) ? null : Path.GetFullPath(options.Root, AppContext.BaseDirectory);
+            return new ModelCatalog(options.Aliases, root);
+        });
+        var onnx = configuration.GetSection("Onnx").Get<OnnxModelOptions>() ?? OnnxModelOptions.Default;
+        if (Enum.TryParse<OnnxDevice>(configuration["SPECFN_DEVICE"], ignoreCase: true, out var device))
+        {
+            onnx = onnx with { Device = device };
+        }
+
+        onnx.Validate();
+        services.TryAddSingleton(onnx);
+        services.AddSpecFunctionsEvaluation(o => configuration.GetSection(EvaluationOptions.SectionName).Bind(o));
+        return services;
+    }
+
+    /// <summary>The HTTP API's request parser (limits: section <see cref="EvaluationLimits.SectionName"/>) and the audit thresholds.</summary>
+    public static IServiceCollection AddSpecFunctionsApi(this IServiceCollection services)
+    {
+        services.AddOptions<EvaluationLimits>().BindConfiguration(EvaluationLimits.SectionName);
+        services.AddOptions<RegressionThresholds>().BindConfiguration(RegressionThresholds.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp => new EvaluationRequestParser(
+            sp.GetRequiredService<IOptions<EvaluationLimits>>().Value,
+            sp.GetRequiredService<IModelCatalog>().IsKnown,
+            EvaluationRequestParser.NewRunId));
+        return services;
+    }
+}

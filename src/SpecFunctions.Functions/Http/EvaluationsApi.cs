@@ -1,0 +1,279 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.Logging;
+using Microsoft.Net.Http.Headers;
+using SpecFunctions.Core.Evaluation;
+using SpecFunctions.Core.Storage;
+using SpecFunctions.Core.Telemetry;
+
+namespace SpecFunctions.Functions.Http;
+
+/// <summary>
+/// The evaluation HTTP API (Durable's async HTTP pattern): submit, poll status, read the report, cancel. Every function
+/// validates its input before touching the Durable client or the store, and answers bad input with 400
+/// <c>application/problem+json</c> naming the field.
+/// </summary>
+public sealed class EvaluationsApi(EvaluationRequestParser parser, ITraceStore store, ILogger<EvaluationsApi> logger)
+{
+    /// <summary>Seconds a client should wait before polling again (the <c>Retry-After</c> header).</summary>
+    public const int RetryAfterSeconds = 10;
+
+    /// <summary><c>POST /api/evaluations</c>: validates the submission and starts <c>EvaluateSuite</c> with instance id = run id.</summary>
+    [Function(nameof(SubmitEvaluation))]
+    public async Task<IActionResult> SubmitEvaluation(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "evaluations")] HttpRequest request,
+        [DurableClient] DurableTaskClient client,
+        CancellationToken cancellationToken)
+    {
+        var (body, problem) = await HttpInput.ReadJsonAsync(request, parser.Limits.MaxBodyBytes, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var parsed = parser.Parse(body);
+        if (!parsed.IsValid)
+        {
+            logger.SubmissionRejected(parsed.Errors.Count, parsed.Errors[0].Field);
+            return Problems.BadRequest(request, parsed.Errors);
+        }
+
+        var evaluation = parsed.Value!;
+        var runId = evaluation.RunId;
+        if (await client.GetInstanceAsync(runId, false, cancellationToken) is not null)
+        {
+            logger.SubmissionAlreadyExists(runId);
+            return Accepted(request, runId);
+        }
+
+        try
+        {
+            await client.ScheduleNewOrchestrationInstanceAsync(
+                new TaskName(DurableNames.EvaluateSuite), evaluation, new StartOrchestrationOptions { InstanceId = runId }, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Two submissions with the same id can race past the check above; the loser sees the winner's instance.
+            if (await client.GetInstanceAsync(runId, false, cancellationToken) is null)
+            {
+                throw;
+            }
+
+            logger.SubmissionAlreadyExists(runId);
+            return Accepted(request, runId);
+        }
+
+        SpecFunctionsTelemetry.EvaluationsStarted.Add(1, new KeyValuePair<string, object?>("source", "http"));
+        logger.EvaluationScheduled(runId, evaluation.Suite.Tasks.Count);
+        return Accepted(request, runId);
+    }
+
+    /// <summary><c>GET /api/evaluations/{runId}</c>: runtime status, progress (custom status), output and failure.</summary>
+    [Function(nameof(GetEvaluationStatus))]
+    public async Task<IActionResult> GetEvaluationStatus(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "evaluations/{runId}")] HttpRequest request,
+        [DurableClient] DurableTaskClient client,
+        string runId,
+        CancellationToken cancellationToken)
+    {
+        if (!StoreIds.IsValid(runId))
+        {
+            return InvalidRunId(request, runId);
+        }
+
+        var instance = await client.GetInstanceAsync(runId, true, cancellationToken);
+        if (instance is null)
+        {
+            return Problems.NotFound(request, $"no evaluation with run id '{runId}'");
+        }
+
+        var urls = EvaluationUrls.For(request, runId);
+        var running = instance.RuntimeStatus is OrchestrationRuntimeStatus.Pending or OrchestrationRuntimeStatus.Running or OrchestrationRuntimeStatus.Suspended;
+        var result = new JsonApiResult(running ? StatusCodes.Status202Accepted : StatusCodes.Status200OK, new EvaluationStatusBody
+        {
+            Id = runId,
+            RuntimeStatus = instance.RuntimeStatus.ToString(),
+            CreatedAt = instance.CreatedAt,
+            LastUpdatedAt = instance.LastUpdatedAt,
+            Progress = ParseJson(instance.SerializedCustomStatus),
+            Output = ParseJson(instance.SerializedOutput),
+            Failure = instance.FailureDetails is { } failure
+                ? new FailureBody { ErrorType = failure.ErrorType, ErrorMessage = failure.ErrorMessage }
+                : null,
+            StatusQueryGetUri = urls.Status,
+            ReportGetUri = urls.Report,
+            CancelPostUri = urls.Cancel,
+        });
+        if (running)
+        {
+            result.Headers[HeaderNames.RetryAfter] = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return result;
+    }
+
+    /// <summary><c>GET /api/evaluations/{runId}/report[?format=html]</c>: the stored report.json or report.html.</summary>
+    [Function(nameof(GetEvaluationReport))]
+    public async Task<IActionResult> GetEvaluationReport(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "evaluations/{runId}/report")] HttpRequest request,
+        string runId,
+        CancellationToken cancellationToken)
+    {
+        if (!StoreIds.IsValid(runId))
+        {
+            return InvalidRunId(request, runId);
+        }
+
+        var format = request.Query["format"].ToString();
+        (RunArtifact artifact, string contentType) = format switch
+        {
+            "" or "json" => (RunArtifact.ReportJson, "application/json; charset=utf-8"),
+            "html" => (RunArtifact.ReportHtml, "text/html; charset=utf-8"),
+            _ => (default(RunArtifact), ""),
+        };
+        if (contentType.Length == 0)
+        {
+            return Problems.BadRequest(request, "format", $"must be 'json' or 'html', got {HttpInput.Describe(format)}");
+        }
+
+        var stream = await store.OpenArtifactAsync(runId, artifact, cancellationToken);
+        return stream is null
+            ? Problems.NotFound(request, $"run '{runId}' has no report yet (unknown run, or still evaluating)")
+            : new StreamApiResult(stream, contentType);
+    }
+
+    /// <summary><c>POST /api/evaluations/{runId}/cancel</c>: terminates a running evaluation.</summary>
+    [Function(nameof(CancelEvaluation))]
+    public async Task<IActionResult> CancelEvaluation(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "evaluations/{runId}/cancel")] HttpRequest request,
+        [DurableClient] DurableTaskClient client,
+        string runId,
+        CancellationToken cancellationToken)
+    {
+        if (!StoreIds.IsValid(runId))
+        {
+            return InvalidRunId(request, runId);
+        }
+
+        var instance = await client.GetInstanceAsync(runId, false, cancellationToken);
+        if (instance is null)
+        {
+            return Problems.NotFound(request, $"no evaluation with run id '{runId}'");
+        }
+
+        if (instance.IsCompleted)
+        {
+            return Problems.Conflict(request, $"evaluation '{runId}' has already finished ({instance.RuntimeStatus}); nothing to cancel");
+        }
+
+        await client.TerminateInstanceAsync(runId, new TerminateInstanceOptions { Output = "cancelled by request" }, cancellationToken);
+        logger.EvaluationCancelled(runId);
+        var urls = EvaluationUrls.For(request, runId);
+        var result = new JsonApiResult(StatusCodes.Status202Accepted, urls.ToBody(runId));
+        result.Headers[HeaderNames.Location] = urls.Status;
+        return result;
+    }
+
+    private static JsonApiResult Accepted(HttpRequest request, string runId)
+    {
+        var urls = EvaluationUrls.For(request, runId);
+        var result = new JsonApiResult(StatusCodes.Status202Accepted, urls.ToBody(runId));
+        result.Headers[HeaderNames.Location] = urls.Status;
+        result.Headers[HeaderNames.RetryAfter] = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return result;
+    }
+
+    private static JsonApiResult InvalidRunId(HttpRequest request, string runId) =>
+        Problems.BadRequest(request, "runId", $"{HttpInput.Describe(runId)} is not a valid run id: must match {StoreIds.Pattern}");
+
+    private static JsonNode? ParseJson(string? json)
+    {
+        if (string.IsNullOrEmpty(json))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonNode.Parse(json);
+        }
+        catch (JsonException)
+        {
+            // Custom status and output are ours and always JSON; anything else is shown verbatim rather than lost.
+            return JsonValue.Create(json);
+        }
+    }
+}
+
+/// <summary>The management URLs of one evaluation, absolute, built from the request's scheme and host.</summary>
+public sealed record EvaluationUrls(string Status, string Report, string Cancel)
+{
+    /// <summary>The HTTP route prefix (<c>extensions.http.routePrefix</c> in host.json).</summary>
+    public const string RoutePrefix = "api";
+
+    public static EvaluationUrls For(HttpRequest request, string runId)
+    {
+        var root = $"{request.Scheme}://{request.Host}{request.PathBase}/{RoutePrefix}/evaluations/{Uri.EscapeDataString(runId)}";
+        return new EvaluationUrls(root, root + "/report", root + "/cancel");
+    }
+
+    public SubmissionBody ToBody(string runId) => new()
+    {
+        Id = runId,
+        StatusQueryGetUri = Status,
+        ReportGetUri = Report,
+        CancelPostUri = Cancel,
+    };
+}
+
+/// <summary>The 202 body of a submission or cancellation.</summary>
+public sealed record SubmissionBody
+{
+    public required string Id { get; init; }
+
+    public required string StatusQueryGetUri { get; init; }
+
+    public required string ReportGetUri { get; init; }
+
+    public required string CancelPostUri { get; init; }
+}
+
+/// <summary>The body of <c>GET /api/evaluations/{runId}</c>.</summary>
+public sealed record EvaluationStatusBody
+{
+    public required string Id { get; init; }
+
+    /// <summary>Durable runtime status: Pending, Running, Completed, Failed, Terminated, Suspended.</summary>
+    public required string RuntimeStatus { get; init; }
+
+    public DateTimeOffset CreatedAt { get; init; }
+
+    public DateTimeOffset LastUpdatedAt { get; init; }
+
+    /// <summary>The orchestration's custom status (<see cref="EvaluationProgress"/>); null before the first update.</summary>
+    public JsonNode? Progress { get; init; }
+
+    /// <summary>The orchestration's output once completed (the evaluation outcome, or the termination reason).</summary>
+    public JsonNode? Output { get; init; }
+
+    public FailureBody? Failure { get; init; }
+
+    public required string StatusQueryGetUri { get; init; }
+
+    public required string ReportGetUri { get; init; }
+
+    public required string CancelPostUri { get; init; }
+}
+
+/// <summary>Why an evaluation failed.</summary>
+public sealed record FailureBody
+{
+    public required string ErrorType { get; init; }
+
+    public required string ErrorMessage { get; init; }
+}

@@ -1,0 +1,61 @@
+using System.Buffers;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
+
+namespace SpecFunctions.Functions.Http;
+
+/// <summary>Reading request bodies safely: content type first, then at most the size limit.</summary>
+internal static class HttpInput
+{
+    /// <summary>The body of a JSON request, or the 400 answer naming <c>Content-Type</c> or the body (<c>$</c>).</summary>
+    public static async Task<(ReadOnlyMemory<byte> Body, JsonApiResult? Problem)> ReadJsonAsync(HttpRequest request, int limit, CancellationToken cancellationToken)
+    {
+        if (!IsJson(request.ContentType))
+        {
+            return (default, Problems.BadRequest(request, "Content-Type", $"must be application/json (UTF-8), got {Describe(request.ContentType)}"));
+        }
+
+        var body = await ReadBodyAsync(request, limit, cancellationToken);
+        return body is null
+            ? (default, Problems.BadRequest(request, "$", $"the body is larger than the limit of {limit} bytes"))
+            : (body.Value, null);
+    }
+
+    internal static bool IsJson(string? contentType) =>
+        MediaTypeHeaderValue.TryParse(contentType, out var media)
+        && media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+        && (!media.Charset.HasValue || media.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The body, or null when it exceeds <paramref name="limit"/> bytes (read no further than limit + 1).</summary>
+    internal static async Task<ReadOnlyMemory<byte>?> ReadBodyAsync(HttpRequest request, int limit, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength > limit)
+        {
+            return null;
+        }
+
+        var buffer = new ArrayBufferWriter<byte>(Math.Min(limit + 1, 64 * 1024));
+        while (true)
+        {
+            var memory = buffer.GetMemory(8192);
+            var read = await request.Body.ReadAsync(memory, cancellationToken);
+            if (read == 0)
+            {
+                return buffer.WrittenMemory;
+            }
+
+            buffer.Advance(read);
+            if (buffer.WrittenCount > limit)
+            {
+                return null;
+            }
+        }
+    }
+
+    internal static string Describe(string? value) => value switch
+    {
+        null => "nothing",
+        "" => "an empty value",
+        _ => "'" + new string(value.Take(64).Select(c => char.IsControl(c) ? '?' : c).ToArray()) + (value.Length > 64 ? "…'" : "'"),
+    };
+}

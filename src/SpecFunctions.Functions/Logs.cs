@@ -1,0 +1,37 @@
+using Microsoft.Extensions.Logging;
+
+namespace SpecFunctions.Functions;
+
+/// <summary>Source-generated log messages of the Functions app. Event ids: 1xx evaluation API, 2xx audit.</summary>
+internal static partial class Logs
+{
+    [LoggerMessage(100, LogLevel.Information, "Rejected an evaluation submission: {ErrorCount} problem(s), first at {Field}")]
+    public static partial void SubmissionRejected(this ILogger logger, int errorCount, string field);
+
+    [LoggerMessage(101, LogLevel.Information, "Evaluation {RunId} already exists; not scheduled again")]
+    public static partial void SubmissionAlreadyExists(this ILogger logger, string runId);
+
+    [LoggerMessage(102, LogLevel.Information, "Scheduled evaluation {RunId} with {TaskCount} task(s)")]
+    public static partial void EvaluationScheduled(this ILogger logger, string runId, int taskCount);
+
+    [LoggerMessage(103, LogLevel.Information, "Cancelled evaluation {RunId}")]
+    public static partial void EvaluationCancelled(this ILogger logger, string runId);
+
+    [LoggerMessage(200, LogLevel.Information, "Nightly audit of {SuiteCount} registered suite(s)")]
+    public static partial void AuditStarted(this ILogger logger, int suiteCount);
+
+    [LoggerMessage(201, LogLevel.Information, "Audit of suite {Suite} scheduled run {RunId}")]
+    public static partial void AuditRunScheduled(this ILogger logger, string suite, string runId);
+
+    [LoggerMessage(202, LogLevel.Warning, "Regression in suite {Suite}: run {RunId} against {PreviousRunId}: {Reasons}")]
+    public static partial void RegressionFound(this ILogger logger, string suite, string runId, string previousRunId, string reasons);
+
+    [LoggerMessage(203, LogLevel.Information, "No regression in suite {Suite}: run {RunId} against {PreviousRunId}")]
+    public static partial void NoRegression(this ILogger logger, string suite, string runId, string previousRunId);
+
+    [LoggerMessage(204, LogLevel.Error, "Audit of suite {Suite} failed")]
+    public static partial void AuditSuiteFailed(this ILogger logger, Exception exception, string suite);
+
+    [LoggerMessage(205, LogLevel.Information, "Registered audit suite {Suite} with {TaskCount} task(s)")]
+    public static partial void AuditSuiteRegistered(this ILogger logger, string suite, int taskCount);
+}

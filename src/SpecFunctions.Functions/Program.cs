@@ -1,0 +1,13 @@
+using Microsoft.Azure.Functions.Worker.Builder;
+using Microsoft.Extensions.Hosting;
+using SpecFunctions.Functions.Hosting;
+
+var builder = FunctionsApplication.CreateBuilder(args);
+builder.ConfigureFunctionsWebApplication();
+
+builder.Services.AddSpecFunctionsTelemetry(builder.Configuration);
+builder.Services.AddSpecFunctionsStorage(builder.Configuration);
+builder.Services.AddSpecFunctionsEvaluation(builder.Configuration);
+builder.Services.AddSpecFunctionsApi();
+
+builder.Build().Run();

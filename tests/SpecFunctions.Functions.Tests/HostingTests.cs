@@ -1,0 +1,119 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using SpecFunctions.Core.Evaluation;
+using SpecFunctions.Core.Storage;
+using SpecFunctions.Functions.Audit;
+using SpecFunctions.Functions.Hosting;
+using SpecFunctions.Functions.Http;
+using SpecFunctions.Orchestration;
+using SpecFunctions.Storage;
+
+namespace SpecFunctions.Functions.Tests;
+
+public class HostingTests
+{
+    private static IConfiguration Config(params (string Key, string? Value)[] values) =>
+        new ConfigurationBuilder().AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value))).Build();
+
+    [Theory]
+    [InlineData("InstrumentationKey=00000000-0000-0000-0000-000000000000", "http://collector:4317", TelemetryExporter.AzureMonitor)]
+    [InlineData(null, "http://collector:4317", TelemetryExporter.Otlp)]
+    [InlineData("  ", "http://collector:4317", TelemetryExporter.Otlp)]
+    [InlineData(null, null, TelemetryExporter.Console)]
+    public void SelectExporter_Settings_PicksInOrder(string? appInsights, string? otlp, TelemetryExporter expected)
+    {
+        var configuration = Config(("APPLICATIONINSIGHTS_CONNECTION_STRING", appInsights), ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp));
+
+        Assert.Equal(expected, HostingExtensions.SelectExporter(configuration));
+    }
+
+    [Theory]
+    [InlineData("APPLICATIONINSIGHTS_CONNECTION_STRING", "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://localhost/")]
+    [InlineData("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4317")]
+    [InlineData("UNRELATED", "x")]
+    public void AddSpecFunctionsTelemetry_EachExporter_ProvidersBuild(string key, string value)
+    {
+        var configuration = Config((key, value));
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSpecFunctionsTelemetry(configuration);
+        using var provider = services.BuildServiceProvider();
+
+        Assert.NotNull(provider.GetRequiredService<OpenTelemetry.Metrics.MeterProvider>());
+        Assert.NotNull(provider.GetRequiredService<OpenTelemetry.Trace.TracerProvider>());
+    }
+
+    private static ServiceProvider Build(IConfiguration configuration)
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton(configuration);
+        services.AddLogging();
+        services.AddSpecFunctionsStorage(configuration);
+        services.AddSpecFunctionsEvaluation(configuration);
+        services.AddSpecFunctionsApi();
+        services.AddTransient<EvaluationsApi>();
+        services.AddTransient<NightlyAudit>();
+        services.AddTransient<AuditSuitesApi>();
+        services.AddTransient<Durable.EvaluationActivities>();
+        return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
+    }
+
+    [Fact]
+    public void Registrations_LocalSettings_EveryFunctionClassResolves()
+    {
+        using var provider = Build(Config(
+            ("AzureWebJobsStorage", "UseDevelopmentStorage=true"),
+            ("Models:Aliases:demo-verifier", "/models/v"),
+            ("Models:Aliases:demo-drafter", "/models/d"),
+            ("Evaluation:Limits:MaxTasks", "8"),
+            ("Audit:WorstSpeedupDrop", "0.1")));
+
+        Assert.NotNull(provider.GetRequiredService<EvaluationsApi>());
+        Assert.NotNull(provider.GetRequiredService<NightlyAudit>());
+        Assert.NotNull(provider.GetRequiredService<AuditSuitesApi>());
+        Assert.NotNull(provider.GetRequiredService<Durable.EvaluationActivities>());
+        Assert.Equal("UseDevelopmentStorage=true", provider.GetRequiredService<IOptions<BlobTraceStoreOptions>>().Value.ConnectionString);
+        Assert.Equal(8, provider.GetRequiredService<EvaluationRequestParser>().Limits.MaxTasks);
+        Assert.Equal(0.1, provider.GetRequiredService<IOptions<Core.Reporting.RegressionThresholds>>().Value.WorstSpeedupDrop);
+        var catalog = provider.GetRequiredService<IModelCatalog>();
+        Assert.True(catalog.IsKnown("demo-verifier"));
+        Assert.False(catalog.IsKnown("demo-verifier-2"));
+    }
+
+    [Fact]
+    public void Registrations_InfraSettingNames_ServiceUriAndContainer()
+    {
+        using var provider = Build(Config(
+            ("AzureWebJobsStorage:accountName", "specfnstore"),
+            ("SPECFN_TRACE_STORAGE:serviceUri", "https://specfnstore.blob.core.windows.net"),
+            ("SPECFN_TRACE_CONTAINER", "traces")));
+
+        var options = provider.GetRequiredService<IOptions<BlobTraceStoreOptions>>().Value;
+
+        Assert.Null(options.ConnectionString);
+        Assert.Equal(new Uri("https://specfnstore.blob.core.windows.net"), options.ServiceUri);
+        Assert.Equal("traces", options.ContainerName);
+    }
+
+    [Fact]
+    public void Registrations_ThresholdOutOfRange_FailsValidationNamingIt()
+    {
+        using var provider = Build(Config(("AzureWebJobsStorage", "UseDevelopmentStorage=true"), ("Audit:WorstSpeedupDrop", "2")));
+
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<Core.Reporting.RegressionThresholds>>().Value);
+
+        Assert.Contains("WorstSpeedupDrop", ex.Message);
+    }
+
+    [Fact]
+    public void Registrations_ParserUsesCatalog_UnknownModelRejected()
+    {
+        using var provider = Build(Config(("AzureWebJobsStorage", "UseDevelopmentStorage=true"), ("Models:Aliases:only-model", "/m")));
+        var parser = provider.GetRequiredService<EvaluationRequestParser>();
+
+        var result = parser.Parse("""{"suite":{"name":"s","tasks":[{"id":"a","prompts":["p"]}]},"verifier":"only-model","drafter":"demo-drafter"}"""u8.ToArray());
+
+        Assert.Equal(["drafter"], result.Errors.Select(e => e.Field));
+    }
+}
