@@ -1,0 +1,36 @@
+using System.CommandLine;
+using SpecFunctions.Cli.Commands;
+
+namespace SpecFunctions.Cli.Tests;
+
+public class SimulateCommandTests
+{
+    [Fact]
+    public void Run_IssueExample_MatchesTheory()
+    {
+        // specfn simulate --alpha 0.8 --gamma 4 --cost-ratio 0.1 --steps 20000 --seed 1
+        var result = SimulateCommand.Run(alpha: 0.8, gamma: 4, costRatio: 0.1, steps: 20000, vocab: 1024, temperature: 1.0, seed: 1);
+        Assert.InRange(result.MeanTokensPerStep, 3.3616 * 0.98, 3.3616 * 1.02);
+        Assert.Equal(3.3616, result.ExpectedTokensPerStep, 3);
+        Assert.Equal(2.401, result.AnalyticalSpeedup, 3);
+        Assert.Equal(0.8, result.Alpha, 5);
+        Assert.Equal(20000, result.Steps);
+        Assert.Equal(result.AcceptedTokens / (double)result.DraftedTokens, result.AcceptanceRate, 12);
+    }
+
+    [Theory]
+    [InlineData("--alpha", "1.5")]
+    [InlineData("--alpha", "-0.1")]
+    [InlineData("--gamma", "0")]
+    [InlineData("--gamma", "65")]
+    [InlineData("--cost-ratio", "-1")]
+    [InlineData("--steps", "0")]
+    [InlineData("--alpha", "abc")]
+    public void Parse_InvalidOption_ReportsAnErrorNamingTheOption(string option, string value)
+    {
+        var root = new RootCommand { SimulateCommand.Create() };
+        var parse = root.Parse(["simulate", option, value]);
+        var error = Assert.Single(parse.Errors);
+        Assert.Contains(option, error.Message);
+    }
+}
