@@ -55,7 +55,9 @@ public class HostingTests
         services.AddTransient<EvaluationsApi>();
         services.AddTransient<NightlyAudit>();
         services.AddTransient<AuditSuitesApi>();
+        services.AddTransient<MitigationApi>();
         services.AddTransient<Durable.EvaluationActivities>();
+        services.AddTransient<Durable.MitigationActivities>();
         return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
     }
 
@@ -72,7 +74,9 @@ public class HostingTests
         Assert.NotNull(provider.GetRequiredService<EvaluationsApi>());
         Assert.NotNull(provider.GetRequiredService<NightlyAudit>());
         Assert.NotNull(provider.GetRequiredService<AuditSuitesApi>());
+        Assert.NotNull(provider.GetRequiredService<MitigationApi>());
         Assert.NotNull(provider.GetRequiredService<Durable.EvaluationActivities>());
+        Assert.NotNull(provider.GetRequiredService<Durable.MitigationActivities>());
         Assert.Equal("UseDevelopmentStorage=true", provider.GetRequiredService<IOptions<BlobTraceStoreOptions>>().Value.ConnectionString);
         Assert.Equal(8, provider.GetRequiredService<EvaluationRequestParser>().Limits.MaxTasks);
         Assert.Equal(0.1, provider.GetRequiredService<IOptions<Core.Reporting.RegressionThresholds>>().Value.WorstSpeedupDrop);
