@@ -112,6 +112,10 @@ public sealed class BlobObjectStore : IObjectStore
         {
             throw Map(ex, "read", path);
         }
+        catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
+        {
+            throw MapUnreachable(ex, "read", path);
+        }
         catch (AuthenticationFailedException ex)
         {
             throw MapCredential(ex);
@@ -132,6 +136,10 @@ public sealed class BlobObjectStore : IObjectStore
         catch (RequestFailedException ex)
         {
             throw Map(ex, "read", path);
+        }
+        catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
+        {
+            throw MapUnreachable(ex, "read", path);
         }
         catch (AuthenticationFailedException ex)
         {
@@ -163,6 +171,10 @@ public sealed class BlobObjectStore : IObjectStore
         {
             throw Map(ex, "write", path);
         }
+        catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
+        {
+            throw MapUnreachable(ex, "write", path);
+        }
         catch (AuthenticationFailedException ex)
         {
             throw MapCredential(ex);
@@ -182,6 +194,10 @@ public sealed class BlobObjectStore : IObjectStore
         catch (RequestFailedException ex)
         {
             throw Map(ex, "delete", path);
+        }
+        catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
+        {
+            throw MapUnreachable(ex, "delete", path);
         }
     }
 
@@ -209,6 +225,10 @@ public sealed class BlobObjectStore : IObjectStore
                 catch (RequestFailedException ex)
                 {
                     throw Map(ex, "list", prefix);
+                }
+                catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
+                {
+                    throw MapUnreachable(ex, "list", prefix);
                 }
 
                 foreach (var item in page.Values)
@@ -250,6 +270,10 @@ public sealed class BlobObjectStore : IObjectStore
             {
                 throw Map(ex, "create container", string.Empty);
             }
+            catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
+            {
+                throw MapUnreachable(ex, "create container", string.Empty);
+            }
             catch (AuthenticationFailedException ex)
             {
                 throw MapCredential(ex);
@@ -272,7 +296,7 @@ public sealed class BlobObjectStore : IObjectStore
         if (ex.Status == 403 || ex.ErrorCode is "AuthorizationFailure" or "AuthorizationPermissionMismatch" or "AuthenticationFailed")
         {
             return new TraceStoreException(
-                $"blob storage denied {operation} of {target} (HTTP {ex.Status} {ex.ErrorCode}): with a managed identity grant it " +
+                $"blob storage denied {operation} of {target} ({Describe(ex)}): with a managed identity grant it " +
                 "'Storage Blob Data Contributor' on the account or container; with a connection string check its key or SAS", ex);
         }
 
@@ -282,9 +306,24 @@ public sealed class BlobObjectStore : IObjectStore
             _containerReady = false;
         }
 
-        var reason = ex.Status == 0 ? ex.Message.Split('\n')[0] : $"HTTP {ex.Status} {ex.ErrorCode}";
+        var reason = ex.Status == 0 ? ex.Message.Split('\n')[0] : Describe(ex);
         return new TraceStoreException($"blob storage {operation} of {target} failed: {reason}", ex);
     }
+
+    // The SDK reports a request that failed on every attempt without an HTTP answer (connection refused, DNS, timeout)
+    // as an AggregateException of one RequestFailedException (status 0) per attempt.
+    private TraceStoreException MapUnreachable(AggregateException ex, string operation, string path)
+    {
+        var target = path.Length == 0 ? Location : $"'{path}' in {Location}";
+        var last = ex.InnerExceptions[^1];
+        return last is RequestFailedException { Status: > 0 } answered
+            ? Map(answered, operation, path)
+            : new TraceStoreException(
+                $"blob storage could not be reached for {operation} of {target} after {ex.InnerExceptions.Count} attempts: {last.Message.Split('\n')[0]}", ex);
+    }
+
+    private static string Describe(RequestFailedException ex) =>
+        string.IsNullOrEmpty(ex.ErrorCode) ? $"HTTP {ex.Status}" : $"HTTP {ex.Status} {ex.ErrorCode}";
 
     private TraceStoreException MapCredential(AuthenticationFailedException ex) =>
         new($"could not get a token for {Location}: {ex.Message.Split('\n')[0]}", ex);
@@ -395,6 +434,10 @@ public sealed class BlobObjectStore : IObjectStore
             {
                 throw _owner.Map(ex, "commit", _path);
             }
+            catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
+            {
+                throw _owner.MapUnreachable(ex, "commit", _path);
+            }
 
             _closed = true;
         }
@@ -418,13 +461,8 @@ public sealed class BlobObjectStore : IObjectStore
 
         public override void SetLength(long value) => throw new NotSupportedException();
 
-        private string NextBlockId()
-        {
-            // Block ids of one blob must all have the same length.
-            var id = Convert.ToBase64String(Encoding.ASCII.GetBytes($"{_session}-{_blockIds.Count:D6}"));
-            _blockIds.Add(id);
-            return id;
-        }
+        // Block ids of one blob must all have the same length; an id joins the list only once its block is staged.
+        private string NextBlockId() => Convert.ToBase64String(Encoding.ASCII.GetBytes($"{_session}-{_blockIds.Count:D6}"));
 
         private void StageSync()
         {
@@ -433,10 +471,15 @@ public sealed class BlobObjectStore : IObjectStore
             {
                 using var content = new MemoryStream(_buffer, 0, _filled, writable: false);
                 _blob.StageBlock(id, content);
+                _blockIds.Add(id);
             }
             catch (RequestFailedException ex)
             {
                 throw _owner.Map(ex, "upload", _path);
+            }
+            catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
+            {
+                throw _owner.MapUnreachable(ex, "upload", _path);
             }
 
             _filled = 0;
@@ -449,10 +492,15 @@ public sealed class BlobObjectStore : IObjectStore
             {
                 using var content = new MemoryStream(_buffer, 0, _filled, writable: false);
                 await _blob.StageBlockAsync(id, content, cancellationToken: cancellationToken).ConfigureAwait(false);
+                _blockIds.Add(id);
             }
             catch (RequestFailedException ex)
             {
                 throw _owner.Map(ex, "upload", _path);
+            }
+            catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
+            {
+                throw _owner.MapUnreachable(ex, "upload", _path);
             }
 
             _filled = 0;

@@ -113,6 +113,40 @@ public sealed class TraceStoreTests(AzuriteFixture azurite, ITestOutputHelper ou
     [Theory]
     [InlineData(StoreKind.Local)]
     [InlineData(StoreKind.Blob)]
+    public async Task GetOrBuild_StoredReportWithMitigation_RecomputeKeepsMitigationAndPublishesAllArtifacts(StoreKind kind)
+    {
+        var store = _runs.Create(kind);
+        await TestRuns.WriteRunAsync(store, "published");
+        await store.MarkTaskFailedAsync("published", "math-zh", "drafter crashed\nwith a second line");
+        var options = new SuiteAnalysisOptions { BootstrapResamples = 100 };
+
+        var built = await ReportPublisher.GetOrBuildAsync(store, "published", options);
+        var mitigation = ReportWriterTests.SampleReport().Mitigation;
+        await ReportPublisher.PublishAsync(store, built with { Mitigation = mitigation });
+        var stored = await ReportPublisher.GetOrBuildAsync(store, "published", options);
+        var recomputed = await ReportPublisher.GetOrBuildAsync(store, "published", options, recompute: true);
+
+        Assert.Equal(["math-de", "math-en", "math-sw"], built.Tasks.Select(t => t.TaskId));
+        var incomplete = Assert.Single(built.IncompleteTasks);
+        Assert.Equal(("math-zh", TaskState.Failed, "drafter crashed with a second line"), (incomplete.TaskId, incomplete.Status, incomplete.Error));
+        Assert.Equal(mitigation!.UnfairnessAfter, stored.Mitigation!.UnfairnessAfter);
+        Assert.Equal(mitigation.UnfairnessAfter, recomputed.Mitigation!.UnfairnessAfter);
+        Assert.Equal(built.Suite.Fairness.Unfairness, recomputed.Suite.Fairness.Unfairness);
+
+        foreach (var artifact in new[] { RunArtifact.ReportHtml, RunArtifact.TasksCsv })
+        {
+            await using var stream = await store.OpenArtifactAsync("published", artifact);
+            Assert.NotNull(stream);
+            using var reader = new StreamReader(stream);
+            var text = await reader.ReadToEndAsync();
+            var expected = artifact == RunArtifact.ReportHtml ? HtmlReportWriter.Write(recomputed) : TasksCsvWriter.Write(recomputed);
+            Assert.Equal(expected, text);
+        }
+    }
+
+    [Theory]
+    [InlineData(StoreKind.Local)]
+    [InlineData(StoreKind.Blob)]
     public async Task RunTask_SameContentKeyTwice_ReusesCommittedTraceWithoutRecomputing(StoreKind kind)
     {
         var store = _runs.Create(kind);

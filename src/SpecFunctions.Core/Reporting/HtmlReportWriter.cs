@@ -27,6 +27,7 @@ public static class HtmlReportWriter
         :root { color-scheme: light; }
         body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif; margin: 24px 32px; color: #1f2328; background: #fff; }
         h1 { font-size: 22px; margin: 0 0 4px 0; }
+        h3 { font-size: 14px; margin: 16px 0 4px 0; color: #57606a; }
         h2 { font-size: 17px; margin: 28px 0 8px 0; border-bottom: 1px solid #d0d7de; padding-bottom: 4px; }
         p.meta { color: #57606a; margin: 0 0 12px 0; font-size: 13px; }
         p.note { color: #57606a; font-size: 12px; max-width: 1100px; }
@@ -34,8 +35,9 @@ public static class HtmlReportWriter
         dl.summary dt { color: #57606a; }
         dl.summary dd { margin: 0; font-variant-numeric: tabular-nums; }
         table { border-collapse: collapse; font-size: 13px; font-variant-numeric: tabular-nums; }
-        th, td { border: 1px solid #d0d7de; padding: 4px 8px; text-align: right; white-space: nowrap; }
-        th { background: #f6f8fa; font-weight: 600; }
+        div.table-scroll { overflow-x: auto; max-width: 100%; }
+        th, td { border: 1px solid #d0d7de; padding: 3px 6px; text-align: right; white-space: nowrap; }
+        th { background: #f6f8fa; font-weight: 600; white-space: normal; vertical-align: bottom; min-width: 48px; }
         td.task, th.task { text-align: left; font-weight: 600; }
         tr.worst td { background: #fff1e5; }
         svg.chart { display: block; margin: 4px 0 4px 0; }
@@ -123,7 +125,7 @@ public static class HtmlReportWriter
 
         yield return new XElement(H + "section", new XAttribute("id", "tasks"),
             new XElement(H + "h2", "Per task"),
-            TaskTable(report));
+            new XElement(H + "div", new XAttribute("class", "table-scroll"), TaskTable(report)));
 
         var tasks = report.Tasks;
         var ids = tasks.Select(t => t.TaskId).ToList();
@@ -166,9 +168,11 @@ public static class HtmlReportWriter
                 new XElement(H + "dl", new XAttribute("class", "summary"),
                     Pair("U before → after", $"{F(mitigation.UnfairnessBefore, 6)} → {F(mitigation.UnfairnessAfter, 6)} ({Change(mitigation.UnfairnessBefore, mitigation.UnfairnessAfter)})", "mitigation-unfairness-after", mitigation.UnfairnessAfter),
                     Pair("Mean speed-up before → after", $"{F(mitigation.MeanSpeedupBefore, 3)} → {F(mitigation.MeanSpeedupAfter, 3)}", "mitigation-speedup-after", mitigation.MeanSpeedupAfter)),
+                new XElement(H + "h3", "Unfairness U before and after"),
                 BarChart("chart-mitigation-unfairness", "phase", ["before", "after"],
                     [new Series("unfairness", "U", "before", [mitigation.UnfairnessBefore, mitigation.UnfairnessAfter], null, PerCategoryClass: ["before", "after"])],
                     [], "U (nats²)", yMax: null, referenceOne: false, width: 420),
+                new XElement(H + "h3", "Speed-up per task before and after"),
                 BarChart("chart-mitigation-speedup", "task", [.. mitigated.Select(t => t.TaskId)],
                     [
                         new Series("before", "speed-up before", "before", [.. mitigated.Select(t => (double?)t.SpeedupBefore)], null),
@@ -369,7 +373,9 @@ public static class HtmlReportWriter
                 if (showValues)
                 {
                     group.Add(new XElement(S + "text", new XAttribute("class", "value-label"), new XAttribute("text-anchor", "middle"),
-                        Attr("x", x + (barWidth - 2) / 2), Attr("y", Math.Max(top - 2, y - 4 - (item.Intervals?[c] is not null ? 0 : 0))),
+                        Attr("x", x + (barWidth - 2) / 2),
+                        // Above the whisker when there is one, so the label does not sit on it.
+                        Attr("y", Math.Max(top - 2, Math.Min(y, item.Intervals?[c] is { } whisker && double.IsFinite(whisker.Upper) ? Y(whisker.Upper) : y) - 4)),
                         F(v, 3)));
                 }
             }

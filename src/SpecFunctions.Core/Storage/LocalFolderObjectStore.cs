@@ -79,7 +79,12 @@ public sealed class LocalFolderObjectStore : IObjectStore
 
         // Rename, not overwrite in place: a reader without the lock sees the old or the new file, never half of one.
         var temp = $"{final}.{Guid.NewGuid():N}{TempSuffix}";
-        await File.WriteAllBytesAsync(temp, content, cancellationToken).ConfigureAwait(false);
+        await using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 4096))
+        {
+            await stream.WriteAsync(content, cancellationToken).ConfigureAwait(false);
+            stream.Flush(flushToDisk: true);
+        }
+
         File.Move(temp, final, overwrite: true);
         return VersionOf(content.Span);
     }

@@ -1,0 +1,176 @@
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Microsoft.DurableTask.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Moq;
+using SpecFunctions.Core.Evaluation;
+using SpecFunctions.Core.Mitigation;
+using SpecFunctions.Core.Reporting;
+using SpecFunctions.Core.Storage;
+using SpecFunctions.Onnx;
+
+namespace SpecFunctions.Orchestration.Tests;
+
+public sealed class MitigationTests(TinyModelsFixture models) : IClassFixture<TinyModelsFixture>
+{
+    private static EvaluationRequest Request(string runId) => new()
+    {
+        RunId = runId,
+        Suite = new SuiteDefinition
+        {
+            Name = "tiny",
+            Tasks = [.. Enumerable.Range(0, 3).Select(i => new SuiteTask { Id = $"t{i}", Prompts = [$"task {i} says {new string((char)('a' + i), i + 1)}"] })],
+        },
+        Verifier = "tiny-verifier",
+        Drafter = "tiny-drafter",
+        Settings = new EvaluationSettings { Gamma = 3, MaxNewTokens = 12 },
+    };
+
+    private async Task<(DurableTaskTestHost Host, ITraceStore Store)> StartAsync(IMitigationPlanSender sender)
+    {
+        var store = new TraceStore(new LocalFolderObjectStore(Directory.CreateTempSubdirectory("specfn-mit-").FullName));
+        var host = await DurableTaskTestHost.StartAsync(
+            registry => registry.AddSpecFunctionsTasks(),
+            new DurableTaskTestHostOptions
+            {
+                ConfigureServices = services =>
+                {
+                    services.AddSingleton<ITraceStore>(store);
+                    services.AddSingleton(models.Catalog);
+                    services.AddSingleton(new OnnxModelOptions { IntraOpThreads = 1 });
+                    services.AddSingleton(sender);
+                    services.AddSpecFunctionsEvaluation(o =>
+                    {
+                        o.MaxConcurrentEvaluations = 3;
+                        o.ModelCacheFolder = Path.Combine(store.Location, "..", "model-cache");
+                    });
+                },
+            });
+        return (host, store);
+    }
+
+    private static async Task<OrchestrationMetadata> WaitAsync(DurableTaskClient client, string id)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var state = await client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, cts.Token);
+        Assert.True(state.RuntimeStatus == OrchestrationRuntimeStatus.Completed, $"{state.RuntimeStatus}: {state.FailureDetails?.ErrorMessage}");
+        return state;
+    }
+
+    [Fact]
+    public async Task MitigateDrafter_UnsupportedFamily_SendsPlanAndResumesOnDrafterReady()
+    {
+        var sent = new List<MitigationPlan>();
+        var sender = new Mock<IMitigationPlanSender>();
+        sender.Setup(s => s.SendAsync(It.IsAny<MitigationPlan>(), It.IsAny<CancellationToken>()))
+            .Callback<MitigationPlan, CancellationToken>((plan, _) => { lock (sent) { sent.Add(plan); } })
+            .Returns(Task.CompletedTask);
+        var (host, store) = await StartAsync(sender.Object);
+        await using var _ = host;
+
+        var request = Request("ext");
+        await host.Client.ScheduleNewOrchestrationInstanceAsync(DurableNames.EvaluateSuite, request, new StartOrchestrationOptions("ext"));
+        await WaitAsync(host.Client, "ext");
+        var before = (await ReportPublisher.ReadAsync(store, "ext"))!;
+
+        var mitigation = MitigationRequests.From(request) with { ExternalTimeoutSeconds = 120 };
+        await host.Client.ScheduleNewOrchestrationInstanceAsync(DurableNames.MitigateDrafter, mitigation, new StartOrchestrationOptions("ext-mitigation"));
+
+        // The orchestration sends the plan, then waits for the external trainer.
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (sent.Count == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+
+        var plan = Assert.Single(sent);
+        Assert.Equal("ext-mitigation", plan.InstanceId);
+        Assert.Equal("tiny-drafter", plan.BaseDrafter.Name);
+        var expected = TaskWeights.Compute([.. before.Tasks.Select(t => t.CrossEntropy)], WeightRule.ShiftByMinimum);
+        Assert.Equal(expected, before.Tasks.Select(t => plan.Tasks[t.TaskId].Weight));
+        Assert.NotNull(await store.OpenArtifactAsync("ext", RunArtifact.MitigationPlan));
+
+        // The "external trainer" answers with the same drafter: U cannot fall, so nothing is promoted.
+        var drafterId = before.Drafter!;
+        await host.Client.RaiseEventAsync("ext-mitigation", MitigateDrafterOrchestrator.DrafterReadyEvent, new NewDrafter { Reference = "tiny-drafter", Identity = drafterId });
+        var state = await WaitAsync(host.Client, "ext-mitigation");
+        var outcome = state.ReadOutputAs<MitigationOutcome>()!;
+        Assert.Equal("kept", outcome.Status);
+        Assert.Equal("ext-after-s-cdf", outcome.AfterRunId);
+        Assert.Equal(outcome.Report!.UnfairnessBefore, outcome.Report.UnfairnessAfter, 9);
+        var republished = (await ReportPublisher.ReadAsync(store, "ext"))!;
+        Assert.NotNull(republished.Mitigation);
+        Assert.False(republished.Mitigation!.Promoted);
+        Assert.Null(await store.OpenArtifactAsync("ext", RunArtifact.PromotedDrafter));
+        sender.Verify(s => s.SendAsync(It.IsAny<MitigationPlan>(), It.IsAny<CancellationToken>()), Times.Once);
+    }
+
+    [Fact]
+    public async Task MitigateDrafter_NoTrainerAnswers_TimesOutCleanly()
+    {
+        var sender = new Mock<IMitigationPlanSender>();
+        sender.Setup(s => s.SendAsync(It.IsAny<MitigationPlan>(), It.IsAny<CancellationToken>())).Returns(Task.CompletedTask);
+        var (host, store) = await StartAsync(sender.Object);
+        await using var _ = host;
+        var request = Request("late");
+        await host.Client.ScheduleNewOrchestrationInstanceAsync(DurableNames.EvaluateSuite, request, new StartOrchestrationOptions("late"));
+        await WaitAsync(host.Client, "late");
+
+        await host.Client.ScheduleNewOrchestrationInstanceAsync(
+            DurableNames.MitigateDrafter, MitigationRequests.From(request) with { ExternalTimeoutSeconds = 2 }, new StartOrchestrationOptions("late-mitigation"));
+        var state = await WaitAsync(host.Client, "late-mitigation");
+        var outcome = state.ReadOutputAs<MitigationOutcome>()!;
+        Assert.Equal("timed-out", outcome.Status);
+        Assert.Null(outcome.AfterRunId);
+        Assert.Null(await store.GetManifestAsync("late-after-s-cdf"));
+    }
+}
+
+public class PromotionRuleTests
+{
+    private static EvaluationReport Report(double unfairness, params double[] measured) => new()
+    {
+        RunId = "r",
+        Suite = new SuiteReport
+        {
+            Gamma = 4,
+            CostRatio = 0.1,
+            VerificationCostRatio = 1.1,
+            Fairness = new FairnessReport { Unfairness = unfairness, MeanCrossEntropy = 1, SpeedupVariance = 0, SpeedupRange = 0, MinMaxSpeedupRatio = 1, MeanSpeedup = measured.Average(), WorstTask = "a" },
+        },
+        Tasks = [.. measured.Select((m, i) => new TaskReport
+        {
+            TaskId = ((char)('a' + i)).ToString(), Status = TaskState.Committed, Prompts = 1, Steps = 1, DraftedTokens = 4, AcceptedTokens = 2, GeneratedTokens = 3,
+            AcceptanceRate = 0.5, Alpha = 0.6, CrossEntropy = 1, Kl = 0.5, MeanAcceptedLength = 2, AnalyticalSpeedup = m, ExpectedSpeedupPerPrefix = m,
+            RefinedSpeedup = m, MeasuredSpeedup = m, SpeedupBound = 1, SpeedupBoundCrossEntropy = 1, AcceptanceByPosition = [0.5],
+        })],
+    };
+
+    private static readonly MitigationRequest Request = new()
+    {
+        RunId = "r",
+        Evaluation = new EvaluationRequest { RunId = "r", Suite = new SuiteDefinition { Name = "s", Tasks = [] }, Verifier = "v", Drafter = "d" },
+        MeanSpeedupTolerance = 0.02,
+    };
+
+    private static readonly NewDrafter Drafter = new() { Reference = "d@x", Identity = new ModelIdentity { Name = "d", Sha256 = new string('a', 64) } };
+
+    [Theory]
+    [InlineData(0.40, 0.20, new[] { 2.0, 1.0 }, new[] { 1.9, 1.2 }, true)]   // U fell, mean 1.5 → 1.55
+    [InlineData(0.40, 0.20, new[] { 2.0, 1.0 }, new[] { 1.8, 1.17 }, true)]  // U fell, mean 1.5 → 1.485 (−1 %, within 2 %)
+    [InlineData(0.40, 0.20, new[] { 2.0, 1.0 }, new[] { 1.5, 1.2 }, false)]  // U fell, mean 1.5 → 1.35 (−10 %)
+    [InlineData(0.40, 0.45, new[] { 2.0, 1.0 }, new[] { 2.2, 1.2 }, false)]  // U rose
+    [InlineData(0.40, 0.40, new[] { 2.0, 1.0 }, new[] { 2.2, 1.2 }, false)]  // U unchanged
+    public void Compare_PromotesOnlyWhenUFellAndSpeedHeld(double uBefore, double uAfter, double[] before, double[] after, bool promoted)
+    {
+        var (report, isPromoted, reason) = CompareAndPromoteActivity.Compare(Report(uBefore, before), Report(uAfter, after), Request, Drafter);
+        Assert.Equal(promoted, isPromoted);
+        Assert.Equal(promoted, report.Promoted);
+        Assert.Equal(uBefore, report.UnfairnessBefore);
+        Assert.Equal(uAfter, report.UnfairnessAfter);
+        Assert.Equal(before.Average(), report.MeanSpeedupBefore, 12);
+        Assert.Equal(after.Average(), report.MeanSpeedupAfter, 12);
+        Assert.Equal(before.Length, report.Tasks.Count);
+        Assert.False(string.IsNullOrWhiteSpace(reason));
+    }
+}
