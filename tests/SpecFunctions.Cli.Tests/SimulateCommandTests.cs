@@ -34,3 +34,23 @@ public class SimulateCommandTests
         Assert.Contains(option, error.Message);
     }
 }
+
+public class SuiteFileTests
+{
+    [Fact]
+    public void Load_PromptsFile_IsExpanded_AndBadSuitesNameTheField()
+    {
+        var folder = Directory.CreateTempSubdirectory("specfn-suite-").FullName;
+        File.WriteAllLines(Path.Combine(folder, "en.txt"), ["first prompt", "", "second prompt"]);
+        File.WriteAllText(Path.Combine(folder, "ok.json"), """{"name":"s","tasks":[{"id":"en","promptsFile":"en.txt"},{"id":"de","prompts":["eins"]}]}""");
+        File.WriteAllText(Path.Combine(folder, "dup.json"), """{"name":"s","tasks":[{"id":"en","prompts":["a"]},{"id":"en","prompts":["b"]}]}""");
+        File.WriteAllText(Path.Combine(folder, "escape.json"), """{"name":"s","tasks":[{"id":"en","promptsFile":"../etc/passwd"}]}""");
+
+        var suite = SuiteFile.Load(Path.Combine(folder, "ok.json"));
+        Assert.Equal(["first prompt", "second prompt"], suite.Tasks[0].Prompts);
+        Assert.Contains("tasks[1].id", Assert.Throws<FormatException>(() => SuiteFile.Load(Path.Combine(folder, "dup.json"))).Message);
+        Assert.Contains("promptsFile", Assert.Throws<FormatException>(() => SuiteFile.Load(Path.Combine(folder, "escape.json"))).Message);
+        Assert.Contains("not found", Assert.Throws<FormatException>(() => SuiteFile.Load(Path.Combine(folder, "missing.json"))).Message);
+        Directory.Delete(folder, recursive: true);
+    }
+}
