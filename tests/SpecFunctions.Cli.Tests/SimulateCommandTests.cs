@@ -54,3 +54,23 @@ public class SuiteFileTests
         Directory.Delete(folder, recursive: true);
     }
 }
+
+public class SuiteImportTests
+{
+    [Fact]
+    public void ImportMgsm_SharedData_OneTaskPerLanguageWithTheFirstQuestions()
+    {
+        var folder = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "..", "shared", "data", "mgsm");
+        folder = Directory.Exists(folder) ? folder : Environment.GetEnvironmentVariable("SPECFN_MGSM_DIR") ?? folder;
+        Assert.True(Directory.Exists(folder), $"MGSM data not found at {Path.GetFullPath(folder)} (set SPECFN_MGSM_DIR)");
+
+        var suite = SpecFunctions.Cli.Commands.SuiteCommand.ImportMgsm(folder, 5);
+        var files = Directory.GetFiles(folder, "mgsm_*.tsv").Length;
+        Assert.Equal(files, suite.Tasks.Count);
+        Assert.All(suite.Tasks, t => Assert.Equal(5, t.Prompts.Count));
+        var en = suite.Tasks.Single(t => t.Id == "en");
+        Assert.Equal(File.ReadLines(Path.Combine(folder, "mgsm_en.tsv")).First().Split('\t')[0], en.Prompts[0]);
+        Assert.DoesNotContain(en.Prompts, p => p.Contains('\t'));
+        Assert.Throws<FormatException>(() => SpecFunctions.Cli.Commands.SuiteCommand.ImportMgsm(Path.Combine(folder, "nope"), 5));
+    }
+}
