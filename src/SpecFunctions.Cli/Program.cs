@@ -9,6 +9,7 @@ var root = new RootCommand("specfn — measure and fix the unequal speed-ups of 
     ModelsCommand.Create(),
     AuditCommand.Create(),
     SuiteCommand.Create(),
+    MitigateCommand.Create(),
     ReportCommand.Create(),
 };
 

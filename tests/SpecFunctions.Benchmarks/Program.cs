@@ -1,3 +1,12 @@
 using BenchmarkDotNet.Running;
+using SpecFunctions.Benchmarks;
+
+// `-- demo-pair` runs the end-to-end measurement of the demo pair (one pass, ratios in one run);
+// anything else goes to BenchmarkDotNet (`-- --filter '*'`).
+if (args is ["demo-pair", ..])
+{
+    return await DemoPairBench.RunAsync(args[1..]);
+}
 
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+return 0;

@@ -1,0 +1,67 @@
+using System.Diagnostics;
+using SpecFunctions.Core.Decoding;
+using SpecFunctions.Core.Metrics;
+using SpecFunctions.Core.Sampling;
+using SpecFunctions.Demo;
+using SpecFunctions.Onnx;
+
+namespace SpecFunctions.Benchmarks;
+
+/// <summary>
+/// The demo pair through the real engine and ONNX Runtime, all numbers from one run: measured c and v_γ, engine
+/// overhead as a fraction of model time, allocations per decode step, and per task the measured speed-up against the
+/// refined prediction f_γ(α_T)/(γc+v_γ).
+/// </summary>
+internal static class DemoPairBench
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var prompts = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 8;
+        var pair = await DemoModels.EnsureAsync(Path.Combine(".specfn", "models", "demo"));
+        using var verifier = OnnxLanguageModel.Load(pair.VerifierDirectory);
+        using var drafter = OnnxLanguageModel.Load(pair.DrafterDirectory);
+        const int gamma = 4;
+        var options = new DecodingOptions { Gamma = gamma, MaxNewTokens = 64, Sampling = SamplingOptions.Greedy, StopTokens = verifier.Manifest.EosTokenIds };
+        Console.WriteLine($"Demo pair, γ = {gamma}, greedy, {prompts} prompts per language, 64 new tokens; provider {verifier.ExecutionProvider}; load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+
+        // Warm up both sessions and the JIT.
+        new TaskRunner(drafter, verifier, options).Run([verifier.Tokenizer.Encode("Warm-up text. ")], new TaskStatisticsBuilder(gamma));
+
+        var tasks = new List<(string, IReadOnlyList<PromptStatistics>)>();
+        foreach (var task in DemoCorpus.Tasks)
+        {
+            var encoded = task.Prompts.Take(prompts).Select(p => verifier.Tokenizer.Encode(p)).ToList();
+            var statistics = new TaskStatisticsBuilder(gamma);
+            new TaskRunner(drafter, verifier, options).Run(encoded, statistics);
+            tasks.Add((task.Id, statistics.Build()));
+        }
+
+        var suite = SuiteAnalyzer.Analyze(tasks, gamma);
+        var all = tasks.SelectMany(t => t.Item2).ToList();
+        var modelMs = all.Sum(p => p.DrafterMs + p.VerifierMs);
+        var speculativeMs = all.Sum(p => p.SpeculativeMs);
+        Console.WriteLine($"measured c = {suite.CostRatio:F4}, v_γ = {suite.VerificationCostRatio:F3}");
+        Console.WriteLine($"engine overhead = (speculative wall − model time) / model time = {(speculativeMs - modelMs) / modelMs:P2} ({speculativeMs:F0} ms wall, {modelMs:F0} ms in models)");
+        Console.WriteLine($"U = {suite.Fairness.Unfairness:F4} nats², worst task {suite.Fairness.WorstTask}");
+        Console.WriteLine("task  alpha_T  D_T    tok/step  S_T    refined  measured [95% CI]      measured/refined");
+        foreach (var t in suite.Tasks)
+        {
+            Console.WriteLine($"{t.TaskId,-5} {t.Alpha,7:F3}  {t.CrossEntropy,5:F3}  {t.MeanAcceptedLength,8:F2}  {t.AnalyticalSpeedup,5:F2}  {t.RefinedSpeedup,7:F2}  {t.MeasuredSpeedup,8:F2} [{t.MeasuredSpeedupCi?.Lower:F2}, {t.MeasuredSpeedupCi?.Upper:F2}]  {t.MeasuredSpeedup / t.RefinedSpeedup,10:F2}");
+        }
+
+        // Allocations per decode step: one long greedy generation, with and without a trace sink.
+        var prompt = verifier.Tokenizer.Encode(DemoCorpus.Tasks[0].Prompts[0]);
+        var longOptions = options with { MaxNewTokens = 512, StopTokens = [] };
+        foreach (var withSink in new[] { false, true })
+        {
+            var decoder = new SpeculativeDecoder(drafter, verifier, longOptions);
+            decoder.Generate(prompt, withSink ? new TaskStatisticsBuilder(gamma) : null);
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            var result = decoder.Generate(prompt, withSink ? new TaskStatisticsBuilder(gamma) : null);
+            var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Console.WriteLine($"allocations per speculative step ({(withSink ? "with" : "without")} trace records): {allocated / (double)result.Steps:F0} B over {result.Steps} steps (managed, this thread; ONNX Runtime's native buffers excluded)");
+        }
+
+        return 0;
+    }
+}
