@@ -13,6 +13,7 @@ public sealed class StatelessOnnxModel : OnnxLanguageModel
 {
     private const string InputIds = "input_ids";
     private const string Logits = "logits";
+    private const string LogitsToKeepName = "logits_to_keep";
 
     private readonly TensorElementType _idType;
 
@@ -28,6 +29,12 @@ public sealed class StatelessOnnxModel : OnnxLanguageModel
         }
 
         _idType = inputs[InputIds].ElementDataType;
+
+        // An optional int64 scalar input 'logits_to_keep' (an overridable initializer, as the demo models have) lets a call
+        // compute only the rows it reads instead of all Window − 1 + rows: without it a memory-bound model turns compute-bound.
+        FeedsLogitsToKeep = Session.OverridableInitializerMetadata.TryGetValue(LogitsToKeepName, out var keep)
+            && keep.ElementDataType == TensorElementType.Int64
+            && keep.Dimensions.Length == 0;
         if (!outputs.TryGetValue(Logits, out var logits)
             || logits.ElementDataType is not (TensorElementType.Float or TensorElementType.Float16)
             || logits.Dimensions.Length != 3
@@ -45,11 +52,15 @@ public sealed class StatelessOnnxModel : OnnxLanguageModel
     /// <summary>Receptive field in tokens (manifest <c>window</c>).</summary>
     public int Window { get; }
 
+    /// <summary>True when the graph has the optional <c>logits_to_keep</c> input and each call asks only for the rows it reads.</summary>
+    public bool FeedsLogitsToKeep { get; }
+
     public override IModelSequence CreateSequence() => new Sequence(this);
 
     private sealed class Sequence(StatelessOnnxModel model) : IModelSequence
     {
         private static readonly string[] InputNames = [InputIds];
+        private static readonly string[] InputNamesWithKeep = [InputIds, LogitsToKeepName];
         private static readonly string[] OutputNames = [Logits];
 
         private readonly List<int> _tokens = [];
@@ -76,6 +87,14 @@ public sealed class StatelessOnnxModel : OnnxLanguageModel
             var count = Math.Min(_tokens.Count, model.Window - 1 + rows);
             var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_tokens)[^count..];
             using var input = OrtTensors.CreateIds(model._idType, span);
+            if (model.FeedsLogitsToKeep)
+            {
+                using var keep = OrtValue.CreateTensorValueFromMemory(new long[] { rows }, []);
+                using var kept = model.Session.Run(_runOptions, InputNamesWithKeep, [input, keep], OutputNames);
+                OrtTensors.CopyLastRows(kept[0], model.VocabularySize, logits, model.ModelPath);
+                return;
+            }
+
             using var outputs = model.Session.Run(_runOptions, InputNames, [input], OutputNames);
             OrtTensors.CopyLastRows(outputs[0], model.VocabularySize, logits, model.ModelPath);
         }
