@@ -40,6 +40,14 @@ public sealed record DemoMitigationOptions
     [JsonPropertyName("temperatureGrid")]
     public IReadOnlyList<double> TemperatureGrid { get; init; } = [0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 1.75, 2.0];
 
+    /// <summary>γ of the expected-tokens guard of the <c>temperature</c> strategy. Default 4.</summary>
+    [JsonPropertyName("gamma")]
+    public int Gamma { get; init; } = 4;
+
+    /// <summary>Largest relative drop of mean f_γ(α_T) the <c>temperature</c> strategy accepts. Default 0.02.</summary>
+    [JsonPropertyName("speedupTolerance")]
+    public double SpeedupTolerance { get; init; } = 0.02;
+
     /// <summary>Gradient shards per batch (results depend on it, not on threads). Default 2.</summary>
     [JsonPropertyName("shards")]
     public int Shards { get; init; } = 2;
@@ -171,7 +179,11 @@ public static class DemoMitigation
 
             case Temperature:
             {
-                var best = (Tau: 1.0, U: double.PositiveInfinity, D: before);
+                // Fairest τ among those that keep the mean expected tokens per verifier call, mean f_γ(α_T), within
+                // SpeedupTolerance of the base drafter's (the cost ratio c does not change with τ, so this is the
+                // mean analytical speed-up): flattening the drafter always evens out D_T, by making every task worse.
+                var baseTokens = heldOut.Average(h => ExpectedTokens(h.Alpha(drafter), options.Gamma));
+                var best = (Tau: 1.0, U: Unfairness(before), D: before);
                 foreach (var tau in options.TemperatureGrid)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
@@ -182,9 +194,10 @@ public static class DemoMitigation
 
                     var scaled = WithOutputTemperature(drafter, tau);
                     var d = heldOut.Select(h => h.CrossEntropy(scaled)).ToArray();
+                    var tokens = heldOut.Average(h => ExpectedTokens(h.Alpha(scaled), options.Gamma));
                     var u = Unfairness(d);
-                    progress?.Report($"τ {tau:G3}: U {u:G4}");
-                    if (u < best.U)
+                    progress?.Report(string.Create(CultureInfo.InvariantCulture, $"τ {tau:G3}: U {u:G4}, mean f_γ(α) {tokens:F3} (base {baseTokens:F3})"));
+                    if (u < best.U && tokens >= baseTokens * (1 - options.SpeedupTolerance))
                     {
                         best = (tau, u, d);
                     }
@@ -192,7 +205,7 @@ public static class DemoMitigation
 
                 return new DemoMitigationResult(
                     WithOutputTemperature(drafter, best.Tau), before, best.D,
-                    string.Create(CultureInfo.InvariantCulture, $"temperature: τ = {best.Tau:G3} (grid {string.Join(", ", options.TemperatureGrid)}); U {Unfairness(before):G4} → {best.U:G4}"));
+                    string.Create(CultureInfo.InvariantCulture, $"temperature: τ = {best.Tau:G3} (grid {string.Join(", ", options.TemperatureGrid)}; mean f_γ(α) within {options.SpeedupTolerance:P0}); U {Unfairness(before):G4} → {best.U:G4}"));
             }
 
             case SCdf:
@@ -302,9 +315,9 @@ public static class DemoMitigation
 
         progress?.Report($"corrective data: {string.Join(", ", data.Select(d => $"{d.Id} {d.Examples.Count}"))} prefixes");
 
-        // Weights start from the D_T measured on the held-out prompts with this drafter, which is what the job's
-        // measured D_T estimates; re-estimating every K steps keeps them current as the drafter moves.
-        var initial = SamplingWeights(before, rule);
+        // Weights start from the job's measured D_T (the evaluation's, on the drafted prefixes); every K steps they are
+        // re-estimated on the held-out prompts' prefixes, so they follow the drafter as it moves.
+        var initial = SamplingWeights([.. tasks.Select(t => t.CrossEntropy)], rule);
         var reweights = new List<string>();
         var result = DrafterTrainer.FineTune(
             drafter,
@@ -344,6 +357,10 @@ public static class DemoMitigation
         var weights = TaskWeights.Compute(crossEntropy, rule).Select(w => Math.Max(0, w)).ToArray();
         return weights.Sum() > 0 ? weights : [.. weights.Select(_ => 1.0)];
     }
+
+    /// <summary>f_γ(α) = Σ_{k=0..γ} α^k: expected tokens per verifier call.</summary>
+    public static double ExpectedTokens(double alpha, int gamma) =>
+        alpha >= 1 ? gamma + 1 : (1 - Math.Pow(alpha, gamma + 1)) / (1 - alpha);
 
     private static float[] Probabilities(ReadOnlySpan<float> logits, double[] logP)
     {
@@ -419,6 +436,28 @@ public static class DemoMitigation
             }
 
             return new HeldOutSet([.. contexts], [.. p]);
+        }
+
+        /// <summary>Mean α(s) = Σ min(p, q) over the prefixes, as <see cref="DemoEvaluation.Compare"/>.</summary>
+        public double Alpha(DemoModelWeights drafter)
+        {
+            const int v = DemoModelConfig.VocabularySize;
+            var model = new DemoModel(drafter);
+            var logits = new float[v];
+            var logQ = new double[v];
+            double total = 0;
+            for (var i = 0; i < _contexts.Length; i++)
+            {
+                model.Forward(_contexts[i], logits);
+                DemoEvaluation.LogSoftmax(logits, 1.0, logQ);
+                var p = _p.AsSpan(i * v, v);
+                for (var x = 0; x < v; x++)
+                {
+                    total += Math.Min(p[x], Math.Exp(logQ[x]));
+                }
+            }
+
+            return total / _contexts.Length;
         }
 
         /// <summary>Mean −Σ p log q over the prefixes, the same D_T as <see cref="DemoEvaluation.Compare"/>.</summary>
