@@ -50,7 +50,7 @@ internal static class MitigationBenchmark
         foreach (var strategy in new[] { DemoMitigation.None, DemoMitigation.SCdf, DemoMitigation.Balanced, DemoMitigation.Temperature })
         {
             var stopwatch = Stopwatch.StartNew();
-            var result = DemoMitigation.Train(verifierWeights, drafterWeights, strategy, rule, tasks, seed, options);
+            var result = DemoMitigation.Train(verifierWeights, drafterWeights, strategy, rule, tasks, seed, options, strategy == DemoMitigation.Temperature ? new ConsoleProgress() : null);
             var seconds = stopwatch.Elapsed.TotalSeconds;
             var drafter = new DemoModel(result.Weights);
             var after = languages.Select(l => DemoEvaluation.Compare(verifier, drafter, l.HeldOutPrompts)).ToArray();
@@ -76,5 +76,10 @@ internal static class MitigationBenchmark
     {
         var f = alpha >= 1 ? Gamma + 1 : (1 - Math.Pow(alpha, Gamma + 1)) / (1 - alpha);
         return f / (1 + Gamma * CostRatio);
+    }
+
+    private sealed class ConsoleProgress : IProgress<string>
+    {
+        public void Report(string value) => Console.Error.WriteLine("  " + value);
     }
 }
