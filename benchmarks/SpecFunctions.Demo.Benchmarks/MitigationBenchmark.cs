@@ -7,7 +7,7 @@ using SpecFunctions.Demo;
 /// Issue 6: every mitigation strategy on the demo pair with the default demo suite. α_T and D_T come from
 /// <see cref="DemoEvaluation.Compare"/> (reference forward pass, temperature 1, every prefix of the held-out prompts);
 /// S_T = f_γ(α_T)/(1+γc) with γ = 4 and c = 0.04.
-/// Usage: dotnet run -c Release --project benchmarks/SpecFunctions.Demo.Benchmarks -- mitigation [SEED [MGSM_DIR [STEPS LR K]]]
+/// Usage: dotnet run -c Release --project benchmarks/SpecFunctions.Demo.Benchmarks -- mitigation [SEED [MGSM_DIR [STEPS LR K [PROMPTS BYTES [RULE [TRAINING_SEED]]]]]]
 /// </summary>
 internal static class MitigationBenchmark
 {
@@ -31,6 +31,7 @@ internal static class MitigationBenchmark
         }
 
         var rule = args.Length > 8 ? Enum.Parse<WeightRule>(args[8]) : WeightRule.ShiftByMinimum;
+        var trainingSeed = args.Length > 9 ? int.Parse(args[9], inv) : seed;
         var root = Path.Combine(Path.GetTempPath(), "specfn-demo-mitigation-bench");
         var paths = await DemoModels.EnsureAsync(root, seed);
         var verifierWeights = DemoModels.LoadWeights(paths.VerifierDirectory);
@@ -50,7 +51,7 @@ internal static class MitigationBenchmark
         foreach (var strategy in new[] { DemoMitigation.None, DemoMitigation.SCdf, DemoMitigation.Balanced, DemoMitigation.Temperature })
         {
             var stopwatch = Stopwatch.StartNew();
-            var result = DemoMitigation.Train(verifierWeights, drafterWeights, strategy, rule, tasks, seed, options, strategy == DemoMitigation.Temperature ? new ConsoleProgress() : null);
+            var result = DemoMitigation.Train(verifierWeights, drafterWeights, strategy, rule, tasks, trainingSeed, options, strategy == DemoMitigation.Temperature ? new ConsoleProgress() : null);
             var seconds = stopwatch.Elapsed.TotalSeconds;
             var drafter = new DemoModel(result.Weights);
             var after = languages.Select(l => DemoEvaluation.Compare(verifier, drafter, l.HeldOutPrompts)).ToArray();

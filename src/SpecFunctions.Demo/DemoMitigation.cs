@@ -343,7 +343,7 @@ public static class DemoMitigation
         var after = heldOut.Select(h => h.CrossEntropy(result.Weights)).ToArray();
         var notes = string.Create(
             CultureInfo.InvariantCulture,
-            $"{strategy} ({rule}): {options.Steps} steps of {options.BatchSize}, lr {options.LearningRate}, K {options.ReweightEvery}; steps per task {string.Join(", ", tasks.Select((t, i) => $"{t.Id} {result.StepsPerTask[i]}"))}; U {Unfairness(before):G4} → {Unfairness(after):G4}");
+            $"{strategy} ({rule}): {options.Steps} steps of {options.BatchSize}, lr {options.LearningRate}, K {options.ReweightEvery}; steps per task {string.Join(", ", tasks.Select((t, i) => $"{t.Id} {result.StepsPerTask[i]}"))}; prefixes per task {string.Join(", ", data.Select(d => $"{d.Id} {d.Examples.Count}"))}; final weights {Format(result.FinalTaskWeights)}; U {Unfairness(before):G4} → {Unfairness(after):G4}");
         return new DemoMitigationResult(result.Weights, before, after, notes);
     }
 
