@@ -27,7 +27,8 @@ internal sealed class EmbeddedEngine : IAsyncDisposable
 
     public static async Task<EmbeddedEngine> StartAsync(
         ITraceStore store, IModelCatalog catalog, IEvaluationObserver observer, OnnxModelOptions? onnx = null,
-        Action<EvaluationOptions>? configure = null, LogLevel logLevel = LogLevel.Warning, CancellationToken cancellationToken = default)
+        Action<EvaluationOptions>? configure = null, LogLevel logLevel = LogLevel.Warning, CancellationToken cancellationToken = default,
+        Action<IServiceCollection>? configureServices = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
@@ -37,6 +38,7 @@ internal sealed class EmbeddedEngine : IAsyncDisposable
         builder.Services.AddSingleton(onnx ?? OnnxModelOptions.Default);
         builder.Services.AddSingleton(observer);
         builder.Services.AddSpecFunctionsEvaluation(configure);
+        configureServices?.Invoke(builder.Services);
         builder.Services.AddInMemoryDurableTask(registry => registry.AddSpecFunctionsTasks());
         var host = builder.Build();
         await host.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -44,18 +46,22 @@ internal sealed class EmbeddedEngine : IAsyncDisposable
     }
 
     /// <summary>Starts (or joins, for an existing run id) an evaluation and waits for it, reporting the custom status.</summary>
-    public async Task<EvaluationOutcome> EvaluateAsync(EvaluationRequest request, Action<EvaluationProgress>? onProgress = null, CancellationToken cancellationToken = default)
+    public Task<EvaluationOutcome> EvaluateAsync(EvaluationRequest request, Action<EvaluationProgress>? onProgress = null, CancellationToken cancellationToken = default) =>
+        RunAsync<EvaluationOutcome>(DurableNames.EvaluateSuite, request, request.RunId, onProgress, cancellationToken);
+
+    /// <summary>Starts (or joins) orchestration <paramref name="name"/> with instance id <paramref name="instanceId"/> and waits for its output.</summary>
+    public async Task<T> RunAsync<T>(string name, object input, string instanceId, Action<EvaluationProgress>? onProgress = null, CancellationToken cancellationToken = default)
     {
         var client = Client;
-        var existing = await client.GetInstanceAsync(request.RunId, getInputsAndOutputs: false, cancellationToken).ConfigureAwait(false);
+        var existing = await client.GetInstanceAsync(instanceId, getInputsAndOutputs: false, cancellationToken).ConfigureAwait(false);
         if (existing is null)
         {
-            await client.ScheduleNewOrchestrationInstanceAsync(DurableNames.EvaluateSuite, request, new StartOrchestrationOptions(request.RunId), cancellationToken).ConfigureAwait(false);
+            await client.ScheduleNewOrchestrationInstanceAsync(name, input, new StartOrchestrationOptions(instanceId), cancellationToken).ConfigureAwait(false);
         }
 
         while (true)
         {
-            var state = await client.GetInstanceAsync(request.RunId, getInputsAndOutputs: true, cancellationToken).ConfigureAwait(false);
+            var state = await client.GetInstanceAsync(instanceId, getInputsAndOutputs: true, cancellationToken).ConfigureAwait(false);
             if (state is not null)
             {
                 if (state.SerializedCustomStatus is not null)
@@ -67,10 +73,10 @@ internal sealed class EmbeddedEngine : IAsyncDisposable
                 {
                     if (state.RuntimeStatus != OrchestrationRuntimeStatus.Completed)
                     {
-                        throw new InvalidOperationException($"evaluation {request.RunId} ended {state.RuntimeStatus}: {state.FailureDetails?.ErrorMessage}");
+                        throw new InvalidOperationException($"{name} {instanceId} ended {state.RuntimeStatus}: {state.FailureDetails?.ErrorMessage}");
                     }
 
-                    return state.ReadOutputAs<EvaluationOutcome>()!;
+                    return state.ReadOutputAs<T>()!;
                 }
             }
 

@@ -32,7 +32,9 @@ internal sealed class ConsoleObserver(bool plain, TextWriter plainOut) : IEvalua
         }
         else if (_bars.TryGetValue(taskId, out var bar))
         {
-            bar.Description = $"[yellow]{Markup.Escape(taskId)}[/]";
+            // A mitigation re-evaluates the same tasks under another run id: the bar restarts.
+            bar.Value = 0;
+            bar.Description = $"[yellow]{Markup.Escape(taskId)}[/] [grey]{Markup.Escape(runId)}[/]";
             bar.StartTask();
         }
     }
@@ -96,10 +98,35 @@ internal static class ReportTable
         }
 
         var f = report.Suite.Fairness;
+        if (report.Mitigation is { } mitigation)
+        {
+            WriteMitigation(console, mitigation);
+        }
+
         console.MarkupLine($"Unfairness U = [bold]{f.Unfairness:G4}[/] nats²  (mean D = {f.MeanCrossEntropy:F3}); speed-up variance {f.SpeedupVariance:G3}, range {f.SpeedupRange:F2}, min/max {f.MinMaxSpeedupRatio:F2}, worst task [bold]{Markup.Escape(f.WorstTask)}[/]");
         if (report.Decision is { } d)
         {
             console.MarkupLine($"Mitigation decision: [bold]{Markup.Escape(d.Action)}[/] — {Markup.Escape(d.Reason)}");
         }
+    }
+
+    /// <summary>Before/after of a mitigation: U, mean speed-up and per-task α, D, S.</summary>
+    public static void WriteMitigation(IAnsiConsole console, MitigationReport m)
+    {
+        var table = new Table().Border(TableBorder.Rounded).Title($"mitigation [bold]{Markup.Escape(m.Strategy)}[/]: {(m.Promoted ? "[green]promoted[/]" : "[yellow]kept the current drafter[/]")}");
+        table.AddColumn("task");
+        foreach (var c in new[] { "α before", "α after", "D before", "D after", "S before", "S after" })
+        {
+            table.AddColumn(new TableColumn(c).RightAligned());
+        }
+
+        foreach (var t in m.Tasks)
+        {
+            table.AddRow(Markup.Escape(t.TaskId), $"{t.AlphaBefore:F3}", $"{t.AlphaAfter:F3}", $"{t.CrossEntropyBefore:F3}", $"{t.CrossEntropyAfter:F3}", $"{t.SpeedupBefore:F2}", $"{t.SpeedupAfter:F2}");
+        }
+
+        console.Write(table);
+        var change = m.UnfairnessBefore > 0 ? (m.UnfairnessAfter - m.UnfairnessBefore) / m.UnfairnessBefore : 0;
+        console.MarkupLine($"U {m.UnfairnessBefore:G4} → [bold]{m.UnfairnessAfter:G4}[/] ({change:+0.0%;-0.0%}), mean speed-up {m.MeanSpeedupBefore:F3} → {m.MeanSpeedupAfter:F3}");
     }
 }

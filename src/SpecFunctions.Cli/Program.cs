@@ -8,6 +8,7 @@ var root = new RootCommand("specfn — measure and fix the unequal speed-ups of 
     RunCommand.Create(),
     ModelsCommand.Create(),
     AuditCommand.Create(),
+    SuiteCommand.Create(),
     ReportCommand.Create(),
 };
 

@@ -11,100 +11,60 @@ namespace SpecFunctions.Cli;
 /// </summary>
 internal static class SuiteFile
 {
-    private sealed record FileTask
-    {
-        [JsonPropertyName("id")]
-        public string? Id { get; init; }
-
-        [JsonPropertyName("prompts")]
-        public List<string>? Prompts { get; init; }
-
-        [JsonPropertyName("promptsFile")]
-        public string? PromptsFile { get; init; }
-    }
-
-    private sealed record FileSuite
-    {
-        [JsonPropertyName("name")]
-        public string? Name { get; init; }
-
-        [JsonPropertyName("tasks")]
-        public List<FileTask>? Tasks { get; init; }
-    }
-
-    private static readonly JsonSerializerOptions Options = new() { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow };
-
-    /// <summary>Loads and validates a suite file; throws <see cref="FormatException"/> with a message naming the field.</summary>
+    /// <summary>
+    /// Loads a suite file, expands <c>promptsFile</c> entries, then validates it with the same parser the HTTP API uses;
+    /// throws <see cref="FormatException"/> with every problem and its field.
+    /// </summary>
     public static SuiteDefinition Load(string path, EvaluationLimits? limits = null)
     {
-        limits ??= new EvaluationLimits();
         if (!File.Exists(path))
         {
             throw new FormatException($"suite file '{path}' not found");
         }
 
-        FileSuite? file;
+        var bytes = File.ReadAllBytes(path);
         try
         {
-            file = JsonSerializer.Deserialize<FileSuite>(File.ReadAllBytes(path), Options);
+            bytes = ExpandPromptFiles(bytes, Path.GetDirectoryName(Path.GetFullPath(path))!);
         }
-        catch (JsonException ex)
+        catch (Exception ex) when (ex is System.Text.Json.JsonException or IOException)
         {
             throw new FormatException($"suite file '{path}': {ex.Message}", ex);
         }
 
-        if (file?.Tasks is not { Count: > 0 } tasks)
+        var parser = new EvaluationRequestParser(limits ?? new EvaluationLimits(), _ => true, () => "unused");
+        var result = parser.ParseSuite(bytes);
+        return result.Value ?? throw new FormatException($"suite file '{path}': {string.Join("; ", result.Errors)}");
+    }
+
+    /// <summary>Replaces each task's <c>"promptsFile"</c> (one prompt per non-empty line, relative to the suite) with <c>"prompts"</c>.</summary>
+    private static byte[] ExpandPromptFiles(byte[] bytes, string folder)
+    {
+        if (System.Text.Json.Nodes.JsonNode.Parse(bytes) is not System.Text.Json.Nodes.JsonObject root
+            || root["tasks"] is not System.Text.Json.Nodes.JsonArray tasks)
         {
-            throw new FormatException($"suite file '{path}': 'tasks' must be a non-empty array");
+            return bytes;
         }
 
-        if (tasks.Count > limits.MaxTasks)
+        var changed = false;
+        foreach (var task in tasks.OfType<System.Text.Json.Nodes.JsonObject>())
         {
-            throw new FormatException($"suite file '{path}': {tasks.Count} tasks exceed the limit of {limits.MaxTasks}");
-        }
-
-        var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        var result = new List<SuiteTask>();
-        for (var i = 0; i < tasks.Count; i++)
-        {
-            var t = tasks[i];
-            var field = $"tasks[{i}]";
-            if (!StoreIds.IsValid(t.Id))
+            if (task["promptsFile"]?.GetValue<string>() is { } file)
             {
-                throw new FormatException($"suite file '{path}': {field}.id '{t.Id}' must match {StoreIds.Pattern}");
-            }
-
-            if (!seen.Add(t.Id!))
-            {
-                throw new FormatException($"suite file '{path}': {field}.id '{t.Id}' is a duplicate");
-            }
-
-            var prompts = t.Prompts ?? (t.PromptsFile is { } file1
-                ? [.. File.ReadAllLines(Path.Combine(folder, file1)).Where(l => !string.IsNullOrWhiteSpace(l))]
-                : null);
-            if (prompts is not { Count: > 0 })
-            {
-                throw new FormatException($"suite file '{path}': {field} needs 'prompts' or 'promptsFile' with at least one prompt");
-            }
-
-            if (prompts.Count > limits.MaxPromptsPerTask)
-            {
-                throw new FormatException($"suite file '{path}': {field} has {prompts.Count} prompts, more than {limits.MaxPromptsPerTask}");
-            }
-
-            for (var j = 0; j < prompts.Count; j++)
-            {
-                if (string.IsNullOrWhiteSpace(prompts[j]) || prompts[j].Length > limits.MaxPromptChars)
+                // Only a file next to the suite: a suite file must not read arbitrary paths.
+                if (Path.GetFileName(file) != file)
                 {
-                    throw new FormatException($"suite file '{path}': {field}.prompts[{j}] must be non-empty and at most {limits.MaxPromptChars} characters");
+                    throw new IOException($"promptsFile '{file}' must be a file name in the suite's folder");
                 }
-            }
 
-            result.Add(new SuiteTask { Id = t.Id!, Prompts = prompts });
+                var lines = File.ReadAllLines(Path.Combine(folder, file)).Where(l => !string.IsNullOrWhiteSpace(l));
+                task.Remove("promptsFile");
+                task["prompts"] = new System.Text.Json.Nodes.JsonArray([.. lines.Select(l => (System.Text.Json.Nodes.JsonNode?)l)]);
+                changed = true;
+            }
         }
 
-        return new SuiteDefinition { Name = string.IsNullOrWhiteSpace(file.Name) ? Path.GetFileNameWithoutExtension(path) : file.Name, Tasks = result };
+        return changed ? System.Text.Encoding.UTF8.GetBytes(root.ToJsonString()) : bytes;
     }
 
     public static void Save(SuiteDefinition suite, string path)

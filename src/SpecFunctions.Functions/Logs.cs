@@ -17,6 +17,9 @@ internal static partial class Logs
     [LoggerMessage(103, LogLevel.Information, "Cancelled evaluation {RunId}")]
     public static partial void EvaluationCancelled(this ILogger logger, string runId);
 
+    [LoggerMessage(104, LogLevel.Information, "Raised DrafterReady for the mitigation of run {RunId} (drafter {Drafter})")]
+    public static partial void DrafterReadyRaised(this ILogger logger, string runId, string drafter);
+
     [LoggerMessage(200, LogLevel.Information, "Nightly audit of {SuiteCount} registered suite(s)")]
     public static partial void AuditStarted(this ILogger logger, int suiteCount);
 

@@ -91,6 +91,9 @@ internal static partial class OnnxSessionFactory
         var sessionOptions = new SessionOptions
         {
             GraphOptimizationLevel = options.GraphOptimizationLevel,
+
+            // ONNX Runtime warns on every optional input with a default (the demo graphs' logits_to_keep); errors still surface.
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
         if (options.IntraOpThreads > 0)
         {

@@ -131,6 +131,7 @@ public sealed class ComputeFairnessActivity(ITraceStore store, IOptions<Evaluati
         catch (TraceStoreException ex)
         {
             logger.ReportNotBuilt(input.RunId, ex.Message);
+            Core.Telemetry.SpecFunctionsTelemetry.EvaluationsFailed.Add(1);
             return new FairnessOutcome { Decision = "not-evaluated", Reason = ex.Message, Error = ex.Message };
         }
 
@@ -139,6 +140,7 @@ public sealed class ComputeFairnessActivity(ITraceStore store, IOptions<Evaluati
         await ReportPublisher.PublishAsync(store, report).ConfigureAwait(false);
         var fairness = report.Suite.Fairness;
         logger.FairnessComputed(input.RunId, fairness.Unfairness, fairness.WorstTask, decision.Action);
+        Core.Telemetry.SpecFunctionsTelemetry.EvaluationsCompleted.Add(1);
         return new FairnessOutcome
         {
             Unfairness = fairness.Unfairness,

@@ -4,16 +4,14 @@ using System.Diagnostics.Metrics;
 namespace SpecFunctions.Orchestration;
 
 /// <summary>
-/// The "SpecFunctions" ActivitySource and Meter. Hosts subscribe with OpenTelemetry
-/// (<c>AddSource(EvaluationTelemetry.Name)</c>, <c>AddMeter(EvaluationTelemetry.Name)</c>).
+/// Per-task instruments on the shared "SpecFunctions" ActivitySource and Meter
+/// (<see cref="Core.Telemetry.SpecFunctionsTelemetry"/>), which hosts subscribe to with OpenTelemetry.
 /// </summary>
 public static class EvaluationTelemetry
 {
-    public const string Name = "SpecFunctions";
+    public static ActivitySource Source => Core.Telemetry.SpecFunctionsTelemetry.ActivitySource;
 
-    public static ActivitySource Source { get; } = new(Name);
-
-    public static Meter Meter { get; } = new(Name);
+    private static Meter Meter => Core.Telemetry.SpecFunctionsTelemetry.Meter;
 
     private static readonly Counter<long> TasksEvaluated = Meter.CreateCounter<long>("specfn.tasks.evaluated", description: "Task evaluations by outcome");
     private static readonly Histogram<double> AcceptanceRate = Meter.CreateHistogram<double>("specfn.acceptance_rate", description: "Accepted / proposed drafts per task");

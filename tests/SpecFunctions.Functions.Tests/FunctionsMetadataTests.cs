@@ -51,8 +51,9 @@ public class FunctionsMetadataTests
     {
         Assert.Equal(
             [
-                "CancelEvaluation", "ComputeFairness", "EvaluateSuite", "EvaluateTask", "EvaluateTaskChunk", "GetEvaluationReport",
-                "GetEvaluationStatus", "ListAuditSuites", "NightlyAudit", "PrepareRun", "RegisterAuditSuite", "SubmitEvaluation",
+                "CancelEvaluation", "CompareAndPromote", "ComputeFairness", "DrafterReady", "EvaluateSuite", "EvaluateTask", "EvaluateTaskChunk",
+                "FineTuneDrafter", "GetEvaluationReport", "GetEvaluationStatus", "ListAuditSuites", "MitigateDrafter", "NightlyAudit",
+                "PlanMitigation", "PrepareRun", "RegisterAuditSuite", "SendMitigationPlan", "SubmitEvaluation",
             ],
             Functions.Value.Keys.Order(StringComparer.Ordinal));
     }
@@ -63,6 +64,7 @@ public class FunctionsMetadataTests
     [InlineData("GetEvaluationReport", "evaluations/{runId}/report", "get")]
     [InlineData("CancelEvaluation", "evaluations/{runId}/cancel", "post")]
     [InlineData("RegisterAuditSuite", "audit/suites/{name}", "put")]
+    [InlineData("DrafterReady", "evaluations/{runId}/mitigation/drafter-ready", "post")]
     [InlineData("ListAuditSuites", "audit/suites", "get")]
     public void Metadata_HttpFunction_RouteMethodAndFunctionKey(string function, string route, string method)
     {
@@ -80,6 +82,11 @@ public class FunctionsMetadataTests
     [InlineData("PrepareRun", "activityTrigger")]
     [InlineData("EvaluateTask", "activityTrigger")]
     [InlineData("ComputeFairness", "activityTrigger")]
+    [InlineData("MitigateDrafter", "orchestrationTrigger")]
+    [InlineData("PlanMitigation", "activityTrigger")]
+    [InlineData("FineTuneDrafter", "activityTrigger")]
+    [InlineData("SendMitigationPlan", "activityTrigger")]
+    [InlineData("CompareAndPromote", "activityTrigger")]
     public void Metadata_DurableFunction_TriggerType(string function, string type)
     {
         Assert.Equal(type, Trigger(function).GetProperty("type").GetString());
@@ -97,7 +104,7 @@ public class FunctionsMetadataTests
     [Fact]
     public void Metadata_FunctionsWithClient_HaveDurableClientBinding()
     {
-        foreach (var name in new[] { "SubmitEvaluation", "GetEvaluationStatus", "CancelEvaluation", "NightlyAudit" })
+        foreach (var name in new[] { "SubmitEvaluation", "GetEvaluationStatus", "CancelEvaluation", "NightlyAudit", "DrafterReady" })
         {
             Assert.Contains(Functions.Value[name].GetProperty("bindings").EnumerateArray(), b => b.GetProperty("type").GetString() == "durableClient");
         }

@@ -55,7 +55,9 @@ public class HostingTests
         services.AddTransient<EvaluationsApi>();
         services.AddTransient<NightlyAudit>();
         services.AddTransient<AuditSuitesApi>();
+        services.AddTransient<MitigationApi>();
         services.AddTransient<Durable.EvaluationActivities>();
+        services.AddTransient<Durable.MitigationActivities>();
         return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
     }
 
@@ -72,9 +74,14 @@ public class HostingTests
         Assert.NotNull(provider.GetRequiredService<EvaluationsApi>());
         Assert.NotNull(provider.GetRequiredService<NightlyAudit>());
         Assert.NotNull(provider.GetRequiredService<AuditSuitesApi>());
+        Assert.NotNull(provider.GetRequiredService<MitigationApi>());
         Assert.NotNull(provider.GetRequiredService<Durable.EvaluationActivities>());
+        Assert.NotNull(provider.GetRequiredService<Durable.MitigationActivities>());
         Assert.Equal("UseDevelopmentStorage=true", provider.GetRequiredService<IOptions<BlobTraceStoreOptions>>().Value.ConnectionString);
         Assert.Equal(8, provider.GetRequiredService<EvaluationRequestParser>().Limits.MaxTasks);
+        Assert.Equal("speculative-evals", provider.GetRequiredService<Azure.Storage.Blobs.BlobContainerClient>().Name);
+        Assert.IsType<SpecFunctions.Storage.BlobObjectStore>(provider.GetRequiredService<IObjectStore>());
+        Assert.IsType<TraceStore>(provider.GetRequiredService<ITraceStore>());
         Assert.Equal(0.1, provider.GetRequiredService<IOptions<Core.Reporting.RegressionThresholds>>().Value.WorstSpeedupDrop);
         var catalog = provider.GetRequiredService<IModelCatalog>();
         Assert.True(catalog.IsKnown("demo-verifier"));
@@ -94,6 +101,17 @@ public class HostingTests
         Assert.Null(options.ConnectionString);
         Assert.Equal(new Uri("https://specfnstore.blob.core.windows.net"), options.ServiceUri);
         Assert.Equal("traces", options.ContainerName);
+        Assert.Equal("traces", provider.GetRequiredService<Azure.Storage.Blobs.BlobContainerClient>().Name);
+    }
+
+    [Fact]
+    public void Registrations_NoStorageSettingAtAll_StartupValidationNamesSetting()
+    {
+        using var provider = Build(Config());
+
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<BlobTraceStoreOptions>>().Value);
+
+        Assert.Contains("TraceStore:ConnectionString or TraceStore:ServiceUri must be set", ex.Message);
     }
 
     [Fact]

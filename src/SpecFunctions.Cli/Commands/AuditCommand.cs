@@ -23,6 +23,9 @@ internal static class AuditCommand
         var output = new Option<string>("--out") { Description = "Folder for the JSON and HTML reports", DefaultValueFactory = _ => ".specfn" };
         var runId = new Option<string?>("--run-id") { Description = "Run id (default: generated)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON document" };
+        var strategy = new Option<string>("--strategy") { Description = "Mitigation when the fairness check fails: s-cdf | balanced | temperature | none", DefaultValueFactory = _ => MitigationStrategies.SCdf };
+        strategy.AcceptOnlyFromAmong([.. MitigationStrategies.All]);
+        var noMitigate = new Option<bool>("--no-mitigate") { Description = "Record the mitigation decision only" };
         var settings = new SettingsOptions();
         var store = new CliStore();
         promptsPerTask.Validators.Add(r =>
@@ -41,7 +44,7 @@ internal static class AuditCommand
 
         var command = new Command("audit", "Evaluate the default multilingual suite on the demo pair: per-task speed-ups, unfairness U, mitigation decision, reports.")
         {
-            models, seed, promptsPerTask, output, runId, json,
+            models, seed, promptsPerTask, output, runId, json, strategy, noMitigate,
         };
         settings.AddTo(command);
         store.AddTo(command);
@@ -79,6 +82,7 @@ internal static class AuditCommand
                 Verifier = "demo-verifier",
                 Drafter = "demo-drafter",
                 Settings = settings.Read(parse),
+                Mitigation = new MitigationPolicy { AutoMitigate = !parse.GetValue(noMitigate), Strategy = parse.GetValue(strategy)! },
             };
 
             var traceStore = store.Open(parse);
@@ -93,6 +97,8 @@ internal static class AuditCommand
             {
                 ["totalSeconds"] = started.Elapsed.TotalSeconds,
                 ["modelsReused"] = pair.Reused,
+                ["mitigation"] = result.Report?.Mitigation,
+                ["mitigationOutcome"] = result.Outcome.Mitigation is { } m ? new { m.Status, m.Reason, m.AfterRunId } : null,
             });
             if (!asJson)
             {
@@ -108,6 +114,10 @@ internal static class AuditCommand
     public static SuiteDefinition DefaultSuite(int promptsPerTask) => new()
     {
         Name = "demo-languages",
-        Tasks = [.. DemoCorpus.Tasks.Select(t => new SuiteTask { Id = t.Id, Prompts = [.. t.Prompts.Take(promptsPerTask)] })],
+        Tasks = [.. DemoCorpus.Tasks.Select(t => new SuiteTask { Id = t.Id, Prompts = [.. t.Prompts.Take(promptsPerTask)], TrainingPrompts = TrainingPrompts(t.Id) })],
     };
+
+    /// <summary>Corrective-data prompts for mitigation: openings of the language's training documents (never the held-out prompts).</summary>
+    private static IReadOnlyList<string> TrainingPrompts(string languageId) =>
+        [.. DemoCorpus.Default.Languages.Single(l => l.Id == languageId).TrainingDocuments.Take(24).Select(d => d.Length > 48 ? d[..48] : d)];
 }

@@ -12,7 +12,7 @@ public sealed record GenerationResult
     /// <summary>Speculative steps (or autoregressive verifier calls).</summary>
     public required int Steps { get; init; }
 
-    /// <summary>Wall time, prefill included.</summary>
+    /// <summary>Wall time, prefill included, time spent writing trace records excluded.</summary>
     public required TimeSpan Elapsed { get; init; }
 
     /// <summary>Time inside drafter calls.</summary>

@@ -61,9 +61,12 @@ public sealed class EvaluationRequestParser
 
     private static readonly string[] RequestFields = ["runId", "suite", "verifier", "drafter", "settings", "mitigation"];
     private static readonly string[] SuiteFields = ["name", "tasks"];
-    private static readonly string[] TaskFields = ["id", "prompts"];
+    private static readonly string[] TaskFields = ["id", "prompts", "trainingPrompts"];
     private static readonly string[] SettingsFields = ["gamma", "temperature", "topK", "topP", "maxNewTokens", "seed"];
-    private static readonly string[] MitigationFields = ["unfairnessThreshold", "speedupGapThreshold", "autoMitigate"];
+    private static readonly string[] MitigationFields = ["unfairnessThreshold", "speedupGapThreshold", "autoMitigate", "strategy", "meanSpeedupTolerance"];
+
+    /// <summary>Mitigation strategies a submission may name.</summary>
+    public static IReadOnlyList<string> Strategies { get; } = ["s-cdf", "balanced", "temperature", "none"];
 
     private readonly EvaluationLimits _limits;
     private readonly Func<string, bool> _isKnownModel;
@@ -277,13 +280,24 @@ public sealed class EvaluationRequestParser
             });
 
             var prompts = w.Required(obj, taskPath, "prompts", (e, p) => ParsePrompts(w, e, p));
+            List<string>? training = null;
+            if (obj.TryGetValue("trainingPrompts", out var trainingElement))
+            {
+                training = ParsePrompts(w, trainingElement, $"{taskPath}.trainingPrompts");
+                if (training is null)
+                {
+                    ok = false;
+                    continue;
+                }
+            }
+
             if (id is null || prompts is null)
             {
                 ok = false;
                 continue;
             }
 
-            tasks.Add(new SuiteTask { Id = id, Prompts = prompts });
+            tasks.Add(new SuiteTask { Id = id, Prompts = prompts, TrainingPrompts = training });
         }
 
         return ok ? tasks : null;
@@ -386,8 +400,22 @@ public sealed class EvaluationRequestParser
             UnfairnessThreshold = w.OptionalDouble(obj, path, "unfairnessThreshold", defaults.UnfairnessThreshold, v => v >= 0, "must be ≥ 0"),
             SpeedupGapThreshold = w.OptionalDouble(obj, path, "speedupGapThreshold", defaults.SpeedupGapThreshold, v => v >= 0, "must be ≥ 0"),
             AutoMitigate = w.OptionalBool(obj, path, "autoMitigate", defaults.AutoMitigate),
+            MeanSpeedupTolerance = w.OptionalDouble(obj, path, "meanSpeedupTolerance", defaults.MeanSpeedupTolerance, v => v is >= 0 and <= 1, "must be in [0, 1]"),
+            Strategy = obj.TryGetValue("strategy", out var strategy) ? Strategy(w, strategy, $"{path}.strategy") ?? defaults.Strategy : defaults.Strategy,
         };
         return w.ErrorCount == errorsBefore ? policy : null;
+    }
+
+    private static string? Strategy(Walker w, JsonElement element, string path)
+    {
+        var value = w.String(element, path);
+        if (value is not null && !Strategies.Contains(value, StringComparer.Ordinal))
+        {
+            w.Error(path, $"unknown strategy '{value}'; use one of {string.Join(", ", Strategies)}");
+            return null;
+        }
+
+        return value;
     }
 
     private sealed class ErrorList

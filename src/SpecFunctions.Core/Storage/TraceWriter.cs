@@ -137,7 +137,11 @@ public sealed class TraceWriter : ITraceSink, IAsyncDisposable
         }
     }
 
-    /// <summary>Pass-through write stream that counts bytes.</summary>
+    /// <summary>
+    /// Pass-through write stream that counts bytes. It swallows Flush: Utf8JsonWriter flushes its stream after every
+    /// record, and passing that on would make gzip emit a sync-flush block per record (worse compression) and the file
+    /// stream issue a write per record. Data reaches storage when blocks fill and at commit.
+    /// </summary>
     private sealed class CountingStream(Stream inner) : Stream
     {
         public long Count { get; private set; }
@@ -156,7 +160,9 @@ public sealed class TraceWriter : ITraceSink, IAsyncDisposable
             set => throw new NotSupportedException();
         }
 
-        public override void Flush() => inner.Flush();
+        public override void Flush()
+        {
+        }
 
         public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 

@@ -20,8 +20,36 @@ public static class EvaluationOrchestrations
     public static Task<IReadOnlyList<TaskSummary>> EvaluateTaskChunk([OrchestrationTrigger] TaskOrchestrationContext context) =>
         new EvaluateTaskChunkOrchestrator().RunAsync(context, Input<TaskChunkInput>(context));
 
+    [Function(DurableNames.MitigateDrafter)]
+    public static Task<MitigationOutcome> MitigateDrafter([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        new MitigateDrafterOrchestrator().RunAsync(context, Input<MitigationRequest>(context));
+
     private static T Input<T>(TaskOrchestrationContext context) =>
         context.GetInput<T>() ?? throw new InvalidOperationException($"orchestration {context.Name} of {context.InstanceId} has no {typeof(T).Name} input");
+}
+
+/// <summary>Mitigation activity wrappers (method.md §6); the activities come from DI (<c>AddSpecFunctionsEvaluation</c>).</summary>
+public sealed class MitigationActivities(
+    PlanMitigationActivity planMitigation,
+    FineTuneDrafterActivity fineTuneDrafter,
+    SendMitigationPlanActivity sendMitigationPlan,
+    CompareAndPromoteActivity compareAndPromote)
+{
+    [Function(DurableNames.PlanMitigation)]
+    public Task<MitigationPlanOutcome> PlanMitigation([ActivityTrigger] MitigationRequest input, FunctionContext context) =>
+        planMitigation.RunAsync(new FunctionActivityContext(DurableNames.PlanMitigation, context), input);
+
+    [Function(DurableNames.FineTuneDrafter)]
+    public Task<NewDrafter> FineTuneDrafter([ActivityTrigger] MitigationRequest input, FunctionContext context) =>
+        fineTuneDrafter.RunAsync(new FunctionActivityContext(DurableNames.FineTuneDrafter, context), input);
+
+    [Function(DurableNames.SendMitigationPlan)]
+    public Task<bool> SendMitigationPlan([ActivityTrigger] MitigationPlan input, FunctionContext context) =>
+        sendMitigationPlan.RunAsync(new FunctionActivityContext(DurableNames.SendMitigationPlan, context), input);
+
+    [Function(DurableNames.CompareAndPromote)]
+    public Task<MitigationOutcome> CompareAndPromote([ActivityTrigger] CompareInput input, FunctionContext context) =>
+        compareAndPromote.RunAsync(new FunctionActivityContext(DurableNames.CompareAndPromote, context), input);
 }
 
 /// <summary>Activity wrappers; the activities come from DI (<c>AddSpecFunctionsEvaluation</c>).</summary>

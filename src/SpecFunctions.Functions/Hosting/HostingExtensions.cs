@@ -1,4 +1,5 @@
 using Azure.Monitor.OpenTelemetry.Exporter;
+using Azure.Storage.Blobs;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -100,35 +101,29 @@ public static class HostingExtensions
     /// </summary>
     public static IServiceCollection AddSpecFunctionsStorage(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<BlobTraceStoreOptions>()
-            .BindConfiguration(BlobTraceStoreOptions.SectionName)
-            .PostConfigure(o =>
-            {
-                // The names infra/modules/functionApp.bicep sets (managed identity, no connection string).
-                if (o.ServiceUri is null && Uri.TryCreate(configuration["SPECFN_TRACE_STORAGE:serviceUri"], UriKind.Absolute, out var serviceUri))
-                {
-                    o.ServiceUri = serviceUri;
-                }
-
-                if (configuration["SPECFN_TRACE_CONTAINER"] is { Length: > 0 } container && configuration[$"{BlobTraceStoreOptions.SectionName}:ContainerName"] is null)
-                {
-                    o.ContainerName = container;
-                }
-
-                var shared = configuration["AzureWebJobsStorage"];
-                if (string.IsNullOrWhiteSpace(o.ConnectionString) && o.ServiceUri is null && !string.IsNullOrWhiteSpace(shared))
-                {
-                    o.ConnectionString = shared;
-                }
-            })
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
-        services.TryAddSingleton<IObjectStore>(sp =>
+        services.AddBlobTraceStore();
+        // Runs before AddBlobTraceStore's validation, so these fallbacks satisfy its "connection string or URI" rule.
+        services.AddOptions<BlobTraceStoreOptions>().PostConfigure(o =>
         {
-            var options = sp.GetRequiredService<IOptions<BlobTraceStoreOptions>>().Value;
-            return new BlobObjectStore(BlobObjectStore.CreateContainerClient(options), options.BlockSizeBytes);
+            // The names infra/modules/functionApp.bicep sets (managed identity, no connection string).
+            if (o.ServiceUri is null && Uri.TryCreate(configuration["SPECFN_TRACE_STORAGE:serviceUri"], UriKind.Absolute, out var serviceUri))
+            {
+                o.ServiceUri = serviceUri;
+            }
+
+            if (configuration["SPECFN_TRACE_CONTAINER"] is { Length: > 0 } container && configuration[$"{BlobTraceStoreOptions.SectionName}:ContainerName"] is null)
+            {
+                o.ContainerName = container;
+            }
+
+            var shared = configuration["AzureWebJobsStorage"];
+            if (string.IsNullOrWhiteSpace(o.ConnectionString) && o.ServiceUri is null && !string.IsNullOrWhiteSpace(shared))
+            {
+                o.ConnectionString = shared;
+            }
         });
-        services.TryAddSingleton<ITraceStore>(sp => new TraceStore(sp.GetRequiredService<IObjectStore>()));
+        services.TryAddSingleton<IObjectStore>(sp => new BlobObjectStore(
+            sp.GetRequiredService<BlobContainerClient>(), sp.GetRequiredService<IOptions<BlobTraceStoreOptions>>().Value.BlockSizeBytes));
         services.TryAddSingleton(sp => new SuiteRegistry(sp.GetRequiredService<IObjectStore>()));
         return services;
     }

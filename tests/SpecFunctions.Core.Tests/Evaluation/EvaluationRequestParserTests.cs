@@ -54,6 +54,35 @@ public class EvaluationRequestParserTests
     }
 
     [Fact]
+    public void Parse_MitigationStrategyAndTrainingPrompts_Read()
+    {
+        var json = """
+            {"suite":{"name":"s","tasks":[{"id":"en","prompts":["p"],"trainingPrompts":["a","b"]}]},
+             "verifier":"demo-verifier","drafter":"demo-drafter",
+             "mitigation":{"strategy":"balanced","meanSpeedupTolerance":0.05}}
+            """;
+
+        var result = Parser().Parse(Bytes(json));
+
+        Assert.True(result.IsValid, string.Join("\n", result.Errors));
+        Assert.Equal(["a", "b"], result.Value!.Suite.Tasks[0].TrainingPrompts);
+        Assert.Equal(("balanced", 0.05), (result.Value.Mitigation.Strategy, result.Value.Mitigation.MeanSpeedupTolerance));
+    }
+
+    [Theory]
+    [InlineData("\"mitigation\":{\"strategy\":\"magic\"}", "mitigation.strategy")]
+    [InlineData("\"mitigation\":{\"meanSpeedupTolerance\":2}", "mitigation.meanSpeedupTolerance")]
+    [InlineData("\"mitigation\":{\"strategy\":3}", "mitigation.strategy")]
+    public void Parse_BadMitigation_NamesTheField(string fragment, string field)
+    {
+        var json = "{\"suite\":{\"name\":\"s\",\"tasks\":[{\"id\":\"en\",\"prompts\":[\"p\"],\"trainingPrompts\":[]}]},\"verifier\":\"demo-verifier\",\"drafter\":\"demo-drafter\"," + fragment + "}";
+        var result = Parser().Parse(Bytes(json));
+        Assert.False(result.IsValid);
+        Assert.Contains(result.Errors, e => e.Field == field);
+        Assert.Contains(result.Errors, e => e.Field == "suite.tasks[0].trainingPrompts");
+    }
+
+    [Fact]
     public void Parse_SeveralProblems_AllReportedWithPaths()
     {
         var json = """
