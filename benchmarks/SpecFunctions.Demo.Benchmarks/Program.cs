@@ -6,6 +6,12 @@ using SpecFunctions.Demo;
 
 // Measures the demo pair: training wall time, sizes, per-language agreement, ONNX Runtime call times.
 // Usage: dotnet run -c Release --project benchmarks/SpecFunctions.Demo.Benchmarks [-- SEED [MGSM_DIR]]
+if (args.Length > 0 && args[0] == "mitigation")
+{
+    await MitigationBenchmark.RunAsync(args);
+    return;
+}
+
 var seed = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : DemoModels.DefaultSeed;
 var mgsm = args.Length > 1 ? args[1] : Path.GetFullPath(Path.Combine("..", "shared", "data", "mgsm"));
 var corpus = DemoCorpus.Default;

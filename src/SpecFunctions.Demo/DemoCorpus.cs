@@ -62,6 +62,49 @@ public sealed class DemoCorpus
     /// <summary>The corpus as suite tasks: per language its id and held-out prompts.</summary>
     public static IReadOnlyList<DemoTask> Tasks => Default.Languages.Select(l => new DemoTask(l.Id, l.HeldOutPrompts)).ToArray();
 
+    /// <summary>
+    /// Training prompts of a language for mitigation: the opening segment (first sentence, at most
+    /// <paramref name="maxChars"/> characters, cut at a word boundary) of <paramref name="count"/> training documents
+    /// spread evenly over the language's documents. They come from the training text, never from the held-out prompts,
+    /// so corrective data and evaluation stay apart.
+    /// </summary>
+    /// <param name="languageId">Language id, e.g. <c>fr</c>.</param>
+    /// <param name="count">How many prompts (at most the number of training documents). Default 40.</param>
+    /// <param name="maxChars">Longest prompt in UTF-16 characters. Default 80.</param>
+    /// <exception cref="KeyNotFoundException">Unknown language.</exception>
+    public static IReadOnlyList<string> TrainingPrompts(string languageId, int count = 40, int maxChars = 80)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxChars, 8);
+        var documents = Default[languageId].TrainingDocuments;
+        var n = Math.Min(count, documents.Count);
+        var prompts = new List<string>(n);
+        for (var i = 0; i < n; i++)
+        {
+            prompts.Add(OpeningSegment(documents[(int)((long)i * documents.Count / n)], maxChars));
+        }
+
+        return prompts;
+    }
+
+    private static string OpeningSegment(string document, int maxChars)
+    {
+        // End after the first sentence mark (Latin, Cyrillic or CJK), else at the length limit on a space.
+        var end = document.IndexOfAny(['.', '!', '?', '。', '！', '？']);
+        var text = end >= 0 && end + 1 <= maxChars ? document[..(end + 1)] : document[..Math.Min(document.Length, maxChars)];
+        if (text.Length == maxChars && text.Length < document.Length)
+        {
+            var space = text.LastIndexOf(' ');
+            text = space > maxChars / 2 ? text[..space] : text;
+            if (char.IsHighSurrogate(text[^1]))
+            {
+                text = text[..^1];
+            }
+        }
+
+        return text;
+    }
+
     /// <summary>Languages in catalogue order.</summary>
     public IReadOnlyList<DemoLanguage> Languages { get; }
 

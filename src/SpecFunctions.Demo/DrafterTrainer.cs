@@ -96,6 +96,20 @@ public static class DrafterTrainer
         IReadOnlyList<double> taskWeights,
         FineTuneOptions options,
         Func<int, IReadOnlyList<double>>? reweight = null,
+        CancellationToken cancellationToken = default) =>
+        FineTune(drafter, tasks, taskWeights, options, reweight is null ? null : (step, _) => reweight(step), cancellationToken);
+
+    /// <summary>
+    /// As <see cref="FineTune(DemoModelWeights, IReadOnlyList{SoftLabelTask}, IReadOnlyList{double}, FineTuneOptions, Func{int, IReadOnlyList{double}}?, CancellationToken)"/>,
+    /// but the reweight callback also sees the drafter being trained (read it, do not change it), so it can re-estimate
+    /// D_T on held-out prompts every K steps — the s-CDF loop.
+    /// </summary>
+    public static FineTuneResult FineTune(
+        DemoModelWeights drafter,
+        IReadOnlyList<SoftLabelTask> tasks,
+        IReadOnlyList<double> taskWeights,
+        FineTuneOptions options,
+        Func<int, DemoModelWeights, IReadOnlyList<double>>? reweight,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(drafter);
@@ -132,7 +146,7 @@ public static class DrafterTrainer
             cancellationToken.ThrowIfCancellationRequested();
             if (reweight is not null && step > 0 && step % options.ReweightEvery == 0)
             {
-                var updated = reweight(step) ?? throw new InvalidOperationException("The reweight callback returned null.");
+                var updated = reweight(step, weights) ?? throw new InvalidOperationException("The reweight callback returned null.");
                 cumulative = Cumulative(updated, tasks, "reweight result");
                 current = updated.ToArray();
             }

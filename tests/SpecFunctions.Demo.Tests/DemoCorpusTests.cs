@@ -74,4 +74,33 @@ public sealed class DemoCorpusTests
         Assert.NotEqual(DemoModels.ComputeCacheKey(DemoCorpus.Default, 1), DemoModels.ComputeCacheKey(DemoCorpus.Default, 2));
         Assert.Equal(DemoModels.ComputeCacheKey(DemoCorpus.Default, 1), DemoModels.ComputeCacheKey(DemoCorpus.Default, 1));
     }
+
+    [Theory]
+    [InlineData("en")]
+    [InlineData("ru")]
+    [InlineData("zh")]
+    public void TrainingPrompts_Language_OpeningsOfDistinctTrainingDocumentsNotHeldOut(string id)
+    {
+        var language = DemoCorpus.Default[id];
+
+        var prompts = DemoCorpus.TrainingPrompts(id, 40, 80);
+
+        Assert.Equal(Math.Min(40, language.TrainingDocuments.Count), prompts.Count);
+        Assert.All(prompts, p =>
+        {
+            Assert.InRange(p.Length, 1, 80);
+            Assert.Contains(language.TrainingDocuments, d => d.StartsWith(p, StringComparison.Ordinal));
+            Assert.DoesNotContain(language.HeldOutPrompts, h => h.StartsWith(p, StringComparison.Ordinal) || p.StartsWith(h, StringComparison.Ordinal));
+            Assert.False(char.IsHighSurrogate(p[^1]));
+        });
+        Assert.True(prompts.Distinct().Count() >= prompts.Count - 2, "prompts should come from different documents");
+    }
+
+    [Fact]
+    public void TrainingPrompts_UnknownLanguage_ThrowsListingKnownIds()
+    {
+        var error = Assert.Throws<KeyNotFoundException>(() => DemoCorpus.TrainingPrompts("xx"));
+
+        Assert.Contains("en", error.Message, StringComparison.Ordinal);
+    }
 }

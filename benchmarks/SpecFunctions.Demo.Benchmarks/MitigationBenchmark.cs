@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using System.Globalization;
+using SpecFunctions.Core.Mitigation;
+using SpecFunctions.Demo;
+
+/// <summary>
+/// Issue 6: every mitigation strategy on the demo pair with the default demo suite. α_T and D_T come from
+/// <see cref="DemoEvaluation.Compare"/> (reference forward pass, temperature 1, every prefix of the held-out prompts);
+/// S_T = f_γ(α_T)/(1+γc) with γ = 4 and c = 0.04.
+/// Usage: dotnet run -c Release --project benchmarks/SpecFunctions.Demo.Benchmarks -- mitigation [SEED [MGSM_DIR [STEPS LR K [PROMPTS BYTES [RULE [TRAINING_SEED]]]]]]
+/// </summary>
+internal static class MitigationBenchmark
+{
+    private const int Gamma = 4;
+    private const double CostRatio = 0.04;
+
+    public static async Task RunAsync(string[] args)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var seed = args.Length > 1 ? int.Parse(args[1], inv) : DemoModels.DefaultSeed;
+        var mgsm = args.Length > 2 ? args[2] : Path.GetFullPath(Path.Combine("..", "shared", "data", "mgsm"));
+        var options = new DemoMitigationOptions();
+        if (args.Length > 5)
+        {
+            options = options with { Steps = int.Parse(args[3], inv), LearningRate = float.Parse(args[4], inv), ReweightEvery = int.Parse(args[5], inv) };
+        }
+
+        if (args.Length > 7)
+        {
+            options = options with { PromptsPerTask = int.Parse(args[6], inv), ContinuationBytes = int.Parse(args[7], inv) };
+        }
+
+        var rule = args.Length > 8 ? Enum.Parse<WeightRule>(args[8]) : WeightRule.ShiftByMinimum;
+        var trainingSeed = args.Length > 9 ? int.Parse(args[9], inv) : seed;
+        var root = Path.Combine(Path.GetTempPath(), "specfn-demo-mitigation-bench");
+        var paths = await DemoModels.EnsureAsync(root, seed);
+        var verifierWeights = DemoModels.LoadWeights(paths.VerifierDirectory);
+        var drafterWeights = DemoModels.LoadWeights(paths.DrafterDirectory);
+        var verifier = new DemoModel(verifierWeights);
+        var languages = DemoCorpus.Default.Languages;
+        var mgsmSets = Directory.Exists(mgsm)
+            ? Directory.GetFiles(mgsm, "mgsm_*.tsv").Order().Select(f => (Id: Path.GetFileNameWithoutExtension(f)[5..], Prompts: File.ReadLines(f).Take(30).Select(l => l.Split('\t')[0]).ToArray())).ToArray()
+            : [];
+        var baseAgreement = languages.Select(l => DemoEvaluation.Compare(verifier, new DemoModel(drafterWeights), l.HeldOutPrompts)).ToArray();
+        var tasks = languages.Select((l, i) => new DemoMitigationTask(l.Id, baseAgreement[i].MeanCrossEntropy, DemoCorpus.TrainingPrompts(l.Id), l.HeldOutPrompts)).ToArray();
+        var baseMgsm = mgsmSets.Select(m => DemoEvaluation.Compare(verifier, new DemoModel(drafterWeights), m.Prompts).MeanAlpha).ToArray();
+        Console.WriteLine($"Cores {Environment.ProcessorCount}; seed {seed}; options {System.Text.Json.JsonSerializer.Serialize(options)}; rule {rule}");
+        Console.WriteLine($"| strategy | time (s) | U before | U after | ΔU | mean S_T before | mean S_T after | {string.Join(" | ", languages.Select(l => $"{l.Id} α / D_T"))} |");
+        Console.WriteLine($"|---|---|---|---|---|---|---|{string.Concat(languages.Select(_ => "---|"))}");
+        var rowsMgsm = new List<string>();
+        foreach (var strategy in new[] { DemoMitigation.None, DemoMitigation.SCdf, DemoMitigation.Balanced, DemoMitigation.Temperature })
+        {
+            var stopwatch = Stopwatch.StartNew();
+            var result = DemoMitigation.Train(verifierWeights, drafterWeights, strategy, rule, tasks, trainingSeed, options, strategy == DemoMitigation.Temperature ? new ConsoleProgress() : null);
+            var seconds = stopwatch.Elapsed.TotalSeconds;
+            var drafter = new DemoModel(result.Weights);
+            var after = languages.Select(l => DemoEvaluation.Compare(verifier, drafter, l.HeldOutPrompts)).ToArray();
+            var uBefore = DemoMitigation.Unfairness([.. baseAgreement.Select(a => a.MeanCrossEntropy)]);
+            var uAfter = DemoMitigation.Unfairness([.. after.Select(a => a.MeanCrossEntropy)]);
+            var sBefore = baseAgreement.Average(a => Speedup(a.MeanAlpha));
+            var sAfter = after.Average(a => Speedup(a.MeanAlpha));
+            var cells = languages.Select((_, i) => string.Create(inv, $"{baseAgreement[i].MeanAlpha:F3}→{after[i].MeanAlpha:F3} / {baseAgreement[i].MeanCrossEntropy:F3}→{after[i].MeanCrossEntropy:F3}"));
+            Console.WriteLine(string.Create(inv, $"| {strategy} | {seconds:F1} | {uBefore:F4} | {uAfter:F4} | {(uAfter - uBefore) / uBefore:P1} | {sBefore:F3} | {sAfter:F3} | {string.Join(" | ", cells)} |"));
+            Console.Error.WriteLine(result.Notes);
+            var mg = mgsmSets.Select((m, i) => string.Create(inv, $"{baseMgsm[i]:F3}→{DemoEvaluation.Compare(verifier, drafter, m.Prompts).MeanAlpha:F3}"));
+            rowsMgsm.Add($"| {strategy} | {string.Join(" | ", mg)} |");
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"MGSM α_T (first 30 questions, every prefix) before→after:");
+        Console.WriteLine($"| strategy | {string.Join(" | ", mgsmSets.Select(m => m.Id))} |");
+        Console.WriteLine($"|---|{string.Concat(mgsmSets.Select(_ => "---|"))}");
+        rowsMgsm.ForEach(Console.WriteLine);
+    }
+
+    private static double Speedup(double alpha)
+    {
+        var f = alpha >= 1 ? Gamma + 1 : (1 - Math.Pow(alpha, Gamma + 1)) / (1 - alpha);
+        return f / (1 + Gamma * CostRatio);
+    }
+
+    private sealed class ConsoleProgress : IProgress<string>
+    {
+        public void Report(string value) => Console.Error.WriteLine("  " + value);
+    }
+}
