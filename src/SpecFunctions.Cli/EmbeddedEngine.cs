@@ -38,6 +38,9 @@ internal sealed class EmbeddedEngine : IAsyncDisposable
         builder.Services.AddSingleton(onnx ?? OnnxModelOptions.Default);
         builder.Services.AddSingleton(observer);
         builder.Services.AddSpecFunctionsEvaluation(configure);
+
+        // The demo family trains in process; other families go to an external trainer (not configured in the CLI).
+        builder.Services.AddSingleton<IDrafterTrainer, SpecFunctions.Orchestration.Demo.DemoDrafterTrainer>();
         configureServices?.Invoke(builder.Services);
         builder.Services.AddInMemoryDurableTask(registry => registry.AddSpecFunctionsTasks());
         var host = builder.Build();

@@ -151,6 +151,9 @@ public static class HostingExtensions
         onnx.Validate();
         services.TryAddSingleton(onnx);
         services.AddSpecFunctionsEvaluation(o => configuration.GetSection(EvaluationOptions.SectionName).Bind(o));
+
+        // s-CDF for the demo family runs in the replica; other families are handed to an external trainer.
+        services.AddSingleton<IDrafterTrainer, SpecFunctions.Orchestration.Demo.DemoDrafterTrainer>();
         return services;
     }
 
