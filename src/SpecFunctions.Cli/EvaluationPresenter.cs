@@ -73,7 +73,7 @@ internal static class ReportTable
     {
         var table = new Table().Border(TableBorder.Rounded).Title($"run [bold]{Markup.Escape(report.RunId)}[/]  γ = {report.Suite.Gamma}, c = {report.Suite.CostRatio:F3}, v_γ = {report.Suite.VerificationCostRatio:F3}");
         table.AddColumn("task");
-        foreach (var c in new[] { "α_T [95% CI]", "D_T", "tok/step", "S_T", "refined", "measured [95% CI]", "bound" })
+        foreach (var c in new[] { "α_T [[95% CI]]", "D_T", "tok/step", "S_T", "refined", "measured [[95% CI]]", "bound" })
         {
             table.AddColumn(new TableColumn(c).RightAligned());
         }
@@ -82,12 +82,12 @@ internal static class ReportTable
         {
             table.AddRow(
                 Markup.Escape(t.TaskId),
-                $"{t.Alpha:F2} [{t.AlphaCi?.Lower:F2},{t.AlphaCi?.Upper:F2}]",
+                Markup.Escape($"{t.Alpha:F2} [{t.AlphaCi?.Lower:F2},{t.AlphaCi?.Upper:F2}]"),
                 $"{t.CrossEntropy:F2}",
                 $"{t.MeanAcceptedLength:F2}",
                 $"{t.AnalyticalSpeedup:F2}",
                 $"{t.RefinedSpeedup:F2}",
-                t.MeasuredSpeedup is { } m ? $"{m:F2} [{t.MeasuredSpeedupCi?.Lower:F2},{t.MeasuredSpeedupCi?.Upper:F2}]" : "—",
+                t.MeasuredSpeedup is { } m ? Markup.Escape($"{m:F2} [{t.MeasuredSpeedupCi?.Lower:F2},{t.MeasuredSpeedupCi?.Upper:F2}]") : "—",
                 $"{t.SpeedupBound:F2}");
         }
 

@@ -92,5 +92,15 @@ public sealed class RunCommandEndToEndTests(ITestOutputHelper output) : IAsyncLi
         var alpha = report.Tasks.ToDictionary(t => t.TaskId, t => t.Alpha);
         Assert.True(alpha["en"] > alpha["zh"] + 0.1, $"en {alpha["en"]:F3} vs zh {alpha["zh"]:F3}");
         Assert.True(File.Exists(Path.Combine(_root, "out", "e2e-run.report.html")));
+
+        // The table a person sees renders every task and U (Spectre markup in values must be escaped).
+        var text = new StringWriter();
+        var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings { Out = new Spectre.Console.AnsiConsoleOutput(text), ColorSystem = Spectre.Console.ColorSystemSupport.NoColors });
+        console.Profile.Width = 200;
+        ReportTable.Write(console, report with { Mitigation = new MitigationReport { Strategy = "s-cdf", UnfairnessBefore = 0.4, UnfairnessAfter = 0.1, MeanSpeedupBefore = 2, MeanSpeedupAfter = 2.1, Promoted = true } });
+        var rendered = text.ToString();
+        Assert.All(report.Tasks, t => Assert.Contains(t.TaskId, rendered));
+        Assert.Contains($"U = {report.Suite.Fairness.Unfairness:G4}", rendered);
+        Assert.Contains("promoted", rendered);
     }
 }

@@ -114,10 +114,6 @@ internal static class AuditCommand
     public static SuiteDefinition DefaultSuite(int promptsPerTask) => new()
     {
         Name = "demo-languages",
-        Tasks = [.. DemoCorpus.Tasks.Select(t => new SuiteTask { Id = t.Id, Prompts = [.. t.Prompts.Take(promptsPerTask)], TrainingPrompts = TrainingPrompts(t.Id) })],
+        Tasks = [.. DemoCorpus.Tasks.Select(t => new SuiteTask { Id = t.Id, Prompts = [.. t.Prompts.Take(promptsPerTask)], TrainingPrompts = DemoCorpus.TrainingPrompts(t.Id) })],
     };
-
-    /// <summary>Corrective-data prompts for mitigation: openings of the language's training documents (never the held-out prompts).</summary>
-    private static IReadOnlyList<string> TrainingPrompts(string languageId) =>
-        [.. DemoCorpus.Default.Languages.Single(l => l.Id == languageId).TrainingDocuments.Take(24).Select(d => d.Length > 48 ? d[..48] : d)];
 }
