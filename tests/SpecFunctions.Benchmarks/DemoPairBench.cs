@@ -18,8 +18,9 @@ internal static class DemoPairBench
     {
         var prompts = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 8;
         var pair = await DemoModels.EnsureAsync(Path.Combine(".specfn", "models", "demo"));
-        using var verifier = OnnxLanguageModel.Load(pair.VerifierDirectory);
-        using var drafter = OnnxLanguageModel.Load(pair.DrafterDirectory);
+        var threads = int.TryParse(Environment.GetEnvironmentVariable("SPECFN_BENCH_THREADS"), out var n) ? n : 0;
+        using var verifier = OnnxLanguageModel.Load(pair.VerifierDirectory, new OnnxModelOptions { IntraOpThreads = threads });
+        using var drafter = OnnxLanguageModel.Load(pair.DrafterDirectory, new OnnxModelOptions { IntraOpThreads = threads == 0 ? 0 : 1 });
         const int gamma = 4;
         var options = new DecodingOptions { Gamma = gamma, MaxNewTokens = 64, Sampling = SamplingOptions.Greedy, StopTokens = verifier.Manifest.EosTokenIds };
         Console.WriteLine($"Demo pair, γ = {gamma}, greedy, {prompts} prompts per language, 64 new tokens; provider {verifier.ExecutionProvider}; load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
@@ -40,6 +41,8 @@ internal static class DemoPairBench
         var all = tasks.SelectMany(t => t.Item2).ToList();
         var modelMs = all.Sum(p => p.DrafterMs + p.VerifierMs);
         var speculativeMs = all.Sum(p => p.SpeculativeMs);
+        var single = all.Sum(p => p.BaselineStepMs!.Value * p.BaselineTokens!.Value) / all.Sum(p => p.BaselineTokens!.Value);
+        Console.WriteLine($"per call: drafter {1000 * all.Sum(p => p.DrafterMs) / all.Sum(p => p.DrafterCalls):F1} µs, verifier 1 position {1000 * single:F1} µs, verifier γ+1 positions {1000 * all.Sum(p => p.VerifierMs) / all.Sum(p => p.Steps):F1} µs");
         Console.WriteLine($"measured c = {suite.CostRatio:F4}, v_γ = {suite.VerificationCostRatio:F3}");
         Console.WriteLine($"engine overhead = (speculative wall − model time) / model time = {(speculativeMs - modelMs) / modelMs:P2} ({speculativeMs:F0} ms wall, {modelMs:F0} ms in models)");
         Console.WriteLine($"U = {suite.Fairness.Unfairness:F4} nats², worst task {suite.Fairness.WorstTask}");
