@@ -13,13 +13,13 @@ internal static class EvaluationRunner
     public sealed record Result(EvaluationOutcome Outcome, EvaluationReport? Report, TimeSpan Elapsed);
 
     public static async Task<Result> RunAsync(
-        EvaluationRequest request, ITraceStore store, IModelCatalog catalog, bool json, CancellationToken cancellationToken)
+        EvaluationRequest request, ITraceStore store, IModelCatalog catalog, bool json, CancellationToken cancellationToken, int maxConcurrentTasks = 1)
     {
         // Progress goes to stderr with --json so stdout stays one JSON document.
         var plain = json || Console.IsOutputRedirected || !AnsiConsole.Profile.Capabilities.Interactive;
         var observer = new ConsoleObserver(plain, json ? Console.Error : Console.Out);
         var started = System.Diagnostics.Stopwatch.StartNew();
-        await using var engine = await EmbeddedEngine.StartAsync(store, catalog, observer, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await using var engine = await EmbeddedEngine.StartAsync(store, catalog, observer, configure: o => o.MaxConcurrentEvaluations = maxConcurrentTasks, cancellationToken: cancellationToken).ConfigureAwait(false);
 
         EvaluationOutcome outcome;
         if (plain)
@@ -71,6 +71,7 @@ internal static class EvaluationRunner
                 ["runId"] = result.Outcome.RunId,
                 ["elapsedSeconds"] = result.Elapsed.TotalSeconds,
                 ["failedTasks"] = failed.Select(t => new { t.TaskId, t.Error }).ToList(),
+                ["taskRuns"] = result.Outcome.Tasks,
                 ["fairness"] = result.Outcome.Fairness,
                 ["report"] = result.Report,
             };

@@ -86,7 +86,7 @@ internal static class AuditCommand
             };
 
             var traceStore = store.Open(parse);
-            var result = await EvaluationRunner.RunAsync(request, traceStore, catalog, asJson, cancellationToken);
+            var result = await EvaluationRunner.RunAsync(request, traceStore, catalog, asJson, cancellationToken, parse.GetValue(settings.MaxConcurrentTasks));
             string? htmlPath = null;
             if (result.Report is not null)
             {

@@ -73,7 +73,7 @@ internal static class RunCommand
                 Settings = settings.Read(parse),
             };
             var traceStore = store.Open(parse);
-            var result = await EvaluationRunner.RunAsync(request, traceStore, catalog, parse.GetValue(json), cancellationToken);
+            var result = await EvaluationRunner.RunAsync(request, traceStore, catalog, parse.GetValue(json), cancellationToken, parse.GetValue(settings.MaxConcurrentTasks));
             if (result.Report is not null)
             {
                 var (jsonPath, htmlPath) = await EvaluationRunner.SaveAsync(traceStore, result.Report, parse.GetValue(output)!, cancellationToken);
@@ -100,12 +100,16 @@ internal sealed class SettingsOptions
 
     public Option<long> Seed { get; } = new("--seed") { Description = "Sampler seed", DefaultValueFactory = _ => 1 };
 
+    public Option<int> MaxConcurrentTasks { get; } = new("--max-concurrent-tasks") { Description = "Task evaluations run at once in this process (timings are cleanest at 1)", DefaultValueFactory = _ => 1 };
+
     public void AddTo(Command command)
     {
         command.Options.Add(Gamma);
         command.Options.Add(Temperature);
         command.Options.Add(MaxNewTokens);
         command.Options.Add(Seed);
+        command.Options.Add(MaxConcurrentTasks);
+        MaxConcurrentTasks.Validators.Add(r => Check(r, () => r.GetValueOrDefault<int>() is >= 1 and <= 64, "--max-concurrent-tasks must be in 1..64"));
         Gamma.Validators.Add(r => Check(r, () => r.GetValueOrDefault<int>() is >= 1 and <= DecodingOptions.MaxGamma, $"--gamma must be in 1..{DecodingOptions.MaxGamma}"));
         Temperature.Validators.Add(r => Check(r, () => r.GetValueOrDefault<double>() is >= 0 and < double.PositiveInfinity, "--temperature must be >= 0"));
         MaxNewTokens.Validators.Add(r => Check(r, () => r.GetValueOrDefault<int>() is >= 1 and <= 4096, "--max-new-tokens must be in 1..4096"));
