@@ -316,22 +316,30 @@ public sealed class CompareAndPromoteActivity(ITraceStore store) : TaskActivity<
         return new MitigationOutcome { Status = promoted ? "promoted" : "kept", Reason = reason, AfterRunId = input.AfterRunId, Report = report };
     }
 
-    /// <summary>The promotion rule: U fell and mean speed-up dropped by at most the tolerance (relative).</summary>
+    /// <summary>
+    /// The promotion rule: U fell and the mean analytical speed-up dropped by at most the tolerance (relative). Both
+    /// runs' speed-ups use the "before" run's measured c, since the drafter's architecture (hence its cost) is unchanged:
+    /// comparing at one c keeps timing noise out of the decision. Measured speed-ups stay in both reports.
+    /// </summary>
     public static (MitigationReport Report, bool Promoted, string Reason) Compare(EvaluationReport before, EvaluationReport after, MitigationRequest request, NewDrafter drafter)
     {
+        var gamma = before.Suite.Gamma;
+        var c = before.Suite.CostRatio;
+        double AfterSpeedup(TaskReport t) => Core.Metrics.SpeculativeMath.AnalyticalSpeedup(t.Alpha, gamma, c);
+        var afterTasks = after.Tasks.ToDictionary(t => t.TaskId);
+        var common = before.Tasks.Where(t => afterTasks.ContainsKey(t.TaskId)).ToList();
         var uBefore = before.Suite.Fairness.Unfairness;
         var uAfter = after.Suite.Fairness.Unfairness;
-        var sBefore = MeanSpeedup(before);
-        var sAfter = MeanSpeedup(after);
+        var sBefore = common.Average(t => t.AnalyticalSpeedup);
+        var sAfter = common.Average(t => AfterSpeedup(afterTasks[t.TaskId]));
         var uFell = uAfter < uBefore;
         var speedHeld = sAfter >= sBefore * (1 - request.MeanSpeedupTolerance);
         var promoted = uFell && speedHeld;
         var reason = promoted
-            ? $"U {uBefore:G4} → {uAfter:G4} and mean speed-up {sBefore:F3} → {sAfter:F3} (tolerance {request.MeanSpeedupTolerance:P0})"
+            ? $"U {uBefore:G4} → {uAfter:G4} and mean S_T {sBefore:F3} → {sAfter:F3} (tolerance {request.MeanSpeedupTolerance:P0})"
             : !uFell
                 ? $"kept the current drafter: U did not fall ({uBefore:G4} → {uAfter:G4})"
-                : $"kept the current drafter: mean speed-up fell {sBefore:F3} → {sAfter:F3}, more than {request.MeanSpeedupTolerance:P0}";
-        var afterTasks = after.Tasks.ToDictionary(t => t.TaskId);
+                : $"kept the current drafter: mean S_T fell {sBefore:F3} → {sAfter:F3}, more than {request.MeanSpeedupTolerance:P0}";
         var report = new MitigationReport
         {
             Strategy = request.Strategy,
@@ -342,7 +350,7 @@ public sealed class CompareAndPromoteActivity(ITraceStore store) : TaskActivity<
             Promoted = promoted,
             DrafterBefore = before.Drafter,
             DrafterAfter = drafter.Identity,
-            Tasks = [.. before.Tasks.Where(t => afterTasks.ContainsKey(t.TaskId)).Select(t => new MitigationTaskReport
+            Tasks = [.. common.Select(t => new MitigationTaskReport
             {
                 TaskId = t.TaskId,
                 AlphaBefore = t.Alpha,
@@ -350,15 +358,11 @@ public sealed class CompareAndPromoteActivity(ITraceStore store) : TaskActivity<
                 CrossEntropyBefore = t.CrossEntropy,
                 CrossEntropyAfter = afterTasks[t.TaskId].CrossEntropy,
                 SpeedupBefore = t.AnalyticalSpeedup,
-                SpeedupAfter = afterTasks[t.TaskId].AnalyticalSpeedup,
+                SpeedupAfter = AfterSpeedup(afterTasks[t.TaskId]),
             })],
         };
         return (report, promoted, reason);
     }
-
-    /// <summary>Mean measured speed-up when every task has one, else mean analytical S_T.</summary>
-    public static double MeanSpeedup(EvaluationReport report) =>
-        report.Tasks.All(t => t.MeasuredSpeedup is not null) ? report.Tasks.Average(t => t.MeasuredSpeedup!.Value) : report.Suite.Fairness.MeanSpeedup;
 }
 
 /// <summary>Builds the mitigation request an evaluation's decision starts.</summary>

@@ -155,3 +155,23 @@ public class MetricsTests
         Assert.Contains("cost ratio", error.Message);
     }
 }
+
+public class GreedyBoundTests
+{
+    [Fact]
+    public void Analyze_Greedy_ReportsNoTheoremOneBound()
+    {
+        var builder = new TaskStatisticsBuilder(1);
+        builder.AddRange(
+        [
+            new StepTrace { Prompt = 0, Gamma = 1, Accepted = 1, Bonus = true, Emitted = 2, Alpha = [1.0], CrossEntropy = [3.0], Kl = [2.0], DrafterMs = 1, DrafterCalls = 1, VerifierMs = 10 },
+            new PromptTrace { Prompt = 0, GeneratedTokens = 2, SpeculativeMs = 11, BaselineMs = 20, BaselineTokens = 2, BaselineStepMs = 10 },
+        ]);
+        var sampling = SuiteAnalyzer.Analyze([("t", builder.Build())], 1).Tasks[0];
+        var greedy = SuiteAnalyzer.Analyze([("t", builder.Build())], 1, new SuiteAnalysisOptions { Greedy = true }).Tasks[0];
+        Assert.True(double.IsFinite(sampling.SpeedupBound));
+        Assert.True(double.IsNaN(greedy.SpeedupBound));
+        Assert.True(double.IsNaN(greedy.SpeedupBoundCrossEntropy));
+        Assert.Equal(sampling.AnalyticalSpeedup, greedy.AnalyticalSpeedup);
+    }
+}

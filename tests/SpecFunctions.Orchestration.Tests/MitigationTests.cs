@@ -128,21 +128,29 @@ public sealed class MitigationTests(TinyModelsFixture models) : IClassFixture<Ti
 
 public class PromotionRuleTests
 {
-    private static EvaluationReport Report(double unfairness, params double[] measured) => new()
+    private const int Gamma = 4;
+    private const double C = 0.1;
+
+    private static double S(double alpha) => Core.Metrics.SpeculativeMath.AnalyticalSpeedup(alpha, Gamma, C);
+
+    // Reports carry α per task; S_T is f_γ(α)/(1+γc) at the "before" run's c, as in the real runs. The "after" report
+    // claims another c, which the rule must ignore.
+    private static EvaluationReport Report(double unfairness, double costRatio, params double[] alphas) => new()
     {
         RunId = "r",
         Suite = new SuiteReport
         {
-            Gamma = 4,
-            CostRatio = 0.1,
+            Gamma = Gamma,
+            CostRatio = costRatio,
             VerificationCostRatio = 1.1,
-            Fairness = new FairnessReport { Unfairness = unfairness, MeanCrossEntropy = 1, SpeedupVariance = 0, SpeedupRange = 0, MinMaxSpeedupRatio = 1, MeanSpeedup = measured.Average(), WorstTask = "a" },
+            Fairness = new FairnessReport { Unfairness = unfairness, MeanCrossEntropy = 1, SpeedupVariance = 0, SpeedupRange = 0, MinMaxSpeedupRatio = 1, MeanSpeedup = 1, WorstTask = "a" },
         },
-        Tasks = [.. measured.Select((m, i) => new TaskReport
+        Tasks = [.. alphas.Select((a, i) => new TaskReport
         {
             TaskId = ((char)('a' + i)).ToString(), Status = TaskState.Committed, Prompts = 1, Steps = 1, DraftedTokens = 4, AcceptedTokens = 2, GeneratedTokens = 3,
-            AcceptanceRate = 0.5, Alpha = 0.6, CrossEntropy = 1, Kl = 0.5, MeanAcceptedLength = 2, AnalyticalSpeedup = m, ExpectedSpeedupPerPrefix = m,
-            RefinedSpeedup = m, MeasuredSpeedup = m, SpeedupBound = 1, SpeedupBoundCrossEntropy = 1, AcceptanceByPosition = [0.5],
+            AcceptanceRate = 0.5, Alpha = a, CrossEntropy = 1, Kl = 0.5, MeanAcceptedLength = 2,
+            AnalyticalSpeedup = Core.Metrics.SpeculativeMath.AnalyticalSpeedup(a, Gamma, costRatio), ExpectedSpeedupPerPrefix = 1,
+            RefinedSpeedup = 1, MeasuredSpeedup = 0.5, SpeedupBound = 1, SpeedupBoundCrossEntropy = 1, AcceptanceByPosition = [0.5],
         })],
     };
 
@@ -156,20 +164,20 @@ public class PromotionRuleTests
     private static readonly NewDrafter Drafter = new() { Reference = "d@x", Identity = new ModelIdentity { Name = "d", Sha256 = new string('a', 64) } };
 
     [Theory]
-    [InlineData(0.40, 0.20, new[] { 2.0, 1.0 }, new[] { 1.9, 1.2 }, true)]   // U fell, mean 1.5 → 1.55
-    [InlineData(0.40, 0.20, new[] { 2.0, 1.0 }, new[] { 1.8, 1.17 }, true)]  // U fell, mean 1.5 → 1.485 (−1 %, within 2 %)
-    [InlineData(0.40, 0.20, new[] { 2.0, 1.0 }, new[] { 1.5, 1.2 }, false)]  // U fell, mean 1.5 → 1.35 (−10 %)
-    [InlineData(0.40, 0.45, new[] { 2.0, 1.0 }, new[] { 2.2, 1.2 }, false)]  // U rose
-    [InlineData(0.40, 0.40, new[] { 2.0, 1.0 }, new[] { 2.2, 1.2 }, false)]  // U unchanged
+    [InlineData(0.40, 0.20, new[] { 0.8, 0.3 }, new[] { 0.78, 0.5 }, true)]   // U fell, the weak task gained more than the strong one lost
+    [InlineData(0.40, 0.20, new[] { 0.8, 0.3 }, new[] { 0.795, 0.3 }, true)]  // U fell, mean S_T −0.4 % (within 2 %)
+    [InlineData(0.40, 0.20, new[] { 0.8, 0.3 }, new[] { 0.6, 0.35 }, false)]  // U fell, mean S_T fell more than 2 %
+    [InlineData(0.40, 0.45, new[] { 0.8, 0.3 }, new[] { 0.9, 0.5 }, false)]   // U rose
+    [InlineData(0.40, 0.40, new[] { 0.8, 0.3 }, new[] { 0.9, 0.5 }, false)]   // U unchanged
     public void Compare_PromotesOnlyWhenUFellAndSpeedHeld(double uBefore, double uAfter, double[] before, double[] after, bool promoted)
     {
-        var (report, isPromoted, reason) = CompareAndPromoteActivity.Compare(Report(uBefore, before), Report(uAfter, after), Request, Drafter);
+        var (report, isPromoted, reason) = CompareAndPromoteActivity.Compare(Report(uBefore, C, before), Report(uAfter, 0.5, after), Request, Drafter);
         Assert.Equal(promoted, isPromoted);
         Assert.Equal(promoted, report.Promoted);
-        Assert.Equal(uBefore, report.UnfairnessBefore);
-        Assert.Equal(uAfter, report.UnfairnessAfter);
-        Assert.Equal(before.Average(), report.MeanSpeedupBefore, 12);
-        Assert.Equal(after.Average(), report.MeanSpeedupAfter, 12);
+        Assert.Equal((uBefore, uAfter), (report.UnfairnessBefore, report.UnfairnessAfter));
+        Assert.Equal(before.Average(S), report.MeanSpeedupBefore, 12);
+        Assert.Equal(after.Average(S), report.MeanSpeedupAfter, 12);
+        Assert.Equal(after.Select(S), report.Tasks.Select(t => t.SpeedupAfter));
         Assert.Equal(before.Length, report.Tasks.Count);
         Assert.False(string.IsNullOrWhiteSpace(reason));
     }

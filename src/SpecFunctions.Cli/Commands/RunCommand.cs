@@ -94,7 +94,7 @@ internal sealed class SettingsOptions
 {
     public Option<int> Gamma { get; } = new("--gamma") { Description = $"Draft length γ, 1..{DecodingOptions.MaxGamma}", DefaultValueFactory = _ => 4 };
 
-    public Option<double> Temperature { get; } = new("--temperature") { Description = "Sampling temperature (0 = greedy)", DefaultValueFactory = _ => 0.0 };
+    public Option<double> Temperature { get; } = new("--temperature") { Description = "Sampling temperature (0 = greedy); sampling is lossless at any temperature", DefaultValueFactory = _ => 1.0 };
 
     public Option<int> MaxNewTokens { get; } = new("--max-new-tokens") { Description = "Token budget per prompt", DefaultValueFactory = _ => 64 };
 

@@ -17,6 +17,12 @@ public sealed record SuiteAnalysisOptions
 
     /// <summary>Bootstrap seed. Default 1.</summary>
     public int Seed { get; init; } = 1;
+
+    /// <summary>
+    /// The run decoded greedily: α(s) is then the argmax-agreement indicator while KL and CE come from the temperature-1
+    /// distributions, so Theorem 1 does not bound it and the bounds are reported as NaN. Default false.
+    /// </summary>
+    public bool Greedy { get; init; }
 }
 
 /// <summary>Everything a report says about a suite.</summary>
@@ -154,8 +160,8 @@ public static class SuiteAnalyzer
             RefinedSpeedup = SpeculativeMath.RefinedSpeedup(alpha, gamma, costRatio, verificationRatio),
             MeasuredSpeedup = measured,
             MeasuredSpeedupCi = measuredCi,
-            SpeedupBound = SpeculativeMath.SpeedupBound(kl, gamma, costRatio),
-            SpeedupBoundCrossEntropy = SpeculativeMath.SpeedupBound(crossEntropy, gamma, costRatio),
+            SpeedupBound = options.Greedy ? double.NaN : SpeculativeMath.SpeedupBound(kl, gamma, costRatio),
+            SpeedupBoundCrossEntropy = options.Greedy ? double.NaN : SpeculativeMath.SpeedupBound(crossEntropy, gamma, costRatio),
             AcceptanceByPosition = acceptanceByPosition,
         };
     }

@@ -41,7 +41,7 @@ public static class ReportBuilder
         SuiteMetrics suite;
         try
         {
-            suite = SuiteAnalyzer.Analyze(statistics, gamma, options);
+            suite = SuiteAnalyzer.Analyze(statistics, gamma, (options ?? new SuiteAnalysisOptions()) with { Greedy = manifest.Settings.Sampling.IsGreedy });
         }
         catch (InvalidOperationException ex)
         {
