@@ -102,5 +102,38 @@ public sealed class RunCommandEndToEndTests(ITestOutputHelper output) : IAsyncLi
         Assert.All(report.Tasks, t => Assert.Contains(t.TaskId, rendered));
         Assert.Contains($"U = {report.Suite.Fairness.Unfairness:G4}", rendered);
         Assert.Contains("promoted", rendered);
+
+        // The closed loop on the same run and store: s-CDF in process, the new drafter stored content-addressed in the
+        // blob container, the suite re-evaluated with it (resolved as name@sha256), before/after written back.
+        var mitigateOut = new StringWriter();
+        try
+        {
+            Console.SetOut(mitigateOut);
+            exit = await new RootCommand { MitigateCommand.Create() }.Parse([
+                "mitigate", "e2e-run", "--verifier", pair.VerifierDirectory, "--drafter", pair.DrafterDirectory,
+                "--blob-connection", _azurite.ConnectionString, "--out", Path.Combine(_root, "out"), "--json"]).InvokeAsync();
+        }
+        finally
+        {
+            Console.SetOut(previous);
+        }
+
+        output.WriteLine(mitigateOut.ToString()[..Math.Min(3000, mitigateOut.ToString().Length)]);
+        Assert.Equal(0, exit);
+        using var mitigation = JsonDocument.Parse(mitigateOut.ToString());
+        var m = mitigation.RootElement.GetProperty("mitigation");
+        Assert.Equal("s-cdf", m.GetProperty("strategy").GetString());
+        Assert.Equal(report.Suite.Fairness.Unfairness, m.GetProperty("unfairnessBefore").GetDouble(), 12);
+        Assert.Equal(3, m.GetProperty("tasks").GetArrayLength());
+        var after = await ReportPublisher.ReadAsync(store, "e2e-run-after-s-cdf");
+        Assert.NotNull(after);
+        Assert.Equal(after!.Suite.Fairness.Unfairness, m.GetProperty("unfairnessAfter").GetDouble(), 12);
+        var newDrafter = after.Drafter!;
+        Assert.NotEqual(report.Drafter!.Sha256, newDrafter.Sha256);
+        var downloaded = Path.Combine(_root, "downloaded");
+        await store.GetModelAsync(newDrafter, downloaded);
+        Assert.Equal(newDrafter.Sha256, Core.Storage.ModelFolderHash.Compute(downloaded).Sha256);
+        Assert.Equal(report.Verifier!.Sha256, after.Verifier!.Sha256);
+        Assert.NotNull((await ReportPublisher.ReadAsync(store, "e2e-run"))!.Mitigation);
     }
 }
