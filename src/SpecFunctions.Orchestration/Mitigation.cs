@@ -109,6 +109,13 @@ public sealed record MitigationOutcome
     public MitigationReport? Report { get; init; }
 }
 
+/// <summary>Files an <see cref="IDrafterTrainer"/> may leave in its output folder besides the new drafter.</summary>
+public static class IDrafterTrainerFiles
+{
+    /// <summary>The corrective data (soft labels) the training used; stored with the run as <see cref="RunArtifact.CorrectiveData"/>.</summary>
+    public const string CorrectiveData = "corrective-data.jsonl.gz";
+}
+
 /// <summary>Trains a new drafter in process for the model families it supports.</summary>
 public interface IDrafterTrainer
 {
@@ -281,6 +288,16 @@ public sealed class FineTuneDrafterActivity(ITraceStore store, ModelCache models
         try
         {
             var folder = await trainer.TrainAsync(job, scratch, new Progress<string>(m => logger.TrainerProgress(request.RunId, m)), CancellationToken.None).ConfigureAwait(false);
+            var corrective = Path.Combine(scratch, IDrafterTrainerFiles.CorrectiveData);
+            if (File.Exists(corrective))
+            {
+                await store.WriteArtifactAsync(request.RunId, RunArtifact.CorrectiveData, async (stream, ct) =>
+                {
+                    await using var source = File.OpenRead(corrective);
+                    await source.CopyToAsync(stream, ct).ConfigureAwait(false);
+                }).ConfigureAwait(false);
+            }
+
             var identity = await store.PutModelAsync(drafterId.Name, folder).ConfigureAwait(false);
             identity = identity with { Family = drafter.Manifest.Family };
             var reference = models.AdoptVersion(identity, folder);

@@ -135,5 +135,25 @@ public sealed class RunCommandEndToEndTests(ITestOutputHelper output) : IAsyncLi
         Assert.Equal(newDrafter.Sha256, Core.Storage.ModelFolderHash.Compute(downloaded).Sha256);
         Assert.Equal(report.Verifier!.Sha256, after.Verifier!.Sha256);
         Assert.NotNull((await ReportPublisher.ReadAsync(store, "e2e-run"))!.Mitigation);
+
+        // The corrective data (verifier soft labels, top-k + rest mass) is stored next to the run.
+        await using var data = await store.OpenArtifactAsync("e2e-run", Core.Storage.RunArtifact.CorrectiveData);
+        Assert.NotNull(data);
+        using var reader = new StreamReader(new System.IO.Compression.GZipStream(data!, System.IO.Compression.CompressionMode.Decompress));
+        var seenTasks = new HashSet<string>();
+        var lines = 0;
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            using var example = JsonDocument.Parse(line);
+            seenTasks.Add(example.RootElement.GetProperty("task").GetString()!);
+            var top = example.RootElement.GetProperty("top").EnumerateArray().Select(e => e[1].GetDouble()).ToList();
+            Assert.Equal(16, top.Count);
+            Assert.True(top.Zip(top.Skip(1)).All(x => x.First >= x.Second), "top-k not sorted");
+            Assert.Equal(1.0, top.Sum() + example.RootElement.GetProperty("rest").GetDouble(), 3);
+            lines++;
+        }
+
+        Assert.Equal(["en", "ru", "zh"], seenTasks.Order());
+        Assert.True(lines > 100, $"only {lines} corrective examples");
     }
 }

@@ -36,6 +36,7 @@ public static class TraceStoreLayout
         RunArtifact.TasksCsv => "tasks.csv",
         RunArtifact.MitigationPlan => "mitigation/plan.json",
         RunArtifact.PromotedDrafter => "mitigation/promoted-drafter.json",
+        RunArtifact.CorrectiveData => "mitigation/corrective-data.jsonl.gz",
         _ => throw new ArgumentOutOfRangeException(nameof(artifact), artifact, "unknown artifact"),
     };
 
@@ -68,4 +69,7 @@ public enum RunArtifact
 
     /// <summary><c>mitigation/promoted-drafter.json</c>: the drafter version the mitigation promoted for this suite.</summary>
     PromotedDrafter,
+
+    /// <summary><c>mitigation/corrective-data.jsonl.gz</c>: the soft labels (top-k + rest mass) the drafter was fine-tuned on.</summary>
+    CorrectiveData,
 }

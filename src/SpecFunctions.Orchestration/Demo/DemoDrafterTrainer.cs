@@ -37,8 +37,71 @@ public sealed class DemoDrafterTrainer : IDrafterTrainer
         ArgumentException.ThrowIfNullOrWhiteSpace(outputFolder);
         var tasks = job.Tasks.Select(t => new DemoMitigationTask(t.Id, t.CrossEntropy, t.TrainingPrompts, t.HeldOutPrompts)).ToArray();
         return Task.Run(
-            () => DemoMitigation.TrainToFolder(
-                job.VerifierFolder, job.DrafterFolder, job.Strategy, job.WeightRule, tasks, job.Seed, outputFolder, _options, progress, cancellationToken).Folder,
+            () =>
+            {
+                var folder = DemoMitigation.TrainToFolder(
+                    job.VerifierFolder, job.DrafterFolder, job.Strategy, job.WeightRule, tasks, job.Seed, outputFolder, _options, progress, cancellationToken).Folder;
+                if (job.Strategy is DemoMitigation.SCdf or DemoMitigation.Balanced)
+                {
+                    WriteCorrectiveData(job, tasks, Path.Combine(outputFolder, IDrafterTrainerFiles.CorrectiveData), cancellationToken);
+                }
+
+                return folder;
+            },
             cancellationToken);
+    }
+
+    /// <summary>Number of most likely next bytes kept per soft label; the remaining mass is recorded as <c>rest</c>.</summary>
+    public const int CorrectiveDataTopK = 16;
+
+    /// <summary>
+    /// Writes the corrective data the training used — rebuilt with the same deterministic generator, inputs and seed —
+    /// as gzip JSON lines: <c>{"task", "context" (base64 bytes), "top": [[byte, p], ...], "rest"}</c>.
+    /// </summary>
+    private void WriteCorrectiveData(DrafterTrainingJob job, IReadOnlyList<DemoMitigationTask> tasks, string path, CancellationToken cancellationToken)
+    {
+        var verifier = DemoModels.LoadWeights(job.VerifierFolder);
+        using var file = File.Create(path);
+        using var gzip = new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionLevel.Fastest);
+        using var json = new System.Text.Json.Utf8JsonWriter(gzip);
+        var order = new int[DemoModelConfig.VocabularySize];
+        foreach (var task in tasks)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var prompts = task.TrainingPrompts.Where(p => p.Length > 0).Take(_options.PromptsPerTask);
+            var data = DemoMitigation.CorrectiveData(task.Id, verifier, prompts, _options.ContinuationBytes, job.Seed);
+            foreach (var example in data.Examples)
+            {
+                for (var i = 0; i < order.Length; i++)
+                {
+                    order[i] = i;
+                }
+
+                var target = example.Target;
+                Array.Sort(order, (a, b) => target[b].CompareTo(target[a]));
+                json.WriteStartObject();
+                json.WriteString("task", task.Id);
+                json.WriteBase64String("context", example.Context);
+                json.WriteStartArray("top");
+                double kept = 0;
+                for (var k = 0; k < CorrectiveDataTopK; k++)
+                {
+                    json.WriteStartArray();
+                    json.WriteNumberValue(order[k]);
+                    json.WriteNumberValue(target[order[k]]);
+                    json.WriteEndArray();
+                    kept += target[order[k]];
+                }
+
+                json.WriteEndArray();
+                json.WriteNumber("rest", Math.Max(0, 1 - kept));
+                json.WriteEndObject();
+                json.Flush();
+                gzip.WriteByte((byte)'\n');
+
+                // One JSON document per line: the writer starts a new root value after each.
+                json.Reset();
+            }
+        }
     }
 }
