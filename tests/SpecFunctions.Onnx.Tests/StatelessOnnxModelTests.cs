@@ -115,18 +115,22 @@ public sealed class StatelessOnnxModelTests : IDisposable
         using var sequence = model.CreateSequence();
         using var other = model.CreateSequence();
         var appended = new float[tokens.Length * v];
-        var otherRow = new float[v];
         int[] blocks = [1, 1, 2, 30, 1, 3, 5, 2, 15];
+        var otherTokens = new int[blocks.Length];
+        var otherAppended = new float[blocks.Length * v];
         var position = 0;
-        foreach (var block in blocks)
+        for (var i = 0; i < blocks.Length; i++)
         {
-            sequence.Append(tokens.AsSpan(position, block), appended.AsSpan(position * v, block * v));
-            other.Append([tokens[position]], otherRow);
-            position += block;
+            sequence.Append(tokens.AsSpan(position, blocks[i]), appended.AsSpan(position * v, blocks[i] * v));
+            otherTokens[i] = tokens[position];
+            other.Append([otherTokens[i]], otherAppended.AsSpan(i * v, v));
+            position += blocks[i];
         }
 
         var full = RunWholeSequence(Path.Combine(folder, "model.onnx"), tokens);
         Assert.True(Assertions.MaxAbsDiff(full, appended) < 1e-4);
+        var otherFull = RunWholeSequence(Path.Combine(folder, "model.onnx"), otherTokens);
+        Assert.True(Assertions.MaxAbsDiff(otherFull, otherAppended) < 1e-4);
     }
 
     private static ModelManifest TinyManifest() => new()
