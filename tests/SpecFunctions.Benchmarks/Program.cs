@@ -2,10 +2,16 @@ using BenchmarkDotNet.Running;
 using SpecFunctions.Benchmarks;
 
 // `-- demo-pair` runs the end-to-end measurement of the demo pair (one pass, ratios in one run);
+// `-- demo-calls` times the demo models' ONNX calls alone (per-call µs);
 // anything else goes to BenchmarkDotNet (`-- --filter '*'`).
 if (args is ["demo-pair", ..])
 {
     return await DemoPairBench.RunAsync(args[1..]);
+}
+
+if (args is ["demo-calls", ..])
+{
+    return await DemoCallsBench.RunAsync(args[1..]);
 }
 
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
