@@ -17,13 +17,14 @@ internal static class DemoPairBench
     public static async Task<int> RunAsync(string[] args)
     {
         var prompts = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 8;
+        var temperature = args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 0.0;
         var pair = await DemoModels.EnsureAsync(Path.Combine(".specfn", "models", "demo"));
         var threads = int.TryParse(Environment.GetEnvironmentVariable("SPECFN_BENCH_THREADS"), out var n) ? n : 0;
         using var verifier = OnnxLanguageModel.Load(pair.VerifierDirectory, new OnnxModelOptions { IntraOpThreads = threads });
         using var drafter = OnnxLanguageModel.Load(pair.DrafterDirectory, new OnnxModelOptions { IntraOpThreads = threads == 0 ? 0 : 1 });
         const int gamma = 4;
-        var options = new DecodingOptions { Gamma = gamma, MaxNewTokens = 64, Sampling = SamplingOptions.Greedy, StopTokens = verifier.Manifest.EosTokenIds };
-        Console.WriteLine($"Demo pair, γ = {gamma}, greedy, {prompts} prompts per language, 64 new tokens; provider {verifier.ExecutionProvider}; load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+        var options = new DecodingOptions { Gamma = gamma, MaxNewTokens = 64, Sampling = new SamplingOptions { Temperature = temperature }, StopTokens = verifier.Manifest.EosTokenIds };
+        Console.WriteLine($"Demo pair, γ = {gamma}, temperature {temperature} (0 = greedy), {prompts} prompts per language, 64 new tokens; provider {verifier.ExecutionProvider}; load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
 
         // Warm up both sessions and the JIT.
         new TaskRunner(drafter, verifier, options).Run([verifier.Tokenizer.Encode("Warm-up text. ")], new TaskStatisticsBuilder(gamma));
