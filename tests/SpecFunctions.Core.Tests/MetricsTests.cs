@@ -140,7 +140,7 @@ public class MetricsTests
         Assert.Equal(2.0, t.MeanAcceptedLength, 12);             // (3 + 1 + 2) / 3 steps, bonus included
         Assert.Equal(SpeculativeMath.ExpectedTokensPerStep(4.0 / 6, 2) / 1.2, t.AnalyticalSpeedup, 12);
         Assert.Equal(SpeculativeMath.ExpectedTokensPerStep(4.0 / 6, 2) / (0.2 + 1.2), t.RefinedSpeedup, 12);
-        Assert.Equal((20.0 + 10) / (10 + 10), t.MeasuredSpeedup!.Value, 12); // per-token baseline / speculative
+        Assert.Equal((100.0 / 6) / (60.0 / 6), t.MeasuredSpeedup!.Value, 12); // pooled per-token baseline / speculative
         Assert.Equal([2.0 / 3, 1.0 / 3], t.AcceptanceByPosition);
         var perPrefix = new[] { 1.0, 0.5, 0.5, 0.0, 1.0, 1.0 }.Average(a => SpeculativeMath.ExpectedTokensPerStep(a, 2)) / 1.2;
         Assert.Equal(perPrefix, t.ExpectedSpeedupPerPrefix, 12);

@@ -122,11 +122,25 @@ public static class SuiteAnalyzer
         ConfidenceInterval? measuredCi = null;
         if (hasBaseline)
         {
-            // Per-token times: in sampling mode the baseline draws its own tokens and may stop at another length.
-            static double BaselinePerToken(PromptStatistics p) => p.BaselineMs!.Value / p.BaselineTokens!.Value;
-            static double SpeculativePerToken(PromptStatistics p) => p.SpeculativeMs / p.GeneratedTokens;
-            measured = prompts.Sum(BaselinePerToken) / prompts.Sum(SpeculativePerToken);
-            measuredCi = Ci(BaselinePerToken, SpeculativePerToken, 2);
+            // Pooled per-token times (a ratio of sums): in sampling mode the baseline draws its own tokens and stops at
+            // its own stop token, and a per-prompt ratio over a generation of a few tokens would dominate the mean.
+            double Measured(Func<int, int> weight)
+            {
+                double baselineMs = 0, baselineTokens = 0, speculativeMs = 0, speculativeTokens = 0;
+                for (var i = 0; i < prompts.Count; i++)
+                {
+                    var w = weight(i);
+                    baselineMs += w * prompts[i].BaselineMs!.Value;
+                    baselineTokens += w * prompts[i].BaselineTokens!.Value;
+                    speculativeMs += w * prompts[i].SpeculativeMs;
+                    speculativeTokens += w * prompts[i].GeneratedTokens;
+                }
+
+                return baselineMs / baselineTokens / (speculativeMs / speculativeTokens);
+            }
+
+            measured = Measured(_ => 1);
+            measuredCi = Bootstrap.Percentile(prompts.Count, counts => Measured(i => counts[i]), options.BootstrapResamples, options.ConfidenceLevel, options.Seed + 2);
         }
 
         var acceptanceByPosition = new double[gamma];

@@ -42,7 +42,7 @@ public sealed record TaskMetrics
     /// <summary>f_γ(α_T)/(γc + v_γ), the prediction the measured speed-up should match.</summary>
     public required double RefinedSpeedup { get; init; }
 
-    /// <summary>Baseline time per token / speculative time per token; null without a baseline.</summary>
+    /// <summary>Baseline time per token / speculative time per token, each pooled over the task's prompts; null without a baseline.</summary>
     public required double? MeasuredSpeedup { get; init; }
     public required ConfidenceInterval? MeasuredSpeedupCi { get; init; }
 
