@@ -55,8 +55,8 @@ internal static class MitigationBenchmark
             var seconds = stopwatch.Elapsed.TotalSeconds;
             var drafter = new DemoModel(result.Weights);
             var after = languages.Select(l => DemoEvaluation.Compare(verifier, drafter, l.HeldOutPrompts)).ToArray();
-            var uBefore = DemoMitigation.Unfairness([.. baseAgreement.Select(a => a.MeanCrossEntropy)]);
-            var uAfter = DemoMitigation.Unfairness([.. after.Select(a => a.MeanCrossEntropy)]);
+            var uBefore = SpecFunctions.Core.Metrics.FairnessMetrics.UnfairnessOf([.. baseAgreement.Select(a => a.MeanCrossEntropy)]);
+            var uAfter = SpecFunctions.Core.Metrics.FairnessMetrics.UnfairnessOf([.. after.Select(a => a.MeanCrossEntropy)]);
             var sBefore = baseAgreement.Average(a => Speedup(a.MeanAlpha));
             var sAfter = after.Average(a => Speedup(a.MeanAlpha));
             var cells = languages.Select((_, i) => string.Create(inv, $"{baseAgreement[i].MeanAlpha:F3}→{after[i].MeanAlpha:F3} / {baseAgreement[i].MeanCrossEntropy:F3}→{after[i].MeanCrossEntropy:F3}"));

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Serialization;
+using SpecFunctions.Core.Metrics;
 using SpecFunctions.Core.Mitigation;
 using SpecFunctions.Core.Models;
 
@@ -61,10 +62,10 @@ public sealed record DemoMitigationOptions
 public sealed record DemoMitigationResult(DemoModelWeights Weights, IReadOnlyList<double> CrossEntropyBefore, IReadOnlyList<double> CrossEntropyAfter, string Notes)
 {
     /// <summary>U before: variance of D_T with 1/m.</summary>
-    public double UnfairnessBefore => DemoMitigation.Unfairness(CrossEntropyBefore);
+    public double UnfairnessBefore => FairnessMetrics.UnfairnessOf(CrossEntropyBefore);
 
     /// <summary>U after.</summary>
-    public double UnfairnessAfter => DemoMitigation.Unfairness(CrossEntropyAfter);
+    public double UnfairnessAfter => FairnessMetrics.UnfairnessOf(CrossEntropyAfter);
 }
 
 /// <summary>
@@ -171,7 +172,7 @@ public static class DemoMitigation
 
         var heldOut = tasks.Select(t => HeldOutSet.Create(verifier, t.HeldOutPrompts)).ToArray();
         var before = heldOut.Select(h => h.CrossEntropy(drafter)).ToArray();
-        progress?.Report($"held-out D_T before: {Format(before)}; U {Unfairness(before):G4}");
+        progress?.Report($"held-out D_T before: {Format(before)}; U {FairnessMetrics.UnfairnessOf(before):G4}");
         switch (strategy)
         {
             case None:
@@ -182,8 +183,8 @@ public static class DemoMitigation
                 // Fairest τ among those that keep the mean expected tokens per verifier call, mean f_γ(α_T), within
                 // SpeedupTolerance of the base drafter's (the cost ratio c does not change with τ, so this is the
                 // mean analytical speed-up): flattening the drafter always evens out D_T, by making every task worse.
-                var baseTokens = heldOut.Average(h => ExpectedTokens(h.Alpha(drafter), options.Gamma));
-                var best = (Tau: 1.0, U: Unfairness(before), D: before);
+                var baseTokens = heldOut.Average(h => SpeculativeMath.ExpectedTokensPerStep(h.Alpha(drafter), options.Gamma));
+                var best = (Tau: 1.0, U: FairnessMetrics.UnfairnessOf(before), D: before);
                 foreach (var tau in options.TemperatureGrid)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
@@ -194,8 +195,8 @@ public static class DemoMitigation
 
                     var scaled = WithOutputTemperature(drafter, tau);
                     var d = heldOut.Select(h => h.CrossEntropy(scaled)).ToArray();
-                    var tokens = heldOut.Average(h => ExpectedTokens(h.Alpha(scaled), options.Gamma));
-                    var u = Unfairness(d);
+                    var tokens = heldOut.Average(h => SpeculativeMath.ExpectedTokensPerStep(h.Alpha(scaled), options.Gamma));
+                    var u = FairnessMetrics.UnfairnessOf(d);
                     progress?.Report(string.Create(CultureInfo.InvariantCulture, $"τ {tau:G3}: U {u:G4}, mean f_γ(α) {tokens:F3} (base {baseTokens:F3})"));
                     if (u < best.U && tokens >= baseTokens * (1 - options.SpeedupTolerance))
                     {
@@ -205,7 +206,7 @@ public static class DemoMitigation
 
                 return new DemoMitigationResult(
                     WithOutputTemperature(drafter, best.Tau), before, best.D,
-                    string.Create(CultureInfo.InvariantCulture, $"temperature: τ = {best.Tau:G3} (grid {string.Join(", ", options.TemperatureGrid)}; mean f_γ(α) within {options.SpeedupTolerance:P0}); U {Unfairness(before):G4} → {best.U:G4}"));
+                    string.Create(CultureInfo.InvariantCulture, $"temperature: τ = {best.Tau:G3} (grid {string.Join(", ", options.TemperatureGrid)}; mean f_γ(α) within {options.SpeedupTolerance:P0}); U {FairnessMetrics.UnfairnessOf(before):G4} → {best.U:G4}"));
             }
 
             case SCdf:
@@ -215,13 +216,6 @@ public static class DemoMitigation
             default:
                 throw new ArgumentException($"Unknown mitigation strategy '{strategy}' (known: {SCdf}, {Balanced}, {Temperature}, {None}).", nameof(strategy));
         }
-    }
-
-    /// <summary>U = (1/m) Σ (D_T − D̄)².</summary>
-    public static double Unfairness(IReadOnlyList<double> crossEntropy)
-    {
-        var mean = crossEntropy.Average();
-        return crossEntropy.Sum(d => (d - mean) * (d - mean)) / crossEntropy.Count;
     }
 
     /// <summary>
@@ -335,15 +329,15 @@ public static class DemoMitigation
             (step, current) =>
             {
                 var d = heldOut.Select(h => h.CrossEntropy(current)).ToArray();
-                progress?.Report($"step {step}: D_T {Format(d)}; U {Unfairness(d):G4}");
-                reweights.Add(string.Create(CultureInfo.InvariantCulture, $"{step}:U={Unfairness(d):G3}"));
+                progress?.Report($"step {step}: D_T {Format(d)}; U {FairnessMetrics.UnfairnessOf(d):G4}");
+                reweights.Add(string.Create(CultureInfo.InvariantCulture, $"{step}:U={FairnessMetrics.UnfairnessOf(d):G3}"));
                 return SamplingWeights(d, rule);
             },
             cancellationToken);
         var after = heldOut.Select(h => h.CrossEntropy(result.Weights)).ToArray();
         var notes = string.Create(
             CultureInfo.InvariantCulture,
-            $"{strategy} ({rule}): {options.Steps} steps of {options.BatchSize}, lr {options.LearningRate}, K {options.ReweightEvery}; steps per task {string.Join(", ", tasks.Select((t, i) => $"{t.Id} {result.StepsPerTask[i]}"))}; prefixes per task {string.Join(", ", data.Select(d => $"{d.Id} {d.Examples.Count}"))}; final weights {Format(result.FinalTaskWeights)}; U {Unfairness(before):G4} → {Unfairness(after):G4}");
+            $"{strategy} ({rule}): {options.Steps} steps of {options.BatchSize}, lr {options.LearningRate}, K {options.ReweightEvery}; steps per task {string.Join(", ", tasks.Select((t, i) => $"{t.Id} {result.StepsPerTask[i]}"))}; prefixes per task {string.Join(", ", data.Select(d => $"{d.Id} {d.Examples.Count}"))}; final weights {Format(result.FinalTaskWeights)}; U {FairnessMetrics.UnfairnessOf(before):G4} → {FairnessMetrics.UnfairnessOf(after):G4}");
         return new DemoMitigationResult(result.Weights, before, after, notes);
     }
 
@@ -357,10 +351,6 @@ public static class DemoMitigation
         var weights = TaskWeights.Compute(crossEntropy, rule).Select(w => Math.Max(0, w)).ToArray();
         return weights.Sum() > 0 ? weights : [.. weights.Select(_ => 1.0)];
     }
-
-    /// <summary>f_γ(α) = Σ_{k=0..γ} α^k: expected tokens per verifier call.</summary>
-    public static double ExpectedTokens(double alpha, int gamma) =>
-        alpha >= 1 ? gamma + 1 : (1 - Math.Pow(alpha, gamma + 1)) / (1 - alpha);
 
     private static float[] Probabilities(ReadOnlySpan<float> logits, double[] logP)
     {

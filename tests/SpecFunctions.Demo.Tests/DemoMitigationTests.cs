@@ -31,8 +31,8 @@ public sealed class DemoMitigationTests
     public void Unfairness_KnownValues_PopulationVariance()
     {
         // Mean 2.5; squared deviations 2.25, 0.25, 0.25, 2.25 → 5 / 4.
-        Assert.Equal(1.25, DemoMitigation.Unfairness([1.0, 2.0, 3.0, 4.0]), 12);
-        Assert.Equal(0, DemoMitigation.Unfairness([3.0, 3.0]));
+        Assert.Equal(1.25, SpecFunctions.Core.Metrics.FairnessMetrics.UnfairnessOf([1.0, 2.0, 3.0, 4.0]), 12);
+        Assert.Equal(0, SpecFunctions.Core.Metrics.FairnessMetrics.UnfairnessOf([3.0, 3.0]));
     }
 
     [Fact]
@@ -55,8 +55,8 @@ public sealed class DemoMitigationTests
     [Fact]
     public void ExpectedTokens_Alpha_GeometricSum()
     {
-        Assert.Equal(1 + 0.5 + 0.25 + 0.125 + 0.0625, DemoMitigation.ExpectedTokens(0.5, 4), 12);
-        Assert.Equal(5, DemoMitigation.ExpectedTokens(1.0, 4));
-        Assert.Equal(1, DemoMitigation.ExpectedTokens(0.0, 4));
+        Assert.Equal(1 + 0.5 + 0.25 + 0.125 + 0.0625, SpecFunctions.Core.Metrics.SpeculativeMath.ExpectedTokensPerStep(0.5, 4), 12);
+        Assert.Equal(5, SpecFunctions.Core.Metrics.SpeculativeMath.ExpectedTokensPerStep(1.0, 4));
+        Assert.Equal(1, SpecFunctions.Core.Metrics.SpeculativeMath.ExpectedTokensPerStep(0.0, 4));
     }
 }

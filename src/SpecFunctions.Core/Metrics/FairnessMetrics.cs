@@ -23,6 +23,14 @@ public sealed record FairnessMetrics
     /// <summary>The task with the lowest speed-up.</summary>
     public required string WorstTask { get; init; }
 
+    /// <summary>U = (1/m) Σ (D_T − D̄)² for per-task cross-entropies (nats²).</summary>
+    public static double UnfairnessOf(IReadOnlyList<double> crossEntropy)
+    {
+        ArgumentNullException.ThrowIfNull(crossEntropy);
+        var mean = crossEntropy.Average();
+        return crossEntropy.Average(d => (d - mean) * (d - mean));
+    }
+
     /// <summary>Computes the metrics from per-task (id, D_T, S_T).</summary>
     public static FairnessMetrics Compute(IReadOnlyList<(string TaskId, double CrossEntropy, double Speedup)> tasks)
     {
@@ -38,7 +46,7 @@ public sealed record FairnessMetrics
         var maxS = tasks.Max(t => t.Speedup);
         return new FairnessMetrics
         {
-            Unfairness = tasks.Average(t => (t.CrossEntropy - meanD) * (t.CrossEntropy - meanD)),
+            Unfairness = UnfairnessOf([.. tasks.Select(t => t.CrossEntropy)]),
             MeanCrossEntropy = meanD,
             SpeedupVariance = tasks.Average(t => (t.Speedup - meanS) * (t.Speedup - meanS)),
             SpeedupRange = maxS - worst.Speedup,

@@ -215,7 +215,7 @@ public sealed class DemoDrafterTrainerTests(DemoPairFixture fixture)
         var verifier = new DemoModel(fixture.Verifier);
         var model = new DemoModel(drafter);
         var agreement = DemoCorpus.Default.Languages.Select(l => DemoEvaluation.Compare(verifier, model, l.HeldOutPrompts)).ToArray();
-        return (DemoMitigation.Unfairness([.. agreement.Select(a => a.MeanCrossEntropy)]), agreement.Average(a => DemoMitigation.ExpectedTokens(a.MeanAlpha, Gamma)));
+        return (SpecFunctions.Core.Metrics.FairnessMetrics.UnfairnessOf([.. agreement.Select(a => a.MeanCrossEntropy)]), agreement.Average(a => SpecFunctions.Core.Metrics.SpeculativeMath.ExpectedTokensPerStep(a.MeanAlpha, Gamma)));
     }
 
     private static int[][] Greedy(string verifierFolder, IReadOnlyList<string> prompts, DecodingOptions options)
