@@ -59,7 +59,9 @@ public sealed record DemoMitigationOptions
 /// <param name="CrossEntropyBefore">Held-out D_T per task of the base drafter (nats).</param>
 /// <param name="CrossEntropyAfter">Held-out D_T per task of the new drafter (nats).</param>
 /// <param name="Notes">One line: what was done (steps, final weights, chosen τ).</param>
-public sealed record DemoMitigationResult(DemoModelWeights Weights, IReadOnlyList<double> CrossEntropyBefore, IReadOnlyList<double> CrossEntropyAfter, string Notes)
+/// <param name="CorrectiveData">The soft-label data the drafter was fine-tuned on, per task (empty for strategies that do not train).</param>
+public sealed record DemoMitigationResult(
+    DemoModelWeights Weights, IReadOnlyList<double> CrossEntropyBefore, IReadOnlyList<double> CrossEntropyAfter, string Notes, IReadOnlyList<SoftLabelTask>? CorrectiveData = null)
 {
     /// <summary>U before: variance of D_T with 1/m.</summary>
     public double UnfairnessBefore => FairnessMetrics.UnfairnessOf(CrossEntropyBefore);
@@ -338,7 +340,7 @@ public static class DemoMitigation
         var notes = string.Create(
             CultureInfo.InvariantCulture,
             $"{strategy} ({rule}): {options.Steps} steps of {options.BatchSize}, lr {options.LearningRate}, K {options.ReweightEvery}; steps per task {string.Join(", ", tasks.Select((t, i) => $"{t.Id} {result.StepsPerTask[i]}"))}; prefixes per task {string.Join(", ", data.Select(d => $"{d.Id} {d.Examples.Count}"))}; final weights {Format(result.FinalTaskWeights)}; U {FairnessMetrics.UnfairnessOf(before):G4} → {FairnessMetrics.UnfairnessOf(after):G4}");
-        return new DemoMitigationResult(result.Weights, before, after, notes);
+        return new DemoMitigationResult(result.Weights, before, after, notes, data);
     }
 
     /// <summary>

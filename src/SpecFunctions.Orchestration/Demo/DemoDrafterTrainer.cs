@@ -39,11 +39,11 @@ public sealed class DemoDrafterTrainer : IDrafterTrainer
         return Task.Run(
             () =>
             {
-                var folder = DemoMitigation.TrainToFolder(
-                    job.VerifierFolder, job.DrafterFolder, job.Strategy, job.WeightRule, tasks, job.Seed, outputFolder, _options, progress, cancellationToken).Folder;
-                if (job.Strategy is DemoMitigation.SCdf or DemoMitigation.Balanced)
+                var (folder, result) = DemoMitigation.TrainToFolder(
+                    job.VerifierFolder, job.DrafterFolder, job.Strategy, job.WeightRule, tasks, job.Seed, outputFolder, _options, progress, cancellationToken);
+                if (result.CorrectiveData is { Count: > 0 } data)
                 {
-                    WriteCorrectiveData(job, tasks, Path.Combine(outputFolder, IDrafterTrainerFiles.CorrectiveData), cancellationToken);
+                    WriteCorrectiveData(data, Path.Combine(outputFolder, IDrafterTrainerFiles.CorrectiveData));
                 }
 
                 return folder;
@@ -55,21 +55,17 @@ public sealed class DemoDrafterTrainer : IDrafterTrainer
     public const int CorrectiveDataTopK = 16;
 
     /// <summary>
-    /// Writes the corrective data the training used — rebuilt with the same deterministic generator, inputs and seed —
-    /// as gzip JSON lines: <c>{"task", "context" (base64 bytes), "top": [[byte, p], ...], "rest"}</c>.
+    /// Writes the corrective data the training used as gzip JSON lines:
+    /// <c>{"task", "context" (base64 bytes), "top": [[byte, p], ...], "rest"}</c>.
     /// </summary>
-    private void WriteCorrectiveData(DrafterTrainingJob job, IReadOnlyList<DemoMitigationTask> tasks, string path, CancellationToken cancellationToken)
+    private static void WriteCorrectiveData(IReadOnlyList<SoftLabelTask> tasks, string path)
     {
-        var verifier = DemoModels.LoadWeights(job.VerifierFolder);
         using var file = File.Create(path);
         using var gzip = new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionLevel.Fastest);
         using var json = new System.Text.Json.Utf8JsonWriter(gzip);
         var order = new int[DemoModelConfig.VocabularySize];
-        foreach (var task in tasks)
+        foreach (var data in tasks)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var prompts = task.TrainingPrompts.Where(p => p.Length > 0).Take(_options.PromptsPerTask);
-            var data = DemoMitigation.CorrectiveData(task.Id, verifier, prompts, _options.ContinuationBytes, job.Seed);
             foreach (var example in data.Examples)
             {
                 for (var i = 0; i < order.Length; i++)
@@ -80,7 +76,7 @@ public sealed class DemoDrafterTrainer : IDrafterTrainer
                 var target = example.Target;
                 Array.Sort(order, (a, b) => target[b].CompareTo(target[a]));
                 json.WriteStartObject();
-                json.WriteString("task", task.Id);
+                json.WriteString("task", data.Id);
                 json.WriteBase64String("context", example.Context);
                 json.WriteStartArray("top");
                 double kept = 0;
