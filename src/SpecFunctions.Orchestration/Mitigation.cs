@@ -385,6 +385,9 @@ public sealed class CompareAndPromoteActivity(ITraceStore store) : TaskActivity<
 /// <summary>Builds the mitigation request an evaluation's decision starts.</summary>
 public static class MitigationRequests
 {
+    /// <summary>The instance id <c>EvaluateSuite</c> gives its <c>MitigateDrafter</c> sub-orchestration (an external trainer's <c>DrafterReady</c> goes there).</summary>
+    public static string InstanceId(string runId) => $"{runId}-mitigation";
+
     public static MitigationRequest From(EvaluationRequest evaluation, string? strategy = null) => new()
     {
         RunId = evaluation.RunId,

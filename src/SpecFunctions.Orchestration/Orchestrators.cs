@@ -60,7 +60,7 @@ public sealed class EvaluateSuiteOrchestrator : TaskOrchestrator<EvaluationReque
             mitigation = await context.CallSubOrchestratorAsync<MitigationOutcome>(
                 DurableNames.MitigateDrafter,
                 MitigationRequests.From(request),
-                new SubOrchestrationOptions { InstanceId = $"{request.RunId}-mitigation" }).ConfigureAwait(true);
+                new SubOrchestrationOptions { InstanceId = MitigationRequests.InstanceId(request.RunId) }).ConfigureAwait(true);
         }
 
         context.SetCustomStatus(new EvaluationProgress { Phase = "done", TasksDone = total, TasksTotal = total });

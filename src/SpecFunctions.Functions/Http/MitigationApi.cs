@@ -25,9 +25,6 @@ public sealed class MitigationApi(EvaluationRequestParser parser, ILogger<Mitiga
         ReadCommentHandling = JsonCommentHandling.Disallow,
     };
 
-    /// <summary>The instance id <c>EvaluateSuite</c> gives its <c>MitigateDrafter</c> sub-orchestration.</summary>
-    public static string MitigationInstanceId(string runId) => $"{runId}-mitigation";
-
     /// <summary>
     /// <c>POST /api/evaluations/{runId}/mitigation/drafter-ready</c> with <c>{ "reference", "identity": { "name", "sha256" }, "notes" }</c>:
     /// raises the <c>DrafterReady</c> event. 202; 404 when the run has no mitigation; 409 when it is not waiting.
@@ -56,7 +53,7 @@ public sealed class MitigationApi(EvaluationRequestParser parser, ILogger<Mitiga
             return Problems.BadRequest(request, errors);
         }
 
-        var instanceId = MitigationInstanceId(runId);
+        var instanceId = MitigationRequests.InstanceId(runId);
         var instance = await client.GetInstanceAsync(instanceId, false, cancellationToken);
         if (instance is null)
         {
