@@ -28,19 +28,7 @@ internal static class AuditCommand
         var noMitigate = new Option<bool>("--no-mitigate") { Description = "Record the mitigation decision only" };
         var settings = new SettingsOptions();
         var store = new CliStore();
-        promptsPerTask.Validators.Add(r =>
-        {
-            try
-            {
-                if (r.GetValueOrDefault<int>() is < 1 or > 64)
-                {
-                    r.AddError("--prompts-per-task must be in 1..64");
-                }
-            }
-            catch (InvalidOperationException)
-            {
-            }
-        });
+        promptsPerTask.Require(v => v is >= 1 and <= 64, "--prompts-per-task must be in 1..64");
 
         var command = new Command("audit", "Evaluate the default multilingual suite on the demo pair: per-task speed-ups, unfairness U, mitigation decision, reports.")
         {

@@ -28,14 +28,7 @@ internal static class RunCommand
         };
         settings.AddTo(command);
         store.AddTo(command);
-        runId.Validators.Add(r =>
-        {
-            var value = r.GetValueOrDefault<string?>();
-            if (value is not null && !StoreIds.IsValid(value))
-            {
-                r.AddError($"--run-id must match {StoreIds.Pattern}");
-            }
-        });
+        runId.Require(v => v is null || StoreIds.IsValid(v), $"--run-id must match {StoreIds.Pattern}");
 
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -109,10 +102,10 @@ internal sealed class SettingsOptions
         command.Options.Add(MaxNewTokens);
         command.Options.Add(Seed);
         command.Options.Add(MaxConcurrentTasks);
-        MaxConcurrentTasks.Validators.Add(r => Check(r, () => r.GetValueOrDefault<int>() is >= 1 and <= 64, "--max-concurrent-tasks must be in 1..64"));
-        Gamma.Validators.Add(r => Check(r, () => r.GetValueOrDefault<int>() is >= 1 and <= DecodingOptions.MaxGamma, $"--gamma must be in 1..{DecodingOptions.MaxGamma}"));
-        Temperature.Validators.Add(r => Check(r, () => r.GetValueOrDefault<double>() is >= 0 and < double.PositiveInfinity, "--temperature must be >= 0"));
-        MaxNewTokens.Validators.Add(r => Check(r, () => r.GetValueOrDefault<int>() is >= 1 and <= 4096, "--max-new-tokens must be in 1..4096"));
+        MaxConcurrentTasks.Require(v => v is >= 1 and <= 64, "--max-concurrent-tasks must be in 1..64");
+        Gamma.Require(v => v is >= 1 and <= DecodingOptions.MaxGamma, $"--gamma must be in 1..{DecodingOptions.MaxGamma}");
+        Temperature.Require(v => v is >= 0 and < double.PositiveInfinity, "--temperature must be >= 0");
+        MaxNewTokens.Require(v => v is >= 1 and <= 4096, "--max-new-tokens must be in 1..4096");
     }
 
     public EvaluationSettings Read(ParseResult parse) => new()
@@ -122,21 +115,6 @@ internal sealed class SettingsOptions
         MaxNewTokens = parse.GetValue(MaxNewTokens),
         Seed = parse.GetValue(Seed),
     };
-
-    private static void Check(System.CommandLine.Parsing.OptionResult result, Func<bool> ok, string message)
-    {
-        try
-        {
-            if (!ok())
-            {
-                result.AddError(message);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-            // A value that does not parse is reported by the parser itself.
-        }
-    }
 }
 
 /// <summary>Run ids: <c>{suite}-{UTC timestamp}-{random}</c>, valid store ids.</summary>

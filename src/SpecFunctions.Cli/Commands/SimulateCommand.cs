@@ -22,12 +22,12 @@ internal static class SimulateCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the models and of the sampler", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table" };
 
-        alpha.Validators.Add(r => Check(r, x => x.GetValueOrDefault<double>() is >= 0 and <= 1, "--alpha must be in [0, 1]"));
-        gamma.Validators.Add(r => Check(r, x => x.GetValueOrDefault<int>() is >= 1 and <= DecodingOptions.MaxGamma, $"--gamma must be in 1..{DecodingOptions.MaxGamma}"));
-        costRatio.Validators.Add(r => Check(r, x => x.GetValueOrDefault<double>() >= 0, "--cost-ratio must be >= 0"));
-        steps.Validators.Add(r => Check(r, x => x.GetValueOrDefault<int>() > 0, "--steps must be > 0"));
-        vocab.Validators.Add(r => Check(r, x => x.GetValueOrDefault<int>() >= 2, "--vocab must be >= 2"));
-        temperature.Validators.Add(r => Check(r, x => x.GetValueOrDefault<double>() >= 0, "--temperature must be >= 0"));
+        alpha.Require(v => v is >= 0 and <= 1, "--alpha must be in [0, 1]");
+        gamma.Require(v => v is >= 1 and <= DecodingOptions.MaxGamma, $"--gamma must be in 1..{DecodingOptions.MaxGamma}");
+        costRatio.Require(v => v >= 0, "--cost-ratio must be >= 0");
+        steps.Require(v => v > 0, "--steps must be > 0");
+        vocab.Require(v => v >= 2, "--vocab must be >= 2");
+        temperature.Require(v => v >= 0, "--temperature must be >= 0");
 
         var command = new Command("simulate", "Run the speculative engine on a synthetic drafter/verifier pair with a chosen acceptance α, to see what γ and c buy.")
         {
@@ -106,25 +106,6 @@ internal static class SimulateCommand
         table.AddRow("acceptance by draft position", string.Join("  ", r.AcceptanceByPosition.Select(a => a.ToString("F3"))));
         table.AddRow("steps / tokens", $"{r.Steps} / {r.GeneratedTokens}");
         AnsiConsole.Write(table);
-    }
-
-    private static void Check(System.CommandLine.Parsing.OptionResult result, Func<System.CommandLine.Parsing.OptionResult, bool> ok, string message)
-    {
-        // A value that does not parse is reported by the parser itself; only judge values that parsed.
-        bool valid;
-        try
-        {
-            valid = ok(result);
-        }
-        catch (InvalidOperationException)
-        {
-            return;
-        }
-
-        if (!valid)
-        {
-            result.AddError(message);
-        }
     }
 }
 

@@ -12,19 +12,7 @@ internal static class SuiteCommand
         var dir = new Argument<DirectoryInfo>("DIR") { Description = "Folder with mgsm_<lang>.tsv files (question<TAB>answer per line)" };
         var output = new Option<FileInfo>("--out") { Description = "Suite JSON file to write", Required = true };
         var perLanguage = new Option<int>("--per-language") { Description = "Questions per language (first N), 1..256", DefaultValueFactory = _ => 20 };
-        perLanguage.Validators.Add(r =>
-        {
-            try
-            {
-                if (r.GetValueOrDefault<int>() is < 1 or > 256)
-                {
-                    r.AddError("--per-language must be in 1..256");
-                }
-            }
-            catch (InvalidOperationException)
-            {
-            }
-        });
+        perLanguage.Require(v => v is >= 1 and <= 256, "--per-language must be in 1..256");
 
         var import = new Command("import-mgsm", "Build a suite from MGSM TSV files: one task per language, the questions as prompts.") { dir, output, perLanguage };
         import.SetAction(parse =>
