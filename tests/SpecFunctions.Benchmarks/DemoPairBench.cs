@@ -16,15 +16,24 @@ internal static class DemoPairBench
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var prompts = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 8;
-        var temperature = args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 0.0;
+        // Positional: PROMPTS per language (default all 20), TEMPERATURE (default 1, the CLI's; 0 = greedy).
+        // --stop ends a generation at the end-of-sequence byte; by default every prompt generates exactly 64 tokens in both
+        // runs (a fixed budget, like serving benchmarks' ignore-eos): the held-out prompts are whole sentences, and at T = 1
+        // about half the generations would otherwise end at their first newline after 1–4 tokens, so a task's speed-up
+        // would mostly measure how many of its prompts stopped early, in either run. --per-prompt prints each prompt's times; --gamma G sets the draft length (default 4).
+        var positional = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (i == 0 || args[i - 1] != "--gamma")).ToArray();
+        var prompts = positional.Length > 0 ? int.Parse(positional[0], System.Globalization.CultureInfo.InvariantCulture) : 20;
+        var temperature = positional.Length > 1 ? double.Parse(positional[1], System.Globalization.CultureInfo.InvariantCulture) : 1.0;
+        var stopAtEos = args.Contains("--stop");
+        var perPrompt = args.Contains("--per-prompt");
         var pair = await DemoModels.EnsureAsync(Path.Combine(".specfn", "models", "demo"));
         var threads = int.TryParse(Environment.GetEnvironmentVariable("SPECFN_BENCH_THREADS"), out var n) ? n : 0;
         using var verifier = OnnxLanguageModel.Load(pair.VerifierDirectory, new OnnxModelOptions { IntraOpThreads = threads });
         using var drafter = OnnxLanguageModel.Load(pair.DrafterDirectory, new OnnxModelOptions { IntraOpThreads = threads == 0 ? 0 : 1 });
-        const int gamma = 4;
-        var options = new DecodingOptions { Gamma = gamma, MaxNewTokens = 64, Sampling = new SamplingOptions { Temperature = temperature }, StopTokens = Environment.GetEnvironmentVariable("SPECFN_BENCH_NOSTOP") == "1" ? [] : verifier.Manifest.EosTokenIds };
-        Console.WriteLine($"Demo pair, γ = {gamma}, temperature {temperature} (0 = greedy), {prompts} prompts per language, 64 new tokens; provider {verifier.ExecutionProvider}; load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+        var gammaArg = Array.IndexOf(args, "--gamma");
+        var gamma = gammaArg >= 0 ? int.Parse(args[gammaArg + 1], System.Globalization.CultureInfo.InvariantCulture) : 4;
+        var options = new DecodingOptions { Gamma = gamma, MaxNewTokens = 64, Sampling = new SamplingOptions { Temperature = temperature }, StopTokens = stopAtEos ? verifier.Manifest.EosTokenIds : [] };
+        Console.WriteLine($"Demo pair, γ = {gamma}, temperature {temperature} (0 = greedy), {prompts} prompts per language, 64 new tokens ({(stopAtEos ? "or up to the end-of-sequence byte" : "fixed budget, end-of-sequence byte ignored")}); provider {verifier.ExecutionProvider}; load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
 
         // Warm up both sessions and the JIT.
         new TaskRunner(drafter, verifier, options).Run([verifier.Tokenizer.Encode("Warm-up text. ")], new TaskStatisticsBuilder(gamma));
@@ -36,6 +45,13 @@ internal static class DemoPairBench
             var statistics = new TaskStatisticsBuilder(gamma);
             new TaskRunner(drafter, verifier, options).Run(encoded, statistics);
             tasks.Add((task.Id, statistics.Build()));
+            if (perPrompt)
+            {
+                foreach (var p in tasks[^1].Item2)
+                {
+                    Console.WriteLine($"  {task.Id} #{p.Prompt}: steps {p.Steps} gen {p.GeneratedTokens} spec {p.SpeculativeMs:F2} ms (d {p.DrafterMs:F2} v {p.VerifierMs:F2}) base {p.BaselineMs:F2} ms / {p.BaselineTokens} tok (step {p.BaselineStepMs:F3}) a {p.Accepted}/{p.Drafted}");
+                }
+            }
         }
 
         var suite = SuiteAnalyzer.Analyze(tasks, gamma);

@@ -7,7 +7,7 @@ using SpecFunctions.Core.Sampling;
 namespace SpecFunctions.Benchmarks;
 
 /// <summary>
-/// The engine's own cost per speculative step (vocabulary 32k, γ = 4): sampling transforms on γ drafter rows and γ+1
+/// The engine's own cost per speculative step (γ = 4): sampling transforms on γ drafter rows and γ+1
 /// verifier rows, acceptance, α/CE/KL per drafted position, trace records. "NoOpModel" does no model work at all
 /// (logits stay as they are); "RowCopyModel" copies one precomputed row per position (≈ a memcpy of 128 KB).
 /// Each invocation runs <see cref="Steps"/> steps; results are per step.
@@ -16,12 +16,16 @@ namespace SpecFunctions.Benchmarks;
 public class EngineBenchmarks
 {
     private const int Steps = 200;
-    private const int Vocabulary = 32000;
     private SpeculativeDecoder _noOp = null!;
     private SpeculativeDecoder _rowCopy = null!;
     private SpeculativeDecoder _rowCopyNoStatistics = null!;
     private SpeculativeDecoder _greedy = null!;
     private readonly int[] _prompt = [1, 2, 3];
+
+    /// <summary>32 000 (a Llama-sized vocabulary, where the row passes dominate) and 256 (the byte-level demo pair, where
+    /// the per-step fixed costs do).</summary>
+    [Params(256, 32000)]
+    public int Vocabulary { get; set; }
 
     [GlobalSetup]
     public void Setup()

@@ -158,8 +158,19 @@ public sealed class SpeculativeDecoder
 
                 stepDrafterTicks += Stopwatch.GetTimestamp() - t0;
                 drafterCalls++;
-                _qRows[i] = Distributions.ToProbabilities(logits, _q[i], sampling, _scratch);
-                _drafts[i] = greedy ? Distributions.ArgMax(logits) : Distributions.Sample(_q[i], random);
+                if (greedy)
+                {
+                    _drafts[i] = Distributions.ArgMax(logits);
+                    if (_options.ComputeStatistics)
+                    {
+                        _qRows[i] = Distributions.ToProbabilities(logits, _q[i], sampling, _scratch);
+                    }
+                }
+                else
+                {
+                    _qRows[i] = Distributions.ToProbabilities(logits, _q[i], sampling, _scratch);
+                    _drafts[i] = Distributions.Sample(_q[i], random);
+                }
             }
 
             // Verify: one call scores the last committed token and all g drafts.
@@ -172,9 +183,14 @@ public sealed class SpeculativeDecoder
             drafterTicks += stepDrafterTicks;
             verifierTicks += stepVerifierTicks;
 
-            for (var i = 0; i <= g; i++)
+            // Verifier distributions at the drafted positions (sampling and statistics read them); the bonus row only
+            // when every draft is accepted, below. Greedy decoding without statistics needs none: it compares argmaxes.
+            if (!greedy || _options.ComputeStatistics)
             {
-                _pRows[i] = Distributions.ToProbabilities(verifierLogits.Slice(i * _vocab, _vocab), _p[i], sampling, _scratch);
+                for (var i = 0; i < g; i++)
+                {
+                    _pRows[i] = Distributions.ToProbabilities(verifierLogits.Slice(i * _vocab, _vocab), _p[i], sampling, _scratch);
+                }
             }
 
             if (_options.ComputeStatistics)
@@ -198,7 +214,16 @@ public sealed class SpeculativeDecoder
             {
                 if (n == g)
                 {
-                    next = greedy ? Distributions.ArgMax(verifierLogits.Slice(g * _vocab, _vocab)) : Distributions.Sample(_p[g], random);
+                    if (greedy)
+                    {
+                        next = Distributions.ArgMax(verifierLogits.Slice(g * _vocab, _vocab));
+                    }
+                    else
+                    {
+                        Distributions.ToProbabilities(verifierLogits.Slice(g * _vocab, _vocab), _p[g], sampling, _scratch);
+                        next = Distributions.Sample(_p[g], random);
+                    }
+
                     bonus = true;
                     break;
                 }

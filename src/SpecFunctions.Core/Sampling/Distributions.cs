@@ -25,24 +25,18 @@ public static class Distributions
     {
         var inverseTemperature = options.IsGreedy ? 1.0f : (float)(1.0 / options.Temperature);
 
-        // Numerically stable softmax: (x − max)/T ≤ 0 before exponentiating.
+        // Numerically stable softmax: (x − max)/T ≤ 0 before exponentiating; shift, scale, exp and sum in one pass.
         var max = TensorPrimitives.Max(logits);
-        TensorPrimitives.Subtract(logits, max, probs);
-        if (inverseTemperature != 1.0f)
-        {
-            TensorPrimitives.Multiply(probs, inverseTemperature, probs);
-        }
-
-        TensorPrimitives.Exp(probs, probs);
+        var sum = FastExp.ExpShiftedSum(logits, max, inverseTemperature, probs);
 
         var filtered = false;
         if (!options.IsGreedy && options.TopK > 0 && options.TopK < probs.Length)
         {
             ApplyTopK(probs, options.TopK, scratch);
+            sum = TensorPrimitives.Sum(probs);
             filtered = true;
         }
 
-        var sum = TensorPrimitives.Sum(probs);
         TensorPrimitives.Multiply(probs, 1.0f / sum, probs);
 
         if (!options.IsGreedy && options.TopP < 1.0)
@@ -92,7 +86,7 @@ public static class Distributions
     /// <summary>Draws an index from <paramref name="probs"/> (need not be normalised) by inverse CDF with one uniform draw.</summary>
     /// <remarks>
     /// The CDF is walked in vectorised blocks of <see cref="SampleBlock"/> and only the block holding the target is
-    /// scanned element by element: a 32k vocabulary costs ~32 block sums instead of 32k scalar additions.
+    /// scanned element by element: a 32k vocabulary costs 250 block sums instead of 32k scalar additions.
     /// </remarks>
     public static int Sample(ReadOnlySpan<float> probs, Random random)
     {
@@ -144,7 +138,7 @@ public static class Distributions
         return lastWithMass >= 0 ? lastWithMass : throw new InvalidOperationException("cannot sample from a distribution with no mass");
     }
 
-    private const int SampleBlock = 512;
+    private const int SampleBlock = 128;
 
     /// <summary>Exact acceptance probability α = Σ min(p, q) = 1 − TV(p, q). <paramref name="scratch"/> as long as p.</summary>
     public static double Alpha(ReadOnlySpan<float> p, ReadOnlySpan<float> q, Span<float> scratch)
