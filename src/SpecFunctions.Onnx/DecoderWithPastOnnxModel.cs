@@ -22,6 +22,7 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
     private const string Logits = "logits";
 
     private readonly string[] _pastNames;
+    private readonly string[] _inputNames;
     private readonly string[] _outputNames;
     private readonly TensorElementType _idType;
     private readonly TensorElementType _maskType;
@@ -104,6 +105,20 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
         {
             ThrowFormatMismatch($"expected output 'logits' float32/float16 [1, n, {VocabularySize}] ({graph})");
         }
+
+        // The order a call feeds its inputs in: ids, mask, the optional position ids and cache flag, then the cache.
+        List<string> names = [InputIds, AttentionMask];
+        if (_positionType is not null)
+        {
+            names.Add(PositionIds);
+        }
+
+        if (_hasUseCacheBranch)
+        {
+            names.Add(UseCacheBranch);
+        }
+
+        _inputNames = [.. names, .. _pastNames];
     }
 
     /// <summary>Transformer layers (pairs of past key/value inputs).</summary>
@@ -139,6 +154,11 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
 
         // Present tensors of the last call, [1, kvHeads, _cachedLength, headDim]; the first _length positions are valid.
         private readonly OrtValue?[] _cache = new OrtValue?[model._pastNames.Length];
+
+        // Call inputs in the order of the model's input names (reused), and the pinned all-ones mask buffers they view.
+        private OrtValue[]? _inputs;
+        private long[] _longOnes = [];
+        private int[] _intOnes = [];
         private int _cachedLength;
         private int _length;
         private bool _disposed;
@@ -156,31 +176,25 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
 
             TrimCache();
             var n = tokens.Length;
-            var names = new List<string>(_cache.Length + 4);
-            var values = new List<OrtValue>(_cache.Length + 4);
-            var owned = new List<OrtValue>(4);
+            var inputs = _inputs ??= new OrtValue[model._inputNames.Length];
+            var owned = 0;
             try
             {
-                Add(names, values, owned, InputIds, OrtTensors.CreateIds(model._idType, tokens));
-                Add(names, values, owned, AttentionMask, Filled(model._maskType, _length + n, _ => 1));
+                inputs[owned++] = OrtTensors.CreateIds(model._idType, tokens);
+                inputs[owned++] = Ones(model._maskType, _length + n);
                 if (model._positionType is { } positionType)
                 {
                     var start = _length;
-                    Add(names, values, owned, PositionIds, Filled(positionType, n, i => start + i));
+                    inputs[owned++] = Filled(positionType, n, i => start + i);
                 }
 
                 if (model._hasUseCacheBranch)
                 {
-                    Add(names, values, owned, UseCacheBranch, OrtValue.CreateTensorValueFromMemory(new[] { _length > 0 }, [1]));
+                    inputs[owned++] = OrtValue.CreateTensorValueFromMemory(new[] { _length > 0 }, [1]);
                 }
 
-                for (var i = 0; i < _cache.Length; i++)
-                {
-                    names.Add(model._pastNames[i]);
-                    values.Add(_cache[i]!);
-                }
-
-                var outputs = model.Session.Run(_runOptions, names, values, model._outputNames);
+                _cache.CopyTo(inputs, owned);
+                var outputs = model.Session.Run(_runOptions, model._inputNames, inputs, model._outputNames);
                 try
                 {
                     if (!logits.IsEmpty)
@@ -206,9 +220,9 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
             }
             finally
             {
-                foreach (var value in owned)
+                for (var i = 0; i < owned; i++)
                 {
-                    value.Dispose();
+                    inputs[i].Dispose();
                 }
             }
         }
@@ -239,11 +253,28 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
             _runOptions.Dispose();
         }
 
-        private static void Add(List<string> names, List<OrtValue> values, List<OrtValue> owned, string name, OrtValue value)
+        /// <summary>A <c>[1, count]</c> attention mask of ones: a view over a pinned buffer kept by the sequence (no copy per call).</summary>
+        private OrtValue Ones(TensorElementType type, int count)
         {
-            owned.Add(value);
-            names.Add(name);
-            values.Add(value);
+            long[] shape = [1, count];
+            if (type == TensorElementType.Int32)
+            {
+                if (_intOnes.Length < count)
+                {
+                    _intOnes = GC.AllocateArray<int>(Math.Max(count, 2 * _intOnes.Length), pinned: true);
+                    _intOnes.AsSpan().Fill(1);
+                }
+
+                return OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _intOnes.AsMemory(0, count), shape);
+            }
+
+            if (_longOnes.Length < count)
+            {
+                _longOnes = GC.AllocateArray<long>(Math.Max(count, 2 * _longOnes.Length), pinned: true);
+                _longOnes.AsSpan().Fill(1);
+            }
+
+            return OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _longOnes.AsMemory(0, count), shape);
         }
 
         private static OrtValue Filled(TensorElementType type, int count, Func<int, int> value)
