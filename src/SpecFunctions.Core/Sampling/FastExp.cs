@@ -1,5 +1,7 @@
-using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace SpecFunctions.Core.Sampling;
 
@@ -37,21 +39,33 @@ internal static class FastExp
             throw new ArgumentException("destination is shorter than source", nameof(destination));
         }
 
+        if (!Vector256.IsHardwareAccelerated)
+        {
+            // No 256-bit vectors (e.g. Arm64): the library's correctly rounded exponential is as fast as this would be.
+            var shifted = destination[..source.Length];
+            TensorPrimitives.Subtract(source, shift, shifted);
+            TensorPrimitives.Multiply(shifted, scale, shifted);
+            TensorPrimitives.Exp(shifted, shifted);
+            return TensorPrimitives.Sum(shifted);
+        }
+
         var i = 0;
         var sum = 0f;
-        if (Vector.IsHardwareAccelerated && source.Length >= Vector<float>.Count)
+        if (source.Length >= Vector256<float>.Count)
         {
-            var vectorSum = Vector<float>.Zero;
-            var vShift = new Vector<float>(shift);
-            var vScale = new Vector<float>(scale);
-            for (; i <= source.Length - Vector<float>.Count; i += Vector<float>.Count)
+            ref var src = ref MemoryMarshal.GetReference(source);
+            ref var dst = ref MemoryMarshal.GetReference(destination);
+            var vectorSum = Vector256<float>.Zero;
+            var vShift = Vector256.Create(shift);
+            var vScale = Vector256.Create(scale);
+            for (; i <= source.Length - Vector256<float>.Count; i += Vector256<float>.Count)
             {
-                var y = Exp((new Vector<float>(source[i..]) - vShift) * vScale);
-                y.CopyTo(destination[i..]);
+                var y = Exp((Vector256.LoadUnsafe(ref src, (nuint)i) - vShift) * vScale);
+                y.StoreUnsafe(ref dst, (nuint)i);
                 vectorSum += y;
             }
 
-            sum = Vector.Sum(vectorSum);
+            sum = Vector256.Sum(vectorSum);
         }
 
         for (; i < source.Length; i++)
@@ -66,20 +80,22 @@ internal static class FastExp
 
     /// <summary>e^x for every lane (0 below −87.3).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector<float> Exp(Vector<float> x)
+    public static Vector256<float> Exp(Vector256<float> x)
     {
-        var underflow = Vector.LessThan(x, new Vector<float>(MinArgument));
-        x = Vector.Min(Vector.Max(x, new Vector<float>(MinArgument)), new Vector<float>(MaxArgument));
-        var n = Vector.Floor((x * new Vector<float>(Log2E)) + new Vector<float>(0.5f));
-        var r = x - (n * new Vector<float>(Ln2Hi)) - (n * new Vector<float>(Ln2Lo));
-        var p = (new Vector<float>(P0) * r) + new Vector<float>(P1);
-        p = (p * r) + new Vector<float>(P2);
-        p = (p * r) + new Vector<float>(P3);
-        p = (p * r) + new Vector<float>(P4);
-        p = (p * r) + new Vector<float>(P5);
-        var y = (p * r * r) + r + Vector<float>.One;
-        var twoToN = Vector.AsVectorSingle(Vector.ShiftLeft(Vector.ConvertToInt32(n) + new Vector<int>(127), 23));
-        return Vector.ConditionalSelect(underflow, Vector<float>.Zero, y * twoToN);
+        var underflow = Vector256.LessThan(x, Vector256.Create(MinArgument));
+        x = Vector256.Min(x, Vector256.Create(MaxArgument));
+        var n = Vector256.Floor((x * Vector256.Create(Log2E)) + Vector256.Create(0.5f));
+        var r = x - (n * Vector256.Create(Ln2Hi)) - (n * Vector256.Create(Ln2Lo));
+        var p = (Vector256.Create(P0) * r) + Vector256.Create(P1);
+        p = (p * r) + Vector256.Create(P2);
+        p = (p * r) + Vector256.Create(P3);
+        p = (p * r) + Vector256.Create(P4);
+        p = (p * r) + Vector256.Create(P5);
+        var y = (p * r * r) + r + Vector256<float>.One;
+
+        // Lanes below MinArgument would build a wrong exponent; they are replaced by 0.
+        var twoToN = Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).AsSingle();
+        return Vector256.AndNot(y * twoToN, underflow);
     }
 
     /// <summary>e^x by the same formula as the vector path (0 below −87.3).</summary>
