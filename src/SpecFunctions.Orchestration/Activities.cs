@@ -186,13 +186,13 @@ public static class EvaluationDefaults
 {
     public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web);
 
-    /// <summary>Decoding options for a submission: the verifier's EOS ids stop a generation.</summary>
+    /// <summary>Decoding options for a submission: the verifier's EOS ids stop a generation unless the settings ignore them.</summary>
     public static DecodingOptions ToDecodingOptions(EvaluationSettings settings, OnnxLanguageModel verifier) => new()
     {
         Gamma = settings.Gamma,
         MaxNewTokens = settings.MaxNewTokens,
         Seed = settings.Seed,
-        StopTokens = verifier.Manifest.EosTokenIds,
+        StopTokens = settings.IgnoreEos ? [] : verifier.Manifest.EosTokenIds,
         Sampling = new SamplingOptions { Temperature = settings.Temperature, TopK = settings.TopK, TopP = settings.TopP },
     };
 

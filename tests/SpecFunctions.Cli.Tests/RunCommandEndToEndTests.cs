@@ -48,7 +48,7 @@ public sealed class RunCommandEndToEndTests(ITestOutputHelper output) : IAsyncLi
             Console.SetOut(stdout);
             exit = await root.Parse([
                 "run", "--suite", suitePath, "--verifier", pair.VerifierDirectory, "--drafter", pair.DrafterDirectory,
-                "--max-new-tokens", "24", "--run-id", "e2e-run", "--blob-connection", _azurite.ConnectionString,
+                "--max-new-tokens", "24", "--ignore-eos", "--run-id", "e2e-run", "--blob-connection", _azurite.ConnectionString,
                 "--out", Path.Combine(_root, "out"), "--json"]).InvokeAsync();
         }
         finally
@@ -65,6 +65,10 @@ public sealed class RunCommandEndToEndTests(ITestOutputHelper output) : IAsyncLi
         var report = await ReportPublisher.ReadAsync(store, "e2e-run");
         Assert.NotNull(report);
         Assert.Equal(["en", "ru", "zh"], report!.Tasks.Select(t => t.TaskId));
+
+        // --ignore-eos: every prompt generates the whole budget (the held-out prompts are whole sentences, and without
+        // it some generations end at their first newline after a few bytes).
+        Assert.All(report.Tasks, t => Assert.Equal(3 * 24, t.GeneratedTokens));
 
         // Recompute every task from the traces in the blob store.
         var tasks = new List<(string, IReadOnlyList<PromptStatistics>)>();

@@ -111,6 +111,8 @@ public sealed class SubmitEvaluationBadInputTests : IDisposable
         ["maxNewTokens zero"] = Edit("settings.maxNewTokens", r => Settings(r)["maxNewTokens"] = 0),
         ["maxNewTokens over limit"] = Edit("settings.maxNewTokens", r => Settings(r)["maxNewTokens"] = 1025),
         ["seed fractional"] = Edit("settings.seed", r => Settings(r)["seed"] = 1.5),
+        ["ignoreEos string"] = Edit("settings.ignoreEos", r => Settings(r)["ignoreEos"] = "true"),
+        ["ignoreEos number"] = Edit("settings.ignoreEos", r => Settings(r)["ignoreEos"] = 1),
         ["settings is array"] = Edit("settings", r => r["settings"] = new JsonArray()),
         ["settings null"] = Edit("settings", r => r["settings"] = null),
         // Mitigation

@@ -156,6 +156,25 @@ public sealed class EvaluateSuiteTests(TinyModelsFixture models, ITestOutputHelp
     }
 
     [Fact]
+    public async Task EvaluateSuite_IgnoreEos_IsPartOfTheContentKey_AndDropsTheStopTokens()
+    {
+        var (host, _) = await StartAsync();
+        await using var _h = host;
+        var (_, first) = await RunAsync(host.Client, Request("with-eos", tasks: 2, promptsPerTask: 1));
+        var ignoring = Request("ignore-eos", tasks: 2, promptsPerTask: 1);
+        var (_, second) = await RunAsync(host.Client, ignoring with { Settings = ignoring.Settings with { IgnoreEos = true } });
+
+        // Same prompts, models and budget: only ignoreEos differs, and the traces must not be reused across it.
+        Assert.All(first.Tasks, t => Assert.Equal(TaskOutcomes.Committed, t.Status));
+        Assert.All(second.Tasks, t => Assert.Equal(TaskOutcomes.Committed, t.Status));
+
+        using var verifier = OnnxLanguageModel.Load(Path.Combine(models.Root, "verifier"));
+        Assert.NotEmpty(verifier.Manifest.EosTokenIds);
+        Assert.Equal(verifier.Manifest.EosTokenIds, EvaluationDefaults.ToDecodingOptions(new EvaluationSettings(), verifier).StopTokens);
+        Assert.Empty(EvaluationDefaults.ToDecodingOptions(new EvaluationSettings { IgnoreEos = true }, verifier).StopTokens);
+    }
+
+    [Fact]
     public async Task EvaluateSuite_LargerThanAChunk_FansOutThroughSubOrchestrations()
     {
         var (host, store) = await StartAsync(concurrency: 8);

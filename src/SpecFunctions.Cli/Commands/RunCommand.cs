@@ -93,6 +93,8 @@ internal sealed class SettingsOptions
 
     public Option<long> Seed { get; } = new("--seed") { Description = "Sampler seed", DefaultValueFactory = _ => 1 };
 
+    public Option<bool> IgnoreEos { get; } = new("--ignore-eos") { Description = "Generate exactly --max-new-tokens per prompt, past end-of-sequence tokens (steadier speed-up measurements)" };
+
     public Option<int> MaxConcurrentTasks { get; } = new("--max-concurrent-tasks") { Description = "Task evaluations run at once in this process (timings are cleanest at 1)", DefaultValueFactory = _ => 1 };
 
     public void AddTo(Command command)
@@ -101,6 +103,7 @@ internal sealed class SettingsOptions
         command.Options.Add(Temperature);
         command.Options.Add(MaxNewTokens);
         command.Options.Add(Seed);
+        command.Options.Add(IgnoreEos);
         command.Options.Add(MaxConcurrentTasks);
         MaxConcurrentTasks.Require(v => v is >= 1 and <= 64, "--max-concurrent-tasks must be in 1..64");
         Gamma.Require(v => v is >= 1 and <= DecodingOptions.MaxGamma, $"--gamma must be in 1..{DecodingOptions.MaxGamma}");
@@ -114,6 +117,7 @@ internal sealed class SettingsOptions
         Temperature = parse.GetValue(Temperature),
         MaxNewTokens = parse.GetValue(MaxNewTokens),
         Seed = parse.GetValue(Seed),
+        IgnoreEos = parse.GetValue(IgnoreEos),
     };
 }
 

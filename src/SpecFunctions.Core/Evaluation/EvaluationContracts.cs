@@ -53,6 +53,14 @@ public sealed record EvaluationSettings
     /// <summary>Sampler seed. Default 1.</summary>
     [JsonPropertyName("seed")]
     public long Seed { get; init; } = 1;
+
+    /// <summary>
+    /// Generate exactly <see cref="MaxNewTokens"/> per prompt, ignoring the verifier's end-of-sequence tokens (serving
+    /// benchmarks' "ignore EOS"). Both runs then do the same amount of work per prompt, so measured speed-ups do not
+    /// depend on how many prompts happened to end early. Default false: a generation ends at its first EOS token.
+    /// </summary>
+    [JsonPropertyName("ignoreEos")]
+    public bool IgnoreEos { get; init; }
 }
 
 /// <summary>When the evaluation starts a mitigation (method.md §6).</summary>

@@ -62,7 +62,7 @@ public sealed class EvaluationRequestParser
     private static readonly string[] RequestFields = ["runId", "suite", "verifier", "drafter", "settings", "mitigation"];
     private static readonly string[] SuiteFields = ["name", "tasks"];
     private static readonly string[] TaskFields = ["id", "prompts", "trainingPrompts"];
-    private static readonly string[] SettingsFields = ["gamma", "temperature", "topK", "topP", "maxNewTokens", "seed"];
+    private static readonly string[] SettingsFields = ["gamma", "temperature", "topK", "topP", "maxNewTokens", "seed", "ignoreEos"];
     private static readonly string[] MitigationFields = ["unfairnessThreshold", "speedupGapThreshold", "autoMitigate", "strategy", "meanSpeedupTolerance"];
 
     /// <summary>Mitigation strategies a submission may name.</summary>
@@ -381,6 +381,7 @@ public sealed class EvaluationRequestParser
             TopP = w.OptionalDouble(obj, path, "topP", defaults.TopP, v => v is > 0 and <= 1, "must be in (0, 1]"),
             MaxNewTokens = w.OptionalInt(obj, path, "maxNewTokens", defaults.MaxNewTokens, 1, _limits.MaxNewTokens),
             Seed = w.OptionalLong(obj, path, "seed", defaults.Seed),
+            IgnoreEos = w.OptionalBool(obj, path, "ignoreEos", defaults.IgnoreEos),
         };
         return w.ErrorCount == errorsBefore ? settings : null;
     }

@@ -41,7 +41,7 @@ public class EvaluationRequestParserTests
         var json = """
             {"runId":"nightly_7","suite":{"name":"s","tasks":[{"id":"t-1","prompts":["p"]}]},
              "verifier":"demo-verifier","drafter":"demo-drafter",
-             "settings":{"gamma":64,"temperature":0.7,"topK":40,"topP":0.9,"maxNewTokens":1024,"seed":-3},
+             "settings":{"gamma":64,"temperature":0.7,"topK":40,"topP":0.9,"maxNewTokens":1024,"seed":-3,"ignoreEos":true},
              "mitigation":{"unfairnessThreshold":0,"speedupGapThreshold":0.5,"autoMitigate":true}}
             """;
 
@@ -49,7 +49,7 @@ public class EvaluationRequestParserTests
 
         Assert.Equal("nightly_7", request.RunId);
         Assert.Equal(0, _generated);
-        Assert.Equal(new EvaluationSettings { Gamma = 64, Temperature = 0.7, TopK = 40, TopP = 0.9, MaxNewTokens = 1024, Seed = -3 }, request.Settings);
+        Assert.Equal(new EvaluationSettings { Gamma = 64, Temperature = 0.7, TopK = 40, TopP = 0.9, MaxNewTokens = 1024, Seed = -3, IgnoreEos = true }, request.Settings);
         Assert.Equal(new MitigationPolicy { UnfairnessThreshold = 0, SpeedupGapThreshold = 0.5, AutoMitigate = true }, request.Mitigation);
     }
 
