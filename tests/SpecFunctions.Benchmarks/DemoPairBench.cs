@@ -21,11 +21,16 @@ internal static class DemoPairBench
         // runs (a fixed budget, like serving benchmarks' ignore-eos): the held-out prompts are whole sentences, and at T = 1
         // about half the generations would otherwise end at their first newline after 1–4 tokens, so a task's speed-up
         // would mostly measure how many of its prompts stopped early, in either run. --per-prompt prints each prompt's times; --gamma G sets the draft length (default 4).
-        var positional = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (i == 0 || args[i - 1] != "--gamma")).ToArray();
+        // --repeats R (default 3) runs every task R times; the sampler is seeded per prompt, so each repeat generates the
+        // same tokens in the same steps, and each prompt keeps its fastest speculative run and its fastest baseline run
+        // (timeit's minimum: on a shared machine a preemption in one run otherwise dominates a task's ratio).
+        var positional = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (i == 0 || args[i - 1] is not ("--gamma" or "--repeats"))).ToArray();
         var prompts = positional.Length > 0 ? int.Parse(positional[0], System.Globalization.CultureInfo.InvariantCulture) : 20;
         var temperature = positional.Length > 1 ? double.Parse(positional[1], System.Globalization.CultureInfo.InvariantCulture) : 1.0;
         var stopAtEos = args.Contains("--stop");
         var perPrompt = args.Contains("--per-prompt");
+        var repeatsArg = Array.IndexOf(args, "--repeats");
+        var repeats = repeatsArg >= 0 ? int.Parse(args[repeatsArg + 1], System.Globalization.CultureInfo.InvariantCulture) : 3;
         var pair = await DemoModels.EnsureAsync(Path.Combine(".specfn", "models", "demo"));
         var threads = int.TryParse(Environment.GetEnvironmentVariable("SPECFN_BENCH_THREADS"), out var n) ? n : 0;
         using var verifier = OnnxLanguageModel.Load(pair.VerifierDirectory, new OnnxModelOptions { IntraOpThreads = threads });
@@ -33,7 +38,7 @@ internal static class DemoPairBench
         var gammaArg = Array.IndexOf(args, "--gamma");
         var gamma = gammaArg >= 0 ? int.Parse(args[gammaArg + 1], System.Globalization.CultureInfo.InvariantCulture) : 4;
         var options = new DecodingOptions { Gamma = gamma, MaxNewTokens = 64, Sampling = new SamplingOptions { Temperature = temperature }, StopTokens = stopAtEos ? verifier.Manifest.EosTokenIds : [] };
-        Console.WriteLine($"Demo pair, γ = {gamma}, temperature {temperature} (0 = greedy), {prompts} prompts per language, 64 new tokens ({(stopAtEos ? "or up to the end-of-sequence byte" : "fixed budget, end-of-sequence byte ignored")}); provider {verifier.ExecutionProvider}; load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+        Console.WriteLine($"Demo pair, γ = {gamma}, fastest of {repeats} repeats per prompt, temperature {temperature} (0 = greedy), {prompts} prompts per language, 64 new tokens ({(stopAtEos ? "or up to the end-of-sequence byte" : "fixed budget, end-of-sequence byte ignored")}); provider {verifier.ExecutionProvider}; load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
 
         // Warm up both sessions and the JIT.
         new TaskRunner(drafter, verifier, options).Run([verifier.Tokenizer.Encode("Warm-up text. ")], new TaskStatisticsBuilder(gamma));
@@ -42,9 +47,15 @@ internal static class DemoPairBench
         foreach (var task in DemoCorpus.Tasks)
         {
             var encoded = task.Prompts.Take(prompts).Select(p => verifier.Tokenizer.Encode(p)).ToList();
-            var statistics = new TaskStatisticsBuilder(gamma);
-            new TaskRunner(drafter, verifier, options).Run(encoded, statistics);
-            tasks.Add((task.Id, statistics.Build()));
+            var runs = new List<IReadOnlyList<PromptStatistics>>();
+            for (var r = 0; r < repeats; r++)
+            {
+                var statistics = new TaskStatisticsBuilder(gamma);
+                new TaskRunner(drafter, verifier, options).Run(encoded, statistics);
+                runs.Add(statistics.Build());
+            }
+
+            tasks.Add((task.Id, [.. runs[0].Select((_, i) => Fastest([.. runs.Select(run => run[i])]))]));
             if (perPrompt)
             {
                 foreach (var p in tasks[^1].Item2)
@@ -83,5 +94,19 @@ internal static class DemoPairBench
         }
 
         return 0;
+    }
+
+    /// <summary>One prompt's repeats (identical tokens and steps): the fastest speculative run's times and the fastest baseline's.</summary>
+    private static PromptStatistics Fastest(IReadOnlyList<PromptStatistics> repeats)
+    {
+        var first = repeats[0];
+        if (repeats.Any(p => p.Steps != first.Steps || p.Accepted != first.Accepted || p.GeneratedTokens != first.GeneratedTokens || p.BaselineTokens != first.BaselineTokens))
+        {
+            throw new InvalidOperationException($"prompt {first.Prompt}: repeats generated different tokens, so their times are not comparable");
+        }
+
+        var speculative = repeats.MinBy(p => p.SpeculativeMs)!;
+        var baseline = repeats.MinBy(p => p.BaselineMs)!;
+        return speculative with { BaselineMs = baseline.BaselineMs, BaselineStepMs = baseline.BaselineStepMs };
     }
 }
