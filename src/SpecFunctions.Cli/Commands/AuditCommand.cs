@@ -26,7 +26,7 @@ internal static class AuditCommand
         var strategy = new Option<string>("--strategy") { Description = "Mitigation when the fairness check fails: s-cdf | balanced | temperature | none", DefaultValueFactory = _ => MitigationStrategies.SCdf };
         strategy.AcceptOnlyFromAmong([.. MitigationStrategies.All]);
         var noMitigate = new Option<bool>("--no-mitigate") { Description = "Record the mitigation decision only" };
-        var settings = new SettingsOptions();
+        var settings = new SettingsOptions(ignoreEosByDefault: true);
         var store = new CliStore();
         promptsPerTask.Require(v => v is >= 1 and <= 64, "--prompts-per-task must be in 1..64");
 
