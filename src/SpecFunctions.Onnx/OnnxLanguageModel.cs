@@ -17,13 +17,15 @@ public abstract class OnnxLanguageModel : ILanguageModel
     public const string StatelessFormat = "stateless";
     public const string DecoderWithPastFormat = "decoder-with-past";
 
+    private readonly Lazy<string> _identity;
+
     private protected OnnxLanguageModel(ModelContext context)
     {
         Manifest = context.Manifest;
         Folder = context.Folder;
         ModelPath = context.ModelPath;
         Tokenizer = context.Tokenizer;
-        Identity = context.Identity;
+        _identity = context.Identity;
         Session = context.Session;
         ExecutionProvider = context.ExecutionProvider;
     }
@@ -38,8 +40,12 @@ public abstract class OnnxLanguageModel : ILanguageModel
 
     public ITokenizer Tokenizer { get; }
 
-    /// <summary><c>sha256:…</c> over the manifest, tokenizer file, ONNX file and its external data (file names and bytes).</summary>
-    public string Identity { get; }
+    /// <summary>
+    /// <c>sha256:…</c> over the manifest, tokenizer file, ONNX file and its external data (file names and bytes), computed
+    /// on first read: hosts that identify models by their whole folder (the orchestration's <c>ModelFolderHash</c>) do not
+    /// pay for a second pass over multi-gigabyte weights at load.
+    /// </summary>
+    public string Identity => _identity.Value;
 
     /// <summary>The execution provider the session actually uses (<c>CPUExecutionProvider</c> or <c>CUDAExecutionProvider</c>); runs report it.</summary>
     public string ExecutionProvider { get; }
@@ -80,7 +86,7 @@ public abstract class OnnxLanguageModel : ILanguageModel
         }
 
         var tokenizer = TokenizerLoader.Load(manifest, fullFolder);
-        var identity = ComputeIdentity(fullFolder, manifest);
+        var identity = new Lazy<string>(() => ComputeIdentity(fullFolder, manifest));
         var (session, provider) = OnnxSessionFactory.Create(modelPath, options, logger);
         var context = new ModelContext(manifest, fullFolder, modelPath, tokenizer, identity, session, provider);
         try
@@ -230,7 +236,7 @@ public abstract class OnnxLanguageModel : ILanguageModel
         string Folder,
         string ModelPath,
         ITokenizer Tokenizer,
-        string Identity,
+        Lazy<string> Identity,
         InferenceSession Session,
         string ExecutionProvider);
 }
