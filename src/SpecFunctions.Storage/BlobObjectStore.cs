@@ -108,17 +108,9 @@ public sealed class BlobObjectStore : IObjectStore
         {
             return null;
         }
-        catch (RequestFailedException ex)
+        catch (Exception ex) when (IsStorageFailure(ex))
         {
-            throw Map(ex, "read", path);
-        }
-        catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
-        {
-            throw MapUnreachable(ex, "read", path);
-        }
-        catch (AuthenticationFailedException ex)
-        {
-            throw MapCredential(ex);
+            throw Translate(ex, "read", path);
         }
     }
 
@@ -133,17 +125,9 @@ public sealed class BlobObjectStore : IObjectStore
         {
             return null;
         }
-        catch (RequestFailedException ex)
+        catch (Exception ex) when (IsStorageFailure(ex))
         {
-            throw Map(ex, "read", path);
-        }
-        catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
-        {
-            throw MapUnreachable(ex, "read", path);
-        }
-        catch (AuthenticationFailedException ex)
-        {
-            throw MapCredential(ex);
+            throw Translate(ex, "read", path);
         }
     }
 
@@ -167,17 +151,9 @@ public sealed class BlobObjectStore : IObjectStore
         {
             throw new ObjectConflictException(path, ex);
         }
-        catch (RequestFailedException ex)
+        catch (Exception ex) when (IsStorageFailure(ex))
         {
-            throw Map(ex, "write", path);
-        }
-        catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
-        {
-            throw MapUnreachable(ex, "write", path);
-        }
-        catch (AuthenticationFailedException ex)
-        {
-            throw MapCredential(ex);
+            throw Translate(ex, "write", path);
         }
     }
 
@@ -191,13 +167,9 @@ public sealed class BlobObjectStore : IObjectStore
         {
             // Nothing to delete.
         }
-        catch (RequestFailedException ex)
+        catch (Exception ex) when (IsStorageFailure(ex))
         {
-            throw Map(ex, "delete", path);
-        }
-        catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
-        {
-            throw MapUnreachable(ex, "delete", path);
+            throw Translate(ex, "delete", path);
         }
     }
 
@@ -222,13 +194,9 @@ public sealed class BlobObjectStore : IObjectStore
                 {
                     yield break;
                 }
-                catch (RequestFailedException ex)
+                catch (Exception ex) when (IsStorageFailure(ex))
                 {
-                    throw Map(ex, "list", prefix);
-                }
-                catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
-                {
-                    throw MapUnreachable(ex, "list", prefix);
+                    throw Translate(ex, "list", prefix);
                 }
 
                 foreach (var item in page.Values)
@@ -266,17 +234,9 @@ public sealed class BlobObjectStore : IObjectStore
             {
                 // Created earlier, by us or another process.
             }
-            catch (RequestFailedException ex)
+            catch (Exception ex) when (IsStorageFailure(ex))
             {
-                throw Map(ex, "create container", string.Empty);
-            }
-            catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
-            {
-                throw MapUnreachable(ex, "create container", string.Empty);
-            }
-            catch (AuthenticationFailedException ex)
-            {
-                throw MapCredential(ex);
+                throw Translate(ex, "create container", string.Empty);
             }
 
             _containerReady = true;
@@ -286,6 +246,20 @@ public sealed class BlobObjectStore : IObjectStore
             _containerGate.Release();
         }
     }
+
+    /// <summary>What the SDK raises for a failed call: an HTTP answer, no answer on any attempt, or no token.</summary>
+    private static bool IsStorageFailure(Exception ex) =>
+        ex is RequestFailedException or AuthenticationFailedException
+        || (ex is AggregateException aggregate && aggregate.InnerExceptions.All(e => e is RequestFailedException));
+
+    /// <summary>A <see cref="IsStorageFailure"/> exception as a <see cref="TraceStoreException"/> naming the operation and blob.</summary>
+    private TraceStoreException Translate(Exception ex, string operation, string path) => ex switch
+    {
+        RequestFailedException failed => Map(failed, operation, path),
+        AggregateException unreachable => MapUnreachable(unreachable, operation, path),
+        AuthenticationFailedException credential => MapCredential(credential),
+        _ => throw new ArgumentException($"not a storage failure: {ex.GetType()}", nameof(ex)),
+    };
 
     private static bool IsNotFound(RequestFailedException ex) =>
         ex.ErrorCode is "BlobNotFound" or "ContainerNotFound" || ex.Status == 404;
@@ -430,13 +404,9 @@ public sealed class BlobObjectStore : IObjectStore
                     new CommitBlockListOptions { HttpHeaders = new BlobHttpHeaders { ContentType = ContentTypeOf(_path) } },
                     cancellationToken).ConfigureAwait(false);
             }
-            catch (RequestFailedException ex)
+            catch (Exception ex) when (IsStorageFailure(ex))
             {
-                throw _owner.Map(ex, "commit", _path);
-            }
-            catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
-            {
-                throw _owner.MapUnreachable(ex, "commit", _path);
+                throw _owner.Translate(ex, "commit", _path);
             }
 
             _closed = true;
@@ -473,13 +443,9 @@ public sealed class BlobObjectStore : IObjectStore
                 _blob.StageBlock(id, content);
                 _blockIds.Add(id);
             }
-            catch (RequestFailedException ex)
+            catch (Exception ex) when (IsStorageFailure(ex))
             {
-                throw _owner.Map(ex, "upload", _path);
-            }
-            catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
-            {
-                throw _owner.MapUnreachable(ex, "upload", _path);
+                throw _owner.Translate(ex, "upload", _path);
             }
 
             _filled = 0;
@@ -494,13 +460,9 @@ public sealed class BlobObjectStore : IObjectStore
                 await _blob.StageBlockAsync(id, content, cancellationToken: cancellationToken).ConfigureAwait(false);
                 _blockIds.Add(id);
             }
-            catch (RequestFailedException ex)
+            catch (Exception ex) when (IsStorageFailure(ex))
             {
-                throw _owner.Map(ex, "upload", _path);
-            }
-            catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException))
-            {
-                throw _owner.MapUnreachable(ex, "upload", _path);
+                throw _owner.Translate(ex, "upload", _path);
             }
 
             _filled = 0;
