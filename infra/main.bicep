@@ -45,6 +45,9 @@ param fairnessUnfairnessThreshold string = '0.05'
 @description('Largest tolerated gap between best and worst per-task speed-up (max S_T - min S_T) before the audit flags a model pair.')
 param fairnessSpeedupGapThreshold string = '0.25'
 
+@description('Model catalog folder inside the container (app setting Models__Root): every subfolder with a specfn-model.json is a model named by its folder. The image ships the demo pair there (demo-verifier, demo-drafter); point this at a mounted share to serve other models.')
+param modelsRoot string = '/home/site/models'
+
 @description('Blob container for traces and reports.')
 param traceContainerName string = 'speculative-evals'
 
@@ -187,6 +190,7 @@ module functionApp 'modules/functionApp.bicep' = {
     durableTaskHubName: durableTaskHubName
     applicationInsightsName: names.applicationInsights
     auditSchedule: auditSchedule
+    modelsRoot: modelsRoot
     fairnessUnfairnessThreshold: fairnessUnfairnessThreshold
     fairnessSpeedupGapThreshold: fairnessSpeedupGapThreshold
     device: 'cuda'

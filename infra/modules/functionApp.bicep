@@ -64,6 +64,9 @@ param applicationInsightsName string
 @description('NCRONTAB schedule (six fields, UTC) of the NightlyAudit timer.')
 param auditSchedule string
 
+@description('Model catalog folder (Models__Root): subfolders holding a specfn-model.json are models named by folder.')
+param modelsRoot string
+
 @description('Unfairness U (variance of per-task cross-entropy, nats squared) above which the audit flags a model pair.')
 param fairnessUnfairnessThreshold string
 
@@ -166,6 +169,10 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
         {
           name: 'AUDIT_SCHEDULE'
           value: auditSchedule
+        }
+        {
+          name: 'Models__Root'
+          value: modelsRoot
         }
         {
           name: 'FAIRNESS_UNFAIRNESS_THRESHOLD'

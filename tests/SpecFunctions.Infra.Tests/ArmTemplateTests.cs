@@ -94,6 +94,7 @@ public sealed partial class ArmTemplateTests(CompiledInfrastructure infra)
     [InlineData("SPECFN_TRACE_CONTAINER", "parameters('traceContainerName')")]
     [InlineData("SPECFN_DEVICE", "parameters('device')")]
     [InlineData("AUDIT_SCHEDULE", "parameters('auditSchedule')")]
+    [InlineData("Models__Root", "parameters('modelsRoot')")]
     [InlineData("FAIRNESS_UNFAIRNESS_THRESHOLD", "parameters('fairnessUnfairnessThreshold')")]
     [InlineData("FAIRNESS_SPEEDUP_GAP_THRESHOLD", "parameters('fairnessSpeedupGapThreshold')")]
     [InlineData("MITIGATION_QUEUE", "parameters('mitigationQueueName')")]
@@ -109,6 +110,13 @@ public sealed partial class ArmTemplateTests(CompiledInfrastructure infra)
     {
         Assert.Equal("cuda", Main.ModuleArgument("functionApp", "device"));
         Assert.Equal("0 0 2 * * *", (string?)Main.Parameters["auditSchedule"]!["defaultValue"]);
+    }
+
+    [Fact]
+    public void FunctionApp_ModelCatalog_DefaultsToTheFolderTheImageShipsTheDemoPairIn()
+    {
+        Assert.Equal("/home/site/models", (string?)Main.Parameters["modelsRoot"]!["defaultValue"]);
+        Assert.Equal("[parameters('modelsRoot')]", Main.ModuleArgument("functionApp", "modelsRoot"));
     }
 
     [Fact]

@@ -72,6 +72,22 @@ public sealed class DockerfileTests
     }
 
     [Fact]
+    public void Image_ShipsTheDemoPairUnderTheModelCatalogRoot()
+    {
+        var build = Stages.Single(s => s.Image.StartsWith("mcr.microsoft.com/dotnet/sdk:", StringComparison.Ordinal));
+        var final = Stages[^1];
+        var train = build.Instructions.Single(i => i.Keyword == "RUN" && i.Arguments.Contains("models demo", StringComparison.Ordinal));
+        var env = string.Join(' ', final.Instructions.Where(i => i.Keyword == "ENV").Select(i => i.Arguments));
+        var copies = final.Instructions.Where(i => i.Keyword == "COPY").Select(i => i.Arguments).ToList();
+
+        Assert.Contains("--out /models/demo", train.Arguments, StringComparison.Ordinal);
+        Assert.Contains("Models__Root=/home/site/models", env, StringComparison.Ordinal);
+        // The names a submission uses ("verifier": "demo-verifier") are the folder names under the root.
+        Assert.Contains(copies, c => c.EndsWith("/models/demo/verifier /home/site/models/demo-verifier", StringComparison.Ordinal));
+        Assert.Contains(copies, c => c.EndsWith("/models/demo/drafter /home/site/models/demo-drafter", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void DockerIgnore_ExcludesBuildOutputAndTests()
     {
         var lines = File.ReadAllLines(RepositoryRoot.Combine(".dockerignore")).Select(l => l.Trim()).ToHashSet();
