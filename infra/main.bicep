@@ -185,6 +185,7 @@ module functionApp 'modules/functionApp.bicep' = {
     identityClientId: identity.outputs.clientId
     storageAccountName: storage.outputs.name
     storageBlobEndpoint: storage.outputs.blobEndpoint
+    storageQueueEndpoint: storage.outputs.queueEndpoint
     traceContainerName: storage.outputs.traceContainerName
     mitigationQueueName: storage.outputs.mitigationQueueName
     durableTaskHubName: durableTaskHubName

@@ -49,6 +49,9 @@ param storageAccountName string
 @description('Blob endpoint of the storage account; traces and reports are written there.')
 param storageBlobEndpoint string
 
+@description('Queue endpoint of the same account (the mitigation queue), e.g. https://<account>.queue.core.windows.net/.')
+param storageQueueEndpoint string
+
 @description('Blob container for traces and reports.')
 param traceContainerName string
 
@@ -185,6 +188,10 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
         {
           name: 'MITIGATION_QUEUE'
           value: mitigationQueueName
+        }
+        {
+          name: 'SPECFN_QUEUE_STORAGE__serviceUri'
+          value: storageQueueEndpoint
         }
         {
           name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'

@@ -406,5 +406,5 @@ public sealed class UnconfiguredPlanSender : IMitigationPlanSender
 {
     public Task SendAsync(MitigationPlan plan, CancellationToken cancellationToken) =>
         throw new InvalidOperationException(
-            $"no external trainer is configured for drafter family '{plan.BaseDrafter.Family}': set Mitigation:QueueName or Mitigation:WebhookUrl; the plan is at {plan.PlanLocation}");
+            $"no external trainer is configured for drafter family '{plan.BaseDrafter.Family}': set Mitigation:QueueName (MITIGATION_QUEUE) and the queue's storage account; the plan is at {plan.PlanLocation}");
 }

@@ -98,6 +98,7 @@ public sealed partial class ArmTemplateTests(CompiledInfrastructure infra)
     [InlineData("FAIRNESS_UNFAIRNESS_THRESHOLD", "parameters('fairnessUnfairnessThreshold')")]
     [InlineData("FAIRNESS_SPEEDUP_GAP_THRESHOLD", "parameters('fairnessSpeedupGapThreshold')")]
     [InlineData("MITIGATION_QUEUE", "parameters('mitigationQueueName')")]
+    [InlineData("SPECFN_QUEUE_STORAGE__serviceUri", "parameters('storageQueueEndpoint')")]
     [InlineData("FUNCTIONS_WORKER_RUNTIME", "dotnet-isolated")]
     public void FunctionApp_AppSetting_IsWiredToItsSource(string name, string expectedFragment)
     {

@@ -8,7 +8,7 @@ using SpecFunctions.Storage;
 namespace SpecFunctions.Storage.Tests;
 
 /// <summary>
-/// Starts the repository's pinned Azurite (blob service only, in memory, loopback, a free port) once for the test
+/// Starts the repository's pinned Azurite (the blob service, and the queue service when asked; in memory, loopback, free ports) once for the test
 /// collection and kills it by PID at the end. Fails, never skips, when Azurite is not installed.
 /// </summary>
 public sealed class AzuriteFixture : IAsyncLifetime
@@ -17,46 +17,42 @@ public sealed class AzuriteFixture : IAsyncLifetime
     private const string AccountName = "devstoreaccount1";
     private const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
+    private readonly bool _withQueue;
     private Process? _process;
+    private Process? _queueProcess;
     private readonly List<string> _output = [];
+
+    public AzuriteFixture()
+        : this(withQueue: false)
+    {
+    }
+
+    /// <param name="withQueue">Also start Azurite's queue service (<see cref="QueuePort"/>, in <see cref="ConnectionString"/>).</param>
+    public AzuriteFixture(bool withQueue) => _withQueue = withQueue;
 
     public int Port { get; private set; }
 
+    public int? QueuePort { get; private set; }
+
     public string ConnectionString =>
-        $"DefaultEndpointsProtocol=http;AccountName={AccountName};AccountKey={AccountKey};BlobEndpoint=http://127.0.0.1:{Port}/{AccountName};";
+        $"DefaultEndpointsProtocol=http;AccountName={AccountName};AccountKey={AccountKey};BlobEndpoint=http://127.0.0.1:{Port}/{AccountName};"
+        + (QueuePort is { } queuePort ? $"QueueEndpoint=http://127.0.0.1:{queuePort}/{AccountName};" : string.Empty);
 
     public static string RepositoryRoot { get; } = FindRepositoryRoot();
 
     public async Task InitializeAsync()
     {
-        var executable = Path.Combine(RepositoryRoot, "node_modules", ".bin", "azurite-blob");
-        if (!File.Exists(executable))
-        {
-            throw new InvalidOperationException(
-                $"Azurite is not installed ({executable} is missing): run `npm ci` in {RepositoryRoot} (package.json pins azurite 3.37.0).");
-        }
-
         Port = FreePort();
-        var start = new ProcessStartInfo(executable)
+        _process = Start("azurite-blob", "--blobHost", "127.0.0.1", "--blobPort", Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        if (_withQueue)
         {
-            WorkingDirectory = RepositoryRoot,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        // skipApiVersionCheck: Azure.Storage.Blobs 12.30 speaks a newer API version than Azurite 3.37 knows.
-        foreach (var argument in new[] { "--skipApiVersionCheck", "--inMemoryPersistence", "--blobHost", "127.0.0.1", "--blobPort", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--silent" })
-        {
-            start.ArgumentList.Add(argument);
+            var queuePort = FreePort();
+            _queueProcess = Start("azurite-queue", "--queueHost", "127.0.0.1", "--queuePort", queuePort.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            await WaitForListenerAsync(_queueProcess, queuePort, deadline);
+            QueuePort = queuePort;
         }
 
-        _process = Process.Start(start) ?? throw new InvalidOperationException("could not start Azurite");
-        _process.OutputDataReceived += (_, e) => Collect(e.Data);
-        _process.ErrorDataReceived += (_, e) => Collect(e.Data);
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
-
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         var service = new BlobServiceClient(ConnectionString, FastOptions());
         while (true)
         {
@@ -79,15 +75,72 @@ public sealed class AzuriteFixture : IAsyncLifetime
 
     public Task DisposeAsync()
     {
-        if (_process is { HasExited: false })
+        foreach (var process in new[] { _process, _queueProcess })
         {
-            // Azurite's node process survives SIGTERM (its listeners close but it keeps running): kill -9 by PID.
-            _process.Kill(entireProcessTree: true);
-            _process.WaitForExit(10_000);
+            if (process is { HasExited: false })
+            {
+                // Azurite's node process survives SIGTERM (its listeners close but it keeps running): kill -9 by PID.
+                process.Kill(entireProcessTree: true);
+                process.WaitForExit(10_000);
+            }
+
+            process?.Dispose();
         }
 
-        _process?.Dispose();
         return Task.CompletedTask;
+    }
+
+    private Process Start(string service, params string[] arguments)
+    {
+        var executable = Path.Combine(RepositoryRoot, "node_modules", ".bin", service);
+        if (!File.Exists(executable))
+        {
+            throw new InvalidOperationException(
+                $"Azurite is not installed ({executable} is missing): run `npm ci` in {RepositoryRoot} (package.json pins azurite 3.37.0).");
+        }
+
+        var start = new ProcessStartInfo(executable)
+        {
+            WorkingDirectory = RepositoryRoot,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+
+        // skipApiVersionCheck: the Azure SDK speaks newer API versions than Azurite 3.37 knows.
+        foreach (var argument in (string[])["--skipApiVersionCheck", "--inMemoryPersistence", .. arguments, "--silent"])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {service}");
+        process.OutputDataReceived += (_, e) => Collect(e.Data);
+        process.ErrorDataReceived += (_, e) => Collect(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private async Task WaitForListenerAsync(Process process, int port, DateTime deadline)
+    {
+        while (true)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"Azurite exited with code {process.ExitCode}: {string.Join(" | ", Snapshot())}");
+            }
+
+            try
+            {
+                using var client = new TcpClient();
+                await client.ConnectAsync(IPAddress.Loopback, port);
+                return;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(200);
+            }
+        }
     }
 
     /// <summary>A container client on a fresh, uniquely named container (created lazily by the store).</summary>

@@ -152,8 +152,14 @@ public static class HostingExtensions
         services.TryAddSingleton(onnx);
         services.AddSpecFunctionsEvaluation(o => configuration.GetSection(EvaluationOptions.SectionName).Bind(o));
 
-        // s-CDF for the demo family runs in the replica; other families are handed to an external trainer.
+        // s-CDF for the demo family runs in the replica; other families are handed to an external trainer through the
+        // mitigation queue when one is configured (else the plan is stored and the mitigation fails saying so).
         services.AddSingleton<IDrafterTrainer, SpecFunctions.Orchestration.Demo.DemoDrafterTrainer>();
+        if (SpecFunctions.Functions.Mitigation.QueueMitigationPlanSender.FromConfiguration(configuration) is { } sender)
+        {
+            services.Replace(ServiceDescriptor.Singleton<IMitigationPlanSender>(sender));
+        }
+
         return services;
     }
 
