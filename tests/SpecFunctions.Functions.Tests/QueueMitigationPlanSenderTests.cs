@@ -14,7 +14,7 @@ namespace SpecFunctions.Functions.Tests;
 /// <summary>The external-trainer hand-over through a real Azurite queue.</summary>
 public sealed class QueueMitigationPlanSenderTests : IAsyncLifetime
 {
-    private readonly AzuriteFixture _azurite = new(withQueue: true);
+    private readonly AzuriteFixture _azurite = new() { WithQueue = true };
 
     public Task InitializeAsync() => _azurite.InitializeAsync();
 

@@ -17,18 +17,13 @@ public sealed class AzuriteFixture : IAsyncLifetime
     private const string AccountName = "devstoreaccount1";
     private const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-    private readonly bool _withQueue;
     private Process? _process;
     private Process? _queueProcess;
     private readonly List<string> _output = [];
 
-    public AzuriteFixture()
-        : this(withQueue: false)
-    {
-    }
-
-    /// <param name="withQueue">Also start Azurite's queue service (<see cref="QueuePort"/>, in <see cref="ConnectionString"/>).</param>
-    public AzuriteFixture(bool withQueue) => _withQueue = withQueue;
+    /// <summary>Also start Azurite's queue service (<see cref="QueuePort"/>, in <see cref="ConnectionString"/>).</summary>
+    /// <remarks>An init property, not a constructor argument: xunit builds collection fixtures through one parameterless constructor.</remarks>
+    public bool WithQueue { get; init; }
 
     public int Port { get; private set; }
 
@@ -45,7 +40,7 @@ public sealed class AzuriteFixture : IAsyncLifetime
         Port = FreePort();
         _process = Start("azurite-blob", "--blobHost", "127.0.0.1", "--blobPort", Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        if (_withQueue)
+        if (WithQueue)
         {
             var queuePort = FreePort();
             _queueProcess = Start("azurite-queue", "--queueHost", "127.0.0.1", "--queuePort", queuePort.ToString(System.Globalization.CultureInfo.InvariantCulture));
