@@ -39,10 +39,10 @@ param apiImageName string = ''
 @description('NCRONTAB schedule (six fields, UTC) of the NightlyAudit timer.')
 param auditSchedule string = '0 0 2 * * *'
 
-@description('Unfairness U (variance of per-task cross-entropy, nats squared) above which the audit flags a model pair.')
+@description('Default mitigation.unfairnessThreshold of every submission and audit suite: unfairness U (variance of per-task cross-entropy, nats squared) above which the mitigation decision is mitigate.')
 param fairnessUnfairnessThreshold string = '0.05'
 
-@description('Largest tolerated gap between best and worst per-task speed-up (max S_T - min S_T) before the audit flags a model pair.')
+@description('Default mitigation.speedupGapThreshold: speed-up gap 1 - min/max over tasks above which the mitigation decision is mitigate.')
 param fairnessSpeedupGapThreshold string = '0.25'
 
 @description('Model catalog folder inside the container (app setting Models__Root): every subfolder with a specfn-model.json is a model named by its folder. The image ships the demo pair there (demo-verifier, demo-drafter); point this at a mounted share to serve other models.')

@@ -70,10 +70,10 @@ param auditSchedule string
 @description('Model catalog folder (Models__Root): subfolders holding a specfn-model.json are models named by folder.')
 param modelsRoot string
 
-@description('Unfairness U (variance of per-task cross-entropy, nats squared) above which the audit flags a model pair.')
+@description('Default mitigation.unfairnessThreshold of every submission and audit suite: unfairness U (variance of per-task cross-entropy, nats squared) above which the mitigation decision is mitigate.')
 param fairnessUnfairnessThreshold string
 
-@description('Largest tolerated gap between the best and worst per-task speed-up (max S_T - min S_T) before the audit flags a model pair.')
+@description('Default mitigation.speedupGapThreshold: speed-up gap 1 - min/max over tasks above which the mitigation decision is mitigate.')
 param fairnessSpeedupGapThreshold string
 
 @description('Execution device the evaluation code asks ONNX Runtime for (cuda or cpu). With cuda and no usable GPU, ONNX Runtime falls back to the CPU and the app logs why.')

@@ -8,6 +8,6 @@ builder.ConfigureFunctionsWebApplication();
 builder.Services.AddSpecFunctionsTelemetry(builder.Configuration);
 builder.Services.AddSpecFunctionsStorage(builder.Configuration);
 builder.Services.AddSpecFunctionsEvaluation(builder.Configuration);
-builder.Services.AddSpecFunctionsApi();
+builder.Services.AddSpecFunctionsApi(builder.Configuration);
 
 builder.Build().Run();

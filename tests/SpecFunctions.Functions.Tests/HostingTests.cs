@@ -51,7 +51,7 @@ public class HostingTests
         services.AddLogging();
         services.AddSpecFunctionsStorage(configuration);
         services.AddSpecFunctionsEvaluation(configuration);
-        services.AddSpecFunctionsApi();
+        services.AddSpecFunctionsApi(configuration);
         services.AddTransient<EvaluationsApi>();
         services.AddTransient<NightlyAudit>();
         services.AddTransient<AuditSuitesApi>();
@@ -133,5 +133,33 @@ public class HostingTests
         var result = parser.Parse("""{"suite":{"name":"s","tasks":[{"id":"a","prompts":["p"]}]},"verifier":"only-model","drafter":"demo-drafter"}"""u8.ToArray());
 
         Assert.Equal(["drafter"], result.Errors.Select(e => e.Field));
+    }
+
+    [Fact]
+    public void Registrations_FairnessThresholdSettings_AreTheDefaultsOfEverySubmission()
+    {
+        // The names infra/modules/functionApp.bicep sets; a submission's own values still win field by field.
+        using var provider = Build(Config(
+            ("AzureWebJobsStorage", "UseDevelopmentStorage=true"), ("Models:Aliases:demo-verifier", "/v"), ("Models:Aliases:demo-drafter", "/d"),
+            ("FAIRNESS_UNFAIRNESS_THRESHOLD", "0.2"), ("FAIRNESS_SPEEDUP_GAP_THRESHOLD", "0.4")));
+        var parser = provider.GetRequiredService<EvaluationRequestParser>();
+        const string Head = """{"suite":{"name":"s","tasks":[{"id":"a","prompts":["p"]}]},"verifier":"demo-verifier","drafter":"demo-drafter" """;
+
+        var omitted = parser.Parse(System.Text.Encoding.UTF8.GetBytes(Head + "}")).Value!.Mitigation;
+        var partial = parser.Parse(System.Text.Encoding.UTF8.GetBytes(Head + ""","mitigation":{"speedupGapThreshold":0.1,"autoMitigate":true}}""")).Value!.Mitigation;
+
+        Assert.Equal((0.2, 0.4, false), (omitted.UnfairnessThreshold, omitted.SpeedupGapThreshold, omitted.AutoMitigate));
+        Assert.Equal((0.2, 0.1, true), (partial.UnfairnessThreshold, partial.SpeedupGapThreshold, partial.AutoMitigate));
+    }
+
+    [Theory]
+    [InlineData("FAIRNESS_UNFAIRNESS_THRESHOLD", "-0.1")]
+    [InlineData("FAIRNESS_SPEEDUP_GAP_THRESHOLD", "0,25")]
+    [InlineData("Mitigation:UnfairnessThreshold", "NaN")]
+    public void MitigationDefaults_BadThreshold_StopsStartupNamingTheSetting(string name, string value)
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => HostingExtensions.MitigationDefaults(Config((name, value))));
+        Assert.Contains(name.StartsWith("Mitigation:", StringComparison.Ordinal) ? name : $"({name})", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"'{value}'", error.Message, StringComparison.Ordinal);
     }
 }

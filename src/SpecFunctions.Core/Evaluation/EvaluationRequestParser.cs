@@ -71,15 +71,21 @@ public sealed class EvaluationRequestParser
     private readonly EvaluationLimits _limits;
     private readonly Func<string, bool> _isKnownModel;
     private readonly Func<string> _newRunId;
+    private readonly MitigationPolicy _mitigationDefaults;
 
     /// <param name="limits">Size limits of one submission.</param>
     /// <param name="isKnownModel">Whether the model catalog resolves a model reference.</param>
     /// <param name="newRunId">Makes a run id when the submission has none; its result must match <see cref="StoreIds.Pattern"/>.</param>
-    public EvaluationRequestParser(EvaluationLimits limits, Func<string, bool> isKnownModel, Func<string> newRunId)
+    /// <param name="mitigationDefaults">
+    /// The policy of a submission without <c>mitigation</c>, and the value of every field its <c>mitigation</c> omits
+    /// (a deployment's thresholds); default <see cref="MitigationPolicy"/>'s.
+    /// </param>
+    public EvaluationRequestParser(EvaluationLimits limits, Func<string, bool> isKnownModel, Func<string> newRunId, MitigationPolicy? mitigationDefaults = null)
     {
         _limits = limits ?? throw new ArgumentNullException(nameof(limits));
         _isKnownModel = isKnownModel ?? throw new ArgumentNullException(nameof(isKnownModel));
         _newRunId = newRunId ?? throw new ArgumentNullException(nameof(newRunId));
+        _mitigationDefaults = mitigationDefaults ?? new MitigationPolicy();
     }
 
     public EvaluationLimits Limits => _limits;
@@ -118,7 +124,7 @@ public sealed class EvaluationRequestParser
         var verifier = w.Required(root, "", "verifier", (e, p) => Model(w, e, p));
         var drafter = w.Required(root, "", "drafter", (e, p) => Model(w, e, p));
         var settings = root.TryGetValue("settings", out var s) ? ParseSettings(w, s, "settings") : new EvaluationSettings();
-        var mitigation = root.TryGetValue("mitigation", out var m) ? ParseMitigation(w, m, "mitigation") : new MitigationPolicy();
+        var mitigation = root.TryGetValue("mitigation", out var m) ? ParseMitigation(w, m, "mitigation", _mitigationDefaults) : _mitigationDefaults;
 
         if (errors.Count > 0 || suite is null || verifier is null || drafter is null || settings is null || mitigation is null)
         {
@@ -386,7 +392,7 @@ public sealed class EvaluationRequestParser
         return w.ErrorCount == errorsBefore ? settings : null;
     }
 
-    private static MitigationPolicy? ParseMitigation(Walker w, JsonElement element, string path)
+    private static MitigationPolicy? ParseMitigation(Walker w, JsonElement element, string path, MitigationPolicy defaults)
     {
         var obj = w.Object(element, path, MitigationFields);
         if (obj is null)
@@ -394,7 +400,6 @@ public sealed class EvaluationRequestParser
             return null;
         }
 
-        var defaults = new MitigationPolicy();
         var errorsBefore = w.ErrorCount;
         var policy = new MitigationPolicy
         {

@@ -163,16 +163,56 @@ public static class HostingExtensions
         return services;
     }
 
-    /// <summary>The HTTP API's request parser (limits: section <see cref="EvaluationLimits.SectionName"/>) and the audit thresholds.</summary>
-    public static IServiceCollection AddSpecFunctionsApi(this IServiceCollection services)
+    /// <summary>
+    /// The HTTP API's request parser (limits: section <see cref="EvaluationLimits.SectionName"/>; the deployment's
+    /// mitigation thresholds: <see cref="MitigationDefaults"/>) and the audit thresholds.
+    /// </summary>
+    public static IServiceCollection AddSpecFunctionsApi(this IServiceCollection services, IConfiguration? configuration = null)
     {
         services.AddOptions<EvaluationLimits>().BindConfiguration(EvaluationLimits.SectionName);
         services.AddOptions<RegressionThresholds>().BindConfiguration(RegressionThresholds.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
+        var mitigation = MitigationDefaults(configuration);
         services.TryAddSingleton(sp => new EvaluationRequestParser(
             sp.GetRequiredService<IOptions<EvaluationLimits>>().Value,
             sp.GetRequiredService<IModelCatalog>().IsKnown,
-            EvaluationRequestParser.NewRunId));
+            EvaluationRequestParser.NewRunId,
+            mitigation));
         return services;
+    }
+
+    /// <summary>
+    /// The mitigation thresholds a submission (or a registered audit suite) gets when its <c>mitigation</c> leaves them
+    /// out: <c>Mitigation:UnfairnessThreshold</c> / <c>Mitigation:SpeedupGapThreshold</c>, or the names the Bicep sets,
+    /// <c>FAIRNESS_UNFAIRNESS_THRESHOLD</c> / <c>FAIRNESS_SPEEDUP_GAP_THRESHOLD</c>; else 0.05 nats² and 0.25. A value
+    /// that is not a number ≥ 0 stops the app at startup.
+    /// </summary>
+    public static MitigationPolicy MitigationDefaults(IConfiguration? configuration)
+    {
+        var policy = new MitigationPolicy();
+        if (configuration is null)
+        {
+            return policy;
+        }
+
+        double? Read(string name, string bicepName)
+        {
+            var text = configuration[$"Mitigation:{name}"] ?? configuration[bicepName];
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                return null;
+            }
+
+            return double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
+                && value >= 0 && double.IsFinite(value)
+                ? value
+                : throw new InvalidOperationException($"Mitigation:{name} ({bicepName}) must be a number ≥ 0 such as 0.05, not '{text}'");
+        }
+
+        return policy with
+        {
+            UnfairnessThreshold = Read(nameof(MitigationPolicy.UnfairnessThreshold), "FAIRNESS_UNFAIRNESS_THRESHOLD") ?? policy.UnfairnessThreshold,
+            SpeedupGapThreshold = Read(nameof(MitigationPolicy.SpeedupGapThreshold), "FAIRNESS_SPEEDUP_GAP_THRESHOLD") ?? policy.SpeedupGapThreshold,
+        };
     }
 }
