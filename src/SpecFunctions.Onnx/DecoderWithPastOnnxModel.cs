@@ -150,47 +150,57 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
 
     private sealed class Sequence(DecoderWithPastOnnxModel model) : IModelSequence
     {
+        // With explicit position ids a rewind copies nothing: the rejected positions' cache rows stay where they are and
+        // the attention mask hides them (0), as padding would be. The cache is compacted (valid rows copied together)
+        // only when such holes pass a quarter of it. Without position ids the model derives positions from the cache
+        // length, so a rewind compacts on the next call.
+        private readonly bool _masksHoles = model._positionType is not null;
         private readonly RunOptions _runOptions = new();
 
-        // Present tensors of the last call, [1, kvHeads, _cachedLength, headDim]; the first _length positions are valid.
+        // Present tensors of the last call, [1, kvHeads, _cachedLength, headDim].
         private readonly OrtValue?[] _cache = new OrtValue?[model._pastNames.Length];
 
-        // Call inputs in the order of the model's input names (reused), and the pinned all-ones mask buffers they view.
+        // Cache row of each logical position, ascending (appends go to the end, rewinds drop a suffix).
+        private readonly List<int> _slots = [];
+
+        // Call inputs in the order of the model's input names (reused); the pinned attention-mask buffer (1 = the cache
+        // row is part of the sequence, 0 = a hole) they view.
         private OrtValue[]? _inputs;
-        private long[] _longOnes = [];
-        private int[] _intOnes = [];
+        private long[] _longMask = [];
+        private int[] _intMask = [];
         private int _cachedLength;
-        private int _length;
         private bool _disposed;
 
-        public int Length => _length;
+        public int Length => _slots.Count;
 
         public void Append(ReadOnlySpan<int> tokens, Span<float> logits)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            SequenceChecks.Rows(tokens, logits, model.VocabularySize, _length, model.ContextLength);
+            SequenceChecks.Rows(tokens, logits, model.VocabularySize, Length, model.ContextLength);
             if (tokens.IsEmpty)
             {
                 return;
             }
 
-            TrimCache();
+            PrepareCache();
             var n = tokens.Length;
+            var total = _cachedLength + n;
+            SetMask(_cachedLength, total, 1);
             var inputs = _inputs ??= new OrtValue[model._inputNames.Length];
             var owned = 0;
             try
             {
                 inputs[owned++] = OrtTensors.CreateIds(model._idType, tokens);
-                inputs[owned++] = Ones(model._maskType, _length + n);
+                inputs[owned++] = MaskView(total);
                 if (model._positionType is { } positionType)
                 {
-                    var start = _length;
+                    var start = Length;
                     inputs[owned++] = Filled(positionType, n, i => start + i);
                 }
 
                 if (model._hasUseCacheBranch)
                 {
-                    inputs[owned++] = OrtValue.CreateTensorValueFromMemory(new[] { _length > 0 }, [1]);
+                    inputs[owned++] = OrtValue.CreateTensorValueFromMemory(new[] { _cachedLength > 0 }, [1]);
                 }
 
                 _cache.CopyTo(inputs, owned);
@@ -215,8 +225,12 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
                     _cache[i] = outputs[1 + i];
                 }
 
-                _length += n;
-                _cachedLength = _length;
+                for (var slot = _cachedLength; slot < total; slot++)
+                {
+                    _slots.Add(slot);
+                }
+
+                _cachedLength = total;
             }
             finally
             {
@@ -231,10 +245,15 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             ArgumentOutOfRangeException.ThrowIfNegative(length);
-            ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _length);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(length, Length);
 
-            // Only the logical length moves; the cache is cut to it when the next Append needs it.
-            _length = length;
+            // The dropped positions' rows become holes; nothing is copied here.
+            for (var i = length; i < _slots.Count; i++)
+            {
+                SetMask(_slots[i], _slots[i] + 1, 0);
+            }
+
+            _slots.RemoveRange(length, _slots.Count - length);
         }
 
         public void Dispose()
@@ -253,28 +272,39 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
             _runOptions.Dispose();
         }
 
-        /// <summary>A <c>[1, count]</c> attention mask of ones: a view over a pinned buffer kept by the sequence (no copy per call).</summary>
-        private OrtValue Ones(TensorElementType type, int count)
+        /// <summary>Sets the mask of cache rows [from, to), growing the pinned buffer (and keeping what it held) as needed.</summary>
+        private void SetMask(int from, int to, int value)
         {
-            long[] shape = [1, count];
-            if (type == TensorElementType.Int32)
+            if (model._maskType == TensorElementType.Int32)
             {
-                if (_intOnes.Length < count)
+                if (_intMask.Length < to)
                 {
-                    _intOnes = GC.AllocateArray<int>(Math.Max(count, 2 * _intOnes.Length), pinned: true);
-                    _intOnes.AsSpan().Fill(1);
+                    var grown = GC.AllocateArray<int>(Math.Max(to, 2 * _intMask.Length), pinned: true);
+                    _intMask.CopyTo(grown, 0);
+                    _intMask = grown;
                 }
 
-                return OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _intOnes.AsMemory(0, count), shape);
+                _intMask.AsSpan(from, to - from).Fill(value);
+                return;
             }
 
-            if (_longOnes.Length < count)
+            if (_longMask.Length < to)
             {
-                _longOnes = GC.AllocateArray<long>(Math.Max(count, 2 * _longOnes.Length), pinned: true);
-                _longOnes.AsSpan().Fill(1);
+                var grown = GC.AllocateArray<long>(Math.Max(to, 2 * _longMask.Length), pinned: true);
+                _longMask.CopyTo(grown, 0);
+                _longMask = grown;
             }
 
-            return OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _longOnes.AsMemory(0, count), shape);
+            _longMask.AsSpan(from, to - from).Fill(value);
+        }
+
+        /// <summary>The <c>[1, count]</c> attention mask: a view over the pinned buffer (no copy per call).</summary>
+        private OrtValue MaskView(int count)
+        {
+            long[] shape = [1, count];
+            return model._maskType == TensorElementType.Int32
+                ? OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _intMask.AsMemory(0, count), shape)
+                : OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _longMask.AsMemory(0, count), shape);
         }
 
         private static OrtValue Filled(TensorElementType type, int count, Func<int, int> value)
@@ -288,37 +318,60 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
             return OrtTensors.CreateIds(type, ints);
         }
 
-        /// <summary>Makes every cache tensor hold exactly <see cref="_length"/> positions (empty ones on the first call).</summary>
-        private void TrimCache()
+        /// <summary>
+        /// Empty cache tensors before the first call; afterwards compacts the cache when it has holes the model cannot
+        /// skip (no position ids) or more holes than a quarter of its rows.
+        /// </summary>
+        private void PrepareCache()
         {
-            if (_cache[0] is not null && _cachedLength == _length)
+            var holes = _cachedLength - _slots.Count;
+            if (_cache[0] is not null && (holes == 0 || (_masksHoles && 4 * holes <= _cachedLength)))
             {
                 return;
             }
 
             var elementSize = OrtTensors.ElementSize(model.CacheElementType);
             var rowBytes = model.HeadDim * elementSize;
+            var length = _slots.Count;
             for (var i = 0; i < _cache.Length; i++)
             {
-                var trimmed = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, model.CacheElementType, [1, model.KvHeads, _length, model.HeadDim]);
+                var compacted = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, model.CacheElementType, [1, model.KvHeads, length, model.HeadDim]);
                 if (_cache[i] is { } old)
                 {
-                    // Heads are the outer dimension, so each head's first _length rows are one contiguous block to keep.
+                    // Heads are the outer dimension: per head, copy each run of consecutive kept rows as one block.
                     var source = old.GetTensorMutableRawData();
-                    var target = trimmed.GetTensorMutableRawData();
-                    var keep = _length * rowBytes;
+                    var target = compacted.GetTensorMutableRawData();
                     for (var head = 0; head < model.KvHeads; head++)
                     {
-                        source.Slice(head * _cachedLength * rowBytes, keep).CopyTo(target.Slice(head * keep, keep));
+                        var from = head * _cachedLength * rowBytes;
+                        var to = head * length * rowBytes;
+                        for (var start = 0; start < length;)
+                        {
+                            var end = start + 1;
+                            while (end < length && _slots[end] == _slots[end - 1] + 1)
+                            {
+                                end++;
+                            }
+
+                            var bytes = (end - start) * rowBytes;
+                            source.Slice(from + (_slots[start] * rowBytes), bytes).CopyTo(target.Slice(to + (start * rowBytes), bytes));
+                            start = end;
+                        }
                     }
 
                     old.Dispose();
                 }
 
-                _cache[i] = trimmed;
+                _cache[i] = compacted;
             }
 
-            _cachedLength = _length;
+            for (var i = 0; i < length; i++)
+            {
+                _slots[i] = i;
+            }
+
+            SetMask(0, length, 1);
+            _cachedLength = length;
         }
     }
 }

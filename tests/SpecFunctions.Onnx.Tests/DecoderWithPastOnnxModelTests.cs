@@ -146,6 +146,39 @@ public sealed class DecoderWithPastOnnxModelTests(ITestOutputHelper output) : ID
     }
 
     [Fact]
+    public void SpeculativeAppendsAndRewinds_150Steps_EveryRowMatchesTheReferenceForwardPass()
+    {
+        // Draft-verify-rewind like the engine: append 1..5 tokens, read every row, drop 0..k-1 of them. Rewinds leave
+        // masked holes in the cache and compaction runs whenever they pass a quarter of it; neither may change a logit.
+        var reference = TinyTransformer.Create();
+        using var model = OnnxLanguageModel.Load(TinyTransformerBuilder.WriteModelFolder(_temp.Sub("m")));
+        var v = model.VocabularySize;
+        var random = new Random(17);
+        var committed = new List<int>();
+        using var sequence = model.CreateSequence();
+        var worst = 0.0;
+        for (var step = 0; step < 150; step++)
+        {
+            var k = random.Next(1, 6);
+            int[] block = [.. Enumerable.Range(0, k).Select(_ => random.Next(0, 256))];
+            var logits = new float[k * v];
+            sequence.Append(block, logits);
+            committed.AddRange(block);
+
+            var expected = reference.Forward(committed.ToArray()).AsSpan((committed.Count - k) * v);
+            worst = Math.Max(worst, Assertions.MaxAbsDiff(expected.ToArray(), logits));
+
+            var dropped = random.Next(0, k);
+            sequence.Truncate(committed.Count - dropped);
+            committed.RemoveRange(committed.Count - dropped, dropped);
+            Assert.Equal(committed.Count, sequence.Length);
+        }
+
+        output.WriteLine($"{committed.Count} tokens kept, worst |Δ| {worst:E2}");
+        Assert.True(worst < Tolerance, $"worst |Δ| {worst:E2}");
+    }
+
+    [Fact]
     public void Truncate_ToZero_RestartsSequence()
     {
         var reference = TinyTransformer.Create();
