@@ -72,6 +72,24 @@ public sealed class DockerfileTests
     }
 
     [Fact]
+    public void BuildStage_CopiesEveryRepositoryRootFileTheSourceProjectsInclude()
+    {
+        // A project item like <None Include="../../host.json" .../> needs that file in the build context's copy, or the
+        // publish fails ("Could not copy the file /src/host.json"). Optional items (Condition="Exists(...)") are exempt.
+        var build = Stages.Single(s => s.Image.StartsWith("mcr.microsoft.com/dotnet/sdk:", StringComparison.Ordinal));
+        var copied = build.Instructions.Where(i => i.Keyword == "COPY").SelectMany(i => i.Arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToHashSet();
+        var rootItems = Directory.EnumerateFiles(RepositoryRoot.Combine("src"), "*.csproj", SearchOption.AllDirectories)
+            .SelectMany(project => System.Xml.Linq.XDocument.Load(project).Descendants()
+                .Where(e => e.Attribute("Include")?.Value.StartsWith("../../", StringComparison.Ordinal) == true
+                    && e.Attribute("Condition")?.Value.Contains("Exists(", StringComparison.Ordinal) != true)
+                .Select(e => e.Attribute("Include")!.Value["../../".Length..]))
+            .ToList();
+
+        Assert.Contains("host.json", rootItems);
+        Assert.All(rootItems, file => Assert.Contains(file, copied));
+    }
+
+    [Fact]
     public void Image_ShipsTheDemoPairUnderTheModelCatalogRoot()
     {
         var build = Stages.Single(s => s.Image.StartsWith("mcr.microsoft.com/dotnet/sdk:", StringComparison.Ordinal));
