@@ -53,6 +53,7 @@ internal static class DemoPairBench
                 var statistics = new TaskStatisticsBuilder(gamma);
                 new TaskRunner(drafter, verifier, options).Run(encoded, statistics);
                 runs.Add(statistics.Build());
+                Console.Error.Write($"\r{task.Id}: repeat {r + 1}/{repeats} ({encoded.Count} prompts)   ");
             }
 
             tasks.Add((task.Id, [.. runs[0].Select((_, i) => Fastest([.. runs.Select(run => run[i])]))]));
@@ -65,6 +66,7 @@ internal static class DemoPairBench
             }
         }
 
+        Console.Error.WriteLine();
         var suite = SuiteAnalyzer.Analyze(tasks, gamma);
         var all = tasks.SelectMany(t => t.Item2).ToList();
         var modelMs = all.Sum(p => p.DrafterMs + p.VerifierMs);
