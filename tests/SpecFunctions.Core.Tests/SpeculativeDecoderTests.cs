@@ -84,13 +84,15 @@ public class SpeculativeDecoderTests
     }
 
     [Theory]
-    [InlineData(0.3, 2)]
-    [InlineData(0.7, 5)]
-    [InlineData(0.95, 8)]
-    public void Generate_Greedy_EqualsVerifierGreedyDecode(double alpha, int gamma)
+    [InlineData(0.3, 2, true)]
+    [InlineData(0.7, 5, true)]
+    [InlineData(0.95, 8, true)]
+    [InlineData(0.3, 2, false)] // without statistics greedy decoding turns no row into probabilities: argmaxes only
+    [InlineData(0.95, 8, false)]
+    public void Generate_Greedy_EqualsVerifierGreedyDecode(double alpha, int gamma, bool statistics)
     {
         var (drafter, verifier) = SyntheticPair.Create(257, alpha, seed: 4);
-        var options = new DecodingOptions { Gamma = gamma, MaxNewTokens = 400, Sampling = SamplingOptions.Greedy };
+        var options = new DecodingOptions { Gamma = gamma, MaxNewTokens = 400, Sampling = SamplingOptions.Greedy, ComputeStatistics = statistics };
         var speculative = new SpeculativeDecoder(drafter, verifier, options).Generate([1, 2, 3]);
         var reference = new AutoregressiveDecoder(verifier, options).Generate([1, 2, 3]);
         Assert.Equal(reference.Tokens, speculative.Tokens);
