@@ -185,7 +185,7 @@ public static class DemoMitigation
                 // Fairest τ among those that keep the mean expected tokens per verifier call, mean f_γ(α_T), within
                 // SpeedupTolerance of the base drafter's (the cost ratio c does not change with τ, so this is the
                 // mean analytical speed-up): flattening the drafter always evens out D_T, by making every task worse.
-                var baseTokens = heldOut.Average(h => SpeculativeMath.ExpectedTokensPerStep(h.Alpha(drafter), options.Gamma));
+                var baseTokens = heldOut.Average(h => SpeculativeMath.ExpectedTokensPerStep(h.Measure(drafter).Alpha, options.Gamma));
                 var best = (Tau: 1.0, U: FairnessMetrics.UnfairnessOf(before), D: before);
                 foreach (var tau in options.TemperatureGrid)
                 {
@@ -196,8 +196,9 @@ public static class DemoMitigation
                     }
 
                     var scaled = WithOutputTemperature(drafter, tau);
-                    var d = heldOut.Select(h => h.CrossEntropy(scaled)).ToArray();
-                    var tokens = heldOut.Average(h => SpeculativeMath.ExpectedTokensPerStep(h.Alpha(scaled), options.Gamma));
+                    var measured = heldOut.Select(h => h.Measure(scaled)).ToArray();
+                    var d = measured.Select(m => m.CrossEntropy).ToArray();
+                    var tokens = measured.Average(m => SpeculativeMath.ExpectedTokensPerStep(m.Alpha, options.Gamma));
                     var u = FairnessMetrics.UnfairnessOf(d);
                     progress?.Report(string.Create(CultureInfo.InvariantCulture, $"τ {tau:G3}: U {u:G4}, mean f_γ(α) {tokens:F3} (base {baseTokens:F3})"));
                     if (u < best.U && tokens >= baseTokens * (1 - options.SpeedupTolerance))
@@ -430,36 +431,20 @@ public static class DemoMitigation
             return new HeldOutSet([.. contexts], [.. p]);
         }
 
-        /// <summary>Mean α(s) = Σ min(p, q) over the prefixes, as <see cref="DemoEvaluation.Compare"/>.</summary>
-        public double Alpha(DemoModelWeights drafter)
-        {
-            const int v = DemoModelConfig.VocabularySize;
-            var model = new DemoModel(drafter);
-            var logits = new float[v];
-            var logQ = new double[v];
-            double total = 0;
-            for (var i = 0; i < _contexts.Length; i++)
-            {
-                model.Forward(_contexts[i], logits);
-                DemoEvaluation.LogSoftmax(logits, 1.0, logQ);
-                var p = _p.AsSpan(i * v, v);
-                for (var x = 0; x < v; x++)
-                {
-                    total += Math.Min(p[x], Math.Exp(logQ[x]));
-                }
-            }
-
-            return total / _contexts.Length;
-        }
-
         /// <summary>Mean −Σ p log q over the prefixes, the same D_T as <see cref="DemoEvaluation.Compare"/>.</summary>
-        public double CrossEntropy(DemoModelWeights drafter)
+        public double CrossEntropy(DemoModelWeights drafter) => Measure(drafter, alpha: false).CrossEntropy;
+
+        /// <summary>
+        /// One drafter forward pass per prefix: mean α(s) = Σ min(p, q) (only when <paramref name="alpha"/>: it costs an
+        /// exponential per token) and mean −Σ p log q, as <see cref="DemoEvaluation.Compare"/>.
+        /// </summary>
+        public (double Alpha, double CrossEntropy) Measure(DemoModelWeights drafter, bool alpha = true)
         {
             const int v = DemoModelConfig.VocabularySize;
             var model = new DemoModel(drafter);
             var logits = new float[v];
             var logQ = new double[v];
-            double total = 0;
+            double alphaTotal = 0, crossEntropyTotal = 0;
             for (var i = 0; i < _contexts.Length; i++)
             {
                 model.Forward(_contexts[i], logits);
@@ -467,11 +452,15 @@ public static class DemoMitigation
                 var p = _p.AsSpan(i * v, v);
                 for (var x = 0; x < v; x++)
                 {
-                    total -= p[x] * logQ[x];
+                    crossEntropyTotal -= p[x] * logQ[x];
+                    if (alpha)
+                    {
+                        alphaTotal += Math.Min(p[x], Math.Exp(logQ[x]));
+                    }
                 }
             }
 
-            return total / _contexts.Length;
+            return (alpha ? alphaTotal / _contexts.Length : double.NaN, crossEntropyTotal / _contexts.Length);
         }
     }
 }
