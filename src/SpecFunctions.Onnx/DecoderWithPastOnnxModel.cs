@@ -248,9 +248,9 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
             ArgumentOutOfRangeException.ThrowIfGreaterThan(length, Length);
 
             // The dropped positions' rows become holes; nothing is copied here.
-            for (var i = length; i < _slots.Count; i++)
+            foreach (var slot in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_slots)[length..])
             {
-                SetMask(_slots[i], _slots[i] + 1, 0);
+                SetMask(slot, slot + 1, 0);
             }
 
             _slots.RemoveRange(length, _slots.Count - length);
@@ -277,25 +277,25 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
         {
             if (model._maskType == TensorElementType.Int32)
             {
-                if (_intMask.Length < to)
-                {
-                    var grown = GC.AllocateArray<int>(Math.Max(to, 2 * _intMask.Length), pinned: true);
-                    _intMask.CopyTo(grown, 0);
-                    _intMask = grown;
-                }
-
-                _intMask.AsSpan(from, to - from).Fill(value);
-                return;
+                Fill(ref _intMask, from, to, value);
             }
-
-            if (_longMask.Length < to)
+            else
             {
-                var grown = GC.AllocateArray<long>(Math.Max(to, 2 * _longMask.Length), pinned: true);
-                _longMask.CopyTo(grown, 0);
-                _longMask = grown;
+                Fill(ref _longMask, from, to, value);
+            }
+        }
+
+        private static void Fill<T>(ref T[] buffer, int from, int to, T value)
+            where T : unmanaged
+        {
+            if (buffer.Length < to)
+            {
+                var grown = GC.AllocateArray<T>(Math.Max(to, 2 * buffer.Length), pinned: true);
+                buffer.CopyTo(grown, 0);
+                buffer = grown;
             }
 
-            _longMask.AsSpan(from, to - from).Fill(value);
+            buffer.AsSpan(from, to - from).Fill(value);
         }
 
         /// <summary>The <c>[1, count]</c> attention mask: a view over the pinned buffer (no copy per call).</summary>

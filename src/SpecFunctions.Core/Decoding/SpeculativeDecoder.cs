@@ -92,6 +92,9 @@ public sealed class SpeculativeDecoder
         var random = _options.CreateRandom(promptIndex);
         var sampling = _options.Sampling;
         var greedy = sampling.IsGreedy;
+
+        // Sampling and the statistics read probabilities; greedy decoding without statistics only compares argmaxes.
+        var needsProbabilities = !greedy || _options.ComputeStatistics;
         var output = new List<int>(Math.Min(_options.MaxNewTokens, 4096));
         var sequenceTokens = new List<int>(prompt.Length + Math.Min(_options.MaxNewTokens, 4096));
         foreach (var t in prompt)
@@ -158,19 +161,12 @@ public sealed class SpeculativeDecoder
 
                 stepDrafterTicks += Stopwatch.GetTimestamp() - t0;
                 drafterCalls++;
-                if (greedy)
-                {
-                    _drafts[i] = Distributions.ArgMax(logits);
-                    if (_options.ComputeStatistics)
-                    {
-                        _qRows[i] = Distributions.ToProbabilities(logits, _q[i], sampling, _scratch);
-                    }
-                }
-                else
+                if (needsProbabilities)
                 {
                     _qRows[i] = Distributions.ToProbabilities(logits, _q[i], sampling, _scratch);
-                    _drafts[i] = Distributions.Sample(_q[i], random);
                 }
+
+                _drafts[i] = greedy ? Distributions.ArgMax(logits) : Distributions.Sample(_q[i], random);
             }
 
             // Verify: one call scores the last committed token and all g drafts.
@@ -183,9 +179,8 @@ public sealed class SpeculativeDecoder
             drafterTicks += stepDrafterTicks;
             verifierTicks += stepVerifierTicks;
 
-            // Verifier distributions at the drafted positions (sampling and statistics read them); the bonus row only
-            // when every draft is accepted, below. Greedy decoding without statistics needs none: it compares argmaxes.
-            if (!greedy || _options.ComputeStatistics)
+            // Verifier distributions at the drafted positions; the bonus row only when every draft is accepted, below.
+            if (needsProbabilities)
             {
                 for (var i = 0; i < g; i++)
                 {

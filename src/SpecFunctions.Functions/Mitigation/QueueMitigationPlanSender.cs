@@ -51,7 +51,7 @@ public sealed class QueueMitigationPlanSender(QueueClient queue) : IMitigationPl
         var connection = FirstSet(
             configuration["Mitigation:ConnectionString"],
             configuration[$"{BlobTraceStoreOptions.SectionName}:ConnectionString"],
-            IsConnectionString(configuration["AzureWebJobsStorage"]) ? configuration["AzureWebJobsStorage"] : null);
+            configuration["AzureWebJobsStorage"]); // null when it is a section (accountName, credential), as in Azure
         if (connection is not null)
         {
             return new QueueMitigationPlanSender(new QueueClient(connection, name, options));
@@ -84,10 +84,6 @@ public sealed class QueueMitigationPlanSender(QueueClient queue) : IMitigationPl
     }
 
     private static string? FirstSet(params string?[] values) => values.FirstOrDefault(v => !string.IsNullOrWhiteSpace(v));
-
-    // AzureWebJobsStorage is a plain connection string locally and a section (accountName, credential) in Azure.
-    private static bool IsConnectionString(string? value) =>
-        !string.IsNullOrWhiteSpace(value) && (value.Contains('=', StringComparison.Ordinal) || value.StartsWith("UseDevelopmentStorage", StringComparison.Ordinal));
 }
 
 /// <summary>The queue message of <see cref="QueueMitigationPlanSender"/>: enough for a trainer to fetch the plan and answer.</summary>
