@@ -1,16 +1,39 @@
 #!/usr/bin/env bash
 # Installs what the tests need and runs every test. Called by .ci/run.
+#   ./test.sh           every test this machine can run (see the two switches below)
+#   ./test.sh --extras  only the tests behind the switches (CI runs them after the default set)
+# Switches, off unless set:
+#   SPECFN_MGSM_DIR       a folder of MGSM TSV files: the checks on the real MGSM data (trait Requires=mgsm)
+#   SPECFN_FUNCTIONS_HOST a `start APP --port N --storage CS --master-key KEY` script (Core Tools' `func` on PATH also
+#                         counts): the end-to-end tests of the published Functions app (trait Requires=functions-host)
 set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 # Azurite (pinned in package.json) for the storage tests, which start and stop it themselves.
 npm ci --no-audit --no-fund
 dotnet build SpecFunctions.sln -c Release
+
+excluded=()
+if [[ -z "${SPECFN_MGSM_DIR:-}" ]]; then
+  excluded+=("Requires!=mgsm")
+  echo "Left out: the checks on the real MGSM data (set SPECFN_MGSM_DIR to a folder of MGSM TSV files to run them; CI does)."
+fi
+if [[ -z "${SPECFN_FUNCTIONS_HOST:-}" ]] && ! command -v func >/dev/null 2>&1; then
+  excluded+=("Requires!=functions-host")
+  echo "Left out: the end-to-end tests on a real Functions host (install Azure Functions Core Tools, or set SPECFN_FUNCTIONS_HOST to a host start script; CI does)."
+fi
+if [[ "${1:-}" == "--extras" ]]; then
+  filter="Requires=mgsm|Requires=functions-host"
+  (( ${#excluded[@]} == 0 )) || { echo "--extras needs both SPECFN_MGSM_DIR and a Functions host" >&2; exit 2; }
+else
+  filter=$(IFS='&'; echo "${excluded[*]:-}")
+fi
+
 log=$(mktemp)
 status=0
-dotnet test SpecFunctions.sln -c Release --no-build --blame-hang-timeout 20m 2>&1 | tee "$log" || status=$?
+dotnet test SpecFunctions.sln -c Release --no-build --blame-hang-timeout 20m ${filter:+--filter "$filter"} 2>&1 | tee "$log" || status=$?
 # One closing line over every test assembly: "N passed, N failed".
 passed=$(grep -Eo 'Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
 failed=$(grep -Eo 'Failed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
-echo "Tests: $passed passed, $failed failed"
+echo "Tests: $passed passed, $failed failed${filter:+ (filter: $filter)}"
 exit $status

@@ -14,8 +14,11 @@ internal static partial class Logs
     [LoggerMessage(102, LogLevel.Information, "Scheduled evaluation {RunId} with {TaskCount} task(s)")]
     public static partial void EvaluationScheduled(this ILogger logger, string runId, int taskCount);
 
-    [LoggerMessage(103, LogLevel.Information, "Cancelled evaluation {RunId}")]
+    [LoggerMessage(103, LogLevel.Information, "Cancellation of evaluation {RunId} requested")]
     public static partial void EvaluationCancelled(this ILogger logger, string runId);
+
+    [LoggerMessage(105, LogLevel.Information, "Evaluation {RunId} was {Status}; re-submitted, starting it again")]
+    public static partial void EvaluationRetried(this ILogger logger, string runId, string status);
 
     [LoggerMessage(104, LogLevel.Information, "Raised DrafterReady for the mitigation of run {RunId} (drafter {Drafter})")]
     public static partial void DrafterReadyRaised(this ILogger logger, string runId, string drafter);

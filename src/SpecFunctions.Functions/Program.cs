@@ -5,6 +5,7 @@ using SpecFunctions.Functions.Hosting;
 var builder = FunctionsApplication.CreateBuilder(args);
 builder.ConfigureFunctionsWebApplication();
 
+builder.Services.AddSpecFunctionsJson();
 builder.Services.AddSpecFunctionsTelemetry(builder.Configuration);
 builder.Services.AddSpecFunctionsStorage(builder.Configuration);
 builder.Services.AddSpecFunctionsEvaluation(builder.Configuration);

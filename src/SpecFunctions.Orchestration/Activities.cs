@@ -44,10 +44,13 @@ public sealed class PrepareRunActivity(ITraceStore store, ModelCache models) : T
 
 /// <summary>
 /// Runs one task: speculative decoding and the verifier-only baseline over its prompts, streaming the trace to the
-/// store; a task whose content key already has a committed trace is reused, not recomputed.
+/// store; a task whose content key already has a committed trace is reused, not recomputed (from any run, or only from
+/// this one when <see cref="EvaluateTaskInput.ReuseAcrossRuns"/> is off). A task of a cancelled run
+/// (<see cref="RunCancellation"/>) does not start, and a running one stops between prompts without committing.
 /// </summary>
 public sealed class EvaluateTaskActivity(
-    ITraceStore store, ModelCache models, EvaluationGate gate, IEvaluationObserver observer, ILogger<EvaluateTaskActivity> logger)
+    ITraceStore store, ModelCache models, EvaluationGate gate, IEvaluationObserver observer, IOptions<EvaluationOptions> options,
+    ILogger<EvaluateTaskActivity> logger)
     : TaskActivity<EvaluateTaskInput, TaskSummary>
 {
     public override async Task<TaskSummary> RunAsync(TaskActivityContext context, EvaluateTaskInput input)
@@ -56,18 +59,38 @@ public sealed class EvaluateTaskActivity(
         activity?.SetTag("specfn.run_id", input.RunId);
         activity?.SetTag("specfn.task_id", input.TaskId);
         using var slot = await gate.WaitAsync().ConfigureAwait(false);
+        if (await store.IsRequestedAsync(input.RunId).ConfigureAwait(false))
+        {
+            return await CancelledAsync(input, 0).ConfigureAwait(false);
+        }
+
         var started = DateTimeOffset.UtcNow;
         var (drafter, drafterId, verifier, verifierId) = models.GetPair(input.Drafter, input.Verifier);
         var decoding = EvaluationDefaults.ToDecodingOptions(input.Settings, verifier);
         var prompts = input.Prompts.Select(p => EvaluationDefaults.Tokenize(verifier, p)).ToList();
+        WarmUp(drafter, drafterId, verifier, verifierId, decoding, prompts[0]);
         var key = ContentKey.Compute(drafterId.Sha256, verifierId.Sha256, RunSettings.From(decoding, baseline: true), input.Prompts);
         var statistics = new TaskStatisticsBuilder(decoding.Gamma);
         observer.TaskStarted(input.RunId, input.TaskId, prompts.Count);
         var progress = new Progress(observer, input.RunId, input.TaskId, prompts.Count);
         var stopwatch = Stopwatch.StartNew();
 
-        var outcome = await store.RunTaskAsync(input.RunId, input.TaskId, key, prompts.Count, (sink, ct) =>
-            new TaskRunner(drafter, verifier, decoding).Run(prompts, new TeeSink(sink, statistics), progress, ct)).ConfigureAwait(false);
+        TaskRunOutcome outcome;
+        using (var watch = store.Watch(input.RunId, TimeSpan.FromSeconds(Math.Max(0.05, options.Value.CancellationPollSeconds))))
+        {
+            try
+            {
+                // The watch token stops the generation only; the store calls around it (open, commit) always finish, so a
+                // trace is committed whole or not at all.
+                outcome = await store.RunTaskAsync(input.RunId, input.TaskId, key, prompts.Count, (sink, _) =>
+                    new TaskRunner(drafter, verifier, decoding).Run(prompts, new TeeSink(sink, statistics), progress, watch.Token),
+                    reuseAcrossRuns: input.ReuseAcrossRuns).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (watch.Token.IsCancellationRequested)
+            {
+                return await CancelledAsync(input, statistics.Build().Count).ConfigureAwait(false);
+            }
+        }
 
         stopwatch.Stop();
         var perPrompt = statistics.Build();
@@ -93,6 +116,45 @@ public sealed class EvaluateTaskActivity(
     }
 
     private static double? Ratio(double numerator, double denominator) => denominator > 0 ? numerator / denominator : null;
+
+    private async Task<TaskSummary> CancelledAsync(EvaluateTaskInput input, int promptsDone)
+    {
+        if (await store.GetManifestAsync(input.RunId).ConfigureAwait(false) is not null)
+        {
+            await store.MarkTaskCancelledAsync(input.RunId, input.TaskId).ConfigureAwait(false);
+        }
+
+        logger.TaskCancelled(input.RunId, input.TaskId, promptsDone);
+        var summary = new TaskSummary { TaskId = input.TaskId, Status = TaskOutcomes.Cancelled, Prompts = input.Prompts.Count };
+        observer.TaskCompleted(input.RunId, summary);
+        return summary;
+    }
+
+    /// <summary>One short untimed generation per model pair and process: loads kernels and JIT-compiles the decode loop.</summary>
+    private void WarmUp(OnnxLanguageModel drafter, ModelIdentity drafterId, OnnxLanguageModel verifier, ModelIdentity verifierId, DecodingOptions decoding, int[] prompt)
+    {
+        var tokens = options.Value.WarmUpTokens;
+        if (tokens <= 0)
+        {
+            return;
+        }
+
+        models.EnsureWarm(drafterId, verifierId, () =>
+        {
+            var clock = Stopwatch.StartNew();
+            new TaskRunner(drafter, verifier, decoding with { MaxNewTokens = tokens, StopTokens = [] }).Run([prompt], NullSink.Instance);
+            logger.ModelsWarmedUp(drafterId.Name, verifierId.Name, clock.Elapsed.TotalSeconds);
+        });
+    }
+
+    private sealed class NullSink : ITraceSink
+    {
+        public static NullSink Instance { get; } = new();
+
+        public void Write(TraceRecord record)
+        {
+        }
+    }
 
     private sealed class TeeSink(ITraceSink first, ITraceSink second) : ITraceSink
     {

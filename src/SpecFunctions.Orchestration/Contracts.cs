@@ -21,6 +21,9 @@ public sealed record EvaluateTaskInput
     public required string Drafter { get; init; }
     public required string Verifier { get; init; }
     public required EvaluationSettings Settings { get; init; }
+
+    /// <summary>Reuse a committed trace of another run with the same content key (false for audits). Default true.</summary>
+    public bool ReuseAcrossRuns { get; init; } = true;
 }
 
 /// <summary>Input of an <c>EvaluateTaskChunk</c> sub-orchestration (large suites fan out through these).</summary>
@@ -35,6 +38,9 @@ public static class TaskOutcomes
     public const string Committed = "committed";
     public const string Reused = "reused";
     public const string Failed = "failed";
+
+    /// <summary>The run was cancelled before the task started or while it ran; nothing was committed.</summary>
+    public const string Cancelled = "cancelled";
 }
 
 /// <summary>What one task's evaluation produced (the activity's output).</summary>
@@ -42,7 +48,7 @@ public sealed record TaskSummary
 {
     public required string TaskId { get; init; }
 
-    /// <summary><see cref="TaskOutcomes"/>: committed, reused or failed.</summary>
+    /// <summary><see cref="TaskOutcomes"/>: committed, reused, failed or cancelled.</summary>
     public required string Status { get; init; }
 
     public string? Error { get; init; }
@@ -96,6 +102,9 @@ public sealed record EvaluationOutcome
 
     /// <summary>The mitigation's outcome when one ran (decision "mitigate" with autoMitigate on).</summary>
     public MitigationOutcome? Mitigation { get; init; }
+
+    /// <summary>True when the run was cancelled: tasks not evaluated are <see cref="TaskOutcomes.Cancelled"/>, no mitigation ran.</summary>
+    public bool Cancelled { get; init; }
 
     [JsonIgnore]
     public int FailedTasks => Tasks.Count(t => t.Status == TaskOutcomes.Failed);

@@ -22,6 +22,15 @@ public sealed class EvaluationOptions
 
     /// <summary>Bootstrap resamples for every confidence interval. Default 1000.</summary>
     public int BootstrapResamples { get; set; } = 1000;
+
+    /// <summary>How often a running task evaluation checks whether its run was cancelled, in seconds. Default 2.</summary>
+    public double CancellationPollSeconds { get; set; } = 2;
+
+    /// <summary>
+    /// Tokens of the warm-up generation run once per model pair and process before the first timed task (0: none), so
+    /// the first task's measured speed-up does not include ONNX Runtime's first-call and JIT costs. Default 16.
+    /// </summary>
+    public int WarmUpTokens { get; set; } = 16;
 }
 
 /// <summary>Per-prompt progress of running tasks, for hosts that show it live (the CLI); the default ignores it.</summary>

@@ -11,6 +11,15 @@ internal static partial class Logs
     [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "Run {RunId}: task {TaskId} failed after retries: {Error}")]
     public static partial void TaskFailed(this ILogger logger, string runId, string taskId, string error);
 
+    [LoggerMessage(EventId = 103, Level = LogLevel.Information, Message = "Run {RunId}: cancel received; {Pending} task group(s) still to drain")]
+    public static partial void CancelReceived(this ILogger logger, string runId, int pending);
+
+    [LoggerMessage(EventId = 204, Level = LogLevel.Information, Message = "Run {RunId}: task {TaskId} cancelled after {Prompts} prompt(s); nothing committed")]
+    public static partial void TaskCancelled(this ILogger logger, string runId, string taskId, int prompts);
+
+    [LoggerMessage(EventId = 205, Level = LogLevel.Information, Message = "Models {Drafter} / {Verifier} warmed up in {Seconds:F2} s")]
+    public static partial void ModelsWarmedUp(this ILogger logger, string drafter, string verifier, double seconds);
+
     [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "Run {RunId}: task {TaskId} {Status}, alpha {Alpha:F4}, {Seconds:F2} s")]
     public static partial void TaskEvaluated(this ILogger logger, string runId, string taskId, string status, double alpha, double seconds);
 

@@ -58,6 +58,7 @@ public sealed class ModelCache(IModelCatalog catalog, OnnxModelOptions onnxOptio
 {
     private readonly ConcurrentDictionary<string, Lazy<(OnnxLanguageModel Model, ModelIdentity Identity)>> _models = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _downloads = new(1);
+    private readonly ConcurrentDictionary<string, Lazy<bool>> _warm = new(StringComparer.Ordinal);
 
     public IModelCatalog Catalog => catalog;
 
@@ -162,6 +163,17 @@ public sealed class ModelCache(IModelCatalog catalog, OnnxModelOptions onnxOptio
         ModelPair.EnsureCompatible(d.Model, v.Model);
         return (d.Model, d.Identity, v.Model, v.Identity);
     }
+
+    /// <summary>
+    /// Runs <paramref name="warmUp"/> once per drafter/verifier pair in this process (concurrent callers wait for the
+    /// first), so timed work never pays ONNX Runtime's first-call costs.
+    /// </summary>
+    public void EnsureWarm(ModelIdentity drafter, ModelIdentity verifier, Action warmUp) =>
+        _ = _warm.GetOrAdd($"{drafter.Sha256}/{verifier.Sha256}", _ => new Lazy<bool>(() =>
+        {
+            warmUp();
+            return true;
+        })).Value;
 
     public void Dispose()
     {

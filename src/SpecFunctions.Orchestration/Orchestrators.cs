@@ -18,6 +18,9 @@ public sealed class EvaluateSuiteOrchestrator : TaskOrchestrator<EvaluationReque
     {
         var logger = context.CreateReplaySafeLogger<EvaluateSuiteOrchestrator>();
         var total = request.Suite.Tasks.Count;
+
+        // Listening from the start: an event raised before this point is buffered and completes the wait at once.
+        var cancel = context.WaitForExternalEvent<string>(DurableNames.CancelEvent);
         context.SetCustomStatus(new EvaluationProgress { Phase = "preparing", TasksTotal = total });
         await context.CallActivityAsync<PreparedRun>(DurableNames.PrepareRun, request, TaskEvaluation.Retry).ConfigureAwait(true);
 
@@ -29,6 +32,7 @@ public sealed class EvaluateSuiteOrchestrator : TaskOrchestrator<EvaluationReque
             Drafter = request.Drafter,
             Verifier = request.Verifier,
             Settings = request.Settings,
+            ReuseAcrossRuns = !request.MeasureAfresh,
         }).ToList();
 
         var pending = total <= ChunkSize
@@ -36,16 +40,35 @@ public sealed class EvaluateSuiteOrchestrator : TaskOrchestrator<EvaluationReque
             : inputs.Chunk(ChunkSize).Select(chunk => context.CallSubOrchestratorAsync<IReadOnlyList<TaskSummary>>(
                 DurableNames.EvaluateTaskChunk, new TaskChunkInput { Tasks = chunk })).ToList();
 
-        // Fan in one completion at a time so the custom status shows progress.
+        // Fan in one completion at a time so the custom status shows progress. On a cancel event the fan-in goes on: the
+        // activities see the run's cancellation request in the store, so the ones not started return at once and a
+        // running one stops between prompts, each reporting "cancelled"; what was committed before stays.
         var summaries = new List<TaskSummary>(total);
-        context.SetCustomStatus(new EvaluationProgress { Phase = "evaluating", TasksTotal = total });
+        var cancelled = false;
+        var phase = "evaluating";
+        context.SetCustomStatus(new EvaluationProgress { Phase = phase, TasksTotal = total });
         while (pending.Count > 0)
         {
-            var done = await Task.WhenAny(pending).ConfigureAwait(true);
-            pending.Remove(done);
-            summaries.AddRange(await done.ConfigureAwait(true));
-            context.SetCustomStatus(new EvaluationProgress { Phase = "evaluating", TasksDone = summaries.Count, TasksTotal = total });
+            var done = cancelled
+                ? await Task.WhenAny(pending).ConfigureAwait(true)
+                : await Task.WhenAny(pending.Cast<Task>().Append(cancel)).ConfigureAwait(true);
+            if (done == cancel)
+            {
+                cancelled = true;
+                phase = "cancelling";
+                logger.CancelReceived(request.RunId, pending.Count);
+            }
+            else
+            {
+                var chunk = (Task<IReadOnlyList<TaskSummary>>)done;
+                pending.Remove(chunk);
+                summaries.AddRange(await chunk.ConfigureAwait(true));
+            }
+
+            context.SetCustomStatus(new EvaluationProgress { Phase = phase, TasksDone = summaries.Count, TasksTotal = total });
         }
+
+        cancelled |= summaries.Any(s => s.Status == TaskOutcomes.Cancelled);
 
         summaries.Sort((a, b) => string.CompareOrdinal(a.TaskId, b.TaskId));
         context.SetCustomStatus(new EvaluationProgress { Phase = "fairness", TasksDone = total, TasksTotal = total });
@@ -54,7 +77,7 @@ public sealed class EvaluateSuiteOrchestrator : TaskOrchestrator<EvaluationReque
         logger.SuiteEvaluated(request.RunId, summaries.Count(s => s.Status == TaskOutcomes.Failed), fairness.Unfairness ?? double.NaN, fairness.Decision);
 
         MitigationOutcome? mitigation = null;
-        if (fairness.Decision == MitigationDecision.Mitigate && request.Mitigation.AutoMitigate)
+        if (fairness.Decision == MitigationDecision.Mitigate && request.Mitigation.AutoMitigate && !cancelled)
         {
             context.SetCustomStatus(new EvaluationProgress { Phase = "mitigating", TasksDone = total, TasksTotal = total });
             mitigation = await context.CallSubOrchestratorAsync<MitigationOutcome>(
@@ -63,8 +86,8 @@ public sealed class EvaluateSuiteOrchestrator : TaskOrchestrator<EvaluationReque
                 new SubOrchestrationOptions { InstanceId = MitigationRequests.InstanceId(request.RunId) }).ConfigureAwait(true);
         }
 
-        context.SetCustomStatus(new EvaluationProgress { Phase = "done", TasksDone = total, TasksTotal = total });
-        return new EvaluationOutcome { RunId = request.RunId, Tasks = summaries, Fairness = fairness, Mitigation = mitigation };
+        context.SetCustomStatus(new EvaluationProgress { Phase = cancelled ? "cancelled" : "done", TasksDone = total, TasksTotal = total });
+        return new EvaluationOutcome { RunId = request.RunId, Tasks = summaries, Fairness = fairness, Mitigation = mitigation, Cancelled = cancelled };
     }
 
     // An async wrapper rather than ContinueWith: continuations must stay on the orchestration's scheduler.

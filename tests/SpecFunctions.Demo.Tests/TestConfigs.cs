@@ -16,40 +16,17 @@ internal static class TestConfigs
     public static DemoTrainingOptions Short { get; } = new() { Steps = 40, BatchSize = 16, ReportEvery = 10, ContextDropout = 0.2 };
 
     /// <summary>
-    /// The MGSM folder: <c>$SPECFN_MGSM_DIR</c> if set, else <c>../shared/data/mgsm</c> from the repository root, else
-    /// the same from the folder above it (a git worktree under <c>wt/</c>). Null when none exists.
+    /// The MGSM folder, for tests marked <c>[Trait("Requires", "mgsm")]</c>: <c>$SPECFN_MGSM_DIR</c>, which must name an
+    /// existing folder (the data is not part of the repository; nothing else is looked at). Fails the test otherwise.
     /// </summary>
-    public static string? MgsmFolder
+    public static string MgsmFolder
     {
         get
         {
-            var fromEnvironment = Environment.GetEnvironmentVariable("SPECFN_MGSM_DIR");
-            if (!string.IsNullOrEmpty(fromEnvironment))
-            {
-                return fromEnvironment;
-            }
-
-            string[] candidates =
-            [
-                Path.Combine(RepositoryRoot, "..", "shared", "data", "mgsm"),
-                Path.Combine(RepositoryRoot, "..", "..", "shared", "data", "mgsm"),
-            ];
-            return candidates.Select(Path.GetFullPath).FirstOrDefault(Directory.Exists);
-        }
-    }
-
-    /// <summary>The repository root: the folder above the test binaries that holds SpecFunctions.sln.</summary>
-    public static string RepositoryRoot
-    {
-        get
-        {
-            var folder = new DirectoryInfo(AppContext.BaseDirectory);
-            while (folder is not null && !File.Exists(Path.Combine(folder.FullName, "SpecFunctions.sln")))
-            {
-                folder = folder.Parent;
-            }
-
-            return folder?.FullName ?? throw new InvalidOperationException($"No SpecFunctions.sln above {AppContext.BaseDirectory}.");
+            var folder = Environment.GetEnvironmentVariable("SPECFN_MGSM_DIR");
+            Assert.False(string.IsNullOrEmpty(folder), "SPECFN_MGSM_DIR is not set: this test needs the MGSM data (run with --filter \"Requires!=mgsm\" without it).");
+            Assert.True(Directory.Exists(folder), $"SPECFN_MGSM_DIR is '{folder}' ({Path.GetFullPath(folder)}), which is not a folder.");
+            return folder;
         }
     }
 }

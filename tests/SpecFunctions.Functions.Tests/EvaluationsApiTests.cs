@@ -31,7 +31,7 @@ public sealed class EvaluationsApiTests : IDisposable
 
     public void Dispose() => _store.Dispose();
 
-    private EvaluationsApi Api(Func<string>? newRunId = null) => new(TestParsers.Default(newRunId), _store.Store, NullLogger<EvaluationsApi>.Instance);
+    private EvaluationsApi Api(Func<string>? newRunId = null) => new(TestParsers.Default(newRunId), _store.Store, TimeProvider.System, NullLogger<EvaluationsApi>.Instance);
 
     private void Instance(string id, OrchestrationMetadata? metadata) =>
         _client.Setup(c => c.GetInstanceAsync(id, It.IsAny<bool>(), It.IsAny<CancellationToken>())).ReturnsAsync(metadata);
@@ -340,9 +340,27 @@ public sealed class EvaluationsApiTests : IDisposable
     [Theory]
     [InlineData(OrchestrationRuntimeStatus.Running)]
     [InlineData(OrchestrationRuntimeStatus.Pending)]
-    public async Task CancelEvaluation_Running_Terminates202(OrchestrationRuntimeStatus status)
+    public async Task CancelEvaluation_Running_RecordsRequestRaisesCancelEvent202(OrchestrationRuntimeStatus status)
     {
-        Instance("nightly-1", Metadata("nightly-1", status));
+        Instance("nightly-1", Metadata("nightly-1", status, customStatus: """{"phase":"evaluating","tasksDone":1,"tasksTotal":2}"""));
+        _client.Setup(c => c.RaiseEventAsync("nightly-1", DurableNames.CancelEvent, "cancelled by request", It.IsAny<CancellationToken>()))
+            .Returns(Task.CompletedTask);
+        var request = TestHttp.Request("POST", "/api/evaluations/nightly-1/cancel");
+        Assert.False(await _store.Store.IsRequestedAsync("nightly-1"));
+
+        var response = await (await Api().CancelEvaluation(request, _client.Object, "nightly-1", CancellationToken.None)).ExecuteAsync(request);
+
+        Assert.Equal(202, response.Status);
+        Assert.Equal(Base + "nightly-1", response.Headers.Location.ToString());
+        Assert.True(await _store.Store.IsRequestedAsync("nightly-1"));
+        _client.Verify(c => c.RaiseEventAsync("nightly-1", DurableNames.CancelEvent, It.IsAny<object?>(), It.IsAny<CancellationToken>()), Times.Once);
+        _client.Verify(c => c.TerminateInstanceAsync(It.IsAny<string>(), It.IsAny<TerminateInstanceOptions?>(), It.IsAny<CancellationToken>()), Times.Never);
+    }
+
+    [Fact]
+    public async Task CancelEvaluation_Mitigating_TerminatesRecursively202()
+    {
+        Instance("nightly-1", Metadata("nightly-1", OrchestrationRuntimeStatus.Running, customStatus: """{"phase":"mitigating","tasksDone":2,"tasksTotal":2}"""));
         TerminateInstanceOptions? terminated = null;
         _client.Setup(c => c.TerminateInstanceAsync("nightly-1", It.IsAny<TerminateInstanceOptions?>(), It.IsAny<CancellationToken>()))
             .Callback((string _, TerminateInstanceOptions? options, CancellationToken _) => terminated = options)
@@ -352,9 +370,45 @@ public sealed class EvaluationsApiTests : IDisposable
         var response = await (await Api().CancelEvaluation(request, _client.Object, "nightly-1", CancellationToken.None)).ExecuteAsync(request);
 
         Assert.Equal(202, response.Status);
-        Assert.Equal(Base + "nightly-1", response.Headers.Location.ToString());
         Assert.Equal("cancelled by request", terminated!.Output);
-        _client.Verify(c => c.TerminateInstanceAsync("nightly-1", It.IsAny<TerminateInstanceOptions?>(), It.IsAny<CancellationToken>()), Times.Once);
+        Assert.True(terminated.Recursive);
+        Assert.True(await _store.Store.IsRequestedAsync("nightly-1"));
+    }
+
+    [Theory]
+    [InlineData(OrchestrationRuntimeStatus.Failed, null)]
+    [InlineData(OrchestrationRuntimeStatus.Terminated, "\"cancelled by request\"")]
+    [InlineData(OrchestrationRuntimeStatus.Completed, """{"runId":"nightly-1","tasks":[],"cancelled":true}""")]
+    public async Task SubmitEvaluation_FailedTerminatedOrCancelledRun_PurgedClearedAndStartedAgain(OrchestrationRuntimeStatus status, string? output)
+    {
+        Instance("nightly-1", Metadata("nightly-1", status, output: output));
+        _client.Setup(c => c.PurgeInstanceAsync("nightly-1", It.IsAny<CancellationToken>()))
+            .ReturnsAsync(new PurgeResult(1));
+        await _store.Store.RequestAsync("nightly-1", "cancelled by request", DateTimeOffset.UtcNow);
+        var request = TestHttp.Json("POST", "/api/evaluations", Submission);
+
+        var response = await (await Api().SubmitEvaluation(request, _client.Object, CancellationToken.None)).ExecuteAsync(request);
+
+        Assert.Equal(202, response.Status);
+        var scheduled = Assert.Single(_scheduled);
+        Assert.Equal("nightly-1", scheduled.Options!.InstanceId);
+        Assert.False(await _store.Store.IsRequestedAsync("nightly-1"));
+        _client.Verify(c => c.PurgeInstanceAsync("nightly-1", It.IsAny<CancellationToken>()), Times.Once);
+    }
+
+    [Theory]
+    [InlineData(OrchestrationRuntimeStatus.Completed, """{"runId":"nightly-1","tasks":[],"cancelled":false}""")]
+    [InlineData(OrchestrationRuntimeStatus.Running, null)]
+    [InlineData(OrchestrationRuntimeStatus.Pending, null)]
+    public async Task SubmitEvaluation_CompletedOrRunning_NotStartedAgain(OrchestrationRuntimeStatus status, string? output)
+    {
+        Instance("nightly-1", Metadata("nightly-1", status, output: output));
+        var request = TestHttp.Json("POST", "/api/evaluations", Submission);
+
+        var response = await (await Api().SubmitEvaluation(request, _client.Object, CancellationToken.None)).ExecuteAsync(request);
+
+        Assert.Equal(202, response.Status);
+        Assert.Empty(_scheduled);
     }
 
     private Task WriteArtifactAsync(string runId, RunArtifact artifact, string text) =>

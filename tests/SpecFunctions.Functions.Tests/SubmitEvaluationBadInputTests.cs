@@ -150,7 +150,7 @@ public sealed class SubmitEvaluationBadInputTests : IDisposable
     {
         var bad = Cases[caseName];
         var client = new Mock<DurableTaskClient>(MockBehavior.Strict, "test");
-        var api = new EvaluationsApi(TestParsers.Default(), _store.Store, NullLogger<EvaluationsApi>.Instance);
+        var api = new EvaluationsApi(TestParsers.Default(), _store.Store, TimeProvider.System, NullLogger<EvaluationsApi>.Instance);
         var request = TestHttp.Request("POST", "/api/evaluations", bad.Body, bad.ContentType, sendLength: bad.SendLength);
 
         var response = await (await api.SubmitEvaluation(request, client.Object, CancellationToken.None)).ExecuteAsync(request);

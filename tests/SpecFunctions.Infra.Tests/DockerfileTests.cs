@@ -69,6 +69,9 @@ public sealed class DockerfileTests
         Assert.Contains("src/SpecFunctions.Functions/SpecFunctions.Functions.csproj", publish.Arguments, StringComparison.Ordinal);
         Assert.Contains("--runtime linux-x64", publish.Arguments, StringComparison.Ordinal);
         Assert.Contains("--configuration Release", publish.Arguments, StringComparison.Ordinal);
+
+        // The image's worker carries ONNX Runtime's CUDA build (FunctionsPublishTests checks what that switch publishes).
+        Assert.Contains("-p:SpecfnGpu=true", publish.Arguments, StringComparison.Ordinal);
     }
 
     [Fact]

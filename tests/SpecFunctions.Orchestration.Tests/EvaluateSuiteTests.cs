@@ -52,7 +52,8 @@ public sealed class EvaluateSuiteTests(TinyModelsFixture models, ITestOutputHelp
         Settings = new EvaluationSettings { Gamma = 3, MaxNewTokens = maxNewTokens, Temperature = 0 },
     };
 
-    private async Task<(DurableTaskTestHost Host, ITraceStore Store)> StartAsync(ITraceStore? store = null, int concurrency = 4, Func<ITraceStore, ITraceStore>? wrap = null)
+    private async Task<(DurableTaskTestHost Host, ITraceStore Store)> StartAsync(
+        ITraceStore? store = null, int concurrency = 4, Func<ITraceStore, ITraceStore>? wrap = null, IEvaluationObserver? observer = null)
     {
         store ??= new TraceStore(new LocalFolderObjectStore(Directory.CreateTempSubdirectory("specfn-store-").FullName));
         var effective = wrap?.Invoke(store) ?? store;
@@ -65,7 +66,12 @@ public sealed class EvaluateSuiteTests(TinyModelsFixture models, ITestOutputHelp
                     services.AddSingleton(effective);
                     services.AddSingleton(models.Catalog);
                     services.AddSingleton(new OnnxModelOptions { IntraOpThreads = 1 });
-                    services.AddSpecFunctionsEvaluation(o => o.MaxConcurrentEvaluations = concurrency);
+                    services.AddSingleton(observer ?? new NullEvaluationObserver());
+                    services.AddSpecFunctionsEvaluation(o =>
+                    {
+                        o.MaxConcurrentEvaluations = concurrency;
+                        o.CancellationPollSeconds = 0.05;
+                    });
                 },
             });
         return (host, effective);
@@ -153,6 +159,117 @@ public sealed class EvaluateSuiteTests(TinyModelsFixture models, ITestOutputHelp
         var a = await ReportPublisher.ReadAsync(store, "first");
         var b = await ReportPublisher.ReadAsync(store, "second");
         Assert.Equal(a!.Tasks.Select(t => t.Alpha), b!.Tasks.Select(t => t.Alpha));
+    }
+
+    [Fact]
+    public async Task EvaluateSuite_MeasureAfresh_NeverReusesAnotherRunsTraces()
+    {
+        var (host, store) = await StartAsync();
+        await using var _h = host;
+        await RunAsync(host.Client, Request("manual", tasks: 2, promptsPerTask: 1));
+        var (_, audit) = await RunAsync(host.Client, Request("audit-1", tasks: 2, promptsPerTask: 1) with { MeasureAfresh = true });
+
+        Assert.All(audit.Tasks, t => Assert.Equal(TaskOutcomes.Committed, t.Status));
+        var manifest = (await store.GetManifestAsync("audit-1"))!;
+        Assert.All(manifest.Tasks.Values, t => Assert.Equal("audit-1", t.Trace!.RunId));
+        Assert.Equal((await store.GetManifestAsync("manual"))!.Tasks["t00"].ContentKey, manifest.Tasks["t00"].ContentKey);
+    }
+
+    [Fact]
+    public async Task EvaluateSuite_CancelledBeforeItStarts_NoTaskEvaluated_NothingCommitted()
+    {
+        var (host, store) = await StartAsync();
+        await using var _h = host;
+        await store.RequestAsync("cancel-early", "cancelled by request", DateTimeOffset.UtcNow);
+        await host.Client.ScheduleNewOrchestrationInstanceAsync(DurableNames.EvaluateSuite, Request("cancel-early", tasks: 3), new Microsoft.DurableTask.StartOrchestrationOptions("cancel-early"));
+        await host.Client.RaiseEventAsync("cancel-early", DurableNames.CancelEvent, "cancelled by request");
+        using var cts = new CancellationTokenSource(Timeout);
+        var state = await host.Client.WaitForInstanceCompletionAsync("cancel-early", getInputsAndOutputs: true, cts.Token);
+        var outcome = state.ReadOutputAs<EvaluationOutcome>()!;
+
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, state.RuntimeStatus);
+        Assert.True(outcome.Cancelled);
+        Assert.All(outcome.Tasks, t => Assert.Equal(TaskOutcomes.Cancelled, t.Status));
+        Assert.Equal("not-evaluated", outcome.Fairness.Decision);
+        Assert.Equal("cancelled", state.ReadCustomStatusAs<EvaluationProgress>()!.Phase);
+        var manifest = (await store.GetManifestAsync("cancel-early"))!;
+        Assert.All(manifest.Tasks.Values, t => Assert.Equal(TaskState.Cancelled, t.Status));
+        Assert.All(manifest.Tasks.Values, t => Assert.Null(t.Trace));
+    }
+
+    [Fact]
+    public async Task EvaluateSuite_CancelledWhileTheSecondTaskRuns_FirstKept_SecondStopsBetweenPrompts_ThirdNeverStarts()
+    {
+        const int prompts = 40;
+        var observer = new CancelOnSecondTask();
+        var (host, store) = await StartAsync(concurrency: 1, observer: observer);
+        await using var _h = host;
+        observer.Cancel = () =>
+        {
+            store.RequestAsync("cancel-mid", "cancelled by request", DateTimeOffset.UtcNow).GetAwaiter().GetResult();
+            host.Client.RaiseEventAsync("cancel-mid", DurableNames.CancelEvent, "cancelled by request").GetAwaiter().GetResult();
+        };
+        await host.Client.ScheduleNewOrchestrationInstanceAsync(
+            DurableNames.EvaluateSuite, Request("cancel-mid", tasks: 3, promptsPerTask: prompts), new Microsoft.DurableTask.StartOrchestrationOptions("cancel-mid"));
+        using var cts = new CancellationTokenSource(Timeout);
+        var state = await host.Client.WaitForInstanceCompletionAsync("cancel-mid", getInputsAndOutputs: true, cts.Token);
+        var outcome = state.ReadOutputAs<EvaluationOutcome>()!;
+
+        Assert.True(outcome.Cancelled);
+        var (first, second) = (observer.Started[0], observer.Started[1]);
+        var third = outcome.Tasks.Select(t => t.TaskId).Single(id => id != first && id != second);
+        var status = outcome.Tasks.ToDictionary(t => t.TaskId, t => t.Status);
+        Assert.Equal(TaskOutcomes.Committed, status[first]);
+        Assert.Equal(TaskOutcomes.Cancelled, status[second]);
+        Assert.Equal(TaskOutcomes.Cancelled, status[third]);
+        output.WriteLine($"second task stopped after {observer.Completed[second]} of {prompts} prompts");
+        Assert.InRange(observer.Completed[second], 1, prompts - 1);
+        Assert.False(observer.Completed.ContainsKey(third), "the task that had not started was evaluated");
+
+        var report = await ReportPublisher.ReadAsync(store, "cancel-mid");
+        Assert.Equal([first], report!.Tasks.Select(t => t.TaskId));
+        Assert.Equal(new[] { second, third }.Order(), report.IncompleteTasks.Select(t => t.TaskId).Order());
+        Assert.All(report.IncompleteTasks, t => Assert.Equal(TaskState.Cancelled, t.Status));
+        Assert.Equal(prompts, await store.ReadTraceAsync("cancel-mid", first).CountAsync(r => r is Core.Tracing.PromptTrace));
+    }
+
+    /// <summary>Asks for the run's cancellation once the second task to start has finished one prompt.</summary>
+    private sealed class CancelOnSecondTask : IEvaluationObserver
+    {
+        private readonly object _gate = new();
+
+        public Action Cancel { get; set; } = () => { };
+
+        public List<string> Started { get; } = [];
+
+        public Dictionary<string, int> Completed { get; } = [];
+
+        public void TaskStarted(string runId, string taskId, int prompts)
+        {
+            lock (_gate)
+            {
+                Started.Add(taskId);
+            }
+        }
+
+        public void PromptCompleted(string runId, string taskId, int completed, int total)
+        {
+            bool cancel;
+            lock (_gate)
+            {
+                Completed[taskId] = completed;
+                cancel = Started.Count == 2 && Started[1] == taskId && completed == 1;
+            }
+
+            if (cancel)
+            {
+                Cancel();
+            }
+        }
+
+        public void TaskCompleted(string runId, TaskSummary summary)
+        {
+        }
     }
 
     [Fact]

@@ -36,11 +36,15 @@ internal sealed class FaultyTraceStore(ITraceStore inner, IReadOnlyDictionary<st
 
     public Task<TaskEntry> MarkTaskFailedAsync(string runId, string taskId, string error, CancellationToken cancellationToken = default) => inner.MarkTaskFailedAsync(runId, taskId, error, cancellationToken);
 
+    public Task<TaskEntry> MarkTaskCancelledAsync(string runId, string taskId, CancellationToken cancellationToken = default) => inner.MarkTaskCancelledAsync(runId, taskId, cancellationToken);
+
     public IAsyncEnumerable<TraceRecord> ReadTraceAsync(string runId, string taskId, CancellationToken cancellationToken = default) => inner.ReadTraceAsync(runId, taskId, cancellationToken);
 
     public Task WriteArtifactAsync(string runId, RunArtifact artifact, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default) => inner.WriteArtifactAsync(runId, artifact, write, cancellationToken);
 
     public Task<Stream?> OpenArtifactAsync(string runId, RunArtifact artifact, CancellationToken cancellationToken = default) => inner.OpenArtifactAsync(runId, artifact, cancellationToken);
+
+    public Task DeleteArtifactAsync(string runId, RunArtifact artifact, CancellationToken cancellationToken = default) => inner.DeleteArtifactAsync(runId, artifact, cancellationToken);
 
     public Task<ModelIdentity> PutModelAsync(string name, string folder, CancellationToken cancellationToken = default) => inner.PutModelAsync(name, folder, cancellationToken);
 

@@ -19,6 +19,7 @@ public sealed class AzuriteFixture : IAsyncLifetime
 
     private Process? _process;
     private Process? _queueProcess;
+    private Process? _tableProcess;
     private readonly List<string> _output = [];
 
     /// <summary>Also start Azurite's queue service (<see cref="QueuePort"/>, in <see cref="ConnectionString"/>).</summary>
@@ -29,9 +30,15 @@ public sealed class AzuriteFixture : IAsyncLifetime
 
     public int? QueuePort { get; private set; }
 
+    /// <summary>Also start Azurite's table service (<see cref="TablePort"/>, in <see cref="ConnectionString"/>): the Functions host's Durable backend needs it.</summary>
+    public bool WithTable { get; init; }
+
+    public int? TablePort { get; private set; }
+
     public string ConnectionString =>
         $"DefaultEndpointsProtocol=http;AccountName={AccountName};AccountKey={AccountKey};BlobEndpoint=http://127.0.0.1:{Port}/{AccountName};"
-        + (QueuePort is { } queuePort ? $"QueueEndpoint=http://127.0.0.1:{queuePort}/{AccountName};" : string.Empty);
+        + (QueuePort is { } queuePort ? $"QueueEndpoint=http://127.0.0.1:{queuePort}/{AccountName};" : string.Empty)
+        + (TablePort is { } tablePort ? $"TableEndpoint=http://127.0.0.1:{tablePort}/{AccountName};" : string.Empty);
 
     public static string RepositoryRoot { get; } = FindRepositoryRoot();
 
@@ -46,6 +53,14 @@ public sealed class AzuriteFixture : IAsyncLifetime
             _queueProcess = Start("azurite-queue", "--queueHost", "127.0.0.1", "--queuePort", queuePort.ToString(System.Globalization.CultureInfo.InvariantCulture));
             await WaitForListenerAsync(_queueProcess, queuePort, deadline);
             QueuePort = queuePort;
+        }
+
+        if (WithTable)
+        {
+            var tablePort = FreePort();
+            _tableProcess = Start("azurite-table", "--tableHost", "127.0.0.1", "--tablePort", tablePort.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            await WaitForListenerAsync(_tableProcess, tablePort, deadline);
+            TablePort = tablePort;
         }
 
         var service = new BlobServiceClient(ConnectionString, FastOptions());
@@ -70,7 +85,7 @@ public sealed class AzuriteFixture : IAsyncLifetime
 
     public Task DisposeAsync()
     {
-        foreach (var process in new[] { _process, _queueProcess })
+        foreach (var process in new[] { _process, _queueProcess, _tableProcess })
         {
             if (process is { HasExited: false })
             {
@@ -185,7 +200,7 @@ public sealed class AzuriteFixture : IAsyncLifetime
         }
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -109,6 +109,15 @@ public sealed record EvaluationRequest
 
     [JsonPropertyName("mitigation")]
     public MitigationPolicy Mitigation { get; init; } = new();
+
+    /// <summary>
+    /// Measure every task in this run, never serving its timings from another run's committed trace with the same content
+    /// key (traces this run wrote itself are still reused when a task is retried). Set by the nightly audit, whose point
+    /// is a fresh measurement; not a field of the HTTP submission. Default false.
+    /// </summary>
+    [JsonPropertyName("measureAfresh")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool MeasureAfresh { get; init; }
 }
 
 /// <summary>Limits on what one submission may ask for.</summary>
@@ -126,7 +135,7 @@ public sealed record EvaluationLimits
 /// <summary>Orchestration progress, carried in the Durable custom status.</summary>
 public sealed record EvaluationProgress
 {
-    /// <summary>preparing | evaluating | fairness | mitigating | done.</summary>
+    /// <summary>preparing | evaluating | cancelling | fairness | mitigating | done | cancelled.</summary>
     [JsonPropertyName("phase")]
     public required string Phase { get; init; }
 
@@ -141,6 +150,9 @@ public sealed record EvaluationProgress
 public static class DurableNames
 {
     public const string EvaluateSuite = "EvaluateSuite";
+
+    /// <summary>External event that asks <see cref="EvaluateSuite"/> to stop evaluating (the cancel endpoint raises it).</summary>
+    public const string CancelEvent = "Cancel";
     public const string EvaluateTaskChunk = "EvaluateTaskChunk";
     public const string PrepareRun = "PrepareRun";
     public const string EvaluateTask = "EvaluateTask";

@@ -48,6 +48,9 @@ public interface ITraceStore
     /// <summary>Marks a task failed with a one-line reason (no trace is published).</summary>
     Task<TaskEntry> MarkTaskFailedAsync(string runId, string taskId, string error, CancellationToken cancellationToken = default);
 
+    /// <summary>Marks a task cancelled (the run was cancelled before or while it ran; no trace is published).</summary>
+    Task<TaskEntry> MarkTaskCancelledAsync(string runId, string taskId, CancellationToken cancellationToken = default);
+
     /// <summary>
     /// Streams a task's committed trace (following reuse). Throws <see cref="TraceStoreException"/> when the task has
     /// no committed trace: partial or uncommitted traces are never read.
@@ -59,6 +62,9 @@ public interface ITraceStore
 
     /// <summary>Opens a run artifact for reading; null when it was never written.</summary>
     Task<Stream?> OpenArtifactAsync(string runId, RunArtifact artifact, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes a run artifact; nothing happens when it does not exist.</summary>
+    Task DeleteArtifactAsync(string runId, RunArtifact artifact, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Stores the files of <paramref name="folder"/> under <c>models/{name}/{sha256}/</c>. Content-addressed and

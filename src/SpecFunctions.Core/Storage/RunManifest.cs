@@ -139,6 +139,9 @@ public enum TaskState
     Reused,
 
     Failed,
+
+    /// <summary>Not evaluated, or stopped between prompts, because the run was cancelled; no trace is published.</summary>
+    Cancelled,
 }
 
 /// <summary>One task's state in the manifest.</summary>

@@ -221,6 +221,9 @@ public sealed class TraceStore(IObjectStore objects, TraceStoreOptions? options 
         return UpdateTaskAsync(runId, taskId, entry => entry with { Status = TaskState.Failed, Trace = null, Error = line }, cancellationToken);
     }
 
+    public Task<TaskEntry> MarkTaskCancelledAsync(string runId, string taskId, CancellationToken cancellationToken = default) =>
+        UpdateTaskAsync(runId, taskId, entry => entry.HasCommittedTrace ? entry : entry with { Status = TaskState.Cancelled, Trace = null, Error = null }, cancellationToken);
+
     public async IAsyncEnumerable<TraceRecord> ReadTraceAsync(string runId, string taskId, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         TraceStoreLayout.Trace(runId, taskId);
@@ -281,6 +284,9 @@ public sealed class TraceStore(IObjectStore objects, TraceStoreOptions? options 
 
     public Task<Stream?> OpenArtifactAsync(string runId, RunArtifact artifact, CancellationToken cancellationToken = default) =>
         Objects.OpenReadAsync(TraceStoreLayout.Artifact(runId, artifact), cancellationToken);
+
+    public Task DeleteArtifactAsync(string runId, RunArtifact artifact, CancellationToken cancellationToken = default) =>
+        Objects.DeleteAsync(TraceStoreLayout.Artifact(runId, artifact), cancellationToken);
 
     public async Task<ModelIdentity> PutModelAsync(string name, string folder, CancellationToken cancellationToken = default)
     {

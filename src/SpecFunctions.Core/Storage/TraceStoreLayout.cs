@@ -6,6 +6,7 @@ namespace SpecFunctions.Core.Storage;
 /// runs/{runId}/manifest.json
 /// runs/{runId}/tasks/{taskId}/trace.jsonl.gz
 /// runs/{runId}/report.json | report.html | tasks.csv
+/// runs/{runId}/cancel-request.json         (present while a cancellation of the run is requested)
 /// traces/by-key/{contentKey}.json            (content-key index → the run/task holding the committed trace)
 /// models/{name}/{sha256}/{relative path}     (content-addressed drafter versions)
 /// models/{name}/{sha256}/.specfn-files.json  (file list with hashes, written last: marks the version complete)
@@ -37,6 +38,7 @@ public static class TraceStoreLayout
         RunArtifact.MitigationPlan => "mitigation/plan.json",
         RunArtifact.PromotedDrafter => "mitigation/promoted-drafter.json",
         RunArtifact.CorrectiveData => "mitigation/corrective-data.jsonl.gz",
+        RunArtifact.CancelRequest => "cancel-request.json",
         _ => throw new ArgumentOutOfRangeException(nameof(artifact), artifact, "unknown artifact"),
     };
 
@@ -72,4 +74,7 @@ public enum RunArtifact
 
     /// <summary><c>mitigation/corrective-data.jsonl.gz</c>: the soft labels (top-k + rest mass) the drafter was fine-tuned on.</summary>
     CorrectiveData,
+
+    /// <summary><c>cancel-request.json</c>: present while the run's cancellation is requested (<see cref="RunCancellation"/>).</summary>
+    CancelRequest,
 }

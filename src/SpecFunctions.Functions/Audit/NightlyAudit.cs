@@ -62,7 +62,8 @@ public sealed class NightlyAudit(
         var runId = AuditRunId(suite.Name, time.GetUtcNow());
         if (await client.GetInstanceAsync(runId, false, cancellationToken) is null)
         {
-            var request = suite.Request with { RunId = runId };
+            // Measured afresh: an audit that reused another run's traces would compare a run's timings with themselves.
+            var request = suite.Request with { RunId = runId, MeasureAfresh = true };
             await client.ScheduleNewOrchestrationInstanceAsync(
                 new TaskName(DurableNames.EvaluateSuite), request, new StartOrchestrationOptions { InstanceId = runId }, cancellationToken);
             SpecFunctionsTelemetry.EvaluationsStarted.Add(1, new KeyValuePair<string, object?>("source", "audit"));

@@ -1,8 +1,12 @@
+using System.Text.Json;
+using Azure.Core.Serialization;
 using Azure.Monitor.OpenTelemetry.Exporter;
+using Microsoft.Azure.Functions.Worker;
 using Azure.Storage.Blobs;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -14,6 +18,7 @@ using SpecFunctions.Core.Storage;
 using SpecFunctions.Core.Telemetry;
 using SpecFunctions.Onnx;
 using SpecFunctions.Orchestration;
+using SpecFunctions.Orchestration.Demo;
 using SpecFunctions.Storage;
 
 namespace SpecFunctions.Functions.Hosting;
@@ -42,8 +47,20 @@ public sealed class ModelCatalogOptions
     /// </summary>
     public string? Root { get; set; }
 
-    /// <summary>Explicit references, name → model folder (e.g. <c>demo-verifier</c> → <c>/models/demo-verifier</c>). Default none.</summary>
+    /// <summary>
+    /// Explicit references, name → model folder (e.g. <c>demo-verifier</c> → <c>/models/demo-verifier</c>); relative
+    /// folders are resolved against the app folder. Default none.
+    /// </summary>
     public Dictionary<string, string> Aliases { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Offer the built-in demo pair as <c>demo-verifier</c> / <c>demo-drafter</c>, built on first use (tens of seconds on
+    /// 2 cores, once) in <see cref="DemoFolder"/>. For local runs; a deployment ships its models. Default false.
+    /// </summary>
+    public bool BuiltInDemo { get; set; }
+
+    /// <summary>Where the built-in demo pair is built and cached. Default: <c>specfn-demo-models</c> under the system temp folder.</summary>
+    public string? DemoFolder { get; set; }
 }
 
 /// <summary>One registration method per layer, so <c>Program.cs</c> reads as a table of contents.</summary>
@@ -140,7 +157,17 @@ public static class HostingExtensions
         {
             var options = sp.GetRequiredService<IOptions<ModelCatalogOptions>>().Value;
             var root = string.IsNullOrWhiteSpace(options.Root) ? null : Path.GetFullPath(options.Root, AppContext.BaseDirectory);
-            return new ModelCatalog(options.Aliases, root);
+            var aliases = options.Aliases.ToDictionary(a => a.Key, a => Path.GetFullPath(a.Value, AppContext.BaseDirectory), StringComparer.Ordinal);
+            IModelCatalog catalog = new ModelCatalog(aliases, root);
+            if (options.BuiltInDemo)
+            {
+                var folder = string.IsNullOrWhiteSpace(options.DemoFolder)
+                    ? Path.Combine(Path.GetTempPath(), "specfn-demo-models")
+                    : Path.GetFullPath(options.DemoFolder, AppContext.BaseDirectory);
+                catalog = new BuiltInDemoCatalog(catalog, folder, sp.GetRequiredService<ILoggerFactory>().CreateLogger<BuiltInDemoCatalog>());
+            }
+
+            return catalog;
         });
         var onnx = configuration.GetSection("Onnx").Get<OnnxModelOptions>() ?? OnnxModelOptions.Default;
         if (Enum.TryParse<OnnxDevice>(configuration["SPECFN_DEVICE"], ignoreCase: true, out var device))
@@ -160,6 +187,17 @@ public static class HostingExtensions
             services.Replace(ServiceDescriptor.Singleton<IMitigationPlanSender>(sender));
         }
 
+        return services;
+    }
+
+    /// <summary>
+    /// One JSON convention for everything the worker serializes, Durable inputs, outputs and custom status included:
+    /// System.Text.Json's web defaults (camelCase names, case-insensitive reads), so the status endpoint's <c>output</c>
+    /// reads like every other HTTP body. The Durable extension takes its data converter from <see cref="WorkerOptions.Serializer"/>.
+    /// </summary>
+    public static IServiceCollection AddSpecFunctionsJson(this IServiceCollection services)
+    {
+        services.Configure<WorkerOptions>(o => o.Serializer = new JsonObjectSerializer(new JsonSerializerOptions(JsonSerializerDefaults.Web)));
         return services;
     }
 

@@ -18,7 +18,7 @@ namespace SpecFunctions.Functions.Http;
 /// validates its input before touching the Durable client or the store, and answers bad input with 400
 /// <c>application/problem+json</c> naming the field.
 /// </summary>
-public sealed class EvaluationsApi(EvaluationRequestParser parser, ITraceStore store, ILogger<EvaluationsApi> logger)
+public sealed class EvaluationsApi(EvaluationRequestParser parser, ITraceStore store, TimeProvider time, ILogger<EvaluationsApi> logger)
 {
     /// <summary>Seconds a client should wait before polling again (the <c>Retry-After</c> header).</summary>
     public const int RetryAfterSeconds = 10;
@@ -45,10 +45,20 @@ public sealed class EvaluationsApi(EvaluationRequestParser parser, ITraceStore s
 
         var evaluation = parsed.Value!;
         var runId = evaluation.RunId;
-        if (await client.GetInstanceAsync(runId, false, cancellationToken) is not null)
+        var existing = await client.GetInstanceAsync(runId, true, cancellationToken);
+        if (existing is not null)
         {
-            logger.SubmissionAlreadyExists(runId);
-            return Accepted(request, runId);
+            if (!IsRetryable(existing))
+            {
+                logger.SubmissionAlreadyExists(runId);
+                return Accepted(request, runId);
+            }
+
+            // A failed, terminated or cancelled run starts again under its id: its history is purged, its committed
+            // tasks are reused from the store (same content keys), the rest are evaluated.
+            await client.PurgeInstanceAsync(runId, cancellation: cancellationToken);
+            await store.ClearAsync(runId, cancellationToken);
+            logger.EvaluationRetried(runId, existing.RuntimeStatus.ToString());
         }
 
         try
@@ -147,7 +157,12 @@ public sealed class EvaluationsApi(EvaluationRequestParser parser, ITraceStore s
             : new StreamApiResult(stream, contentType);
     }
 
-    /// <summary><c>POST /api/evaluations/{runId}/cancel</c>: terminates a running evaluation.</summary>
+    /// <summary>
+    /// <c>POST /api/evaluations/{runId}/cancel</c>: stops a pending or running evaluation. The request is recorded in the
+    /// store, where every activity of the run sees it (tasks not started do not evaluate, a running one stops between
+    /// prompts), and the orchestration is told to finish: it then reports the tasks committed so far and lists the rest
+    /// as cancelled. A run in its mitigation phase is terminated instead (its trainer may be waited on for hours).
+    /// </summary>
     [Function(nameof(CancelEvaluation))]
     public async Task<IActionResult> CancelEvaluation(
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = "evaluations/{runId}/cancel")] HttpRequest request,
@@ -160,7 +175,7 @@ public sealed class EvaluationsApi(EvaluationRequestParser parser, ITraceStore s
             return InvalidRunId(request, runId);
         }
 
-        var instance = await client.GetInstanceAsync(runId, false, cancellationToken);
+        var instance = await client.GetInstanceAsync(runId, true, cancellationToken);
         if (instance is null)
         {
             return Problems.NotFound(request, $"no evaluation with run id '{runId}'");
@@ -171,13 +186,33 @@ public sealed class EvaluationsApi(EvaluationRequestParser parser, ITraceStore s
             return Problems.Conflict(request, $"evaluation '{runId}' has already finished ({instance.RuntimeStatus}); nothing to cancel");
         }
 
-        await client.TerminateInstanceAsync(runId, new TerminateInstanceOptions { Output = "cancelled by request" }, cancellationToken);
+        await store.RequestAsync(runId, "cancelled by request", time.GetUtcNow(), cancellationToken);
+        if (PhaseOf(instance) == "mitigating")
+        {
+            await client.TerminateInstanceAsync(runId, new TerminateInstanceOptions { Output = "cancelled by request", Recursive = true }, cancellationToken);
+        }
+        else
+        {
+            await client.RaiseEventAsync(runId, DurableNames.CancelEvent, "cancelled by request", cancellationToken);
+        }
+
         logger.EvaluationCancelled(runId);
         var urls = EvaluationUrls.For(request, runId);
         var result = new JsonApiResult(StatusCodes.Status202Accepted, urls.ToBody(runId));
         result.Headers[HeaderNames.Location] = urls.Status;
         return result;
     }
+
+    /// <summary>Failed, terminated, or completed after a cancel: a re-submission starts it again.</summary>
+    internal static bool IsRetryable(OrchestrationMetadata instance) =>
+        instance.RuntimeStatus is OrchestrationRuntimeStatus.Failed or OrchestrationRuntimeStatus.Terminated
+        || (instance.RuntimeStatus == OrchestrationRuntimeStatus.Completed && ParseJson(instance.SerializedOutput) is JsonObject output
+            && output["cancelled"]?.GetValueKind() == JsonValueKind.True);
+
+    private static string? PhaseOf(OrchestrationMetadata instance) =>
+        ParseJson(instance.SerializedCustomStatus) is JsonObject status && status["phase"] is JsonValue phase && phase.TryGetValue<string>(out var text)
+            ? text
+            : null;
 
     private static JsonApiResult Accepted(HttpRequest request, string runId)
     {

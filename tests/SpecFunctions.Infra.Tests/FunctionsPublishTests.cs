@@ -1,0 +1,86 @@
+using SpecFunctions.Tests.Shared;
+
+namespace SpecFunctions.Infra.Tests;
+
+/// <summary>
+/// <c>dotnet publish</c> of the Functions app as the Dockerfile runs it (linux-x64, Release), on a copy of the files the
+/// Docker build context gives it: the output must carry its native ONNX Runtime, the CPU build by default and the CUDA
+/// build (with the CUDA execution provider) under <c>-p:SpecfnGpu=true</c>. Without the native library every evaluation
+/// fails in its first activity (DllNotFoundException: 'onnxruntime').
+/// </summary>
+public sealed class FunctionsPublishTests : IDisposable
+{
+    private readonly string _work = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "specfn-publish-" + Guid.NewGuid().ToString("N")[..12]);
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_work))
+        {
+            Directory.Delete(_work, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Publish_DefaultAndGpuVariants_CarryTheNativeRuntimeAndForGpuTheCudaProvider()
+    {
+        CopyBuildContext(System.IO.Path.Combine(_work, "context"));
+
+        var cpu = await PublishAsync("cpu");
+        var gpu = await PublishAsync("gpu", "-p:SpecfnGpu=true");
+
+        Assert.True(File.Exists(System.IO.Path.Combine(cpu, "libonnxruntime.so")), "CPU publish has no libonnxruntime.so");
+        Assert.False(File.Exists(System.IO.Path.Combine(cpu, "libonnxruntime_providers_cuda.so")), "CPU publish carries the CUDA provider");
+        Assert.True(File.Exists(System.IO.Path.Combine(gpu, "libonnxruntime.so")), "GPU publish has no libonnxruntime.so");
+        Assert.True(File.Exists(System.IO.Path.Combine(gpu, "libonnxruntime_providers_cuda.so")), "GPU publish has no CUDA execution provider");
+        Assert.True(File.Exists(System.IO.Path.Combine(gpu, "libonnxruntime_providers_shared.so")), "GPU publish has no providers_shared (the CUDA provider loads it)");
+
+        // The two native builds differ (the GPU one links the CUDA provider bridge), and the managed API is the same.
+        Assert.NotEqual(new FileInfo(System.IO.Path.Combine(cpu, "libonnxruntime.so")).Length, new FileInfo(System.IO.Path.Combine(gpu, "libonnxruntime.so")).Length);
+        Assert.True(File.Exists(System.IO.Path.Combine(cpu, "Microsoft.ML.OnnxRuntime.dll")));
+        Assert.True(File.Exists(System.IO.Path.Combine(gpu, "Microsoft.ML.OnnxRuntime.dll")));
+        Assert.True(File.Exists(System.IO.Path.Combine(gpu, "functions.metadata")), "not a Functions publish output");
+    }
+
+    private async Task<string> PublishAsync(string name, params string[] extra)
+    {
+        var output = System.IO.Path.Combine(_work, name);
+        string[] arguments =
+        [
+            "publish", "src/SpecFunctions.Functions/SpecFunctions.Functions.csproj", "--configuration", "Release", "--runtime", "linux-x64",
+            "--self-contained", "false", "--output", output, "--nologo", .. extra,
+        ];
+        var result = await DotnetCommand.RunAsync(System.IO.Path.Combine(_work, "context"), arguments);
+        Assert.True(result.Succeeded, $"dotnet {string.Join(' ', arguments)}: {result}");
+        return output;
+    }
+
+    /// <summary>What the Dockerfile's build stage copies: the root build files and src/ (without build outputs).</summary>
+    private static void CopyBuildContext(string destination)
+    {
+        foreach (var file in new[] { "global.json", "Directory.Build.props", "Directory.Packages.props", "host.json" })
+        {
+            Directory.CreateDirectory(destination);
+            File.Copy(RepositoryRoot.Combine(file), System.IO.Path.Combine(destination, file));
+        }
+
+        CopyTree(RepositoryRoot.Combine("src"), System.IO.Path.Combine(destination, "src"));
+    }
+
+    private static void CopyTree(string source, string destination)
+    {
+        Directory.CreateDirectory(destination);
+        foreach (var file in Directory.EnumerateFiles(source))
+        {
+            File.Copy(file, System.IO.Path.Combine(destination, System.IO.Path.GetFileName(file)));
+        }
+
+        foreach (var dir in Directory.EnumerateDirectories(source))
+        {
+            var name = System.IO.Path.GetFileName(dir);
+            if (name is not ("bin" or "obj"))
+            {
+                CopyTree(dir, System.IO.Path.Combine(destination, name));
+            }
+        }
+    }
+}
