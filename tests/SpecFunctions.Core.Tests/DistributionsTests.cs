@@ -222,4 +222,102 @@ public class CrossEntropyFromLogitsTests
             Assert.Equal(slow.Kl, fast.Kl, 1e-4);
         }
     }
+
+    /// <summary>−Σ p log max(q, 1e-12) and Σ p log(max(p, 1e-12)/max(q, 1e-12)) in double, term by term (0 · anything = 0).</summary>
+    private static (double CrossEntropy, double Kl) Naive(float[] p, float[] q)
+    {
+        double ce = 0, kl = 0;
+        for (var i = 0; i < p.Length; i++)
+        {
+            if (p[i] == 0)
+            {
+                continue;
+            }
+
+            var logQ = Math.Log(Math.Max(q[i], 1e-12));
+            ce -= p[i] * logQ;
+            kl += p[i] * (Math.Log(Math.Max(p[i], 1e-12)) - logQ);
+        }
+
+        return (ce, kl);
+    }
+
+    private static (double CrossEntropy, double Kl) FromLogits(float[] pLogits, float[] qLogits, SamplingOptions options, out float[] p, out float[] q)
+    {
+        p = new float[pLogits.Length];
+        q = new float[qLogits.Length];
+        var pRow = Distributions.ToProbabilities(pLogits, p, options, new float[p.Length]);
+        var qRow = Distributions.ToProbabilities(qLogits, q, options, new float[q.Length]);
+        return Distributions.CrossEntropyAndKl(p, q, pLogits, pRow, qLogits, qRow, new float[p.Length]);
+    }
+
+    [Fact]
+    public void CrossEntropyAndKl_SmallKnownPair_HandComputedValues_AndNotSymmetric()
+    {
+        float[] p = [0.7f, 0.2f, 0.1f];
+        float[] q = [0.5f, 0.3f, 0.2f];
+
+        var (ce, kl) = Distributions.CrossEntropyAndKl(p, q, new float[3]);
+        var (swappedCe, swappedKl) = Distributions.CrossEntropyAndKl(q, p, new float[3]);
+
+        // −(0.7 ln 0.5 + 0.2 ln 0.3 + 0.1 ln 0.2) = 0.88694; H(p) = 0.80182; KL = 0.08512 (by hand).
+        Assert.Equal(0.88694, ce, 4);
+        Assert.Equal(0.08512, kl, 4);
+        // With p and q swapped: −(0.5 ln 0.7 + 0.3 ln 0.2 + 0.2 ln 0.1) = 1.12169, KL(q‖p) = 0.09203: a swap is visible.
+        Assert.Equal(1.12169, swappedCe, 4);
+        Assert.Equal(0.09203, swappedKl, 4);
+    }
+
+    [Theory]
+    [InlineData(1.0, 0, 1.0)]
+    [InlineData(0.7, 0, 1.0)]
+    [InlineData(0.0, 0, 1.0)]
+    [InlineData(1.0, 5, 1.0)]
+    [InlineData(1.0, 0, 0.9)]
+    public void CrossEntropyAndKl_MaskedLogits_FiniteAndEqualToTheTermByTermValue(double temperature, int topK, double topP)
+    {
+        // Real exports mask tokens with −∞ (here a third of the verifier's and a quarter of the drafter's vocabulary).
+        var random = new Random(7);
+        const int v = 64;
+        var pLogits = new float[v];
+        var qLogits = new float[v];
+        for (var i = 0; i < v; i++)
+        {
+            pLogits[i] = i % 3 == 0 ? float.NegativeInfinity : (float)(random.NextDouble() * 6);
+            qLogits[i] = i % 4 == 1 ? float.NegativeInfinity : (float)(random.NextDouble() * 6);
+        }
+
+        var options = new SamplingOptions { Temperature = temperature, TopK = topK, TopP = topP };
+        var (ce, kl) = FromLogits(pLogits, qLogits, options, out var p, out var q);
+        var expected = Naive(p, q);
+
+        Assert.True(double.IsFinite(ce) && double.IsFinite(kl), $"CE {ce}, KL {kl}");
+        Assert.Equal(expected.CrossEntropy, ce, 1e-3);
+        Assert.Equal(expected.Kl, kl, 1e-3);
+        Assert.Contains(q, x => x == 0);
+        Assert.True(ce > 1.0, "q has zero mass where p has mass: the floor must show in the cross-entropy");
+    }
+
+    [Fact]
+    public void CrossEntropyAndKl_FloorIsTheSameWithAndWithoutFiltering()
+    {
+        // A drafter with (almost) no mass on the verifier's favourite token: the floor decides the value. The unfiltered
+        // path once floored q at 1e-12/Z_q and the filtered one at 1e-12 (D_T 10.36 vs 10.12 for the same rows).
+        var pLogits = new float[50];
+        var qLogits = new float[50];
+        for (var i = 0; i < 50; i++)
+        {
+            pLogits[i] = i == 0 ? 10 : 0;
+            qLogits[i] = i == 0 ? -80 : 1;
+        }
+
+        var plain = FromLogits(pLogits, qLogits, new SamplingOptions { Temperature = 1 }, out var p, out var q);
+        var filtered = FromLogits(pLogits, qLogits, new SamplingOptions { Temperature = 1, TopK = 49 }, out _, out _);
+        var expected = Naive(p, q);
+
+        Assert.Equal(expected.CrossEntropy, plain.CrossEntropy, 1e-3);
+        Assert.Equal(filtered.CrossEntropy, plain.CrossEntropy, 1e-2);
+        // p(0) ≈ 0.9978 gets log 1e-12 = −27.63: CE ≈ 27.57.
+        Assert.InRange(plain.CrossEntropy, 27.4, 27.7);
+    }
 }

@@ -93,6 +93,13 @@ public class MetricsTests
     }
 
     [Theory]
+    [InlineData(0.08, 4, 0.1, 2.40114)]   // α ≥ 1 − √0.04 = 0.8: f_4(0.8) = 3.3616, / 1.4
+    [InlineData(0.5, 2, 0.0, 1.75)]       // α ≥ 1 − √0.25 = 0.5: f_2(0.5) = 1.75
+    [InlineData(2.0, 3, 0.2, 0.625)]      // √(2/2) = 1: α ≥ 0, f = 1, / 1.6
+    public void SpeedupBound_KnownKl_HandComputedValue(double kl, int gamma, double costRatio, double expected) =>
+        Assert.Equal(expected, SpeculativeMath.SpeedupBound(kl, gamma, costRatio), 5);
+
+    [Theory]
     [InlineData(0.9, 4)]
     [InlineData(0.6, 3)]
     [InlineData(0.3, 6)]
@@ -108,6 +115,11 @@ public class MetricsTests
 
         Assert.True(task.Kl <= task.CrossEntropy, "KL_T > D_T");
         Assert.True(task.AnalyticalSpeedup >= task.SpeedupBound - 1e-12, $"S_T {task.AnalyticalSpeedup} < bound {task.SpeedupBound}");
+
+        // The same figures from their definitions (method.md §4), computed here independently of SpeculativeMath.
+        static double F(double a, int g) => Enumerable.Range(0, g + 1).Sum(k => Math.Pow(a, k));
+        Assert.Equal(F(task.Alpha, gamma) / (1 + (gamma * 0.1)), task.AnalyticalSpeedup, 10);
+        Assert.Equal(F(Math.Clamp(1 - Math.Sqrt(task.Kl / 2), 0, 1), gamma) / (1 + (gamma * 0.1)), task.SpeedupBound, 10);
         Assert.True(task.SpeedupBound >= task.SpeedupBoundCrossEntropy - 1e-12, "KL bound looser than CE bound");
         Assert.True(task.ExpectedSpeedupPerPrefix >= task.AnalyticalSpeedup - 1e-12, "Jensen: per-prefix mean below S_T");
         Assert.True(task.AlphaCi.Contains(task.Alpha), "α_T outside its own CI");

@@ -133,6 +133,69 @@ public class SpeculativeDecoderTests
         Assert.Contains(steps, s => s.Accepted == s.Gamma);
     }
 
+    /// <summary>softmax(log p / T), then top-k, then top-p (method.md §1), in double, independently of the engine.</summary>
+    private static double[] Transform(double[] p, double temperature, int topK, double topP)
+    {
+        var x = p.Select(v => Math.Pow(v, 1 / temperature)).ToArray();
+        var order = Enumerable.Range(0, x.Length).OrderByDescending(i => x[i]).ThenBy(i => i).ToArray();
+        if (topK > 0)
+        {
+            foreach (var i in order.Skip(topK))
+            {
+                x[i] = 0;
+            }
+        }
+
+        var sum = x.Sum();
+        x = x.Select(v => v / sum).ToArray();
+        if (topP < 1)
+        {
+            var kept = 0.0;
+            foreach (var i in order)
+            {
+                if (kept >= topP)
+                {
+                    x[i] = 0;
+                }
+
+                kept += x[i];
+            }
+
+            sum = x.Sum();
+            x = x.Select(v => v / sum).ToArray();
+        }
+
+        return x;
+    }
+
+    [Theory]
+    [InlineData(1.0, 0, 1.0)]
+    [InlineData(0.5, 0, 1.0)]
+    [InlineData(1.0, 3, 1.0)]
+    [InlineData(0.7, 0, 0.8)]
+    public void Generate_FixedPair_TraceStatisticsEqualHandComputedValuesOfTheSampledDistributions(double temperature, int topK, double topP)
+    {
+        // Context-free models: every drafted prefix has the same p and q, so α_T, D_T and KL_T are known exactly. They are
+        // computed on the distributions actually sampled from (after temperature, top-k, top-p) and are not symmetric in p, q.
+        double[] p = [0.55, 0.25, 0.1, 0.06, 0.04];
+        double[] q = [0.2, 0.3, 0.3, 0.12, 0.08];
+        var verifier = FunctionLanguageModel.Fixed("v", p);
+        var drafter = FunctionLanguageModel.Fixed("d", q);
+        var sampling = new SamplingOptions { Temperature = temperature, TopK = topK, TopP = topP };
+        var stats = new TaskStatisticsBuilder(3);
+        new SpeculativeDecoder(drafter, verifier, new DecodingOptions { Gamma = 3, MaxNewTokens = 60, Seed = 5, Sampling = sampling }).Generate([0], stats);
+        var prompt = stats.Build().Single();
+
+        var pt = Transform(p, temperature, topK, topP);
+        var qt = Transform(q, temperature, topK, topP);
+        var alpha = pt.Zip(qt, Math.Min).Sum();
+        var crossEntropy = -pt.Zip(qt, (a, b) => a == 0 ? 0 : a * Math.Log(Math.Max(b, 1e-12))).Sum();
+        var kl = pt.Zip(qt, (a, b) => a == 0 ? 0 : a * (Math.Log(a) - Math.Log(Math.Max(b, 1e-12)))).Sum();
+        Assert.Equal(alpha, prompt.AlphaSum / prompt.Positions, 5);
+        Assert.Equal(crossEntropy, prompt.CrossEntropySum / prompt.Positions, 4);
+        Assert.Equal(kl, prompt.KlSum / prompt.Positions, 4);
+    }
+
     [Theory]
     [InlineData(0.8, 4)]
     [InlineData(0.5, 3)]

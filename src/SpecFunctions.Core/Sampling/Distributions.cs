@@ -56,9 +56,11 @@ public static class Distributions
     public readonly record struct Row(float Max, float InverseTemperature, double LogNormalizer, bool Filtered);
 
     /// <summary>
-    /// Cross-entropy and KL from the logits rows: −Σ p log q = LogZ_q + (Max_q − Σ p·x_q)/T with x_q clamped to
-    /// Max_q − 27.6·T (q floored at ≈ <see cref="LogFloor"/>), and H(p) likewise, so no logarithm is taken per token.
-    /// Falls back to <see cref="CrossEntropyAndKl(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/> for filtered rows.
+    /// Cross-entropy and KL from the logits rows, so no logarithm is taken per token: log q(x) = (x_q − Max_q)/T − LogZ_q,
+    /// so −Σ p log max(q, <see cref="LogFloor"/>) = LogZ_q + (Max_q − Σ p·x̃_q)/T with x_q raised to the logit at which
+    /// q = <see cref="LogFloor"/>; H(p) likewise with p's own floor, so a token masked with −∞ (p = 0) contributes 0, never
+    /// 0·∞ = NaN. The same values as the probability form
+    /// <see cref="CrossEntropyAndKl(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/>, which filtered rows use.
     /// </summary>
     public static (double CrossEntropy, double Kl) CrossEntropyAndKl(
         ReadOnlySpan<float> p, ReadOnlySpan<float> q, ReadOnlySpan<float> pLogits, in Row pRow, ReadOnlySpan<float> qLogits, in Row qRow, Span<float> scratch)
@@ -68,17 +70,20 @@ public static class Distributions
             return CrossEntropyAndKl(p, q, scratch);
         }
 
-        var floorLogit = qRow.Max + (LogFloorNats / qRow.InverseTemperature);
-        TensorPrimitives.Max(qLogits, floorLogit, scratch);
+        TensorPrimitives.Max(qLogits, FloorLogit(qRow), scratch);
         var crossEntropy = qRow.LogNormalizer + (qRow.InverseTemperature * ((double)qRow.Max - TensorPrimitives.Dot(p, scratch)));
-        var entropy = pRow.LogNormalizer + (pRow.InverseTemperature * ((double)pRow.Max - TensorPrimitives.Dot(p, pLogits)));
+        TensorPrimitives.Max(pLogits, FloorLogit(pRow), scratch);
+        var entropy = pRow.LogNormalizer + (pRow.InverseTemperature * ((double)pRow.Max - TensorPrimitives.Dot(p, scratch)));
 
         // KL ≥ 0 mathematically; float rounding can make it a hair negative for identical inputs.
         var kl = Math.Max(0.0, crossEntropy - entropy);
         return (Math.Max(crossEntropy, kl), kl);
     }
 
-    private const float LogFloorNats = -27.631021f; // ln(1e-12)
+    private const double LogFloorNats = -27.631021115928547; // ln(1e-12)
+
+    /// <summary>The logit at which the row's probability is <see cref="LogFloor"/>: (x − Max)/T − LogZ = ln 1e-12.</summary>
+    private static float FloorLogit(in Row row) => (float)(row.Max + ((LogFloorNats + row.LogNormalizer) / row.InverseTemperature));
 
     /// <summary>Index of the largest element (the first one on ties).</summary>
     public static int ArgMax(ReadOnlySpan<float> values) => TensorPrimitives.IndexOfMax(values);
