@@ -153,7 +153,8 @@ public class MetricsTests
         Assert.Equal(SpeculativeMath.ExpectedTokensPerStep(4.0 / 6, 2) / 1.2, t.AnalyticalSpeedup, 12);
         Assert.Equal(SpeculativeMath.ExpectedTokensPerStep(4.0 / 6, 2) / (0.2 + 1.2), t.RefinedSpeedup, 12);
         Assert.Equal((100.0 / 6) / (60.0 / 6), t.MeasuredSpeedup!.Value, 12); // pooled per-token baseline / speculative
-        Assert.Equal([2.0 / 3, 1.0 / 3], t.AcceptanceByPosition);
+        Assert.Equal([2.0 / 3, 1.0 / 3], t.AcceptedPastPosition);      // accepted 2, 0, 1: length > 0 in 2 of 3 steps, > 1 in 1
+        Assert.Equal([2.0 / 3, 1.0 / 2], t.AcceptanceRateByPosition);  // position 2 verified in 2 steps (accepted ≥ 1), accepted in 1
         var perPrefix = new[] { 1.0, 0.5, 0.5, 0.0, 1.0, 1.0 }.Average(a => SpeculativeMath.ExpectedTokensPerStep(a, 2)) / 1.2;
         Assert.Equal(perPrefix, t.ExpectedSpeedupPerPrefix, 12);
     }

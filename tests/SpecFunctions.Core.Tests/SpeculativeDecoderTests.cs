@@ -219,6 +219,27 @@ public class SpeculativeDecoderTests
     }
 
     [Fact]
+    public void Analyze_ConstantAcceptance_RateByPositionIsAlpha_AcceptedPastPositionIsAlphaToTheDepth()
+    {
+        // Every draft is accepted with probability 0.7 whatever its depth: the conditional rate is 0.7 at each position and
+        // P(accepted length > i) = 0.7^(i+1). 20 000 steps: the standard error at the deepest position (about 4 800
+        // steps reach it) is below 0.007; tolerance 0.025.
+        const double alpha = 0.7;
+        const int gamma = 4;
+        var (drafter, verifier) = SyntheticPair.Create(512, alpha, seed: 4);
+        var stats = new TaskStatisticsBuilder(gamma);
+        new SpeculativeDecoder(drafter, verifier, new DecodingOptions { Gamma = gamma, MaxNewTokens = int.MaxValue, MaxSteps = 20000, Seed = 9, RecordTokens = false })
+            .Generate([0], stats);
+        var task = SuiteAnalyzer.Analyze([("t", stats.Build())], gamma, new SuiteAnalysisOptions { CostRatio = 0.1 }).Tasks[0];
+
+        for (var i = 0; i < gamma; i++)
+        {
+            Assert.InRange(task.AcceptanceRateByPosition[i], alpha - 0.025, alpha + 0.025);
+            Assert.InRange(task.AcceptedPastPosition[i], Math.Pow(alpha, i + 1) - 0.025, Math.Pow(alpha, i + 1) + 0.025);
+        }
+    }
+
+    [Fact]
     public void Generate_GammaLargerThanBudget_EmitsExactlyTheBudget()
     {
         var (drafter, verifier) = SyntheticPair.Create(64, 1.0, seed: 1);

@@ -150,7 +150,7 @@ public class PromotionRuleTests
             TaskId = ((char)('a' + i)).ToString(), Status = TaskState.Committed, Prompts = 1, Steps = 1, DraftedTokens = 4, AcceptedTokens = 2, GeneratedTokens = 3,
             AcceptanceRate = 0.5, Alpha = a, CrossEntropy = 1, Kl = 0.5, MeanAcceptedLength = 2,
             AnalyticalSpeedup = Core.Metrics.SpeculativeMath.AnalyticalSpeedup(a, Gamma, costRatio), ExpectedSpeedupPerPrefix = 1,
-            RefinedSpeedup = 1, MeasuredSpeedup = 0.5, SpeedupBound = 1, SpeedupBoundCrossEntropy = 1, AcceptanceByPosition = [0.5],
+            RefinedSpeedup = 1, MeasuredSpeedup = 0.5, SpeedupBound = 1, SpeedupBoundCrossEntropy = 1, AcceptanceRateByPosition = [0.5], AcceptedPastPosition = [0.5],
         })],
     };
 

@@ -78,7 +78,8 @@ public sealed class ReportWriterTests
         MeasuredSpeedupCi = new IntervalReport { Lower = measured - 0.1, Upper = measured + 0.12 },
         SpeedupBound = analytical * 0.6,
         SpeedupBoundCrossEntropy = analytical * 0.3,
-        AcceptanceByPosition = positions,
+        AcceptanceRateByPosition = positions,
+        AcceptedPastPosition = [.. positions.Select((p, i) => positions.Take(i + 1).Aggregate(1.0, (a, b) => a * b))],
     };
 
     private static XElement Chart(XDocument html, string id) =>
@@ -152,8 +153,14 @@ public sealed class ReportWriterTests
         {
             var bars = Bars(chart, $"position-{position}");
             Assert.Equal(report.Tasks.Select(t => t.TaskId), bars.Select(b => (string)b.Attribute("data-task")!));
-            Assert.Equal(report.Tasks.Select(t => t.AcceptanceByPosition[position - 1]), bars.Select(b => Value(b)));
+            Assert.Equal(report.Tasks.Select(t => t.AcceptanceRateByPosition[position - 1]), bars.Select(b => Value(b)));
             Assert.All(bars, b => Assert.Equal(position, (int)b.Attribute("data-position")!));
+        }
+
+        var past = Chart(XDocument.Parse(HtmlReportWriter.Write(report)), "chart-accepted-past");
+        for (var position = 1; position <= 4; position++)
+        {
+            Assert.Equal(report.Tasks.Select(t => t.AcceptedPastPosition[position - 1]), Bars(past, $"past-{position}").Select(b => Value(b)));
         }
     }
 
@@ -202,7 +209,8 @@ public sealed class ReportWriterTests
         var header = lines[0].Split(',');
         Assert.Equal(1 + report.Tasks.Count, lines.Length);
         Assert.Equal("taskId", header[0]);
-        Assert.Equal("acceptanceAtPosition4", header[^1]);
+        Assert.Equal("acceptanceRateAtPosition1", header[^8]);
+        Assert.Equal("acceptedPastPosition4", header[^1]);
         for (var i = 0; i < report.Tasks.Count; i++)
         {
             var cells = lines[i + 1].Split(',');
@@ -214,7 +222,8 @@ public sealed class ReportWriterTests
             Assert.Equal(task.Alpha, Cell("alpha"));
             Assert.Equal(task.MeasuredSpeedupCi!.Upper, Cell("measuredSpeedupCiUpper"));
             Assert.Equal(task.SpeedupBound, Cell("speedupBound"));
-            Assert.Equal(task.AcceptanceByPosition[2], Cell("acceptanceAtPosition3"));
+            Assert.Equal(task.AcceptanceRateByPosition[2], Cell("acceptanceRateAtPosition3"));
+            Assert.Equal(task.AcceptedPastPosition[2], Cell("acceptedPastPosition3"));
             Assert.Equal(string.Empty, cells[Array.IndexOf(header, "costRatio")]);
         }
     }

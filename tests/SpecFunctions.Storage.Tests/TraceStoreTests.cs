@@ -66,7 +66,8 @@ public sealed class TraceStoreTests(AzuriteFixture azurite, ITestOutputHelper ou
             Assert.Equal(a.Kl, b.Kl);
             Assert.Equal(a.DraftedTokens, b.DraftedTokens);
             Assert.Equal(a.AcceptedTokens, b.AcceptedTokens);
-            Assert.Equal(a.AcceptanceByPosition, b.AcceptanceByPosition);
+            Assert.Equal(a.AcceptanceRateByPosition, b.AcceptanceRateByPosition);
+            Assert.Equal(a.AcceptedPastPosition, b.AcceptedPastPosition);
         }
 
         Assert.Equal(local.Suite.Fairness.Unfairness, blob.Suite.Fairness.Unfairness);

@@ -89,7 +89,8 @@ internal static class SimulateCommand
             AnalyticalSpeedup = task.AnalyticalSpeedup,
             ExpectedSpeedupPerPrefix = task.ExpectedSpeedupPerPrefix,
             SpeedupAtAlphaZero = SpeculativeMath.AnalyticalSpeedup(0, gamma, costRatio),
-            AcceptanceByPosition = task.AcceptanceByPosition,
+            AcceptanceRateByPosition = task.AcceptanceRateByPosition,
+            AcceptedPastPosition = task.AcceptedPastPosition,
             EngineSeconds = generation.Elapsed.TotalSeconds,
         };
     }
@@ -103,7 +104,8 @@ internal static class SimulateCommand
         table.AddRow("tokens per step, expected f_γ(α)", r.ExpectedTokensPerStep.ToString("F4"));
         table.AddRow($"analytical speed-up f_γ(α)/(1+γc), γ={r.Gamma}, c={r.CostRatio}", r.AnalyticalSpeedup.ToString("F3"));
         table.AddRow("speed-up if nothing is accepted (α=0)", r.SpeedupAtAlphaZero.ToString("F3"));
-        table.AddRow("acceptance by draft position", string.Join("  ", r.AcceptanceByPosition.Select(a => a.ToString("F3"))));
+        table.AddRow("acceptance rate by draft position (accepted / verified)", string.Join("  ", r.AcceptanceRateByPosition.Select(a => a.ToString("F3"))));
+        table.AddRow("P(accepted length > position)", string.Join("  ", r.AcceptedPastPosition.Select(a => a.ToString("F3"))));
         table.AddRow("steps / tokens", $"{r.Steps} / {r.GeneratedTokens}");
         AnsiConsole.Write(table);
     }
@@ -128,6 +130,8 @@ internal sealed record SimulationResult
     public double AnalyticalSpeedup { get; init; }
     public double ExpectedSpeedupPerPrefix { get; init; }
     public double SpeedupAtAlphaZero { get; init; }
-    public double[] AcceptanceByPosition { get; init; } = [];
+    public double[] AcceptanceRateByPosition { get; init; } = [];
+
+    public double[] AcceptedPastPosition { get; init; } = [];
     public double EngineSeconds { get; init; }
 }

@@ -143,12 +143,17 @@ public static class SuiteAnalyzer
             measuredCi = Bootstrap.Percentile(prompts.Count, counts => Measured(i => counts[i]), options.BootstrapResamples, options.ConfidenceLevel, options.Seed + 2);
         }
 
-        var acceptanceByPosition = new double[gamma];
+        var acceptedPast = new double[gamma];
+        var acceptanceRate = new double[gamma];
         for (var i = 0; i < gamma; i++)
         {
-            var proposed = prompts.Sum(p => i < p.ProposedAt.Length ? p.ProposedAt[i] : 0);
-            var acceptedAt = prompts.Sum(p => i < p.AcceptedAt.Length ? p.AcceptedAt[i] : 0);
-            acceptanceByPosition[i] = proposed > 0 ? (double)acceptedAt / proposed : double.NaN;
+            static int Sum(IReadOnlyList<PromptStatistics> prompts, Func<PromptStatistics, int[]> counts, int i) =>
+                prompts.Sum(p => i < counts(p).Length ? counts(p)[i] : 0);
+            var proposed = Sum(prompts, p => p.ProposedAt, i);
+            var reached = Sum(prompts, p => p.ReachedAt, i);
+            var acceptedAt = Sum(prompts, p => p.AcceptedAt, i);
+            acceptedPast[i] = proposed > 0 ? (double)acceptedAt / proposed : double.NaN;
+            acceptanceRate[i] = reached > 0 ? (double)acceptedAt / reached : double.NaN;
         }
 
         var taskCost = MeasuredCostRatio(prompts);
@@ -176,7 +181,8 @@ public static class SuiteAnalyzer
             MeasuredSpeedupCi = measuredCi,
             SpeedupBound = options.Greedy ? double.NaN : SpeculativeMath.SpeedupBound(kl, gamma, costRatio),
             SpeedupBoundCrossEntropy = options.Greedy ? double.NaN : SpeculativeMath.SpeedupBound(crossEntropy, gamma, costRatio),
-            AcceptanceByPosition = acceptanceByPosition,
+            AcceptanceRateByPosition = acceptanceRate,
+            AcceptedPastPosition = acceptedPast,
         };
     }
 

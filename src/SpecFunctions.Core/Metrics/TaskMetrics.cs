@@ -52,6 +52,12 @@ public sealed record TaskMetrics
     /// <summary>The looser bound f_γ(1−√(D_T/2))/(1+γc).</summary>
     public required double SpeedupBoundCrossEntropy { get; init; }
 
-    /// <summary>Per draft position i (0-based): fraction of proposed drafts at i that were accepted.</summary>
-    public required double[] AcceptanceByPosition { get; init; }
+    /// <summary>
+    /// Per draft position i (0-based): accepted at i / verified at i, where a draft is verified only when every earlier
+    /// draft of its step was accepted. The conditional acceptance rate; about α(s) at that depth.
+    /// </summary>
+    public required double[] AcceptanceRateByPosition { get; init; }
+
+    /// <summary>Per draft position i (0-based): P(accepted length > i), the fraction of steps whose first i + 1 drafts were all accepted.</summary>
+    public required double[] AcceptedPastPosition { get; init; }
 }

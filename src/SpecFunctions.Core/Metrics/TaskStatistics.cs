@@ -34,6 +34,9 @@ public sealed record PromptStatistics
     /// <summary>Per draft position i: steps that proposed a draft at i, and steps that accepted it.</summary>
     public int[] ProposedAt { get; set; } = [];
     public int[] AcceptedAt { get; set; } = [];
+
+    /// <summary>Steps whose draft at position i was verified: every earlier draft of the step was accepted.</summary>
+    public int[] ReachedAt { get; set; } = [];
 }
 
 /// <summary>Streams trace records into per-prompt sums (constant memory per prompt, not per step).</summary>
@@ -76,6 +79,11 @@ public sealed class TaskStatisticsBuilder(int gamma) : ITraceSink
                 for (var i = 0; i < step.Gamma && i < Gamma; i++)
                 {
                     stats.ProposedAt[i]++;
+                    if (step.Accepted >= i)
+                    {
+                        stats.ReachedAt[i]++;
+                    }
+
                     if (step.Accepted > i)
                     {
                         stats.AcceptedAt[i]++;
@@ -109,7 +117,7 @@ public sealed class TaskStatisticsBuilder(int gamma) : ITraceSink
     {
         if (!_prompts.TryGetValue(prompt, out var stats))
         {
-            stats = new PromptStatistics { Prompt = prompt, ProposedAt = new int[Gamma], AcceptedAt = new int[Gamma] };
+            stats = new PromptStatistics { Prompt = prompt, ProposedAt = new int[Gamma], AcceptedAt = new int[Gamma], ReachedAt = new int[Gamma] };
             _prompts.Add(prompt, stats);
         }
 

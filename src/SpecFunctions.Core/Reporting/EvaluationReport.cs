@@ -219,9 +219,13 @@ public sealed record TaskReport
     [JsonPropertyName("speedupBoundCrossEntropy")]
     public required double SpeedupBoundCrossEntropy { get; init; }
 
-    /// <summary>Per draft position (index 0 = first draft): accepted / proposed.</summary>
-    [JsonPropertyName("acceptanceByPosition")]
-    public required double[] AcceptanceByPosition { get; init; }
+    /// <summary>Per draft position (index 0 = first draft): accepted at i / verified at i (every earlier draft accepted).</summary>
+    [JsonPropertyName("acceptanceRateByPosition")]
+    public double[] AcceptanceRateByPosition { get; init; } = [];
+
+    /// <summary>Per draft position (index 0 = first draft): P(accepted length &gt; i), steps whose first i + 1 drafts were all accepted.</summary>
+    [JsonPropertyName("acceptedPastPosition")]
+    public double[] AcceptedPastPosition { get; init; } = [];
 }
 
 /// <summary>A task of the run that has no committed trace.</summary>

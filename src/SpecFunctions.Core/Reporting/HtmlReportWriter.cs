@@ -151,14 +151,18 @@ public static class HtmlReportWriter
                 "the measured speed-up should track the refined prediction, which charges the verifier's real cost of scoring γ+1 positions."));
 
         var gamma = report.Suite.Gamma;
+        IEnumerable<Series> ByPosition(string prefix, Func<TaskReport, double[]> values) =>
+            Enumerable.Range(0, gamma).Select(i => new Series(
+                $"{prefix}-{i + 1}", $"position {i + 1}", $"p{Math.Min(i, 7)}",
+                [.. tasks.Select(t => i < values(t).Length ? values(t)[i] : (double?)null)], null,
+                Position: i + 1));
         yield return new XElement(H + "section", new XAttribute("id", "position"),
-            new XElement(H + "h2", "Acceptance by draft position (accepted / proposed at position i)"),
-            BarChart("chart-position", "task", ids,
-                [.. Enumerable.Range(0, gamma).Select(i => new Series(
-                    $"position-{i + 1}", $"position {i + 1}", $"p{Math.Min(i, 7)}",
-                    [.. tasks.Select(t => i < t.AcceptanceByPosition.Length ? t.AcceptanceByPosition[i] : (double?)null)], null,
-                    Position: i + 1))],
-                [], "acceptance", yMax: 1.0, referenceOne: false));
+            new XElement(H + "h2", "Acceptance rate by draft position (accepted at i / drafts verified at i)"),
+            BarChart("chart-position", "task", ids, [.. ByPosition("position", t => t.AcceptanceRateByPosition)], [], "acceptance rate", yMax: 1.0, referenceOne: false),
+            new XElement(H + "p", new XAttribute("class", "note"),
+                "A draft is verified only when every earlier draft of its step was accepted; this rate is close to α(s) at that depth."),
+            new XElement(H + "h2", "Accepted length past draft position i (P(accepted length > i))"),
+            BarChart("chart-accepted-past", "task", ids, [.. ByPosition("past", t => t.AcceptedPastPosition)], [], "fraction of steps", yMax: 1.0, referenceOne: false));
 
         if (report.Mitigation is { } mitigation)
         {

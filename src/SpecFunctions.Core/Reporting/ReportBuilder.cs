@@ -88,7 +88,8 @@ public static class ReportBuilder
                 MeasuredSpeedupCi = Interval(t.MeasuredSpeedupCi),
                 SpeedupBound = t.SpeedupBound,
                 SpeedupBoundCrossEntropy = t.SpeedupBoundCrossEntropy,
-                AcceptanceByPosition = t.AcceptanceByPosition,
+                AcceptanceRateByPosition = t.AcceptanceRateByPosition,
+                AcceptedPastPosition = t.AcceptedPastPosition,
             };
         }).ToList();
 

@@ -6,7 +6,8 @@ namespace SpecFunctions.Core.Reporting;
 /// <summary>
 /// <c>tasks.csv</c>: one row per task with a header row, invariant culture, RFC 4180 quoting, UTF-8 without BOM.
 /// Missing values are empty cells and NaN is <c>NaN</c> (both read as NaN by <c>pandas.read_csv</c>).
-/// Per-position acceptance gets one column per draft position (<c>acceptanceAtPosition1</c>…<c>γ</c>).
+/// Per-position acceptance gets one column per draft position and kind: the conditional rate
+/// (<c>acceptanceRateAtPosition1</c>…<c>γ</c>) and P(accepted length &gt; i) (<c>acceptedPastPosition1</c>…<c>γ</c>).
 /// </summary>
 public static class TasksCsvWriter
 {
@@ -21,7 +22,8 @@ public static class TasksCsvWriter
             "analyticalSpeedup", "expectedSpeedupPerPrefix", "refinedSpeedup", "measuredSpeedup", "measuredSpeedupCiLower",
             "measuredSpeedupCiUpper", "speedupBound", "speedupBoundCrossEntropy",
         };
-        header.AddRange(Enumerable.Range(1, gamma).Select(i => $"acceptanceAtPosition{i}"));
+        header.AddRange(Enumerable.Range(1, gamma).Select(i => $"acceptanceRateAtPosition{i}"));
+        header.AddRange(Enumerable.Range(1, gamma).Select(i => $"acceptedPastPosition{i}"));
 
         var text = new StringBuilder();
         text.AppendJoin(',', header).Append('\n');
@@ -35,7 +37,8 @@ public static class TasksCsvWriter
                 Num(t.AnalyticalSpeedup), Num(t.ExpectedSpeedupPerPrefix), Num(t.RefinedSpeedup), Num(t.MeasuredSpeedup),
                 Num(t.MeasuredSpeedupCi?.Lower), Num(t.MeasuredSpeedupCi?.Upper), Num(t.SpeedupBound), Num(t.SpeedupBoundCrossEntropy),
             };
-            cells.AddRange(Enumerable.Range(0, gamma).Select(i => Num(i < t.AcceptanceByPosition.Length ? t.AcceptanceByPosition[i] : null)));
+            cells.AddRange(Enumerable.Range(0, gamma).Select(i => Num(i < t.AcceptanceRateByPosition.Length ? t.AcceptanceRateByPosition[i] : null)));
+            cells.AddRange(Enumerable.Range(0, gamma).Select(i => Num(i < t.AcceptedPastPosition.Length ? t.AcceptedPastPosition[i] : null)));
             text.AppendJoin(',', cells).Append('\n');
         }
 

@@ -50,6 +50,7 @@ internal static class TestReports
         MeasuredSpeedup = measured,
         SpeedupBound = 1.0,
         SpeedupBoundCrossEntropy = 1.0,
-        AcceptanceByPosition = [0.9, 0.8, 0.7, 0.6],
+        AcceptanceRateByPosition = [0.9, 0.8, 0.7, 0.6],
+        AcceptedPastPosition = [0.9, 0.72, 0.504, 0.3024],
     };
 }
