@@ -73,21 +73,25 @@ internal static class ReportTable
     {
         var table = new Table().Border(TableBorder.Rounded).Title($"run [bold]{Markup.Escape(report.RunId)}[/]  γ = {report.Suite.Gamma}, c = {report.Suite.CostRatio:F3}, v_γ = {report.Suite.VerificationCostRatio:F3}");
         table.AddColumn("task");
-        foreach (var c in new[] { "α_T [[95% CI]]", "D_T", "tok/step", "S_T", "refined", "measured [[95% CI]]", "bound" })
+        foreach (var c in new[] { "α_T", "D_T", "tok/step", "S_T", "refined", "measured", "bound" })
         {
             table.AddColumn(new TableColumn(c).RightAligned());
         }
 
+        // Every figure with its 95 % bootstrap interval over prompts underneath.
+        static string Cell(double? value, IntervalReport? ci) => value is not { } v
+            ? "—"
+            : Markup.Escape(ci is null ? $"{v:F2}" : $"{v:F2}\n[{ci.Lower:F2},{ci.Upper:F2}]");
         foreach (var t in report.Tasks)
         {
             table.AddRow(
                 Markup.Escape(t.TaskId),
-                Markup.Escape($"{t.Alpha:F2} [{t.AlphaCi?.Lower:F2},{t.AlphaCi?.Upper:F2}]"),
-                $"{t.CrossEntropy:F2}",
-                $"{t.MeanAcceptedLength:F2}",
-                $"{t.AnalyticalSpeedup:F2}",
-                $"{t.RefinedSpeedup:F2}",
-                t.MeasuredSpeedup is { } m ? Markup.Escape($"{m:F2} [{t.MeasuredSpeedupCi?.Lower:F2},{t.MeasuredSpeedupCi?.Upper:F2}]") : "—",
+                Cell(t.Alpha, t.AlphaCi),
+                Cell(t.CrossEntropy, t.CrossEntropyCi),
+                Cell(t.MeanAcceptedLength, t.MeanAcceptedLengthCi),
+                Cell(t.AnalyticalSpeedup, t.AnalyticalSpeedupCi),
+                Cell(t.RefinedSpeedup, t.RefinedSpeedupCi),
+                Cell(t.MeasuredSpeedup, t.MeasuredSpeedupCi),
                 $"{t.SpeedupBound:F2}");
         }
 

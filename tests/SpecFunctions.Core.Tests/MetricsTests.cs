@@ -157,6 +157,23 @@ public class MetricsTests
         Assert.Equal([2.0 / 3, 1.0 / 2], t.AcceptanceRateByPosition);  // position 2 verified in 2 steps (accepted ≥ 1), accepted in 1
         var perPrefix = new[] { 1.0, 0.5, 0.5, 0.0, 1.0, 1.0 }.Average(a => SpeculativeMath.ExpectedTokensPerStep(a, 2)) / 1.2;
         Assert.Equal(perPrefix, t.ExpectedSpeedupPerPrefix, 12);
+
+        // Intervals: with two prompts a resample holds prompt 0 only, prompt 1 only (a quarter of the time each) or both,
+        // so each 95 % percentile interval spans exactly the two single-prompt values.
+        static void Between(double lower, double upper, ConfidenceInterval? ci)
+        {
+            Assert.NotNull(ci);
+            Assert.Equal(lower, ci.Lower, 12);
+            Assert.Equal(upper, ci.Upper, 12);
+        }
+
+        Between(0.5, 1.0, t.AlphaCi);                               // α: prompt 0 (1+.5+.5+0)/4, prompt 1 (1+1)/2
+        Between(0.0, 0.2, t.KlCi);                                  // KL: prompt 1 0, prompt 0 (0+.2+.2+.4)/4
+        Between(0.5, 0.5, t.AcceptanceRateCi);                      // 2 of 4 drafts, 1 of 2
+        Between(2.0, 2.0, t.MeanAcceptedLengthCi);                  // (3+1)/2, 2/1
+        Between(1.75 / 1.2, 3.0 / 1.2, t.AnalyticalSpeedupCi);      // f_2(0.5) = 1.75, f_2(1) = 3, over 1 + γc
+        Between(1.75 / 1.4, 3.0 / 1.4, t.RefinedSpeedupCi);         // over γc + v_γ = 0.2 + 1.2
+        Between(7.5 / 4 / 1.2, 3.0 / 1.2, t.ExpectedSpeedupPerPrefixCi); // (3 + 1.75 + 1.75 + 1)/4, (3 + 3)/2
     }
 
     [Fact]

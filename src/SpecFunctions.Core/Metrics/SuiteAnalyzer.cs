@@ -157,6 +157,9 @@ public static class SuiteAnalyzer
         }
 
         var taskCost = MeasuredCostRatio(prompts);
+        var alphaCi = Ci(p => p.AlphaSum, p => p.Positions, 0);
+        var perPrefixCi = Ci(p => p.PerPrefixTokensSum, p => p.Positions, 5);
+        ConfidenceInterval Map(ConfidenceInterval ci, Func<double, double> increasing) => new(increasing(ci.Lower), increasing(ci.Upper));
         return new TaskMetrics
         {
             TaskId = taskId,
@@ -166,17 +169,23 @@ public static class SuiteAnalyzer
             AcceptedTokens = accepted,
             GeneratedTokens = prompts.Sum(p => p.GeneratedTokens),
             AcceptanceRate = Ratio(accepted, drafted),
+            AcceptanceRateCi = Ci(p => p.Accepted, p => p.Drafted, 3),
             Alpha = alpha,
-            AlphaCi = Ci(p => p.AlphaSum, p => p.Positions, 0),
+            AlphaCi = alphaCi,
             CrossEntropy = crossEntropy,
             CrossEntropyCi = Ci(p => p.CrossEntropySum, p => p.Positions, 1),
             Kl = kl,
+            KlCi = Ci(p => p.KlSum, p => p.Positions, 4),
             MeanAcceptedLength = Ratio(prompts.Sum(p => p.Emitted), steps),
+            MeanAcceptedLengthCi = Ci(p => p.Emitted, p => p.Steps, 6),
             CostRatio = taskCost,
             VerificationCostRatio = MeasuredVerificationRatio(prompts),
             AnalyticalSpeedup = SpeculativeMath.AnalyticalSpeedup(alpha, gamma, costRatio),
+            AnalyticalSpeedupCi = Map(alphaCi, a => SpeculativeMath.AnalyticalSpeedup(a, gamma, costRatio)),
             ExpectedSpeedupPerPrefix = perPrefixTokens / (1 + gamma * costRatio),
+            ExpectedSpeedupPerPrefixCi = Map(perPrefixCi, t => t / (1 + gamma * costRatio)),
             RefinedSpeedup = SpeculativeMath.RefinedSpeedup(alpha, gamma, costRatio, verificationRatio),
+            RefinedSpeedupCi = Map(alphaCi, a => SpeculativeMath.RefinedSpeedup(a, gamma, costRatio, verificationRatio)),
             MeasuredSpeedup = measured,
             MeasuredSpeedupCi = measuredCi,
             SpeedupBound = options.Greedy ? double.NaN : SpeculativeMath.SpeedupBound(kl, gamma, costRatio),

@@ -12,6 +12,7 @@ public sealed record TaskMetrics
 
     /// <summary>Accepted drafts / proposed drafts (the noisy realisation of α).</summary>
     public required double AcceptanceRate { get; init; }
+    public ConfidenceInterval? AcceptanceRateCi { get; init; }
 
     /// <summary>α_T, the mean exact acceptance probability α(s) over drafted prefixes.</summary>
     public required double Alpha { get; init; }
@@ -23,9 +24,11 @@ public sealed record TaskMetrics
 
     /// <summary>KL_T, the mean per-prefix KL(p‖q).</summary>
     public required double Kl { get; init; }
+    public ConfidenceInterval? KlCi { get; init; }
 
     /// <summary>Mean tokens emitted per speculative step, <b>bonus/correction token included</b> (plain decoding = 1.0).</summary>
     public required double MeanAcceptedLength { get; init; }
+    public ConfidenceInterval? MeanAcceptedLengthCi { get; init; }
 
     /// <summary>This task's own measured c (drafter call / verifier single-position call); the suite's pooled c drives the speed-ups.</summary>
     public required double? CostRatio { get; init; }
@@ -33,14 +36,17 @@ public sealed record TaskMetrics
     /// <summary>This task's own measured v_γ (verifier γ+1-position call / single-position call).</summary>
     public required double? VerificationCostRatio { get; init; }
 
-    /// <summary>S_T = f_γ(α_T)/(1+γc), the paper's form.</summary>
+    /// <summary>S_T = f_γ(α_T)/(1+γc), the paper's form. Its interval is α_T's mapped through the same (increasing) function, c fixed.</summary>
     public required double AnalyticalSpeedup { get; init; }
+    public ConfidenceInterval? AnalyticalSpeedupCi { get; init; }
 
     /// <summary>E_s[f_γ(α(s))]/(1+γc), the per-prefix mean (≥ S_T by Jensen).</summary>
     public required double ExpectedSpeedupPerPrefix { get; init; }
+    public ConfidenceInterval? ExpectedSpeedupPerPrefixCi { get; init; }
 
-    /// <summary>f_γ(α_T)/(γc + v_γ), the prediction the measured speed-up should match.</summary>
+    /// <summary>f_γ(α_T)/(γc + v_γ), the prediction the measured speed-up should match (interval: α_T's, c and v_γ fixed).</summary>
     public required double RefinedSpeedup { get; init; }
+    public ConfidenceInterval? RefinedSpeedupCi { get; init; }
 
     /// <summary>Baseline time per token / speculative time per token, each pooled over the task's prompts; null without a baseline.</summary>
     public required double? MeasuredSpeedup { get; init; }

@@ -166,6 +166,9 @@ public sealed record TaskReport
     [JsonPropertyName("acceptanceRate")]
     public required double AcceptanceRate { get; init; }
 
+    [JsonPropertyName("acceptanceRateCi")]
+    public IntervalReport? AcceptanceRateCi { get; init; }
+
     /// <summary>α_T, mean exact α(s) over drafted prefixes.</summary>
     [JsonPropertyName("alpha")]
     public required double Alpha { get; init; }
@@ -184,9 +187,15 @@ public sealed record TaskReport
     [JsonPropertyName("kl")]
     public required double Kl { get; init; }
 
+    [JsonPropertyName("klCi")]
+    public IntervalReport? KlCi { get; init; }
+
     /// <summary>Mean tokens emitted per step, bonus/correction token included (plain decoding = 1.0).</summary>
     [JsonPropertyName("meanAcceptedLength")]
     public required double MeanAcceptedLength { get; init; }
+
+    [JsonPropertyName("meanAcceptedLengthCi")]
+    public IntervalReport? MeanAcceptedLengthCi { get; init; }
 
     /// <summary>This task's own measured c; null without a baseline.</summary>
     [JsonPropertyName("costRatio")]
@@ -196,13 +205,24 @@ public sealed record TaskReport
     [JsonPropertyName("analyticalSpeedup")]
     public required double AnalyticalSpeedup { get; init; }
 
+    /// <summary>α_T's interval through f_γ(·)/(1+γc), c fixed.</summary>
+    [JsonPropertyName("analyticalSpeedupCi")]
+    public IntervalReport? AnalyticalSpeedupCi { get; init; }
+
     /// <summary>E_s[f_γ(α(s))]/(1+γc) (≥ S_T by Jensen).</summary>
     [JsonPropertyName("expectedSpeedupPerPrefix")]
     public required double ExpectedSpeedupPerPrefix { get; init; }
 
+    [JsonPropertyName("expectedSpeedupPerPrefixCi")]
+    public IntervalReport? ExpectedSpeedupPerPrefixCi { get; init; }
+
     /// <summary>f_γ(α_T)/(γc + v_γ).</summary>
     [JsonPropertyName("refinedSpeedup")]
     public required double RefinedSpeedup { get; init; }
+
+    /// <summary>α_T's interval through f_γ(·)/(γc+v_γ), c and v_γ fixed.</summary>
+    [JsonPropertyName("refinedSpeedupCi")]
+    public IntervalReport? RefinedSpeedupCi { get; init; }
 
     /// <summary>Baseline time per token / speculative time per token; null without a baseline.</summary>
     [JsonPropertyName("measuredSpeedup")]

@@ -141,8 +141,8 @@ public static class HtmlReportWriter
             BarChart("chart-speedup", "task", ids,
                 [
                     new Series("measured", "measured (baseline / speculative time per token)", "s0", [.. tasks.Select(t => t.MeasuredSpeedup)], [.. tasks.Select(t => t.MeasuredSpeedupCi)]),
-                    new Series("analytical", "analytical S_T = f_γ(α_T)/(1+γc)", "s1", [.. tasks.Select(t => (double?)t.AnalyticalSpeedup)], null),
-                    new Series("refined", "refined f_γ(α_T)/(γc+v_γ)", "s2", [.. tasks.Select(t => (double?)t.RefinedSpeedup)], null),
+                    new Series("analytical", "analytical S_T = f_γ(α_T)/(1+γc)", "s1", [.. tasks.Select(t => (double?)t.AnalyticalSpeedup)], [.. tasks.Select(t => t.AnalyticalSpeedupCi)]),
+                    new Series("refined", "refined f_γ(α_T)/(γc+v_γ)", "s2", [.. tasks.Select(t => (double?)t.RefinedSpeedup)], [.. tasks.Select(t => t.RefinedSpeedupCi)]),
                 ],
                 [new Marker("bound", "Theorem-1 bound f_γ(1−√(KL_T/2))/(1+γc)", [.. tasks.Select(t => t.SpeedupBound)])],
                 "speed-up ×", yMax: null, referenceOne: true),
@@ -252,15 +252,15 @@ public static class HtmlReportWriter
                 Td(t.Prompts.ToString(CultureInfo.InvariantCulture)),
                 Td(t.DraftedTokens.ToString(CultureInfo.InvariantCulture)),
                 Td(t.AcceptedTokens.ToString(CultureInfo.InvariantCulture)),
-                Td(F(t.AcceptanceRate, 3)),
+                Td(WithInterval(t.AcceptanceRate, t.AcceptanceRateCi, 3)),
                 Td(F(t.Alpha, 3), "alpha", t.Alpha),
                 Td(Interval(t.AlphaCi, 3)),
-                Td(F(t.CrossEntropy, 3), "cross-entropy", t.CrossEntropy),
-                Td(F(t.Kl, 3)),
-                Td(F(t.MeanAcceptedLength, 2)),
-                Td(F(t.AnalyticalSpeedup, 3), "analytical-speedup", t.AnalyticalSpeedup),
-                Td(F(t.ExpectedSpeedupPerPrefix, 3)),
-                Td(F(t.RefinedSpeedup, 3)),
+                Td(WithInterval(t.CrossEntropy, t.CrossEntropyCi, 3), "cross-entropy", t.CrossEntropy),
+                Td(WithInterval(t.Kl, t.KlCi, 3)),
+                Td(WithInterval(t.MeanAcceptedLength, t.MeanAcceptedLengthCi, 2)),
+                Td(WithInterval(t.AnalyticalSpeedup, t.AnalyticalSpeedupCi, 3), "analytical-speedup", t.AnalyticalSpeedup),
+                Td(WithInterval(t.ExpectedSpeedupPerPrefix, t.ExpectedSpeedupPerPrefixCi, 3)),
+                Td(WithInterval(t.RefinedSpeedup, t.RefinedSpeedupCi, 3)),
                 Td(F(t.MeasuredSpeedup, 3), "measured-speedup", t.MeasuredSpeedup),
                 Td(Interval(t.MeasuredSpeedupCi, 3)),
                 Td(F(t.SpeedupBound, 3), "speedup-bound", t.SpeedupBound)))));
@@ -452,6 +452,10 @@ public static class HtmlReportWriter
         : "–";
 
     private static string Interval(IntervalReport? ci, int digits) => ci is null ? "–" : $"[{F(ci.Lower, digits)}, {F(ci.Upper, digits)}]";
+
+    /// <summary>"value [lower, upper]", or the value alone without an interval.</summary>
+    private static string WithInterval(double value, IntervalReport? ci, int digits) =>
+        ci is null ? F(value, digits) : $"{F(value, digits)} {Interval(ci, digits)}";
 
     private static string Change(double before, double after) =>
         before > 0 ? (after / before - 1).ToString("+0.0%;-0.0%;0.0%", CultureInfo.InvariantCulture) : "–";

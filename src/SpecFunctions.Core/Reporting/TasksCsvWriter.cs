@@ -15,13 +15,32 @@ public static class TasksCsvWriter
     {
         ArgumentNullException.ThrowIfNull(report);
         var gamma = report.Suite.Gamma;
-        var header = new List<string>
+        // Every figure with an interval gets <name>CiLower and <name>CiUpper columns right after it.
+        (string Name, Func<TaskReport, double?> Value, Func<TaskReport, IntervalReport?>? Ci)[] figures =
+        [
+            ("acceptanceRate", t => t.AcceptanceRate, t => t.AcceptanceRateCi),
+            ("alpha", t => t.Alpha, t => t.AlphaCi),
+            ("crossEntropy", t => t.CrossEntropy, t => t.CrossEntropyCi),
+            ("kl", t => t.Kl, t => t.KlCi),
+            ("meanAcceptedLength", t => t.MeanAcceptedLength, t => t.MeanAcceptedLengthCi),
+            ("costRatio", t => t.CostRatio, null),
+            ("analyticalSpeedup", t => t.AnalyticalSpeedup, t => t.AnalyticalSpeedupCi),
+            ("expectedSpeedupPerPrefix", t => t.ExpectedSpeedupPerPrefix, t => t.ExpectedSpeedupPerPrefixCi),
+            ("refinedSpeedup", t => t.RefinedSpeedup, t => t.RefinedSpeedupCi),
+            ("measuredSpeedup", t => t.MeasuredSpeedup, t => t.MeasuredSpeedupCi),
+            ("speedupBound", t => t.SpeedupBound, null),
+            ("speedupBoundCrossEntropy", t => t.SpeedupBoundCrossEntropy, null),
+        ];
+        var header = new List<string> { "taskId", "status", "prompts", "steps", "draftedTokens", "acceptedTokens", "generatedTokens" };
+        foreach (var (name, _, ci) in figures)
         {
-            "taskId", "status", "prompts", "steps", "draftedTokens", "acceptedTokens", "generatedTokens", "acceptanceRate",
-            "alpha", "alphaCiLower", "alphaCiUpper", "crossEntropy", "kl", "meanAcceptedLength", "costRatio",
-            "analyticalSpeedup", "expectedSpeedupPerPrefix", "refinedSpeedup", "measuredSpeedup", "measuredSpeedupCiLower",
-            "measuredSpeedupCiUpper", "speedupBound", "speedupBoundCrossEntropy",
-        };
+            header.Add(name);
+            if (ci is not null)
+            {
+                header.AddRange([name + "CiLower", name + "CiUpper"]);
+            }
+        }
+
         header.AddRange(Enumerable.Range(1, gamma).Select(i => $"acceptanceRateAtPosition{i}"));
         header.AddRange(Enumerable.Range(1, gamma).Select(i => $"acceptedPastPosition{i}"));
 
@@ -32,11 +51,17 @@ public static class TasksCsvWriter
             var cells = new List<string>
             {
                 Quote(t.TaskId), Quote(t.Status.ToString().ToLowerInvariant()), Int(t.Prompts), Int(t.Steps), Int(t.DraftedTokens),
-                Int(t.AcceptedTokens), Int(t.GeneratedTokens), Num(t.AcceptanceRate), Num(t.Alpha), Num(t.AlphaCi?.Lower),
-                Num(t.AlphaCi?.Upper), Num(t.CrossEntropy), Num(t.Kl), Num(t.MeanAcceptedLength), Num(t.CostRatio),
-                Num(t.AnalyticalSpeedup), Num(t.ExpectedSpeedupPerPrefix), Num(t.RefinedSpeedup), Num(t.MeasuredSpeedup),
-                Num(t.MeasuredSpeedupCi?.Lower), Num(t.MeasuredSpeedupCi?.Upper), Num(t.SpeedupBound), Num(t.SpeedupBoundCrossEntropy),
+                Int(t.AcceptedTokens), Int(t.GeneratedTokens),
             };
+            foreach (var (_, value, ci) in figures)
+            {
+                cells.Add(Num(value(t)));
+                if (ci is not null)
+                {
+                    cells.AddRange([Num(ci(t)?.Lower), Num(ci(t)?.Upper)]);
+                }
+            }
+
             cells.AddRange(Enumerable.Range(0, gamma).Select(i => Num(i < t.AcceptanceRateByPosition.Length ? t.AcceptanceRateByPosition[i] : null)));
             cells.AddRange(Enumerable.Range(0, gamma).Select(i => Num(i < t.AcceptedPastPosition.Length ? t.AcceptedPastPosition[i] : null)));
             text.AppendJoin(',', cells).Append('\n');
