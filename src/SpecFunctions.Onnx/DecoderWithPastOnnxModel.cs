@@ -145,7 +145,7 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
         return inputs[name].ElementDataType;
     }
 
-    [GeneratedRegex(@"^past_key_values\.(\d+)\.(key|value)$")]
+    [GeneratedRegex(@"^past_key_values\.(\d+)\.(key|value)\z")]
     private static partial Regex PastRegex();
 
     private sealed class Sequence(DecoderWithPastOnnxModel model) : IModelSequence

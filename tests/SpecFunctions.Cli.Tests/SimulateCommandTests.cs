@@ -50,7 +50,7 @@ public class SuiteFileTests
         Assert.Equal(["first prompt", "second prompt"], suite.Tasks[0].Prompts);
         Assert.Contains("tasks[1].id", Assert.Throws<FormatException>(() => SuiteFile.Load(Path.Combine(folder, "dup.json"))).Message);
         Assert.Contains("promptsFile", Assert.Throws<FormatException>(() => SuiteFile.Load(Path.Combine(folder, "escape.json"))).Message);
-        Assert.Contains("not found", Assert.Throws<FormatException>(() => SuiteFile.Load(Path.Combine(folder, "missing.json"))).Message);
+        Assert.Contains("does not exist", Assert.Throws<FormatException>(() => SuiteFile.Load(Path.Combine(folder, "missing.json"))).Message);
         Directory.Delete(folder, recursive: true);
     }
 }

@@ -134,6 +134,21 @@ public sealed class SubmitEvaluationBadInputTests : IDisposable
         ["runId traversal"] = Edit("runId", r => r["runId"] = "../x"),
         ["runId number"] = Edit("runId", r => r["runId"] = 42),
         ["runId empty"] = Edit("runId", r => r["runId"] = ""),
+        // Ids anchored at the true end: .NET's $ matched before a final \n.
+        ["runId trailing newline"] = Edit("runId", r => r["runId"] = "run-1\n"),
+        ["runId trailing CRLF"] = Edit("runId", r => r["runId"] = "run-1\r\n"),
+        ["task id trailing newline"] = Edit("suite.tasks[0].id", r => Task0(r)["id"] = "en\n"),
+        ["task ids en and en newline"] = Edit("suite.tasks[1].id", r => r["suite"]!["tasks"]![1]!["id"] = "en\n"),
+        // Invalid UTF-16 (lone surrogate escapes): a field error, never an exception.
+        ["lone surrogate in prompt"] = Raw("suite.tasks[0].prompts[0]", ValidJson.Replace("\"one\"", "\"\\ud800\"")),
+        ["lone low surrogate in prompt"] = Raw("suite.tasks[1].prompts[0]", ValidJson.Replace("\"drei\"", "\"dr\\udc00ei\"")),
+        ["reversed surrogates in prompt"] = Raw("suite.tasks[0].prompts[1]", ValidJson.Replace("\"two\"", "\"\\udc00\\ud800\"")),
+        ["lone surrogate in task id"] = Raw("suite.tasks[0].id", ValidJson.Replace("\"en\"", "\"\\ud800\"")),
+        ["lone surrogate in suite name"] = Raw("suite.name", ValidJson.Replace("\"mgsm\"", "\"mgsm\\udfff\"")),
+        ["lone surrogate in runId"] = Raw("runId", "{\"runId\":\"\\ud800\"," + ValidJson.TrimStart()[1..]),
+        ["lone surrogate in verifier"] = Raw("verifier", ValidJson.Replace("\"demo-verifier\"", "\"\\ud800\"")),
+        ["lone surrogate in field name"] = Raw("settings", ValidJson.Replace("\"gamma\"", "\"\\ud800\"")),
+        ["promptsFile in a body"] = Edit("suite.tasks[1].promptsFile", r => r["suite"]!["tasks"]![1]!["promptsFile"] = "/etc/shadow"),
     };
 
     public static TheoryData<string> CaseNames => [.. Cases.Keys];

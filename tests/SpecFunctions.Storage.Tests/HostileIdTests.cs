@@ -48,7 +48,7 @@ public sealed class HostileIdTests
     public void Validate_HostileId_MessageNamesKindAndPattern()
     {
         var error = Assert.Throws<ArgumentException>(() => StoreIds.Validate("../etc", "run"));
-        Assert.StartsWith("invalid run id '../etc': must match ^[a-z0-9][a-z0-9-_]{0,63}$", error.Message, StringComparison.Ordinal);
+        Assert.StartsWith("invalid run id '../etc': must match ^[a-z0-9][a-z0-9-_]{0,63}\\z", error.Message, StringComparison.Ordinal);
     }
 
     private static async Task AssertAllRejected(TraceStore store, string runId, string taskId, string kind)

@@ -16,7 +16,8 @@ internal static class RunCommand
         var suite = new Option<FileInfo>("--suite") { Description = "Suite JSON file", Required = true };
         var verifier = new Option<DirectoryInfo>("--verifier") { Description = "Verifier model folder (specfn-model.json + model.onnx)", Required = true };
         var drafter = new Option<DirectoryInfo>("--drafter") { Description = "Drafter model folder", Required = true };
-        var settings = new SettingsOptions();
+        var limits = new EvaluationLimits();
+        var settings = new SettingsOptions(limits: limits);
         var runId = new Option<string?>("--run-id") { Description = "Run id (default: generated); re-using one re-uses its committed traces" };
         var output = new Option<string>("--out") { Description = "Folder for report.json/report.html copies", DefaultValueFactory = _ => ".specfn" };
         var json = new Option<bool>("--json") { Description = "Print one JSON document" };
@@ -35,7 +36,7 @@ internal static class RunCommand
             SuiteDefinition definition;
             try
             {
-                definition = SuiteFile.Load(parse.GetValue(suite)!.FullName);
+                definition = SuiteFile.Load(parse.GetValue(suite)!.FullName, limits);
             }
             catch (FormatException ex)
             {
@@ -87,13 +88,16 @@ internal static class RunCommand
 /// <c>audit</c> generates a fixed budget by default: its held-out prompts are whole sentences, and stopping at the
 /// newline would end about half the generations after a few bytes, leaving measured speed-ups to chance.
 /// </param>
-internal sealed class SettingsOptions(bool ignoreEosByDefault = false)
+/// <param name="limits">The ranges of γ and the token budget: the limits the HTTP API applies (default <see cref="EvaluationLimits"/>).</param>
+internal sealed class SettingsOptions(bool ignoreEosByDefault = false, EvaluationLimits? limits = null)
 {
-    public Option<int> Gamma { get; } = new("--gamma") { Description = $"Draft length γ, 1..{DecodingOptions.MaxGamma}", DefaultValueFactory = _ => 4 };
+    public EvaluationLimits Limits { get; } = limits ?? new EvaluationLimits();
+
+    public Option<int> Gamma { get; } = new("--gamma") { DefaultValueFactory = _ => 4 };
 
     public Option<double> Temperature { get; } = new("--temperature") { Description = "Sampling temperature (0 = greedy); sampling is lossless at any temperature", DefaultValueFactory = _ => 1.0 };
 
-    public Option<int> MaxNewTokens { get; } = new("--max-new-tokens") { Description = "Token budget per prompt", DefaultValueFactory = _ => 64 };
+    public Option<int> MaxNewTokens { get; } = new("--max-new-tokens") { DefaultValueFactory = _ => 64 };
 
     public Option<long> Seed { get; } = new("--seed") { Description = "Sampler seed", DefaultValueFactory = _ => 1 };
 
@@ -115,9 +119,11 @@ internal sealed class SettingsOptions(bool ignoreEosByDefault = false)
         command.Options.Add(IgnoreEos);
         command.Options.Add(MaxConcurrentTasks);
         MaxConcurrentTasks.Require(v => v is >= 1 and <= 64, "--max-concurrent-tasks must be in 1..64");
-        Gamma.Require(v => v is >= 1 and <= DecodingOptions.MaxGamma, $"--gamma must be in 1..{DecodingOptions.MaxGamma}");
+        Gamma.Description = $"Draft length γ, 1..{Limits.MaxGamma}";
+        MaxNewTokens.Description = $"Token budget per prompt, 1..{Limits.MaxNewTokens}";
+        Gamma.Require(v => v >= 1 && v <= Limits.MaxGamma, $"--gamma must be in 1..{Limits.MaxGamma}");
         Temperature.Require(v => v is >= 0 and < double.PositiveInfinity, "--temperature must be >= 0");
-        MaxNewTokens.Require(v => v is >= 1 and <= 4096, "--max-new-tokens must be in 1..4096");
+        MaxNewTokens.Require(v => v >= 1 && v <= Limits.MaxNewTokens, $"--max-new-tokens must be in 1..{Limits.MaxNewTokens}");
     }
 
     public EvaluationSettings Read(ParseResult parse) => new()

@@ -12,7 +12,7 @@ public sealed record SuiteDefinition
     public required IReadOnlyList<SuiteTask> Tasks { get; init; }
 }
 
-/// <summary>One task of a suite. Ids follow <c>^[a-z0-9][a-z0-9-_]{0,63}$</c>.</summary>
+/// <summary>One task of a suite. Ids follow <see cref="Storage.StoreIds.Pattern"/>.</summary>
 public sealed record SuiteTask
 {
     [JsonPropertyName("id")]
@@ -120,16 +120,31 @@ public sealed record EvaluationRequest
     public bool MeasureAfresh { get; init; }
 }
 
-/// <summary>Limits on what one submission may ask for.</summary>
+/// <summary>
+/// Limits on what one evaluation may ask for, shared by the HTTP API (section <see cref="SectionName"/>) and the CLI
+/// (its option ranges and suite files use the defaults), so that both accept the same evaluations.
+/// </summary>
 public sealed record EvaluationLimits
 {
     public const string SectionName = "Evaluation:Limits";
 
+    /// <summary>Largest HTTP body, suite file or prompts file, bytes. Default 1 MiB.</summary>
     public int MaxBodyBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>Most tasks in a suite. Default 64.</summary>
     public int MaxTasks { get; init; } = 64;
+
+    /// <summary>Most prompts (or training prompts) per task. Default 256.</summary>
     public int MaxPromptsPerTask { get; init; } = 256;
+
+    /// <summary>Longest prompt, UTF-16 characters. Default 4096.</summary>
     public int MaxPromptChars { get; init; } = 4096;
+
+    /// <summary>Largest token budget per prompt (<c>maxNewTokens</c>, <c>--max-new-tokens</c>). Default 1024.</summary>
     public int MaxNewTokens { get; init; } = 1024;
+
+    /// <summary>Largest draft length γ: the engine's bound (<see cref="Decoding.DecodingOptions.MaxGamma"/>), not configurable.</summary>
+    public int MaxGamma => Decoding.DecodingOptions.MaxGamma;
 }
 
 /// <summary>Orchestration progress, carried in the Durable custom status.</summary>

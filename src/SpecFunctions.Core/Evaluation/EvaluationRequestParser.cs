@@ -42,9 +42,6 @@ public sealed class ParseResult<T>
 /// </summary>
 public sealed class EvaluationRequestParser
 {
-    /// <summary>Largest accepted γ.</summary>
-    public const int MaxGamma = 64;
-
     /// <summary>Longest accepted suite name, characters.</summary>
     public const int MaxSuiteNameChars = 200;
 
@@ -59,9 +56,12 @@ public sealed class EvaluationRequestParser
         AllowTrailingCommas = false,
     };
 
+    private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
+
     private static readonly string[] RequestFields = ["runId", "suite", "verifier", "drafter", "settings", "mitigation"];
     private static readonly string[] SuiteFields = ["name", "tasks"];
     private static readonly string[] TaskFields = ["id", "prompts", "trainingPrompts"];
+    private static readonly string[] FileTaskFields = ["id", "prompts", "promptsFile", "trainingPrompts"];
     private static readonly string[] SettingsFields = ["gamma", "temperature", "topK", "topP", "maxNewTokens", "seed", "ignoreEos"];
     private static readonly string[] MitigationFields = ["unfairnessThreshold", "speedupGapThreshold", "autoMitigate", "strategy", "meanSpeedupTolerance"];
 
@@ -97,7 +97,7 @@ public sealed class EvaluationRequestParser
     public ParseResult<EvaluationRequest> Parse(ReadOnlyMemory<byte> body)
     {
         var errors = new ErrorList();
-        using var document = ParseDocument(body, errors);
+        using var document = ParseDocument(body, errors, "the body");
         if (document is null)
         {
             return ParseResult<EvaluationRequest>.Failure(errors.Items);
@@ -120,7 +120,7 @@ public sealed class EvaluationRequestParser
             }
         }
 
-        var suite = w.Required(root, "", "suite", (e, p) => ParseSuite(w, e, p));
+        var suite = w.Required(root, "", "suite", (e, p) => ParseSuite(w, e, p, promptsFiles: null));
         var verifier = w.Required(root, "", "verifier", (e, p) => Model(w, e, p));
         var drafter = w.Required(root, "", "drafter", (e, p) => Model(w, e, p));
         var settings = root.TryGetValue("settings", out var s) ? ParseSettings(w, s, "settings") : new EvaluationSettings();
@@ -142,47 +142,54 @@ public sealed class EvaluationRequestParser
         });
     }
 
-    /// <summary>Parses and validates a suite file: <c>{ "name": …, "tasks": [ { "id": …, "prompts": [ … ] } ] }</c>.</summary>
-    public ParseResult<SuiteDefinition> ParseSuite(ReadOnlyMemory<byte> body)
+    /// <summary>
+    /// Parses and validates a suite file: <c>{ "name": …, "tasks": [ { "id": …, "prompts": [ … ] } ] }</c>. With
+    /// <paramref name="promptsFiles"/>, a task may give <c>"promptsFile"</c> (a plain file name; one prompt per non-blank
+    /// line, strict UTF-8, at most <see cref="EvaluationLimits.MaxBodyBytes"/>) instead of <c>"prompts"</c>; its problems
+    /// are reported under <c>tasks[i].promptsFile</c> like any other field's. Field paths are relative to the suite root.
+    /// </summary>
+    public ParseResult<SuiteDefinition> ParseSuite(ReadOnlyMemory<byte> body, IPromptsFileSource? promptsFiles = null)
     {
         var errors = new ErrorList();
-        using var document = ParseDocument(body, errors);
+        using var document = ParseDocument(body, errors, "the suite file");
         if (document is null)
         {
             return ParseResult<SuiteDefinition>.Failure(errors.Items);
         }
 
-        var suite = ParseSuite(new Walker(errors, _limits), document.RootElement, "");
+        var suite = ParseSuite(new Walker(errors, _limits), document.RootElement, "", promptsFiles);
         return errors.Count > 0 || suite is null ? ParseResult<SuiteDefinition>.Failure(errors.Items) : ParseResult<SuiteDefinition>.Success(suite);
     }
 
     private const string IdRule = "ids are 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit";
 
-    private JsonDocument? ParseDocument(ReadOnlyMemory<byte> body, ErrorList errors)
+    /// <param name="what">What the bytes are, for messages: "the body", "the suite file".</param>
+    private JsonDocument? ParseDocument(ReadOnlyMemory<byte> body, ErrorList errors, string what)
     {
         if (body.Length > _limits.MaxBodyBytes)
         {
-            errors.Add("$", $"the body is {body.Length} bytes; the limit is {_limits.MaxBodyBytes} bytes");
+            errors.Add("$", $"{what} is {body.Length} bytes; the limit is {_limits.MaxBodyBytes} bytes");
             return null;
         }
 
         var span = body.Span;
-        if (span.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
+        if (span.StartsWith(Utf8Bom))
         {
-            body = body[3..];
+            body = body[Utf8Bom.Length..];
             span = body.Span;
         }
 
         if (span.IsEmpty || span.Trim((ReadOnlySpan<byte>)[(byte)' ', (byte)'\t', (byte)'\r', (byte)'\n']).IsEmpty)
         {
-            errors.Add("$", "the body is empty; expected a JSON object");
+            errors.Add("$", $"{what} is empty; expected a JSON object");
             return null;
         }
 
         // The JSON reader would accept some invalid sequences inside strings until they are read; reject them up front.
-        if (!Utf8.IsValid(span))
+        var chars = new char[span.Length];
+        if (Utf8.ToUtf16(span, chars, out var read, out _, replaceInvalidSequences: false) != System.Buffers.OperationStatus.Done)
         {
-            errors.Add("$", "the body is not valid UTF-8");
+            errors.Add("$", $"{what} is not valid UTF-8 at {Position(span, read)}");
             return null;
         }
 
@@ -192,15 +199,45 @@ public sealed class EvaluationRequestParser
         }
         catch (JsonException ex)
         {
-            var where = ex.LineNumber is { } line
-                ? string.Create(CultureInfo.InvariantCulture, $" at line {line + 1}, byte {ex.BytePositionInLine + 1}")
-                : "";
-            errors.Add("$", $"the body is not valid JSON{where}");
+            errors.Add("$", DescribeJsonError(span, ex, what));
             return null;
         }
     }
 
-    private SuiteDefinition? ParseSuite(Walker w, JsonElement element, string path)
+    // System.Text.Json's own messages ("'0xEF' is an invalid start of a value. LineNumber: 0 | ...") are not ours to
+    // show; say what is wrong and where, and tell too deep a nesting apart from a syntax error.
+    private static string DescribeJsonError(ReadOnlySpan<byte> json, JsonException ex, string what)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 1 << 20, CommentHandling = JsonCommentHandling.Disallow });
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray && reader.CurrentDepth >= DocumentOptions.MaxDepth)
+                {
+                    return $"{what} nests objects and arrays more than {DocumentOptions.MaxDepth} levels deep at {Position(json, (int)reader.TokenStartIndex)}";
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // The syntax error below.
+        }
+
+        return ex.LineNumber is { } line
+            ? string.Create(CultureInfo.InvariantCulture, $"{what} is not valid JSON at line {line + 1}, byte {ex.BytePositionInLine + 1}")
+            : $"{what} is not valid JSON";
+    }
+
+    /// <summary>"line L, byte B" (both from 1) of byte <paramref name="offset"/>.</summary>
+    private static string Position(ReadOnlySpan<byte> text, int offset)
+    {
+        var before = text[..offset];
+        var lineStart = before.LastIndexOf((byte)'\n') + 1;
+        return string.Create(CultureInfo.InvariantCulture, $"line {before.Count((byte)'\n') + 1}, byte {offset - lineStart + 1}");
+    }
+
+    private SuiteDefinition? ParseSuite(Walker w, JsonElement element, string path, IPromptsFileSource? promptsFiles)
     {
         var obj = w.Object(element, path, SuiteFields);
         if (obj is null)
@@ -231,11 +268,11 @@ public sealed class EvaluationRequestParser
             return value;
         });
 
-        var tasks = w.Required(obj, path, "tasks", (e, p) => ParseTasks(w, e, p));
+        var tasks = w.Required(obj, path, "tasks", (e, p) => ParseTasks(w, e, p, promptsFiles));
         return name is null || tasks is null ? null : new SuiteDefinition { Name = name, Tasks = tasks };
     }
 
-    private List<SuiteTask>? ParseTasks(Walker w, JsonElement element, string path)
+    private List<SuiteTask>? ParseTasks(Walker w, JsonElement element, string path, IPromptsFileSource? promptsFiles)
     {
         var items = w.Array(element, path);
         if (items is null)
@@ -255,7 +292,7 @@ public sealed class EvaluationRequestParser
         for (var i = 0; i < items.Count; i++)
         {
             var taskPath = $"{path}[{i}]";
-            var obj = w.Object(items[i], taskPath, TaskFields);
+            var obj = w.Object(items[i], taskPath, promptsFiles is null ? TaskFields : FileTaskFields);
             if (obj is null)
             {
                 ok = false;
@@ -285,7 +322,22 @@ public sealed class EvaluationRequestParser
                 return value;
             });
 
-            var prompts = w.Required(obj, taskPath, "prompts", (e, p) => ParsePrompts(w, e, p));
+            List<string>? prompts;
+            if (obj.TryGetValue("promptsFile", out var fileElement))
+            {
+                prompts = obj.ContainsKey("prompts")
+                    ? w.ErrorNull<List<string>>(taskPath, "has both prompts and promptsFile; give one of them")
+                    : PromptsFromFile(w, fileElement, Walker.Join(taskPath, "promptsFile"), promptsFiles!);
+            }
+            else if (promptsFiles is not null && !obj.ContainsKey("prompts"))
+            {
+                prompts = w.ErrorNull<List<string>>(Walker.Join(taskPath, "prompts"), "is required (or promptsFile)");
+            }
+            else
+            {
+                prompts = w.Required(obj, taskPath, "prompts", (e, p) => ParsePrompts(w, e, p));
+            }
+
             List<string>? training = null;
             if (obj.TryGetValue("trainingPrompts", out var trainingElement))
             {
@@ -307,6 +359,102 @@ public sealed class EvaluationRequestParser
         }
 
         return ok ? tasks : null;
+    }
+
+    /// <summary>
+    /// The prompts of a task's <c>promptsFile</c>: one per non-blank line of strict UTF-8 (a leading BOM is skipped,
+    /// <c>\r\n</c> ends a line too), under the same limits as inline prompts; problems name the line.
+    /// </summary>
+    private List<string>? PromptsFromFile(Walker w, JsonElement element, string path, IPromptsFileSource files)
+    {
+        var name = w.String(element, path);
+        if (name is null)
+        {
+            return null;
+        }
+
+        if (PromptsFileNameProblem(name) is { } nameProblem)
+        {
+            w.Error(path, nameProblem);
+            return null;
+        }
+
+        var file = Walker.Quote(name);
+        if (!files.TryRead(name, _limits.MaxBodyBytes, out var content, out var readProblem))
+        {
+            w.Error(path, $"{file} {readProblem}");
+            return null;
+        }
+
+        var bytes = content.AsSpan();
+        if (bytes.StartsWith(Utf8Bom))
+        {
+            bytes = bytes[Utf8Bom.Length..];
+        }
+
+        var chars = new char[bytes.Length];
+        if (Utf8.ToUtf16(bytes, chars, out var read, out var written, replaceInvalidSequences: false) != System.Buffers.OperationStatus.Done)
+        {
+            w.Error(path, $"{file} is not valid UTF-8 at {Position(bytes, read)}; save it as UTF-8");
+            return null;
+        }
+
+        var prompts = new List<(string Text, int Line)>();
+        var lineNumber = 0;
+        foreach (var raw in new string(chars, 0, written).Split('\n'))
+        {
+            lineNumber++;
+            var text = raw.EndsWith('\r') ? raw[..^1] : raw;
+            if (!string.IsNullOrWhiteSpace(text))
+            {
+                prompts.Add((text, lineNumber));
+            }
+        }
+
+        if (prompts.Count == 0 || prompts.Count > _limits.MaxPromptsPerTask)
+        {
+            w.Error(path, $"{file} has {prompts.Count} prompts (non-blank lines); between 1 and {_limits.MaxPromptsPerTask} are allowed");
+            return null;
+        }
+
+        var ok = true;
+        foreach (var (text, line) in prompts.Where(p => p.Text.Length > _limits.MaxPromptChars))
+        {
+            w.Error(path, $"{file} line {line} is {text.Length} characters long; the limit is {_limits.MaxPromptChars}");
+            ok = false;
+        }
+
+        return ok ? [.. prompts.Select(p => p.Text)] : null;
+    }
+
+    /// <summary>
+    /// Why <paramref name="name"/> is not a plain file name in the suite's folder, or null: no separators, not
+    /// <c>.</c> or <c>..</c>, no control characters (NUL, line breaks), no surrounding white space, at most 255 bytes.
+    /// </summary>
+    private static string? PromptsFileNameProblem(string name)
+    {
+        const string Rule = "must be the name of a file in the suite's folder";
+        if (name.Length == 0)
+        {
+            return $"{Rule}, got an empty string";
+        }
+
+        if (name is "." or ".." || name.Contains('/') || name.Contains('\\'))
+        {
+            return $"{Walker.Quote(name)}: {Rule}, without '/' or '\\' and not '.' or '..'";
+        }
+
+        if (name.Any(char.IsControl))
+        {
+            return $"{Walker.Quote(name)}: {Rule}; control characters (NUL, line breaks) are not allowed";
+        }
+
+        if (name.Trim().Length != name.Length)
+        {
+            return $"{Walker.Quote(name)}: {Rule}, without leading or trailing white space";
+        }
+
+        return System.Text.Encoding.UTF8.GetByteCount(name) > 255 ? $"{Walker.Quote(name)}: {Rule}; names are at most 255 bytes" : null;
     }
 
     private List<string>? ParsePrompts(Walker w, JsonElement element, string path)
@@ -381,7 +529,7 @@ public sealed class EvaluationRequestParser
         var errorsBefore = w.ErrorCount;
         var settings = new EvaluationSettings
         {
-            Gamma = w.OptionalInt(obj, path, "gamma", defaults.Gamma, 1, MaxGamma),
+            Gamma = w.OptionalInt(obj, path, "gamma", defaults.Gamma, 1, _limits.MaxGamma),
             Temperature = w.OptionalDouble(obj, path, "temperature", defaults.Temperature, v => v >= 0, "must be ≥ 0"),
             TopK = w.OptionalInt(obj, path, "topK", defaults.TopK, 0, int.MaxValue),
             TopP = w.OptionalDouble(obj, path, "topP", defaults.TopP, v => v is > 0 and <= 1, "must be in (0, 1]"),
@@ -451,11 +599,20 @@ public sealed class EvaluationRequestParser
     /// <summary>Type checks that record errors instead of throwing, so one pass reports every problem.</summary>
     private sealed class Walker(ErrorList errors, EvaluationLimits limits)
     {
+        public const string LoneSurrogate = "is not valid Unicode text: it has a lone surrogate escape (\\uD800-\\uDFFF without its pair)";
+
         public EvaluationLimits Limits { get; } = limits;
 
         public int ErrorCount => errors.Count;
 
         public void Error(string path, string problem) => errors.Add(path, problem);
+
+        public T? ErrorNull<T>(string path, string problem)
+            where T : class
+        {
+            Error(path, problem);
+            return null;
+        }
 
         public static string Join(string path, string name) =>
             (path.Length == 0 ? "" : path + ".") + (IsPlainName(name) ? name : $"[{Quote(name)}]");
@@ -476,13 +633,25 @@ public sealed class EvaluationRequestParser
             var ok = true;
             foreach (var property in element.EnumerateObject())
             {
-                var field = Join(path, property.Name);
-                if (!allowed.Contains(property.Name, StringComparer.Ordinal))
+                string name;
+                try
+                {
+                    name = property.Name;
+                }
+                catch (InvalidOperationException)
+                {
+                    Error(path, "has a field name that " + LoneSurrogate);
+                    ok = false;
+                    continue;
+                }
+
+                var field = Join(path, name);
+                if (!allowed.Contains(name, StringComparer.Ordinal))
                 {
                     Error(field, $"unknown field (allowed here: {string.Join(", ", allowed)})");
                     ok = false;
                 }
-                else if (!result.TryAdd(property.Name, property.Value))
+                else if (!result.TryAdd(name, property.Value))
                 {
                     Error(field, "appears more than once");
                     ok = false;
@@ -524,7 +693,17 @@ public sealed class EvaluationRequestParser
                 return null;
             }
 
-            return element.GetString();
+            try
+            {
+                return element.GetString();
+            }
+            catch (InvalidOperationException)
+            {
+                // The document is valid UTF-8 (checked up front), so the only string that cannot be read is one whose
+                // escapes are invalid UTF-16: a lone surrogate such as "\ud800".
+                Error(path, LoneSurrogate);
+                return null;
+            }
         }
 
         public int OptionalInt(Dictionary<string, JsonElement> obj, string path, string name, int fallback, int min, int max)

@@ -8,17 +8,20 @@ namespace SpecFunctions.Core.Storage;
 /// </summary>
 public static partial class StoreIds
 {
-    /// <summary>Run, task and model ids: lower-case ASCII letters and digits, '-' and '_', 1–64 characters, starting with a letter or digit.</summary>
-    public const string Pattern = "^[a-z0-9][a-z0-9-_]{0,63}$";
+    /// <summary>
+    /// Run, task and model ids: lower-case ASCII letters and digits, '-' and '_', 1–64 characters, starting with a letter
+    /// or digit. Anchored with <c>\z</c>: .NET's <c>$</c> also matches before a final <c>\n</c>, which let "en\n" through.
+    /// </summary>
+    public const string Pattern = @"^[a-z0-9][a-z0-9-_]{0,63}\z";
 
     [GeneratedRegex(Pattern, RegexOptions.CultureInvariant)]
     private static partial Regex IdRegex();
 
-    [GeneratedRegex("^[0-9a-f]{64}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[0-9a-f]{64}\z", RegexOptions.CultureInvariant)]
     private static partial Regex Sha256Regex();
 
     // File names inside a model folder: no separators, no leading dot, so "..", ".git" and hidden files cannot appear.
-    [GeneratedRegex("^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\z", RegexOptions.CultureInvariant)]
     private static partial Regex FileSegmentRegex();
 
     public static bool IsValid(string? id) => id is not null && IdRegex().IsMatch(id);
