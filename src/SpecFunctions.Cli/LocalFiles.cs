@@ -1,9 +1,9 @@
-using System.Runtime.InteropServices;
+using Mono.Unix.Native;
 
 namespace SpecFunctions.Cli;
 
 /// <summary>Reads files named by users without blocking on FIFOs, reading devices or reading more than a limit.</summary>
-internal static partial class LocalFiles
+internal static class LocalFiles
 {
     /// <summary>What a path names, from <c>lstat</c>/<c>stat</c>.</summary>
     public enum Kind
@@ -92,34 +92,24 @@ internal static partial class LocalFiles
             return Directory.Exists(path) ? (Kind.Directory, 0) : info.Exists ? (Kind.RegularFile, info.Length) : (Kind.Missing, 0);
         }
 
-        // .NET has no public API for the file type, and opening a FIFO to ask would block. The runtime's own native
-        // shim (libSystem.Native, shipped with every .NET on Unix) exports stat/lstat with a fixed, platform-independent
-        // layout: int32 Flags, int32 Mode, uint32 Uid, uint32 Gid, int64 Size, ... The buffer is larger than that struct.
-        var status = new byte[256];
-        if ((followLink ? SystemStat(path, status) : SystemLStat(path, status)) != 0)
+        // .NET has no public API for the file type, and opening a FIFO to ask would block: stat/lstat through Mono.Unix.
+        var result = followLink ? Syscall.stat(path, out var status) : Syscall.lstat(path, out status);
+        if (result != 0)
         {
             return (Kind.Missing, 0);
         }
 
-        var mode = BitConverter.ToInt32(status, 4);
-        var size = BitConverter.ToInt64(status, 16);
-        var kind = (mode & 0xF000) switch
+        var kind = (status.st_mode & FilePermissions.S_IFMT) switch
         {
-            0x8000 => Kind.RegularFile,
-            0x4000 => Kind.Directory,
-            0xA000 => Kind.SymbolicLink,
-            0x1000 => Kind.Fifo,
-            0x2000 => Kind.CharacterDevice,
-            0x6000 => Kind.BlockDevice,
-            0xC000 => Kind.Socket,
+            FilePermissions.S_IFREG => Kind.RegularFile,
+            FilePermissions.S_IFDIR => Kind.Directory,
+            FilePermissions.S_IFLNK => Kind.SymbolicLink,
+            FilePermissions.S_IFIFO => Kind.Fifo,
+            FilePermissions.S_IFCHR => Kind.CharacterDevice,
+            FilePermissions.S_IFBLK => Kind.BlockDevice,
+            FilePermissions.S_IFSOCK => Kind.Socket,
             _ => Kind.Other,
         };
-        return (kind, size);
+        return (kind, status.st_size);
     }
-
-    [LibraryImport("libSystem.Native", EntryPoint = "SystemNative_Stat", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int SystemStat(string path, [Out] byte[] status);
-
-    [LibraryImport("libSystem.Native", EntryPoint = "SystemNative_LStat", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int SystemLStat(string path, [Out] byte[] status);
 }
