@@ -296,7 +296,7 @@ public sealed class BlobObjectStore : IObjectStore
     /// <summary>What the SDK raises for a failed call: an HTTP answer, no answer on any attempt, or no token.</summary>
     private static bool IsStorageFailure(Exception ex) =>
         ex is RequestFailedException or AuthenticationFailedException
-        || (ex is AggregateException aggregate && aggregate.InnerExceptions.All(e => e is RequestFailedException));
+        || (ex is AggregateException aggregate && aggregate.InnerExceptions.All(e => e is RequestFailedException or TaskCanceledException or TimeoutException));
 
     /// <summary>A <see cref="IsStorageFailure"/> exception as a <see cref="TraceStoreException"/> naming the operation and blob.</summary>
     private TraceStoreException Translate(Exception ex, string operation, string path) => ex switch
@@ -331,7 +331,8 @@ public sealed class BlobObjectStore : IObjectStore
     }
 
     // The SDK reports a request that failed on every attempt without an HTTP answer (connection refused, DNS, timeout)
-    // as an AggregateException of one RequestFailedException (status 0) per attempt.
+    // as an AggregateException of one exception per attempt: RequestFailedException (status 0), or TaskCanceledException
+    // when the attempt ran past NetworkTimeout.
     private TraceStoreException MapUnreachable(AggregateException ex, string operation, string path)
     {
         var target = path.Length == 0 ? Location : $"'{path}' in {Location}";
