@@ -35,6 +35,8 @@ internal sealed class EmbeddedEngine : IAsyncDisposable
         // Logs go to stderr: stdout carries the report (one JSON document with --json).
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(logLevel);
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        // The host's and Durable's own logs repeat a failure the CLI reports as one line (with its stack under --verbose).
+        builder.Logging.AddFilter("Microsoft", LogLevel.None);
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(catalog);
         builder.Services.AddSingleton(onnx ?? OnnxModelOptions.Default);

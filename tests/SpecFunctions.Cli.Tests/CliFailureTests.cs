@@ -165,6 +165,7 @@ public sealed class CliFailureTests : IDisposable
         var second = await InvokeAsync(Run("--store", store, "--out", Path.Combine(_root, "out"), "--run-id", "gone", "--json"));
 
         Assert.Equal(ExitCodes.Failure, second.Exit);
+        Assert.Equal("specfn: 1 task(s) failed (de); U covers the other tasks only", CliHarness.Lines(second.Error)[^1]);
         using (var document = JsonDocument.Parse(second.Out))
         {
             var failed = Assert.Single(document.RootElement.GetProperty("failedTasks").EnumerateArray());
