@@ -32,7 +32,11 @@ internal sealed class EmbeddedEngine : IAsyncDisposable
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
+        // Logs go to stderr: stdout carries the report (one JSON document with --json).
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(logLevel);
+        builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        // The host's and Durable's own logs repeat a failure the CLI reports as one line (with its stack under --verbose).
+        builder.Logging.AddFilter("Microsoft", LogLevel.None);
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(catalog);
         builder.Services.AddSingleton(onnx ?? OnnxModelOptions.Default);
@@ -76,7 +80,7 @@ internal sealed class EmbeddedEngine : IAsyncDisposable
                 {
                     if (state.RuntimeStatus != OrchestrationRuntimeStatus.Completed)
                     {
-                        throw new InvalidOperationException($"{name} {instanceId} ended {state.RuntimeStatus}: {state.FailureDetails?.ErrorMessage}");
+                        throw new EvaluationFailedException(name, instanceId, state.RuntimeStatus, state.FailureDetails);
                     }
 
                     return state.ReadOutputAs<T>()!;
@@ -91,5 +95,43 @@ internal sealed class EmbeddedEngine : IAsyncDisposable
     {
         await _host.StopAsync().ConfigureAwait(false);
         _host.Dispose();
+    }
+}
+
+/// <summary>
+/// An orchestration ended without completing. <see cref="Exception.Message"/> is the innermost failure's message (the
+/// activity's own exception, e.g. a model that does not load); <see cref="Details"/> has the whole chain.
+/// </summary>
+internal sealed class EvaluationFailedException(string name, string instanceId, OrchestrationRuntimeStatus status, TaskFailureDetails? failure)
+    : Exception(Innermost(failure)?.ErrorMessage ?? $"{name} {instanceId} ended {status}")
+{
+    public string Details { get; } = Describe(name, instanceId, status, failure);
+
+    public override string ToString() => $"{base.ToString()}{Environment.NewLine}{Details}";
+
+    /// <summary>The first failure below the Durable wrappers ("Task 'X' failed with an unhandled exception: …"): the activity's own exception.</summary>
+    private static TaskFailureDetails? Innermost(TaskFailureDetails? failure)
+    {
+        while (failure?.InnerFailure is not null && failure.ErrorType.EndsWith("TaskFailedException", StringComparison.Ordinal))
+        {
+            failure = failure.InnerFailure;
+        }
+
+        return failure;
+    }
+
+    private static string Describe(string name, string instanceId, OrchestrationRuntimeStatus status, TaskFailureDetails? failure)
+    {
+        var text = new System.Text.StringBuilder($"{name} {instanceId} ended {status}");
+        for (var f = failure; f is not null; f = f.InnerFailure)
+        {
+            text.AppendLine().Append("  ").Append(f.ErrorType).Append(": ").Append(f.ErrorMessage);
+            if (f.StackTrace is { Length: > 0 } stack)
+            {
+                text.AppendLine().Append(stack);
+            }
+        }
+
+        return text.ToString();
     }
 }

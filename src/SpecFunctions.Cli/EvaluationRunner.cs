@@ -99,6 +99,15 @@ internal static class EvaluationRunner
             }
         }
 
+        if (failed.Count > 0)
+        {
+            Console.Error.WriteLine($"specfn: {failed.Count} task(s) failed ({string.Join(", ", failed.Select(t => t.TaskId))}); U covers the other tasks only");
+        }
+        else if (result.Report is null)
+        {
+            Console.Error.WriteLine($"specfn: no report: {result.Outcome.Fairness.Reason.ReplaceLineEndings(" ")}");
+        }
+
         return failed.Count > 0 || result.Report is null ? 1 : 0;
     }
 }

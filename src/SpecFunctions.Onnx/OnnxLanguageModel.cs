@@ -79,7 +79,7 @@ public abstract class OnnxLanguageModel : ILanguageModel
         }
 
         var manifest = ReadManifest(fullFolder);
-        var modelPath = Path.Combine(fullFolder, manifest.ModelFile);
+        var modelPath = ResolveInFolder(fullFolder, manifest.ModelFile, "modelFile");
         if (!File.Exists(modelPath))
         {
             throw new ModelLoadException(modelPath, "model file not found");
@@ -132,7 +132,55 @@ public abstract class OnnxLanguageModel : ILanguageModel
         }
 
         Validate(manifest, path);
+        ResolveInFolder(folder, manifest.ModelFile, "modelFile");
+        if (manifest.TokenizerFile is not null)
+        {
+            ResolveInFolder(folder, manifest.TokenizerFile, "tokenizerFile");
+        }
+
         return manifest;
+    }
+
+    /// <summary>
+    /// The full path of a file a manifest names, which must lie inside <paramref name="folder"/>: a relative path without
+    /// <c>..</c>, and no symbolic link on the way that leads out of the folder. The folder's hash
+    /// (<c>ModelFolderHash</c>) covers exactly the files inside it, so a model read from elsewhere would run under an
+    /// identity that does not describe it.
+    /// </summary>
+    /// <exception cref="ModelLoadException">The path leaves the folder.</exception>
+    public static string ResolveInFolder(string folder, string relative, string field)
+    {
+        ArgumentNullException.ThrowIfNull(relative);
+        var root = Path.GetFullPath(folder);
+        var manifestPath = Path.Combine(root, ModelManifest.FileName);
+        var parts = relative.Split('/', '\\');
+        var full = Path.GetFullPath(Path.Combine(root, relative));
+        if (relative.Length == 0 || Path.IsPathRooted(relative) || parts.Contains("..")
+            || !full.StartsWith(root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        {
+            throw new ModelLoadException(manifestPath, $"invalid manifest: '{field}' must be a relative path inside the model folder, got '{relative}'");
+        }
+
+        var current = root;
+        foreach (var part in Path.GetRelativePath(root, full).Split(Path.DirectorySeparatorChar))
+        {
+            current = Path.Combine(current, part);
+            var info = new FileInfo(current);
+            if (info.LinkTarget is null)
+            {
+                continue;
+            }
+
+            var target = info.ResolveLinkTarget(returnFinalTarget: true)?.FullName;
+            if (target is null || !Path.GetFullPath(target).StartsWith(root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            {
+                throw new ModelLoadException(
+                    manifestPath,
+                    $"invalid manifest: '{field}' '{relative}' goes through the symbolic link '{Path.GetRelativePath(root, current)}' to '{target ?? info.LinkTarget}', outside the model folder; copy the file into the folder");
+            }
+        }
+
+        return full;
     }
 
     public abstract IModelSequence CreateSequence();

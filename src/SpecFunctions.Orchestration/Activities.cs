@@ -173,7 +173,8 @@ public sealed class EvaluateTaskActivity(
 
 /// <summary>
 /// Marks failed tasks, builds the report from the committed traces, decides on mitigation and publishes
-/// report.json, report.html and tasks.csv. Runs even when some tasks failed.
+/// report.json, report.html and tasks.csv. Runs even when some tasks failed. A task whose committed trace has vanished
+/// is marked failed and returned in <see cref="FairnessOutcome.LostTasks"/>.
 /// </summary>
 public sealed class ComputeFairnessActivity(ITraceStore store, IOptions<EvaluationOptions> options, ILogger<ComputeFairnessActivity> logger)
     : TaskActivity<FairnessInput, FairnessOutcome>
@@ -197,6 +198,17 @@ public sealed class ComputeFairnessActivity(ITraceStore store, IOptions<Evaluati
             return new FairnessOutcome { Decision = "not-evaluated", Reason = ex.Message, Error = ex.Message };
         }
 
+        // A trace committed and then lost is a failed task: recorded in the manifest, so that a re-run evaluates it again.
+        var evaluated = input.Tasks.Where(t => t.Status is TaskOutcomes.Committed or TaskOutcomes.Reused).Select(t => t.TaskId).ToHashSet(StringComparer.Ordinal);
+        var lost = report.IncompleteTasks
+            .Where(t => t.Status == TaskState.Failed && evaluated.Contains(t.TaskId))
+            .ToDictionary(t => t.TaskId, t => t.Error ?? "committed trace missing", StringComparer.Ordinal);
+        foreach (var (taskId, error) in lost)
+        {
+            logger.TraceLost(input.RunId, taskId, error);
+            await store.MarkTaskFailedAsync(input.RunId, taskId, error).ConfigureAwait(false);
+        }
+
         var decision = MitigationDecision.Decide(report, input.Policy);
         report = report with { Decision = decision };
         await ReportPublisher.PublishAsync(store, report).ConfigureAwait(false);
@@ -212,6 +224,7 @@ public sealed class ComputeFairnessActivity(ITraceStore store, IOptions<Evaluati
             Decision = decision.Action,
             Reason = decision.Reason,
             ReportWritten = true,
+            LostTasks = lost,
         };
     }
 }

@@ -91,6 +91,12 @@ public sealed record FairnessOutcome
     public required string Reason { get; init; }
     public bool ReportWritten { get; init; }
     public string? Error { get; init; }
+
+    /// <summary>
+    /// Tasks the evaluation reported committed (or reused) whose trace was gone when fairness was computed: task id →
+    /// error. They are marked failed in the manifest and listed as incomplete in the report; U covers the others.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> LostTasks { get; init; } = new Dictionary<string, string>();
 }
 
 /// <summary>Output of <c>EvaluateSuite</c>.</summary>

@@ -20,6 +20,9 @@ internal static partial class Logs
     [LoggerMessage(EventId = 205, Level = LogLevel.Information, Message = "Models {Drafter} / {Verifier} warmed up in {Seconds:F2} s")]
     public static partial void ModelsWarmedUp(this ILogger logger, string drafter, string verifier, double seconds);
 
+    [LoggerMessage(EventId = 206, Level = LogLevel.Warning, Message = "Run {RunId}: task {TaskId} was committed but its trace is gone; marked failed: {Error}")]
+    public static partial void TraceLost(this ILogger logger, string runId, string taskId, string error);
+
     [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "Run {RunId}: task {TaskId} {Status}, alpha {Alpha:F4}, {Seconds:F2} s")]
     public static partial void TaskEvaluated(this ILogger logger, string runId, string taskId, string status, double alpha, double seconds);
 

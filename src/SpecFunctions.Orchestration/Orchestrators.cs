@@ -74,6 +74,8 @@ public sealed class EvaluateSuiteOrchestrator : TaskOrchestrator<EvaluationReque
         context.SetCustomStatus(new EvaluationProgress { Phase = "fairness", TasksDone = total, TasksTotal = total });
         var fairness = await context.CallActivityAsync<FairnessOutcome>(
             DurableNames.ComputeFairness, new FairnessInput { RunId = request.RunId, Tasks = summaries, Policy = request.Mitigation }, TaskEvaluation.Retry).ConfigureAwait(true);
+        // A task whose trace vanished after its commit is failed, not evaluated: the outcome must say so.
+        summaries = [.. summaries.Select(s => fairness.LostTasks.TryGetValue(s.TaskId, out var error) ? s with { Status = TaskOutcomes.Failed, Error = error } : s)];
         logger.SuiteEvaluated(request.RunId, summaries.Count(s => s.Status == TaskOutcomes.Failed), fairness.Unfairness ?? double.NaN, fairness.Decision);
 
         MitigationOutcome? mitigation = null;

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using Azure;
 using Azure.Core;
+using Azure.Core.Pipeline;
 using Azure.Identity;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
@@ -33,10 +34,23 @@ public sealed class BlobObjectStore : IObjectStore
         _blockSize = blockSizeBytes;
     }
 
-    public string Location => _container.Uri.ToString();
+    /// <summary>
+    /// The container URI without its query: a client built from a SAS connection string carries the token
+    /// (<c>?sv=…&amp;sig=…</c>) in its URI, and this string goes into messages, logs and stored plans.
+    /// </summary>
+    public string Location => WithoutQuery(_container.Uri);
+
+    /// <summary>How long an attempt may go unanswered before <c>onUnresponsive</c> is told. 3 s.</summary>
+    public static TimeSpan UnresponsiveNoticeAfter { get; } = TimeSpan.FromSeconds(3);
 
     /// <summary>The SDK options used by the factories: exponential retries as configured.</summary>
-    public static BlobClientOptions CreateClientOptions(BlobTraceStoreOptions options)
+    /// <param name="options">Retry counts, delays and the per-attempt network timeout.</param>
+    /// <param name="onUnresponsive">
+    /// Called once per client, the first time a request is retried or an attempt has waited
+    /// <see cref="UnresponsiveNoticeAfter"/> without an answer, so that a caller can say it is still trying; the SDK's own
+    /// retry policy does the retrying.
+    /// </param>
+    public static BlobClientOptions CreateClientOptions(BlobTraceStoreOptions options, Action? onUnresponsive = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var clientOptions = new BlobClientOptions();
@@ -45,8 +59,32 @@ public sealed class BlobObjectStore : IObjectStore
         clientOptions.Retry.Delay = options.RetryDelay;
         clientOptions.Retry.MaxDelay = options.MaxRetryDelay;
         clientOptions.Retry.NetworkTimeout = options.NetworkTimeout;
+        if (onUnresponsive is not null)
+        {
+            clientOptions.AddPolicy(new UnresponsiveNoticePolicy(onUnresponsive, UnresponsiveNoticeAfter), HttpPipelinePosition.PerRetry);
+        }
+
         return clientOptions;
     }
+
+    /// <summary>
+    /// The longest a request can take before it fails for good with these options: every attempt timing out, with the
+    /// longest delay between attempts.
+    /// </summary>
+    public static TimeSpan MaxRequestTime(BlobTraceStoreOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var delays = TimeSpan.Zero;
+        for (var retry = 0; retry < options.MaxRetries; retry++)
+        {
+            var exponential = options.RetryDelay * Math.Pow(2, retry);
+            delays += exponential < options.MaxRetryDelay ? exponential : options.MaxRetryDelay;
+        }
+
+        return (options.NetworkTimeout * (options.MaxRetries + 1)) + delays;
+    }
+
+    private static string WithoutQuery(Uri uri) => uri.IsAbsoluteUri ? uri.GetLeftPart(UriPartial.Path) : uri.ToString().Split('?', 2)[0];
 
     /// <summary>
     /// A container client from <see cref="BlobTraceStoreOptions.ConnectionString"/>, else from
@@ -83,8 +121,16 @@ public sealed class BlobObjectStore : IObjectStore
     }
 
     /// <summary>A blob-backed <see cref="TraceStore"/> from options.</summary>
-    public static TraceStore CreateTraceStore(BlobTraceStoreOptions options, TokenCredential? credential = null, TraceStoreOptions? storeOptions = null) =>
-        new(new BlobObjectStore(CreateContainerClient(options, credential), options.BlockSizeBytes), storeOptions);
+    /// <param name="options">The store's settings.</param>
+    /// <param name="credential">Used with <see cref="BlobTraceStoreOptions.ServiceUri"/>; default <see cref="DefaultAzureCredential"/>.</param>
+    /// <param name="storeOptions">Trace store tuning.</param>
+    /// <param name="onUnresponsive">See <see cref="CreateClientOptions"/>.</param>
+    public static TraceStore CreateTraceStore(
+        BlobTraceStoreOptions options, TokenCredential? credential = null, TraceStoreOptions? storeOptions = null, Action? onUnresponsive = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new(new BlobObjectStore(CreateContainerClient(options, credential, CreateClientOptions(options, onUnresponsive)), options.BlockSizeBytes), storeOptions);
+    }
 
     /// <summary>A blob-backed <see cref="TraceStore"/> from a connection string (e.g. <c>UseDevelopmentStorage=true</c>).</summary>
     public static TraceStore CreateTraceStore(string connectionString, string containerName = TraceStoreLayout.DefaultContainerName) =>
@@ -250,7 +296,7 @@ public sealed class BlobObjectStore : IObjectStore
     /// <summary>What the SDK raises for a failed call: an HTTP answer, no answer on any attempt, or no token.</summary>
     private static bool IsStorageFailure(Exception ex) =>
         ex is RequestFailedException or AuthenticationFailedException
-        || (ex is AggregateException aggregate && aggregate.InnerExceptions.All(e => e is RequestFailedException));
+        || (ex is AggregateException aggregate && aggregate.InnerExceptions.All(e => e is RequestFailedException or TaskCanceledException or TimeoutException));
 
     /// <summary>A <see cref="IsStorageFailure"/> exception as a <see cref="TraceStoreException"/> naming the operation and blob.</summary>
     private TraceStoreException Translate(Exception ex, string operation, string path) => ex switch
@@ -285,7 +331,8 @@ public sealed class BlobObjectStore : IObjectStore
     }
 
     // The SDK reports a request that failed on every attempt without an HTTP answer (connection refused, DNS, timeout)
-    // as an AggregateException of one RequestFailedException (status 0) per attempt.
+    // as an AggregateException of one exception per attempt: RequestFailedException (status 0), or TaskCanceledException
+    // when the attempt ran past NetworkTimeout.
     private TraceStoreException MapUnreachable(AggregateException ex, string operation, string path)
     {
         var target = path.Length == 0 ? Location : $"'{path}' in {Location}";
@@ -310,6 +357,63 @@ public sealed class BlobObjectStore : IObjectStore
         ".gz" => "application/gzip",
         _ => "application/octet-stream",
     };
+
+    /// <summary>
+    /// Per attempt: tells the caller once that storage is slow to answer (an attempt past the notice delay, or a retry).
+    /// It observes only; the retries themselves are the SDK's.
+    /// </summary>
+    private sealed class UnresponsiveNoticePolicy(Action notify, TimeSpan noticeAfter) : HttpPipelinePolicy
+    {
+        private int _notified;
+
+        public override async ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            if (message.ProcessingContext.RetryNumber > 0)
+            {
+                Notify();
+            }
+
+            using var answered = new CancellationTokenSource();
+            _ = Task.Delay(noticeAfter, answered.Token).ContinueWith(
+                _ => Notify(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            try
+            {
+                await ProcessNextAsync(message, pipeline).ConfigureAwait(false);
+            }
+            finally
+            {
+                await answered.CancelAsync().ConfigureAwait(false);
+            }
+        }
+
+        public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            if (message.ProcessingContext.RetryNumber > 0)
+            {
+                Notify();
+            }
+
+            using var answered = new CancellationTokenSource();
+            _ = Task.Delay(noticeAfter, answered.Token).ContinueWith(
+                _ => Notify(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            try
+            {
+                ProcessNext(message, pipeline);
+            }
+            finally
+            {
+                answered.Cancel();
+            }
+        }
+
+        private void Notify()
+        {
+            if (Interlocked.Exchange(ref _notified, 1) == 0)
+            {
+                notify();
+            }
+        }
+    }
 
     /// <summary>Buffers one block, stages it when full (synchronously for sync writes), commits the block list at the end.</summary>
     private sealed class StagedBlob : Stream, IStagedObject

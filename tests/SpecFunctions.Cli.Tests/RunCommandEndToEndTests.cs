@@ -11,6 +11,7 @@ using Xunit.Abstractions;
 namespace SpecFunctions.Cli.Tests;
 
 /// <summary><c>specfn run</c> on the demo pair against a real Azurite: the report agrees with the traces read back.</summary>
+[Collection(ConsoleCollection.Name)]
 public sealed class RunCommandEndToEndTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private readonly AzuriteFixture _azurite = new();

@@ -14,8 +14,8 @@ namespace SpecFunctions.Storage.Tests;
 public sealed class AzuriteFixture : IAsyncLifetime
 {
     // Azurite's well-known development account (public, documented; not a secret).
-    private const string AccountName = "devstoreaccount1";
-    private const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+    internal const string AccountName = "devstoreaccount1";
+    internal const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
     private Process? _process;
     private Process? _queueProcess;
@@ -169,6 +169,15 @@ public sealed class AzuriteFixture : IAsyncLifetime
     }
 
     /// <summary>Store options with short retry delays so retry tests stay quick.</summary>
+    /// <summary>A connection string with a real account SAS (signed with the dev key) instead of the key itself.</summary>
+    public string SasConnectionString()
+    {
+        var sas = new Azure.Storage.Sas.AccountSasBuilder(
+            Azure.Storage.Sas.AccountSasPermissions.All, DateTimeOffset.UtcNow.AddHours(1), Azure.Storage.Sas.AccountSasServices.Blobs, Azure.Storage.Sas.AccountSasResourceTypes.All)
+            .ToSasQueryParameters(new Azure.Storage.StorageSharedKeyCredential(AccountName, AccountKey));
+        return $"BlobEndpoint=http://127.0.0.1:{Port}/{AccountName};SharedAccessSignature={sas}";
+    }
+
     public static BlobTraceStoreOptions FastStoreOptions() => new()
     {
         MaxRetries = 3,

@@ -45,6 +45,14 @@ internal static class ReportCommand
                     Print(report, parse.GetValue(html));
                 }
 
+                // U over part of the suite because tasks failed (or their traces were lost) is not a clean result.
+                var failed = report.IncompleteTasks.Where(t => t.Status == TaskState.Failed).Select(t => t.TaskId).ToList();
+                if (failed.Count > 0)
+                {
+                    Console.Error.WriteLine($"specfn: run '{id}' is incomplete: {failed.Count} failed task(s) ({string.Join(", ", failed)}) are left out of U");
+                    return 1;
+                }
+
                 return 0;
             }
             catch (Exception ex) when (ex is TraceStoreException or ArgumentException or IOException or UnauthorizedAccessException)

@@ -8,7 +8,8 @@ public static class ReportBuilder
 {
     /// <summary>
     /// Reads every committed (or reused) trace of <paramref name="runId"/> through <see cref="TaskStatisticsBuilder"/>
-    /// and analyses the suite with <see cref="SuiteAnalyzer"/>. Tasks without a committed trace are listed as incomplete.
+    /// and analyses the suite with <see cref="SuiteAnalyzer"/>. Tasks without a committed trace are listed as incomplete,
+    /// and so is a task whose committed trace has gone missing from the store (status failed, the error names the trace).
     /// </summary>
     /// <exception cref="RunNotFoundException">The run does not exist.</exception>
     /// <exception cref="TraceStoreException">No task has a committed trace, or the cost ratio is unknown.</exception>
@@ -30,12 +31,27 @@ public static class ReportBuilder
         foreach (var entry in complete)
         {
             var builder = new TaskStatisticsBuilder(gamma);
-            await foreach (var record in store.ReadTraceAsync(runId, entry.TaskId, cancellationToken).ConfigureAwait(false))
+            try
             {
-                builder.Add(record);
+                await foreach (var record in store.ReadTraceAsync(runId, entry.TaskId, cancellationToken).ConfigureAwait(false))
+                {
+                    builder.Add(record);
+                }
+            }
+            catch (TraceMissingException ex)
+            {
+                // Committed, then lost: the task is reported failed, never silently left out of U. The manifest in the
+                // store is left as it is; ComputeFairness records the failure.
+                manifest = manifest.WithTask(entry with { Status = TaskState.Failed, Trace = null, Error = ex.Message });
+                continue;
             }
 
             statistics.Add((entry.TaskId, builder.Build()));
+        }
+
+        if (statistics.Count == 0)
+        {
+            throw new TraceStoreException($"run '{runId}' has no readable committed task trace ({string.Join("; ", manifest.Tasks.Values.Select(t => t.Error).OfType<string>())})");
         }
 
         SuiteMetrics suite;

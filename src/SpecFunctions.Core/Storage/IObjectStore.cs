@@ -78,3 +78,15 @@ public sealed class RunNotFoundException(string runId, string location)
 {
     public string RunId { get; } = runId;
 }
+
+/// <summary>
+/// A task's manifest entry says its trace was committed, but the trace object is gone from the store (deleted or lost
+/// after the commit). Reports name such a task as failed instead of leaving it out.
+/// </summary>
+public sealed class TraceMissingException(string runId, string taskId, string path, string location)
+    : TraceStoreException($"committed trace '{path}' of task '{taskId}' is missing from {location}")
+{
+    public string RunId { get; } = runId;
+
+    public string TaskId { get; } = taskId;
+}

@@ -86,6 +86,7 @@ public sealed class LocalFolderObjectStore : IObjectStore
         }
 
         File.Move(temp, final, overwrite: true);
+        RemoveAbandonedStaging(final);
         return VersionOf(content.Span);
     }
 
@@ -120,6 +121,27 @@ public sealed class LocalFolderObjectStore : IObjectStore
         {
             cancellationToken.ThrowIfCancellationRequested();
             yield return path;
+        }
+    }
+
+    /// <summary>
+    /// Deletes the staging files of <paramref name="final"/> that an interrupted writer left behind (a process killed
+    /// between open and commit). A staging file still open by a live writer is locked (FileShare.None) and kept.
+    /// </summary>
+    internal static void RemoveAbandonedStaging(string final)
+    {
+        var folder = Path.GetDirectoryName(final)!;
+        foreach (var staging in Directory.EnumerateFiles(folder, Path.GetFileName(final) + ".*" + TempSuffix))
+        {
+            try
+            {
+                // Opening it exclusively proves no writer holds it; DeleteOnClose removes it while we hold the lock.
+                using var abandoned = new FileStream(staging, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // In use by a live writer, or already gone: not ours to remove.
+            }
         }
     }
 
@@ -173,6 +195,7 @@ public sealed class LocalFolderObjectStore : IObjectStore
             await stream.DisposeAsync().ConfigureAwait(false);
             File.Move(tempPath, finalPath, overwrite: true);
             _committed = true;
+            RemoveAbandonedStaging(finalPath);
         }
 
         public async ValueTask DisposeAsync()

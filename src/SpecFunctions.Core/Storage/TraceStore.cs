@@ -241,7 +241,7 @@ public sealed class TraceStore(IObjectStore objects, TraceStoreOptions? options 
 
         var path = TraceStoreLayout.Trace(entry.Trace!.RunId, entry.Trace.TaskId);
         var stream = await Objects.OpenReadAsync(path, cancellationToken).ConfigureAwait(false)
-            ?? throw new TraceStoreException($"committed trace '{path}' of task '{taskId}' is missing from {Location}");
+            ?? throw new TraceMissingException(runId, taskId, path, Location);
         await using (stream.ConfigureAwait(false))
         {
             using var gzip = new GZipStream(stream, CompressionMode.Decompress);

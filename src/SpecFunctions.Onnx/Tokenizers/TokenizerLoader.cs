@@ -20,7 +20,7 @@ public static class TokenizerLoader
 
                 return ByteTokenizer.Instance;
             case HuggingFaceTokenizer.KindName:
-                var path = Path.Combine(folder, manifest.TokenizerFile ?? "tokenizer.json");
+                var path = OnnxLanguageModel.ResolveInFolder(folder, manifest.TokenizerFile ?? "tokenizer.json", "tokenizerFile");
                 var tokenizer = HuggingFaceTokenizer.Load(path);
                 if (tokenizer.VocabularySize > manifest.VocabularySize)
                 {
