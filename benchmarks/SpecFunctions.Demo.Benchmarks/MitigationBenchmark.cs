@@ -71,6 +71,53 @@ internal static class MitigationBenchmark
         Console.WriteLine($"| strategy | {string.Join(" | ", mgsmSets.Select(m => m.Id))} |");
         Console.WriteLine($"|---|{string.Concat(mgsmSets.Select(_ => "---|"))}");
         rowsMgsm.ForEach(Console.WriteLine);
+
+        if (Directory.Exists(mgsm))
+        {
+            MgsmAsTasks(mgsm, verifierWeights, drafterWeights, rule, trainingSeed, options);
+        }
+    }
+
+    /// <summary>
+    /// MGSM languages as the mitigation's tasks, as `suite import-mgsm` → `run` → `mitigate` does: measured on questions
+    /// 1–30 of each language. "contaminated" trains (and re-estimates D_T) on those same 30 questions, which is what a
+    /// suite without training prompts got before issue 19; "disjoint" trains on questions 31–70 (what
+    /// `--training-per-language 40` writes) and re-estimates D_T on 71–100, so no measured question is ever seen.
+    /// </summary>
+    private static void MgsmAsTasks(string folder, DemoModelWeights verifierWeights, DemoModelWeights drafterWeights, WeightRule rule, int seed, DemoMitigationOptions options)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var verifier = new DemoModel(verifierWeights);
+        var sets = Directory.GetFiles(folder, "mgsm_*.tsv").Order(StringComparer.Ordinal).Select(f =>
+        {
+            var questions = File.ReadLines(f).Select(l => l.Split('\t')[0].Trim()).Where(q => q.Length > 0).ToArray();
+            return (Id: Path.GetFileNameWithoutExtension(f)[5..], Eval: questions[..30], Train: questions[30..70], Dev: questions[70..100]);
+        }).ToArray();
+        var before = sets.Select(m => DemoEvaluation.Compare(verifier, new DemoModel(drafterWeights), m.Eval)).ToArray();
+        Console.WriteLine();
+        Console.WriteLine("MGSM languages as the mitigation's tasks, measured on questions 1–30; cell = α_T before→after / D_T before→after:");
+        Console.WriteLine($"| data | strategy | time (s) | overlap | U before | U after | ΔU | mean S_T before | mean S_T after | {string.Join(" | ", sets.Select(m => m.Id))} |");
+        Console.WriteLine($"|---|---|---|---|---|---|---|---|---|{string.Concat(sets.Select(_ => "---|"))}");
+        foreach (var contaminated in new[] { true, false })
+        {
+            var tasks = sets.Select((m, i) => contaminated
+                ? new DemoMitigationTask(m.Id, before[i].MeanCrossEntropy, m.Eval, m.Eval)
+                : new DemoMitigationTask(m.Id, before[i].MeanCrossEntropy, m.Train, m.Dev)).ToArray();
+            var overlap = tasks.Select((t, i) => SpecFunctions.Core.Mitigation.MitigationData.Overlap(t.TrainingPrompts, sets[i].Eval)).Sum();
+            foreach (var strategy in new[] { DemoMitigation.SCdf, DemoMitigation.Balanced })
+            {
+                var stopwatch = Stopwatch.StartNew();
+                var result = DemoMitigation.Train(verifierWeights, drafterWeights, strategy, rule, tasks, seed, options);
+                var seconds = stopwatch.Elapsed.TotalSeconds;
+                var drafter = new DemoModel(result.Weights);
+                var after = sets.Select(m => DemoEvaluation.Compare(verifier, drafter, m.Eval)).ToArray();
+                var uBefore = SpecFunctions.Core.Metrics.FairnessMetrics.UnfairnessOf([.. before.Select(a => a.MeanCrossEntropy)]);
+                var uAfter = SpecFunctions.Core.Metrics.FairnessMetrics.UnfairnessOf([.. after.Select(a => a.MeanCrossEntropy)]);
+                var cells = sets.Select((_, i) => string.Create(inv, $"{before[i].MeanAlpha:F3}→{after[i].MeanAlpha:F3} / {before[i].MeanCrossEntropy:F3}→{after[i].MeanCrossEntropy:F3}"));
+                Console.WriteLine(string.Create(inv,
+                    $"| {(contaminated ? "contaminated (train = eval 1–30)" : "disjoint (train 31–70, D_T re-estimates 71–100)")} | {strategy} | {seconds:F1} | {overlap} | {uBefore:F4} | {uAfter:F4} | {(uAfter - uBefore) / uBefore:P1} | {before.Average(a => Speedup(a.MeanAlpha)):F3} | {after.Average(a => Speedup(a.MeanAlpha)):F3} | {string.Join(" | ", cells)} |"));
+            }
+        }
     }
 
     private static double Speedup(double alpha)

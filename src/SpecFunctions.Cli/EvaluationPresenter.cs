@@ -114,23 +114,25 @@ internal static class ReportTable
         }
     }
 
-    /// <summary>Before/after of a mitigation: U, mean speed-up and per-task α, D, S.</summary>
+    /// <summary>Before/after of a mitigation: U, mean speed-up, per-task α, D, S and the prompts it trained and was measured on.</summary>
     public static void WriteMitigation(IAnsiConsole console, MitigationReport m)
     {
         var table = new Table().Border(TableBorder.Rounded).Title($"mitigation [bold]{Markup.Escape(m.Strategy)}[/]: {(m.Promoted ? "[green]promoted[/]" : "[yellow]kept the current drafter[/]")}");
         table.AddColumn("task");
-        foreach (var c in new[] { "α before", "α after", "D before", "D after", "S before", "S after" })
+        foreach (var c in new[] { "α before", "α after", "D before", "D after", "S before", "S after", "train", "eval", "overlap" })
         {
             table.AddColumn(new TableColumn(c).RightAligned());
         }
 
         foreach (var t in m.Tasks)
         {
-            table.AddRow(Markup.Escape(t.TaskId), $"{t.AlphaBefore:F3}", $"{t.AlphaAfter:F3}", $"{t.CrossEntropyBefore:F3}", $"{t.CrossEntropyAfter:F3}", $"{t.SpeedupBefore:F2}", $"{t.SpeedupAfter:F2}");
+            table.AddRow(Markup.Escape(t.TaskId), $"{t.AlphaBefore:F3}", $"{t.AlphaAfter:F3}", $"{t.CrossEntropyBefore:F3}", $"{t.CrossEntropyAfter:F3}", $"{t.SpeedupBefore:F2}", $"{t.SpeedupAfter:F2}",
+                $"{t.TrainingPrompts}", $"{t.EvaluationPrompts}", t.PromptOverlap == 0 ? "0" : $"[red]{t.PromptOverlap}[/]");
         }
 
         console.Write(table);
         var change = m.UnfairnessBefore > 0 ? (m.UnfairnessAfter - m.UnfairnessBefore) / m.UnfairnessBefore : 0;
         console.MarkupLine($"U {m.UnfairnessBefore:G4} → [bold]{m.UnfairnessAfter:G4}[/] ({change:+0.0%;-0.0%}), mean speed-up {m.MeanSpeedupBefore:F3} → {m.MeanSpeedupAfter:F3}");
+        console.MarkupLine($"Data: {m.Tasks.Sum(t => t.TrainingPrompts)} training prompts, {m.Tasks.Sum(t => t.EvaluationPrompts)} evaluation prompts, overlap {m.Tasks.Sum(t => t.PromptOverlap)} (before and after measured on the evaluation prompts only)");
     }
 }

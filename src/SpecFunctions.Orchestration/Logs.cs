@@ -34,4 +34,7 @@ internal static partial class Logs
 
     [LoggerMessage(EventId = 301, Level = LogLevel.Information, Message = "Run {RunId}: drafter training: {Message}")]
     public static partial void TrainerProgress(this ILogger logger, string runId, string message);
+
+    [LoggerMessage(EventId = 302, Level = LogLevel.Warning, Message = "Run {RunId}: {Reason}")]
+    public static partial void MitigationRefused(this ILogger logger, string runId, string reason);
 }

@@ -39,7 +39,10 @@ public sealed record MitigationRequest
 
     public WeightRule WeightRule { get; init; } = WeightRule.ShiftByMinimum;
 
-    /// <summary>Training prompts per task id (corrective data comes from the verifier's generations on these). Tasks without any use their evaluation prompts.</summary>
+    /// <summary>
+    /// Training prompts per task id (corrective data comes from the verifier's generations on these). A task without
+    /// any, or with one that is also an evaluation prompt, gets the mitigation refused (<see cref="MitigationData"/>).
+    /// </summary>
     public IReadOnlyDictionary<string, IReadOnlyList<string>> TrainingPrompts { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
 
     /// <summary>Largest relative drop of mean speed-up that still allows promotion. Default 0.02.</summary>
@@ -94,15 +97,24 @@ public sealed record TaskWeight(double CrossEntropy, double Weight);
 /// <summary>What <c>PlanMitigation</c> decided.</summary>
 public sealed record MitigationPlanOutcome
 {
-    /// <summary>in-process | external.</summary>
+    public const string InProcess = "in-process";
+    public const string External = "external";
+    public const string Refused = "refused";
+
+    /// <summary>in-process | external | refused.</summary>
     public required string Path { get; init; }
-    public required MitigationPlan Plan { get; init; }
+
+    /// <summary>The plan (null when refused).</summary>
+    public MitigationPlan? Plan { get; init; }
+
+    /// <summary>Why the mitigation was refused (one line; null otherwise).</summary>
+    public string? Reason { get; init; }
 }
 
 /// <summary>Output of <c>MitigateDrafter</c>.</summary>
 public sealed record MitigationOutcome
 {
-    /// <summary>promoted | kept | timed-out | failed.</summary>
+    /// <summary>promoted | kept | timed-out | refused (no training prompts, or some are evaluation prompts: nothing trained) | failed.</summary>
     public required string Status { get; init; }
     public required string Reason { get; init; }
     public string? AfterRunId { get; init; }
@@ -159,16 +171,21 @@ public sealed class MitigateDrafterOrchestrator : TaskOrchestrator<MitigationReq
     {
         context.SetCustomStatus(new EvaluationProgress { Phase = "planning" });
         var planned = await context.CallActivityAsync<MitigationPlanOutcome>(DurableNames.PlanMitigation, request with { }, TaskEvaluation.Retry).ConfigureAwait(true);
+        if (planned.Path == MitigationPlanOutcome.Refused)
+        {
+            context.SetCustomStatus(new EvaluationProgress { Phase = "refused" });
+            return new MitigationOutcome { Status = MitigationPlanOutcome.Refused, Reason = planned.Reason ?? "mitigation refused" };
+        }
 
         NewDrafter? drafter;
-        if (planned.Path == "in-process")
+        if (planned.Path == MitigationPlanOutcome.InProcess)
         {
             context.SetCustomStatus(new EvaluationProgress { Phase = "training" });
             drafter = await context.CallActivityAsync<NewDrafter>(DurableNames.FineTuneDrafter, request).ConfigureAwait(true);
         }
         else
         {
-            await context.CallActivityAsync(DurableNames.SendMitigationPlan, planned.Plan, TaskEvaluation.Retry).ConfigureAwait(true);
+            await context.CallActivityAsync(DurableNames.SendMitigationPlan, planned.Plan!, TaskEvaluation.Retry).ConfigureAwait(true);
             context.SetCustomStatus(new EvaluationProgress { Phase = "waiting-for-trainer" });
             try
             {
@@ -213,12 +230,21 @@ public sealed record CompareInput
     public required NewDrafter Drafter { get; init; }
 }
 
-/// <summary>Reads the "before" report, computes task weights and decides whether the drafter trains in process.</summary>
-public sealed class PlanMitigationActivity(ITraceStore store, ModelCache models, IEnumerable<IDrafterTrainer> trainers)
+/// <summary>
+/// Refuses a mitigation whose training data is missing or overlaps the evaluation prompts (<see cref="MitigationData"/>);
+/// otherwise reads the "before" report, computes task weights and decides whether the drafter trains in process.
+/// </summary>
+public sealed class PlanMitigationActivity(ITraceStore store, ModelCache models, IEnumerable<IDrafterTrainer> trainers, ILogger<PlanMitigationActivity> logger)
     : TaskActivity<MitigationRequest, MitigationPlanOutcome>
 {
     public override async Task<MitigationPlanOutcome> RunAsync(TaskActivityContext context, MitigationRequest request)
     {
+        if (MitigationData.RefusalReason(Data(request)) is { } refusal)
+        {
+            logger.MitigationRefused(request.RunId, refusal);
+            return new MitigationPlanOutcome { Path = MitigationPlanOutcome.Refused, Reason = refusal };
+        }
+
         var before = await ReportPublisher.ReadAsync(store, request.RunId).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"run '{request.RunId}' has no report to mitigate");
         var rule = request.Strategy == MitigationStrategies.Balanced ? WeightRule.Uniform : request.WeightRule;
@@ -240,13 +266,21 @@ public sealed class PlanMitigationActivity(ITraceStore store, ModelCache models,
         };
         await store.WriteArtifactAsync(request.RunId, RunArtifact.MitigationPlan, async (stream, ct) =>
             await JsonSerializer.SerializeAsync(stream, plan, EvaluationDefaults.Json, ct).ConfigureAwait(false)).ConfigureAwait(false);
-        return new MitigationPlanOutcome { Path = inProcess ? "in-process" : "external", Plan = plan };
+        return new MitigationPlanOutcome { Path = inProcess ? MitigationPlanOutcome.InProcess : MitigationPlanOutcome.External, Plan = plan };
     }
 
+    /// <summary>Per task of the suite: its training prompts only (empty when it has none; then the plan is refused).</summary>
     internal static IReadOnlyDictionary<string, IReadOnlyList<string>> TrainingPrompts(MitigationRequest request) =>
         request.Evaluation.Suite.Tasks.ToDictionary(
             t => t.Id,
-            t => request.TrainingPrompts.TryGetValue(t.Id, out var p) && p.Count > 0 ? p : t.Prompts);
+            t => request.TrainingPrompts.TryGetValue(t.Id, out var p) ? p : []);
+
+    /// <summary>The data the mitigation would use: per task, training and evaluation prompt counts and their overlap.</summary>
+    public static IReadOnlyList<MitigationTaskData> Data(MitigationRequest request)
+    {
+        var training = TrainingPrompts(request);
+        return MitigationData.Describe(request.Evaluation.Suite.Tasks.Select(t => (t.Id, t.Prompts, (IReadOnlyList<string>?)training[t.Id])));
+    }
 }
 
 /// <summary>Sends the plan to the external trainer.</summary>
@@ -344,6 +378,7 @@ public sealed class CompareAndPromoteActivity(ITraceStore store) : TaskActivity<
         var c = before.Suite.CostRatio;
         double AfterSpeedup(TaskReport t) => Core.Metrics.SpeculativeMath.AnalyticalSpeedup(t.Alpha, gamma, c);
         var afterTasks = after.Tasks.ToDictionary(t => t.TaskId);
+        var data = PlanMitigationActivity.Data(request).ToDictionary(d => d.TaskId);
         var common = before.Tasks.Where(t => afterTasks.ContainsKey(t.TaskId)).ToList();
         var uBefore = before.Suite.Fairness.Unfairness;
         var uAfter = after.Suite.Fairness.Unfairness;
@@ -376,6 +411,9 @@ public sealed class CompareAndPromoteActivity(ITraceStore store) : TaskActivity<
                 CrossEntropyAfter = afterTasks[t.TaskId].CrossEntropy,
                 SpeedupBefore = t.AnalyticalSpeedup,
                 SpeedupAfter = AfterSpeedup(afterTasks[t.TaskId]),
+                TrainingPrompts = data.TryGetValue(t.TaskId, out var d) ? d.TrainingPrompts : 0,
+                EvaluationPrompts = t.Prompts,
+                PromptOverlap = d?.Overlap ?? 0,
             })],
         };
         return (report, promoted, reason);

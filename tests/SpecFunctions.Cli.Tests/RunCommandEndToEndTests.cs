@@ -37,7 +37,12 @@ public sealed class RunCommandEndToEndTests(ITestOutputHelper output) : IAsyncLi
         SuiteFile.Save(new Core.Evaluation.SuiteDefinition
         {
             Name = "e2e",
-            Tasks = [.. DemoCorpus.Tasks.Where(t => t.Id is "en" or "ru" or "zh").Select(t => new Core.Evaluation.SuiteTask { Id = t.Id, Prompts = [.. t.Prompts.Take(3)] })],
+            Tasks = [.. DemoCorpus.Tasks.Where(t => t.Id is "en" or "ru" or "zh").Select(t => new Core.Evaluation.SuiteTask
+            {
+                Id = t.Id,
+                Prompts = [.. t.Prompts.Take(3)],
+                TrainingPrompts = [.. DemoCorpus.TrainingPrompts(t.Id, count: 12)],
+            })],
         }, suitePath);
 
         var root = new RootCommand { RunCommand.Create() };
@@ -102,11 +107,24 @@ public sealed class RunCommandEndToEndTests(ITestOutputHelper output) : IAsyncLi
         var text = new StringWriter();
         var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings { Out = new Spectre.Console.AnsiConsoleOutput(text), ColorSystem = Spectre.Console.ColorSystemSupport.NoColors });
         console.Profile.Width = 200;
-        ReportTable.Write(console, report with { Mitigation = new MitigationReport { Strategy = "s-cdf", UnfairnessBefore = 0.4, UnfairnessAfter = 0.1, MeanSpeedupBefore = 2, MeanSpeedupAfter = 2.1, Promoted = true } });
+        ReportTable.Write(console, report with
+        {
+            Mitigation = new MitigationReport
+            {
+                Strategy = "s-cdf", UnfairnessBefore = 0.4, UnfairnessAfter = 0.1, MeanSpeedupBefore = 2, MeanSpeedupAfter = 2.1, Promoted = true,
+                Tasks = [new MitigationTaskReport
+                {
+                    TaskId = "zh", AlphaBefore = 0.2, AlphaAfter = 0.5, CrossEntropyBefore = 4, CrossEntropyAfter = 3, SpeedupBefore = 0.8, SpeedupAfter = 1.2,
+                    TrainingPrompts = 40, EvaluationPrompts = 20, PromptOverlap = 0,
+                }],
+            },
+        });
         var rendered = text.ToString();
         Assert.All(report.Tasks, t => Assert.Contains(t.TaskId, rendered));
         Assert.Contains($"U = {report.Suite.Fairness.Unfairness:G4}", rendered);
         Assert.Contains("promoted", rendered);
+        Assert.Matches(@"zh\s*│\s*0\.200\s*│\s*0\.500\s*│\s*4\.000\s*│\s*3\.000\s*│\s*0\.80\s*│\s*1\.20\s*│\s*40\s*│\s*20\s*│\s*0\s*│", rendered);
+        Assert.Contains("Data: 40 training prompts, 20 evaluation prompts, overlap 0", rendered);
 
         // The closed loop on the same run and store: s-CDF in process, the new drafter stored content-addressed in the
         // blob container, the suite re-evaluated with it (resolved as name@sha256), before/after written back.
@@ -130,6 +148,10 @@ public sealed class RunCommandEndToEndTests(ITestOutputHelper output) : IAsyncLi
         Assert.Equal("s-cdf", m.GetProperty("strategy").GetString());
         Assert.Equal(report.Suite.Fairness.Unfairness, m.GetProperty("unfairnessBefore").GetDouble(), 12);
         Assert.Equal(3, m.GetProperty("tasks").GetArrayLength());
+
+        // The data it used, per task: the suite's 12 training prompts, its 3 evaluation prompts, no prompt in both.
+        Assert.All(m.GetProperty("tasks").EnumerateArray(), t => Assert.Equal(
+            (12, 3, 0), (t.GetProperty("trainingPrompts").GetInt32(), t.GetProperty("evaluationPrompts").GetInt32(), t.GetProperty("promptOverlap").GetInt32())));
         var after = await ReportPublisher.ReadAsync(store, "e2e-run-after-s-cdf");
         Assert.NotNull(after);
         Assert.Equal(after!.Suite.Fairness.Unfairness, m.GetProperty("unfairnessAfter").GetDouble(), 12);

@@ -33,7 +33,7 @@ public sealed class SasSecretTests(ITestOutputHelper output) : IAsyncLifetime
         var verifier = TinyWindowModelBuilder.WriteModelFolder(Path.Combine(_root, "verifier"), window: 8, seed: 1, name: "tiny-verifier");
         var drafter = TinyWindowModelBuilder.WriteModelFolder(Path.Combine(_root, "drafter"), window: 4, seed: 2, name: "tiny-drafter");
         var suite = Path.Combine(_root, "suite.json");
-        File.WriteAllText(suite, """{ "name": "h", "tasks": [ { "id": "en", "prompts": ["hello world, this is"] }, { "id": "de", "prompts": ["guten tag, wie geht"] } ] }""");
+        File.WriteAllText(suite, """{ "name": "h", "tasks": [ { "id": "en", "prompts": ["hello world, this is"], "trainingPrompts": ["good morning, how are"] }, { "id": "de", "prompts": ["guten tag, wie geht"], "trainingPrompts": ["guten morgen, wie war"] } ] }""");
         var sas = _azurite.SasConnectionString();
         var signature = sas[sas.IndexOf("sig=", StringComparison.Ordinal)..].Split('&')[0];
         var outFolder = Path.Combine(_root, "out");

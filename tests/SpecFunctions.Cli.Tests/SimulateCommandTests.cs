@@ -121,6 +121,35 @@ public sealed class SuiteImportTests : IDisposable
     }
 
     [Fact]
+    public void ImportMgsm_TrainingPerLanguage_NextQuestionsDisjointFromTheEvaluationOnes()
+    {
+        // English has a repeated question after its first two: it is an evaluation question, so never a training one.
+        File.AppendAllText(Path.Combine(_folder, "mgsm_en.tsv"), $"{EnBaker}\t34\n");
+
+        var suite = SuiteCommand.ImportMgsm(_folder, 2, 3);
+
+        Assert.Equal([DeTrain, DeApples], suite.Tasks[0].Prompts);
+        Assert.Null(suite.Tasks[0].TrainingPrompts);
+        Assert.Equal([EnBaker, EnSign], suite.Tasks[1].Prompts);
+        Assert.Equal([EnToll, EnPencils], suite.Tasks[1].TrainingPrompts);
+        Assert.Equal([EsGarden, EsBus], suite.Tasks[2].Prompts);
+        Assert.Equal([EsCoins], suite.Tasks[2].TrainingPrompts);
+        Assert.All(suite.Tasks, t => Assert.Empty((t.TrainingPrompts ?? []).Intersect(t.Prompts)));
+    }
+
+    [Theory]
+    [InlineData(0, new[] { 0, 0, 0 })]
+    [InlineData(1, new[] { 0, 1, 1 })]
+    [InlineData(2, new[] { 0, 2, 1 })]
+    public void ImportMgsm_TrainingPerLanguage_CapsEachTaskAtTheQuestionsLeft(int training, int[] expected)
+    {
+        var suite = SuiteCommand.ImportMgsm(_folder, 2, training);
+
+        Assert.Equal(expected, suite.Tasks.Select(t => t.TrainingPrompts?.Count ?? 0));
+        Assert.Equal([2, 2, 2], suite.Tasks.Select(t => t.Prompts.Count));
+    }
+
+    [Fact]
     public void ImportMgsm_BadFolders_ThrowFormatExceptionNamingTheProblem()
     {
         Assert.Contains("not found", Assert.Throws<FormatException>(() => SuiteCommand.ImportMgsm(Path.Combine(_folder, "nope"), 5)).Message);
@@ -140,24 +169,28 @@ public sealed class SuiteImportTests : IDisposable
         // What `suite import-mgsm DIR --out FILE` writes; not invoked through the command line here, because the
         // command prints to Console.Out, which RunCommandEndToEndTests captures while running in parallel.
         var output = Path.Combine(_folder, "out", "mgsm.json");
-        SuiteFile.Save(SuiteCommand.ImportMgsm(_folder, 2), output);
+        SuiteFile.Save(SuiteCommand.ImportMgsm(_folder, 2, 2), output);
 
         var suite = SuiteFile.Load(output);
         Assert.Equal("mgsm", suite.Name);
         Assert.Equal(["de", "en", "es"], suite.Tasks.Select(t => t.Id));
         Assert.Equal([EnBaker, EnSign], suite.Tasks[1].Prompts);
+        Assert.Equal([EnToll, EnPencils], suite.Tasks[1].TrainingPrompts);
         Assert.Equal([EsGarden, EsBus], suite.Tasks[2].Prompts);
+        Assert.Equal([EsCoins], suite.Tasks[2].TrainingPrompts);
     }
 
     [Theory]
-    [InlineData("0")]
-    [InlineData("257")]
-    public void Parse_PerLanguageOutOfRange_ReportsAnErrorNamingTheOption(string value)
+    [InlineData("--per-language", "0")]
+    [InlineData("--per-language", "257")]
+    [InlineData("--training-per-language", "-1")]
+    [InlineData("--training-per-language", "257")]
+    public void Parse_PerLanguageOutOfRange_ReportsAnErrorNamingTheOption(string option, string value)
     {
         var root = new RootCommand { SuiteCommand.Create() };
-        var parse = root.Parse(["suite", "import-mgsm", _folder, "--out", Path.Combine(_folder, "x.json"), "--per-language", value]);
+        var parse = root.Parse(["suite", "import-mgsm", _folder, "--out", Path.Combine(_folder, "x.json"), option, value]);
         var error = Assert.Single(parse.Errors);
-        Assert.Contains("--per-language", error.Message);
+        Assert.Contains(option, error.Message);
     }
 }
 
@@ -181,6 +214,18 @@ public sealed class MgsmSuiteImportTests
         var en = suite.Tasks.Single(t => t.Id == "en");
         Assert.Equal(File.ReadLines(Path.Combine(folder, "mgsm_en.tsv")).Take(5).Select(l => l.Split('\t')[0]), en.Prompts);
         Assert.All(suite.Tasks.SelectMany(t => t.Prompts), p => Assert.DoesNotMatch(@"[\t\r\n]", p));
+    }
+
+    [Fact]
+    public void ImportMgsm_RealDataWithTraining_QuestionsAfterTheEvaluationOnesNoOverlap()
+    {
+        var folder = MgsmFolder();
+
+        var suite = SuiteCommand.ImportMgsm(folder, 20, 40);
+
+        Assert.All(suite.Tasks, t => Assert.Equal((20, 40, 0), (t.Prompts.Count, t.TrainingPrompts!.Count, Core.Mitigation.MitigationData.Overlap(t.TrainingPrompts, t.Prompts))));
+        var en = suite.Tasks.Single(t => t.Id == "en");
+        Assert.Equal(File.ReadLines(Path.Combine(folder, "mgsm_en.tsv")).Skip(20).Take(40).Select(l => l.Split('\t')[0].Trim()), en.TrainingPrompts);
     }
 
     /// <summary><c>$SPECFN_MGSM_DIR</c>, which must name an existing folder; nothing else is looked at.</summary>

@@ -19,7 +19,12 @@ public sealed class MitigationTests(TinyModelsFixture models) : IClassFixture<Ti
         Suite = new SuiteDefinition
         {
             Name = "tiny",
-            Tasks = [.. Enumerable.Range(0, 3).Select(i => new SuiteTask { Id = $"t{i}", Prompts = [$"task {i} says {new string((char)('a' + i), i + 1)}"] })],
+            Tasks = [.. Enumerable.Range(0, 3).Select(i => new SuiteTask
+            {
+                Id = $"t{i}",
+                Prompts = [$"task {i} says {new string((char)('a' + i), i + 1)}"],
+                TrainingPrompts = [$"task {i} trains on {i}", $"task {i} trains more"],
+            })],
         },
         Verifier = "tiny-verifier",
         Drafter = "tiny-drafter",
@@ -88,6 +93,7 @@ public sealed class MitigationTests(TinyModelsFixture models) : IClassFixture<Ti
         Assert.Equal("tiny-drafter", plan.BaseDrafter.Name);
         var expected = TaskWeights.Compute([.. before.Tasks.Select(t => t.CrossEntropy)], WeightRule.ShiftByMinimum);
         Assert.Equal(expected, before.Tasks.Select(t => plan.Tasks[t.TaskId].Weight));
+        Assert.All(request.Suite.Tasks, t => Assert.Equal(t.TrainingPrompts, plan.TrainingPrompts[t.Id]));
         Assert.NotNull(await store.OpenArtifactAsync("ext", RunArtifact.MitigationPlan));
 
         // The "external trainer" answers with the same drafter: U cannot fall, so nothing is promoted.
@@ -98,6 +104,7 @@ public sealed class MitigationTests(TinyModelsFixture models) : IClassFixture<Ti
         Assert.Equal("kept", outcome.Status);
         Assert.Equal("ext-after-s-cdf", outcome.AfterRunId);
         Assert.Equal(outcome.Report!.UnfairnessBefore, outcome.Report.UnfairnessAfter, 9);
+        Assert.All(outcome.Report.Tasks, t => Assert.Equal((2, 1, 0), (t.TrainingPrompts, t.EvaluationPrompts, t.PromptOverlap)));
         var republished = (await ReportPublisher.ReadAsync(store, "ext"))!;
         Assert.NotNull(republished.Mitigation);
         Assert.False(republished.Mitigation!.Promoted);
@@ -123,6 +130,54 @@ public sealed class MitigationTests(TinyModelsFixture models) : IClassFixture<Ti
         Assert.Equal("timed-out", outcome.Status);
         Assert.Null(outcome.AfterRunId);
         Assert.Null(await store.GetManifestAsync("late-after-s-cdf"));
+    }
+}
+
+public class MitigationDataRuleTests
+{
+    private static MitigationRequest Request(params SuiteTask[] tasks)
+    {
+        var evaluation = new EvaluationRequest { RunId = "r", Suite = new SuiteDefinition { Name = "s", Tasks = tasks }, Verifier = "v", Drafter = "d" };
+        return MitigationRequests.From(evaluation);
+    }
+
+    [Fact]
+    public void Data_TrainingPromptsOnly_NoFallbackToEvaluationPrompts()
+    {
+        var request = Request(
+            new SuiteTask { Id = "en", Prompts = ["a", "b", "c"], TrainingPrompts = ["x", "y"] },
+            new SuiteTask { Id = "ja", Prompts = ["p", "q"] });
+
+        Assert.Equal([], PlanMitigationActivity.TrainingPrompts(request)["ja"]);
+        Assert.Equal(
+            [new MitigationTaskData("en", 2, 3, 0), new MitigationTaskData("ja", 0, 2, 0)],
+            PlanMitigationActivity.Data(request));
+        Assert.Equal(
+            "mitigation refused: task 'ja' has no training prompts, and corrective data never comes from evaluation prompts; "
+            + "give every task \"trainingPrompts\" disjoint from its \"prompts\" (for MGSM: specfn suite import-mgsm --training-per-language N)",
+            MitigationData.RefusalReason(PlanMitigationActivity.Data(request)));
+    }
+
+    [Fact]
+    public void Data_TrainingPromptsRepeatingEvaluationPrompts_OverlapCountedAfterTrimmingAndRefused()
+    {
+        // " b" and "c " are evaluation prompts once trimmed; "B" is not (ordinal); the repeated "c" counts twice.
+        var request = Request(
+            new SuiteTask { Id = "en", Prompts = ["a", "b", "c"], TrainingPrompts = [" b", "B", "c ", "c", "d"] },
+            new SuiteTask { Id = "de", Prompts = ["e"], TrainingPrompts = ["f"] });
+
+        Assert.Equal([new MitigationTaskData("en", 5, 3, 3), new MitigationTaskData("de", 1, 1, 0)], PlanMitigationActivity.Data(request));
+        Assert.Equal(
+            "mitigation refused: training prompts that are also evaluation prompts in task 'en' (3); training and evaluation prompts must be disjoint",
+            MitigationData.RefusalReason(PlanMitigationActivity.Data(request)));
+    }
+
+    [Fact]
+    public void RefusalReason_DisjointTrainingForEveryTask_Null()
+    {
+        var request = Request(new SuiteTask { Id = "en", Prompts = ["a"], TrainingPrompts = ["b"] });
+
+        Assert.Null(MitigationData.RefusalReason(PlanMitigationActivity.Data(request)));
     }
 }
 

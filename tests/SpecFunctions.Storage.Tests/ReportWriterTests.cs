@@ -42,9 +42,9 @@ public sealed class ReportWriterTests
                 Promoted = true,
                 Tasks =
                 [
-                    new MitigationTaskReport { TaskId = "en", AlphaBefore = 0.82, AlphaAfter = 0.81, CrossEntropyBefore = 1.9, CrossEntropyAfter = 1.92, SpeedupBefore = 1.77, SpeedupAfter = 1.75 },
-                    new MitigationTaskReport { TaskId = "de", AlphaBefore = 0.71, AlphaAfter = 0.74, CrossEntropyBefore = 2.0, CrossEntropyAfter = 1.96, SpeedupBefore = 1.52, SpeedupAfter = 1.58 },
-                    new MitigationTaskReport { TaskId = "sw", AlphaBefore = 0.44, AlphaAfter = 0.55, CrossEntropyBefore = 2.4, CrossEntropyAfter = 2.2, SpeedupBefore = 0.98, SpeedupAfter = 1.19 },
+                    new MitigationTaskReport { TaskId = "en", AlphaBefore = 0.82, AlphaAfter = 0.81, CrossEntropyBefore = 1.9, CrossEntropyAfter = 1.92, SpeedupBefore = 1.77, SpeedupAfter = 1.75, TrainingPrompts = 40, EvaluationPrompts = 20 },
+                    new MitigationTaskReport { TaskId = "de", AlphaBefore = 0.71, AlphaAfter = 0.74, CrossEntropyBefore = 2.0, CrossEntropyAfter = 1.96, SpeedupBefore = 1.52, SpeedupAfter = 1.58, TrainingPrompts = 30, EvaluationPrompts = 20 },
+                    new MitigationTaskReport { TaskId = "sw", AlphaBefore = 0.44, AlphaAfter = 0.55, CrossEntropyBefore = 2.4, CrossEntropyAfter = 2.2, SpeedupBefore = 0.98, SpeedupAfter = 1.19, TrainingPrompts = 25, EvaluationPrompts = 10 },
                 ],
             }
             : null,
@@ -179,6 +179,27 @@ public sealed class ReportWriterTests
 
         var without = XDocument.Parse(HtmlReportWriter.Write(SampleReport(withMitigation: false)));
         Assert.DoesNotContain(without.Descendants(Svg + "svg"), e => ((string?)e.Attribute("id"))!.StartsWith("chart-mitigation", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void MitigationTable_WithMitigation_StatesTrainingAndEvaluationPromptsAndOverlapPerTask()
+    {
+        var report = SampleReport();
+        var document = new HtmlParser().ParseDocument(HtmlReportWriter.Write(report));
+
+        var rows = document.QuerySelectorAll("#mitigation-table tbody tr");
+        Assert.Equal(["en", "de", "sw"], rows.Select(r => r.GetAttribute("data-task")));
+        string[] Field(string name) => [.. rows.Select(r => r.QuerySelector($"td[data-field='{name}']")!.TextContent)];
+        Assert.Equal(["40", "30", "25"], Field("training-prompts"));
+        Assert.Equal(["20", "20", "10"], Field("evaluation-prompts"));
+        Assert.Equal(["0", "0", "0"], Field("prompt-overlap"));
+        var columns = document.QuerySelectorAll("#mitigation-table thead th").Length;
+        Assert.Equal(10, columns);
+        Assert.All(rows, r => Assert.Equal(columns, r.Children.Length));
+
+        var json = System.Text.Json.JsonDocument.Parse(report.ToJson()).RootElement.GetProperty("mitigation").GetProperty("tasks");
+        Assert.Equal([(40, 20, 0), (30, 20, 0), (25, 10, 0)], json.EnumerateArray().Select(t =>
+            (t.GetProperty("trainingPrompts").GetInt32(), t.GetProperty("evaluationPrompts").GetInt32(), t.GetProperty("promptOverlap").GetInt32())));
     }
 
     [Fact]

@@ -16,6 +16,9 @@ namespace SpecFunctions.Cli.Commands;
 /// </summary>
 internal static class MitigateCommand
 {
+    private const string DemoVerifier = "demo-verifier";
+    private const string DemoDrafter = "demo-drafter";
+
     public static Command Create()
     {
         var runId = new Argument<string>("RUN_ID") { Description = "The evaluated run to mitigate" };
@@ -52,18 +55,43 @@ internal static class MitigateCommand
             }
 
             var evaluation = manifest.Submission.Deserialize<EvaluationRequest>(EvaluationDefaults.Json)!;
-            IModelCatalog catalog;
-            if (parse.GetValue(verifier) is { } v && parse.GetValue(drafter) is { } d)
+            var request = MitigationRequests.From(evaluation, parse.GetValue(strategy)) with { WeightRule = parse.GetValue(rule) };
+
+            // The same rule PlanMitigation applies, checked before any model is loaded or trained.
+            if (MitigationData.RefusalReason(PlanMitigationActivity.Data(request)) is { } refusal)
             {
+                Console.Error.WriteLine($"specfn: run '{id}': {refusal}");
+                return 2;
+            }
+
+            var (v, d) = (parse.GetValue(verifier), parse.GetValue(drafter));
+            IModelCatalog catalog;
+            if (v is not null && d is not null)
+            {
+                foreach (var dir in new[] { v, d })
+                {
+                    if (!File.Exists(Path.Combine(dir.FullName, Core.Models.ModelManifest.FileName)))
+                    {
+                        Console.Error.WriteLine($"specfn: '{dir.FullName}' is not a model folder (no {Core.Models.ModelManifest.FileName})");
+                        return 2;
+                    }
+                }
+
                 catalog = new ModelCatalog(new Dictionary<string, string> { [evaluation.Verifier] = v.FullName, [evaluation.Drafter] = d.FullName });
+            }
+            else if (v is null && d is null && evaluation.Verifier == DemoVerifier && evaluation.Drafter == DemoDrafter)
+            {
+                var pair = await DemoModels.EnsureAsync(parse.GetValue(models)!, cancellationToken: cancellationToken);
+                catalog = new ModelCatalog(new Dictionary<string, string> { [DemoVerifier] = pair.VerifierDirectory, [DemoDrafter] = pair.DrafterDirectory });
             }
             else
             {
-                var pair = await DemoModels.EnsureAsync(parse.GetValue(models)!, cancellationToken: cancellationToken);
-                catalog = new ModelCatalog(new Dictionary<string, string> { ["demo-verifier"] = pair.VerifierDirectory, ["demo-drafter"] = pair.DrafterDirectory });
+                Console.Error.WriteLine(v is null && d is null
+                    ? $"specfn: run '{id}' was evaluated on its own models (verifier '{evaluation.Verifier}', drafter '{evaluation.Drafter}'): pass --verifier DIR --drafter DIR, the model folders given to `specfn run`"
+                    : "specfn: pass both --verifier DIR and --drafter DIR (the model folders the run was evaluated on), or neither for a run of the demo pair");
+                return 2;
             }
 
-            var request = MitigationRequests.From(evaluation, parse.GetValue(strategy)) with { WeightRule = parse.GetValue(rule) };
             var asJson = parse.GetValue(json);
             var observer = new ConsoleObserver(plain: true, asJson ? Console.Error : Console.Out);
             await using var engine = await EmbeddedEngine.StartAsync(traceStore, catalog, observer, cancellationToken: cancellationToken);

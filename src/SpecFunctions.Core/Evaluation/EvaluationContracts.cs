@@ -21,7 +21,10 @@ public sealed record SuiteTask
     [JsonPropertyName("prompts")]
     public required IReadOnlyList<string> Prompts { get; init; }
 
-    /// <summary>Optional training prompts for mitigation (corrective data); the evaluation prompts are used when absent.</summary>
+    /// <summary>
+    /// Training prompts for mitigation (corrective data), disjoint from <see cref="Prompts"/>. Optional for an evaluation;
+    /// a mitigation is refused when a task has none (corrective data never comes from evaluation prompts).
+    /// </summary>
     [JsonPropertyName("trainingPrompts")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<string>? TrainingPrompts { get; init; }

@@ -355,6 +355,15 @@ public sealed class EvaluationRequestParser
                 continue;
             }
 
+            // Corrective data must never come from evaluation prompts; positions only, never the prompt text.
+            if (training is not null && FirstOverlap(training, prompts) is { } overlap)
+            {
+                w.Error($"{taskPath}.trainingPrompts[{overlap.Training}]",
+                    $"is also {taskPath}.prompts[{overlap.Evaluation}]: training prompts must be disjoint from the evaluation prompts");
+                ok = false;
+                continue;
+            }
+
             tasks.Add(new SuiteTask { Id = id, Prompts = prompts, TrainingPrompts = training });
         }
 
@@ -455,6 +464,25 @@ public sealed class EvaluationRequestParser
         }
 
         return System.Text.Encoding.UTF8.GetByteCount(name) > 255 ? $"{Walker.Quote(name)}: {Rule}; names are at most 255 bytes" : null;
+    }
+
+    private static (int Training, int Evaluation)? FirstOverlap(List<string> training, List<string> prompts)
+    {
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = prompts.Count - 1; i >= 0; i--)
+        {
+            index[prompts[i].Trim()] = i;
+        }
+
+        for (var i = 0; i < training.Count; i++)
+        {
+            if (index.TryGetValue(training[i].Trim(), out var j))
+            {
+                return (i, j);
+            }
+        }
+
+        return null;
     }
 
     private List<string>? ParsePrompts(Walker w, JsonElement element, string path)

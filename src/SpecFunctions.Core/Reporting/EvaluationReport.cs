@@ -294,7 +294,7 @@ public sealed record MitigationReport
     public IReadOnlyList<MitigationTaskReport> Tasks { get; init; } = [];
 }
 
-/// <summary>One task before and after a mitigation: α_T, D_T (nats), S_T.</summary>
+/// <summary>One task before and after a mitigation: α_T, D_T (nats), S_T, and the data the mitigation used.</summary>
 public sealed record MitigationTaskReport
 {
     [JsonPropertyName("taskId")]
@@ -317,6 +317,18 @@ public sealed record MitigationTaskReport
 
     [JsonPropertyName("speedupAfter")]
     public required double SpeedupAfter { get; init; }
+
+    /// <summary>Prompts the corrective data came from.</summary>
+    [JsonPropertyName("trainingPrompts")]
+    public int TrainingPrompts { get; init; }
+
+    /// <summary>Prompts before and after were both measured on (the evaluated run's).</summary>
+    [JsonPropertyName("evaluationPrompts")]
+    public int EvaluationPrompts { get; init; }
+
+    /// <summary>Training prompts that are also evaluation prompts; a mitigation runs only when this is 0.</summary>
+    [JsonPropertyName("promptOverlap")]
+    public int PromptOverlap { get; init; }
 }
 
 /// <summary>The mitigation decision and what it was based on (filled by the decision issue).</summary>

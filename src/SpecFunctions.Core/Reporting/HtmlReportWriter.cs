@@ -268,7 +268,7 @@ public static class HtmlReportWriter
 
     private static XElement MitigationTable(MitigationReport mitigation)
     {
-        string[] headers = ["task", "α before", "α after", "D before", "D after", "S before", "S after"];
+        string[] headers = ["task", "α before", "α after", "D before", "D after", "S before", "S after", "training prompts", "evaluation prompts", "overlap"];
         return new XElement(H + "table", new XAttribute("id", "mitigation-table"),
             new XElement(H + "thead", new XElement(H + "tr", headers.Select((h, i) => new XElement(H + "th", i == 0 ? new XAttribute("class", "task") : null, h)))),
             new XElement(H + "tbody", mitigation.Tasks.Select(t => new XElement(H + "tr",
@@ -276,7 +276,12 @@ public static class HtmlReportWriter
                 new XElement(H + "td", new XAttribute("class", "task"), t.TaskId),
                 Td(F(t.AlphaBefore, 3)), Td(F(t.AlphaAfter, 3)),
                 Td(F(t.CrossEntropyBefore, 3)), Td(F(t.CrossEntropyAfter, 3)),
-                Td(F(t.SpeedupBefore, 3)), Td(F(t.SpeedupAfter, 3))))));
+                Td(F(t.SpeedupBefore, 3)), Td(F(t.SpeedupAfter, 3)),
+                Td(t.TrainingPrompts.ToString(CultureInfo.InvariantCulture), "training-prompts", t.TrainingPrompts),
+                Td(t.EvaluationPrompts.ToString(CultureInfo.InvariantCulture), "evaluation-prompts", t.EvaluationPrompts),
+                Td(t.PromptOverlap.ToString(CultureInfo.InvariantCulture), "prompt-overlap", t.PromptOverlap)))),
+            new XElement(H + "p", new XAttribute("class", "note"),
+                "Corrective data comes from each task's training prompts only; before and after are both measured on the evaluation prompts, and the overlap of the two sets must be 0."));
     }
 
     private sealed record Series(

@@ -192,6 +192,16 @@ public class EvaluationRequestParserTests
     }
 
     [Fact]
+    public void ParseSuite_TrainingPromptIsAlsoAnEvaluationPrompt_ErrorNamesBothPositionsNotTheText()
+    {
+        var result = Parser().ParseSuite(Bytes("""{"name":"s","tasks":[{"id":"sw","prompts":["Swali 1","Swali 2"],"trainingPrompts":["Swali 3"," Swali 2 "]}]}"""));
+
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(new ValidationError("tasks[0].trainingPrompts[1]", "is also tasks[0].prompts[1]: training prompts must be disjoint from the evaluation prompts"), error);
+        Assert.Null(result.Value);
+    }
+
+    [Fact]
     public void ParseSuite_ValidFile_Parsed()
     {
         var result = Parser().ParseSuite(Bytes("""{"name":"mgsm-small","tasks":[{"id":"sw","prompts":["Swali"]}]}"""));
