@@ -71,17 +71,23 @@ internal static class ReportTable
 {
     public static void Write(IAnsiConsole console, EvaluationReport report)
     {
+        if (Console.IsOutputRedirected && console.Profile.Width < 120)
+        {
+            // Spectre assumes 80 columns when not on a terminal, which folds the intervals under every figure.
+            console.Profile.Width = 120;
+        }
+
         var table = new Table().Border(TableBorder.Rounded).Title($"run [bold]{Markup.Escape(report.RunId)}[/]  γ = {report.Suite.Gamma}, c = {report.Suite.CostRatio:F3}, v_γ = {report.Suite.VerificationCostRatio:F3}");
         table.AddColumn("task");
         foreach (var c in new[] { "α_T", "D_T", "tok/step", "S_T", "refined", "measured", "bound" })
         {
-            table.AddColumn(new TableColumn(c).RightAligned());
+            table.AddColumn(new TableColumn(c).RightAligned().NoWrap());
         }
 
-        // Every figure with its 95 % bootstrap interval over prompts underneath.
+        // Every figure with its 95 % bootstrap interval over prompts underneath (dim, "lower–upper").
         static string Cell(double? value, IntervalReport? ci) => value is not { } v
             ? "—"
-            : Markup.Escape(ci is null ? $"{v:F2}" : $"{v:F2}\n[{ci.Lower:F2},{ci.Upper:F2}]");
+            : ci is null ? $"{v:F2}" : $"{v:F2}\n[dim]{ci.Lower:F2}–{ci.Upper:F2}[/]";
         foreach (var t in report.Tasks)
         {
             table.AddRow(
