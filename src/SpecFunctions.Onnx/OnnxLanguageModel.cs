@@ -152,11 +152,12 @@ public abstract class OnnxLanguageModel : ILanguageModel
     {
         ArgumentNullException.ThrowIfNull(relative);
         var root = Path.GetFullPath(folder);
+        var inside = root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
         var manifestPath = Path.Combine(root, ModelManifest.FileName);
         var parts = relative.Split('/', '\\');
         var full = Path.GetFullPath(Path.Combine(root, relative));
         if (relative.Length == 0 || Path.IsPathRooted(relative) || parts.Contains("..")
-            || !full.StartsWith(root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            || !full.StartsWith(inside, StringComparison.Ordinal))
         {
             throw new ModelLoadException(manifestPath, $"invalid manifest: '{field}' must be a relative path inside the model folder, got '{relative}'");
         }
@@ -172,7 +173,7 @@ public abstract class OnnxLanguageModel : ILanguageModel
             }
 
             var target = info.ResolveLinkTarget(returnFinalTarget: true)?.FullName;
-            if (target is null || !Path.GetFullPath(target).StartsWith(root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            if (target is null || !Path.GetFullPath(target).StartsWith(inside, StringComparison.Ordinal))
             {
                 throw new ModelLoadException(
                     manifestPath,

@@ -119,9 +119,13 @@ public sealed class EvaluateTaskActivity(
 
     private async Task<TaskSummary> CancelledAsync(EvaluateTaskInput input, int promptsDone)
     {
-        if (await store.GetManifestAsync(input.RunId).ConfigureAwait(false) is not null)
+        try
         {
             await store.MarkTaskCancelledAsync(input.RunId, input.TaskId).ConfigureAwait(false);
+        }
+        catch (RunNotFoundException)
+        {
+            // Cancelled before PrepareRun wrote the manifest: there is no task entry to mark.
         }
 
         logger.TaskCancelled(input.RunId, input.TaskId, promptsDone);

@@ -368,14 +368,7 @@ public sealed class BlobObjectStore : IObjectStore
 
         public override async ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
         {
-            if (message.ProcessingContext.RetryNumber > 0)
-            {
-                Notify();
-            }
-
-            using var answered = new CancellationTokenSource();
-            _ = Task.Delay(noticeAfter, answered.Token).ContinueWith(
-                _ => Notify(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            using var answered = Watch(message);
             try
             {
                 await ProcessNextAsync(message, pipeline).ConfigureAwait(false);
@@ -388,14 +381,7 @@ public sealed class BlobObjectStore : IObjectStore
 
         public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
         {
-            if (message.ProcessingContext.RetryNumber > 0)
-            {
-                Notify();
-            }
-
-            using var answered = new CancellationTokenSource();
-            _ = Task.Delay(noticeAfter, answered.Token).ContinueWith(
-                _ => Notify(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            using var answered = Watch(message);
             try
             {
                 ProcessNext(message, pipeline);
@@ -404,6 +390,20 @@ public sealed class BlobObjectStore : IObjectStore
             {
                 answered.Cancel();
             }
+        }
+
+        /// <summary>Notices a retry at once, and an attempt still unanswered after the delay unless the returned source is cancelled first.</summary>
+        private CancellationTokenSource Watch(HttpMessage message)
+        {
+            if (message.ProcessingContext.RetryNumber > 0)
+            {
+                Notify();
+            }
+
+            var answered = new CancellationTokenSource();
+            _ = Task.Delay(noticeAfter, answered.Token).ContinueWith(
+                _ => Notify(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            return answered;
         }
 
         private void Notify()

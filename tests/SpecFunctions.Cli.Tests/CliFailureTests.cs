@@ -125,12 +125,8 @@ public sealed class CliFailureTests : IDisposable
     [Fact]
     public async Task Report_BlobEndpointRefusing_SaysItRetriesThenGivesUpWithinTheBound()
     {
-        int port;
-        using (var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
-        {
-            listener.Start();
-            port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
+        // A port nothing listens on: the fixture's free-port finder, with the listener already closed.
+        var port = AzuriteFixture.FreePort();
 
         var connection = $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AzuriteFixture.AccountKey};BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1";
         (int, string, string) result;

@@ -71,12 +71,8 @@ public sealed class BlobFailureTests(AzuriteFixture azurite)
     [Fact]
     public async Task GetManifest_NothingListening_FailsAfterRetriesWithOneClearError()
     {
-        int port;
-        using (var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
-        {
-            listener.Start();
-            port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
+        // A port nothing listens on: the fixture's free-port finder, with the listener already closed.
+        var port = AzuriteFixture.FreePort();
 
         var options = AzuriteFixture.FastStoreOptions();
         options.ConnectionString = azurite.ConnectionString.Replace($":{azurite.Port}/", $":{port}/", StringComparison.Ordinal);

@@ -26,12 +26,8 @@ public sealed class BlobLocationTests(AzuriteFixture azurite)
     [Fact]
     public async Task Request_RefusedConnection_NotifiesOnceThenFailsWithinTheBound()
     {
-        int port;
-        using (var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
-        {
-            listener.Start();
-            port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
+        // A port nothing listens on: the fixture's free-port finder, with the listener already closed.
+        var port = AzuriteFixture.FreePort();
 
         var options = new BlobTraceStoreOptions
         {
