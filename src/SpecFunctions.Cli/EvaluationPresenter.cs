@@ -97,11 +97,19 @@ internal static class ReportTable
                 Cell(t.MeanAcceptedLength, t.MeanAcceptedLengthCi),
                 Cell(t.AnalyticalSpeedup, t.AnalyticalSpeedupCi),
                 Cell(t.RefinedSpeedup, t.RefinedSpeedupCi),
-                Cell(t.MeasuredSpeedup, t.MeasuredSpeedupCi),
+                t.MeasuredSpeedupTooWide
+                    ? $"[yellow]{t.MeasuredSpeedup:F2}?[/]\n[dim]{t.MeasuredSpeedupCi?.Lower:F2}–{t.MeasuredSpeedupCi?.Upper:F2}[/]"
+                    : Cell(t.MeasuredSpeedup, t.MeasuredSpeedupCi),
                 $"{t.SpeedupBound:F2}");
         }
 
         console.Write(table);
+        var tooWide = report.Tasks.Where(t => t.MeasuredSpeedupTooWide).ToList();
+        if (tooWide.Count > 0)
+        {
+            console.MarkupLine($"[yellow]?[/] measured interval too wide to read ({string.Join(", ", tooWide.Select(t => $"{Markup.Escape(t.TaskId)} ±{t.MeasuredSpeedupHalfWidth:P0}"))}): more prompts or --repeats, or a quieter machine");
+        }
+
         foreach (var t in report.IncompleteTasks)
         {
             console.MarkupLine($"[red]{Markup.Escape(t.TaskId)}: {t.Status}[/] {Markup.Escape(t.Error ?? string.Empty)}");

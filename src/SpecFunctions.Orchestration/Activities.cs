@@ -30,7 +30,7 @@ public sealed class PrepareRunActivity(ITraceStore store, ModelCache models) : T
             Submission = JsonSerializer.SerializeToNode(request, EvaluationDefaults.Json) as JsonObject,
             Drafter = drafterId,
             Verifier = verifierId,
-            Settings = RunSettings.From(decoding, baseline: true),
+            Settings = RunSettings.From(decoding, baseline: true, request.Settings.Repeats),
         };
         foreach (var task in request.Suite.Tasks)
         {
@@ -69,7 +69,7 @@ public sealed class EvaluateTaskActivity(
         var decoding = EvaluationDefaults.ToDecodingOptions(input.Settings, verifier);
         var prompts = input.Prompts.Select(p => EvaluationDefaults.Tokenize(verifier, p)).ToList();
         WarmUp(drafter, drafterId, verifier, verifierId, decoding, prompts[0]);
-        var key = ContentKey.Compute(drafterId.Sha256, verifierId.Sha256, RunSettings.From(decoding, baseline: true), input.Prompts);
+        var key = ContentKey.Compute(drafterId.Sha256, verifierId.Sha256, RunSettings.From(decoding, baseline: true, input.Settings.Repeats), input.Prompts);
         var statistics = new TaskStatisticsBuilder(decoding.Gamma);
         observer.TaskStarted(input.RunId, input.TaskId, prompts.Count);
         var progress = new Progress(observer, input.RunId, input.TaskId, prompts.Count);
@@ -83,7 +83,7 @@ public sealed class EvaluateTaskActivity(
                 // The watch token stops the generation only; the store calls around it (open, commit) always finish, so a
                 // trace is committed whole or not at all.
                 outcome = await store.RunTaskAsync(input.RunId, input.TaskId, key, prompts.Count, (sink, _) =>
-                    new TaskRunner(drafter, verifier, decoding).Run(prompts, new TeeSink(sink, statistics), progress, watch.Token),
+                    new TaskRunner(drafter, verifier, decoding) { Repeats = input.Settings.Repeats }.Run(prompts, new TeeSink(sink, statistics), progress, watch.Token),
                     reuseAcrossRuns: input.ReuseAcrossRuns).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (watch.Token.IsCancellationRequested)

@@ -21,9 +21,9 @@ internal static class DemoPairBench
         // runs (a fixed budget, like serving benchmarks' ignore-eos): the held-out prompts are whole sentences, and at T = 1
         // about half the generations would otherwise end at their first newline after 1–4 tokens, so a task's speed-up
         // would mostly measure how many of its prompts stopped early, in either run. --per-prompt prints each prompt's times; --gamma G sets the draft length (default 4).
-        // --repeats R (default 3) runs every task R times; the sampler is seeded per prompt, so each repeat generates the
-        // same tokens in the same steps, and each prompt keeps its fastest speculative run and its fastest baseline run
-        // (timeit's minimum: on a shared machine a preemption in one run otherwise dominates a task's ratio).
+        // --repeats R (default 3): the product's measurement protocol (TaskRunner.Repeats): each prompt's speculative run
+        // and baseline, interleaved, R times; each keeps its fastest (timeit's minimum: on a shared machine a preemption in
+        // one run otherwise dominates a task's ratio).
         var positional = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (i == 0 || args[i - 1] is not ("--gamma" or "--repeats"))).ToArray();
         var prompts = positional.Length > 0 ? int.Parse(positional[0], System.Globalization.CultureInfo.InvariantCulture) : 20;
         var temperature = positional.Length > 1 ? double.Parse(positional[1], System.Globalization.CultureInfo.InvariantCulture) : 1.0;
@@ -47,16 +47,10 @@ internal static class DemoPairBench
         foreach (var task in DemoCorpus.Tasks)
         {
             var encoded = task.Prompts.Take(prompts).Select(p => verifier.Tokenizer.Encode(p)).ToList();
-            var runs = new List<IReadOnlyList<PromptStatistics>>();
-            for (var r = 0; r < repeats; r++)
-            {
-                var statistics = new TaskStatisticsBuilder(gamma);
-                new TaskRunner(drafter, verifier, options).Run(encoded, statistics);
-                runs.Add(statistics.Build());
-                Console.Error.Write($"\r{task.Id}: repeat {r + 1}/{repeats} ({encoded.Count} prompts)   ");
-            }
-
-            tasks.Add((task.Id, [.. runs[0].Select((_, i) => Fastest([.. runs.Select(run => run[i])]))]));
+            // The product's measurement protocol: R interleaved repeats per prompt, each arm keeps its fastest.
+            var statistics = new TaskStatisticsBuilder(gamma);
+            new TaskRunner(drafter, verifier, options) { Repeats = repeats }.Run(encoded, statistics, new Progress<int>(i => Console.Error.Write($"\r{task.Id}: prompt {i}/{encoded.Count}   ")));
+            tasks.Add((task.Id, statistics.Build()));
             if (perPrompt)
             {
                 foreach (var p in tasks[^1].Item2)
@@ -96,19 +90,5 @@ internal static class DemoPairBench
         }
 
         return 0;
-    }
-
-    /// <summary>One prompt's repeats (identical tokens and steps): the fastest speculative run's times and the fastest baseline's.</summary>
-    private static PromptStatistics Fastest(IReadOnlyList<PromptStatistics> repeats)
-    {
-        var first = repeats[0];
-        if (repeats.Any(p => p.Steps != first.Steps || p.Accepted != first.Accepted || p.GeneratedTokens != first.GeneratedTokens || p.BaselineTokens != first.BaselineTokens))
-        {
-            throw new InvalidOperationException($"prompt {first.Prompt}: repeats generated different tokens, so their times are not comparable");
-        }
-
-        var speculative = repeats.MinBy(p => p.SpeculativeMs)!;
-        var baseline = repeats.MinBy(p => p.BaselineMs)!;
-        return speculative with { BaselineMs = baseline.BaselineMs, BaselineStepMs = baseline.BaselineStepMs };
     }
 }

@@ -26,13 +26,14 @@ internal static class AuditCommand
         var strategy = new Option<string>("--strategy") { Description = "Mitigation when the fairness check fails: s-cdf | balanced | temperature | none", DefaultValueFactory = _ => MitigationStrategies.SCdf };
         strategy.AcceptOnlyFromAmong([.. MitigationStrategies.All]);
         var noMitigate = new Option<bool>("--no-mitigate") { Description = "Record the mitigation decision only" };
+        var reuse = new Option<bool>("--reuse-traces") { Description = "Reuse committed traces of earlier runs with the same content key instead of measuring afresh (an audit measures by default)" };
         var settings = new SettingsOptions(ignoreEosByDefault: true);
         var store = new CliStore();
         promptsPerTask.Require(v => v is >= 1 and <= 64, "--prompts-per-task must be in 1..64");
 
         var command = new Command("audit", "Evaluate the default multilingual suite on the demo pair: per-task speed-ups, unfairness U, mitigation decision, reports.")
         {
-            models, seed, promptsPerTask, output, runId, json, strategy, noMitigate,
+            models, seed, promptsPerTask, output, runId, json, strategy, noMitigate, reuse,
         };
         settings.AddTo(command);
         store.AddTo(command);
@@ -71,6 +72,7 @@ internal static class AuditCommand
                 Drafter = "demo-drafter",
                 Settings = settings.Read(parse),
                 Mitigation = new MitigationPolicy { AutoMitigate = !parse.GetValue(noMitigate), Strategy = parse.GetValue(strategy)! },
+                MeasureAfresh = !parse.GetValue(reuse),
             };
 
             var traceStore = store.Open(parse);

@@ -108,6 +108,12 @@ internal sealed class SettingsOptions(bool ignoreEosByDefault = false, Evaluatio
         DefaultValueFactory = _ => ignoreEosByDefault,
     };
 
+    public Option<int> Repeats { get; } = new("--repeats")
+    {
+        Description = "Timed repeats per prompt of the speculative run and the baseline, interleaved; each keeps its fastest (steadier measured speed-ups, longer runs)",
+        DefaultValueFactory = _ => EvaluationSettings.DefaultRepeats,
+    };
+
     public Option<int> MaxConcurrentTasks { get; } = new("--max-concurrent-tasks") { Description = "Task evaluations run at once in this process (timings are cleanest at 1)", DefaultValueFactory = _ => 1 };
 
     public void AddTo(Command command)
@@ -117,7 +123,9 @@ internal sealed class SettingsOptions(bool ignoreEosByDefault = false, Evaluatio
         command.Options.Add(MaxNewTokens);
         command.Options.Add(Seed);
         command.Options.Add(IgnoreEos);
+        command.Options.Add(Repeats);
         command.Options.Add(MaxConcurrentTasks);
+        Repeats.Require(v => v >= 1 && v <= Limits.MaxRepeats, $"--repeats must be in 1..{Limits.MaxRepeats}");
         MaxConcurrentTasks.Require(v => v is >= 1 and <= 64, "--max-concurrent-tasks must be in 1..64");
         Gamma.Description = $"Draft length γ, 1..{Limits.MaxGamma}";
         MaxNewTokens.Description = $"Token budget per prompt, 1..{Limits.MaxNewTokens}";
@@ -133,6 +141,7 @@ internal sealed class SettingsOptions(bool ignoreEosByDefault = false, Evaluatio
         MaxNewTokens = parse.GetValue(MaxNewTokens),
         Seed = parse.GetValue(Seed),
         IgnoreEos = parse.GetValue(IgnoreEos),
+        Repeats = parse.GetValue(Repeats),
     };
 }
 

@@ -4,27 +4,65 @@ using SpecFunctions.Core.Tracing;
 namespace SpecFunctions.Core.Decoding;
 
 /// <summary>
-/// Runs one task's prompts: speculative decoding, then the autoregressive baseline on the same prompt and budget,
-/// streaming every <see cref="StepTrace"/> and one <see cref="PromptTrace"/> per prompt to the sink.
+/// Runs one task's prompts under the measurement protocol (method.md §5): per prompt, speculative decoding and the
+/// autoregressive baseline on the same prompt and budget, interleaved, <see cref="Repeats"/> times each; every
+/// <see cref="StepTrace"/> of the kept speculative repeat and one <see cref="PromptTrace"/> per prompt go to the sink.
 /// </summary>
+/// <remarks>
+/// The sampler is seeded per prompt, so the repeats of a prompt generate the same tokens in the same steps and differ
+/// only in time. Each arm keeps its fastest repeat (timeit's minimum): on a shared machine noise only adds time
+/// (preemption, GC, a neighbour's cache traffic), so the minimum is the robust estimate of the work's cost, and the
+/// kept speculative repeat's step times (drafter and verifier calls) are those of the same run, which keeps c and v_γ
+/// consistent with its wall time. Repeats alternate the order of the two arms (spec→base, base→spec, …) so that a slow
+/// phase of the machine does not always fall on the same arm. A repeat whose tokens differ from the first repeat's
+/// (a non-deterministic execution provider) is not a measurement of the same work and is never kept.
+/// </remarks>
 public sealed class TaskRunner(ILanguageModel drafter, ILanguageModel verifier, DecodingOptions options)
 {
-    /// <summary>Run the verifier-only baseline after each prompt (needed for measured speed-up, c and v_γ). Default true.</summary>
+    /// <summary>Run the verifier-only baseline for each prompt (needed for measured speed-up, c and v_γ). Default true.</summary>
     public bool RunBaseline { get; init; } = true;
+
+    /// <summary>Timed repeats per prompt and arm, ≥ 1. Default 1.</summary>
+    public int Repeats { get; init; } = 1;
 
     /// <summary>Runs all prompts in order; reports the number of prompts finished.</summary>
     public void Run(IReadOnlyList<int[]> prompts, ITraceSink sink, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompts);
         ArgumentNullException.ThrowIfNull(sink);
+        ArgumentOutOfRangeException.ThrowIfLessThan(Repeats, 1);
         var speculative = new SpeculativeDecoder(drafter, verifier, options);
         var baseline = RunBaseline ? new AutoregressiveDecoder(verifier, options) : null;
         for (var i = 0; i < prompts.Count; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var prompt = prompts[i];
-            var result = speculative.Generate(prompt, sink, i, cancellationToken);
-            var reference = baseline?.Generate(prompt, i, cancellationToken);
+            Kept? keptSpec = null, keptBaseline = null;
+            var specTimes = new double[Repeats];
+            var baselineTimes = baseline is null ? null : new double[Repeats];
+            for (var r = 0; r < Repeats; r++)
+            {
+                // Alternate the order of the arms between repeats.
+                if (r % 2 == 1 && baseline is not null)
+                {
+                    keptBaseline = Keep(keptBaseline, baseline.Generate(prompt, i, cancellationToken), null, baselineTimes!, r);
+                }
+
+                var steps = new BufferSink();
+                keptSpec = Keep(keptSpec, speculative.Generate(prompt, steps, i, cancellationToken), steps, specTimes, r);
+                if (r % 2 == 0 && baseline is not null)
+                {
+                    keptBaseline = Keep(keptBaseline, baseline.Generate(prompt, i, cancellationToken), null, baselineTimes!, r);
+                }
+            }
+
+            foreach (var step in keptSpec!.Steps!.Records)
+            {
+                sink.Write(step);
+            }
+
+            var result = keptSpec.Result;
+            var baselineResult = keptBaseline?.Result;
             sink.Write(new PromptTrace
             {
                 Prompt = i,
@@ -33,12 +71,37 @@ public sealed class TaskRunner(ILanguageModel drafter, ILanguageModel verifier, 
                 Steps = result.Steps,
                 StopReason = result.StopReason,
                 SpeculativeMs = result.Elapsed.TotalMilliseconds,
-                BaselineMs = reference?.Elapsed.TotalMilliseconds,
-                BaselineTokens = reference?.Tokens.Length,
-                BaselineStepMs = reference is { Steps: > 0 } ? reference.VerifierTime.TotalMilliseconds / reference.Steps : null,
+                BaselineMs = baselineResult?.Elapsed.TotalMilliseconds,
+                BaselineTokens = baselineResult?.Tokens.Length,
+                BaselineStepMs = baselineResult is { Steps: > 0 } ? baselineResult.VerifierTime.TotalMilliseconds / baselineResult.Steps : null,
                 Tokens = options.RecordTokens ? result.Tokens : null,
+                SpeculativeRepeatsMs = Repeats > 1 ? specTimes : null,
+                BaselineRepeatsMs = Repeats > 1 ? baselineTimes : null,
             });
             progress?.Report(i + 1);
         }
+    }
+
+    /// <summary>Keeps the fastest repeat among those that generated the first repeat's tokens.</summary>
+    private static Kept Keep(Kept? kept, GenerationResult result, BufferSink? steps, double[] times, int repeat)
+    {
+        times[repeat] = result.Elapsed.TotalMilliseconds;
+        if (kept is null)
+        {
+            return new Kept(result, steps, result.Tokens);
+        }
+
+        var sameWork = result.Tokens.AsSpan().SequenceEqual(kept.FirstTokens);
+        return sameWork && result.Elapsed < kept.Result.Elapsed ? new Kept(result, steps, kept.FirstTokens) : kept;
+    }
+
+    private sealed record Kept(GenerationResult Result, BufferSink? Steps, int[] FirstTokens);
+
+    /// <summary>Holds one repeat's step records until the protocol knows which repeat it keeps.</summary>
+    private sealed class BufferSink : ITraceSink
+    {
+        public List<TraceRecord> Records { get; } = [];
+
+        public void Write(TraceRecord record) => Records.Add(record);
     }
 }

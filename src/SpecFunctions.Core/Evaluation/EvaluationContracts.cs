@@ -64,6 +64,15 @@ public sealed record EvaluationSettings
     /// </summary>
     [JsonPropertyName("ignoreEos")]
     public bool IgnoreEos { get; init; }
+
+    /// <summary>
+    /// Timed repeats per prompt of each arm (speculative and baseline, interleaved); each arm keeps its fastest repeat
+    /// (method.md §5). Part of the content key. 1..<see cref="EvaluationLimits.MaxRepeats"/>; default <see cref="DefaultRepeats"/>.
+    /// </summary>
+    [JsonPropertyName("repeats")]
+    public int Repeats { get; init; } = DefaultRepeats;
+
+    public const int DefaultRepeats = 3;
 }
 
 /// <summary>When the evaluation starts a mitigation (method.md §6).</summary>
@@ -145,6 +154,9 @@ public sealed record EvaluationLimits
 
     /// <summary>Largest token budget per prompt (<c>maxNewTokens</c>, <c>--max-new-tokens</c>). Default 1024.</summary>
     public int MaxNewTokens { get; init; } = 1024;
+
+    /// <summary>Most timed repeats per prompt (<c>repeats</c>, <c>--repeats</c>). Default 10.</summary>
+    public int MaxRepeats { get; init; } = 10;
 
     /// <summary>Largest draft length γ: the engine's bound (<see cref="Decoding.DecodingOptions.MaxGamma"/>), not configurable.</summary>
     public int MaxGamma => Decoding.DecodingOptions.MaxGamma;

@@ -62,7 +62,7 @@ public sealed class EvaluationRequestParser
     private static readonly string[] SuiteFields = ["name", "tasks"];
     private static readonly string[] TaskFields = ["id", "prompts", "trainingPrompts"];
     private static readonly string[] FileTaskFields = ["id", "prompts", "promptsFile", "trainingPrompts"];
-    private static readonly string[] SettingsFields = ["gamma", "temperature", "topK", "topP", "maxNewTokens", "seed", "ignoreEos"];
+    private static readonly string[] SettingsFields = ["gamma", "temperature", "topK", "topP", "maxNewTokens", "seed", "ignoreEos", "repeats"];
     private static readonly string[] MitigationFields = ["unfairnessThreshold", "speedupGapThreshold", "autoMitigate", "strategy", "meanSpeedupTolerance"];
 
     /// <summary>Mitigation strategies a submission may name.</summary>
@@ -564,6 +564,7 @@ public sealed class EvaluationRequestParser
             MaxNewTokens = w.OptionalInt(obj, path, "maxNewTokens", defaults.MaxNewTokens, 1, _limits.MaxNewTokens),
             Seed = w.OptionalLong(obj, path, "seed", defaults.Seed),
             IgnoreEos = w.OptionalBool(obj, path, "ignoreEos", defaults.IgnoreEos),
+            Repeats = w.OptionalInt(obj, path, "repeats", defaults.Repeats, 1, _limits.MaxRepeats),
         };
         return w.ErrorCount == errorsBefore ? settings : null;
     }

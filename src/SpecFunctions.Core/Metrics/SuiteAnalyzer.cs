@@ -15,6 +15,12 @@ public sealed record SuiteAnalysisOptions
     /// <summary>Confidence level of every interval. Default 0.95.</summary>
     public double ConfidenceLevel { get; init; } = 0.95;
 
+    /// <summary>
+    /// Largest relative half-width, (upper − lower) / 2 / value, of a measured speed-up's interval that the report
+    /// prints as a reading; a wider one is flagged (<see cref="TaskMetrics.MeasuredSpeedupTooWide"/>). Default 0.10.
+    /// </summary>
+    public double ReadableHalfWidth { get; init; } = 0.10;
+
     /// <summary>Bootstrap seed. Default 1.</summary>
     public int Seed { get; init; } = 1;
 
@@ -188,6 +194,8 @@ public static class SuiteAnalyzer
             RefinedSpeedupCi = Map(alphaCi, a => SpeculativeMath.RefinedSpeedup(a, gamma, costRatio, verificationRatio)),
             MeasuredSpeedup = measured,
             MeasuredSpeedupCi = measuredCi,
+            MeasuredSpeedupHalfWidth = RelativeHalfWidth(measured, measuredCi),
+            MeasuredSpeedupTooWide = RelativeHalfWidth(measured, measuredCi) is not { } width || width > options.ReadableHalfWidth,
             SpeedupBound = options.Greedy ? double.NaN : SpeculativeMath.SpeedupBound(kl, gamma, costRatio),
             SpeedupBoundCrossEntropy = options.Greedy ? double.NaN : SpeculativeMath.SpeedupBound(crossEntropy, gamma, costRatio),
             AcceptanceRateByPosition = acceptanceRate,
@@ -224,6 +232,11 @@ public static class SuiteAnalyzer
         var tokens = withBaseline.Sum(p => p.BaselineTokens!.Value);
         return withBaseline.Sum(p => p.BaselineStepMs!.Value * p.BaselineTokens!.Value) / tokens;
     }
+
+    /// <summary>(upper − lower) / 2 / value; null without a value or interval, +∞ for a degenerate one.</summary>
+    private static double? RelativeHalfWidth(double? value, ConfidenceInterval? ci) => value is { } v && ci is not null
+        ? v > 0 && double.IsFinite(ci.Lower) && double.IsFinite(ci.Upper) ? (ci.Upper - ci.Lower) / 2 / v : double.PositiveInfinity
+        : null;
 
     private static double Ratio(double numerator, double denominator) => denominator > 0 ? numerator / denominator : double.NaN;
 }

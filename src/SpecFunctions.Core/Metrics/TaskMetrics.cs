@@ -52,6 +52,15 @@ public sealed record TaskMetrics
     public required double? MeasuredSpeedup { get; init; }
     public required ConfidenceInterval? MeasuredSpeedupCi { get; init; }
 
+    /// <summary>The measured speed-up's relative interval half-width, (upper − lower) / 2 / value; null without a baseline.</summary>
+    public double? MeasuredSpeedupHalfWidth { get; init; }
+
+    /// <summary>
+    /// The measured speed-up cannot be read: no baseline, or its interval is wider than
+    /// <see cref="SuiteAnalysisOptions.ReadableHalfWidth"/> (too few prompts or repeats for this machine's noise).
+    /// </summary>
+    public bool MeasuredSpeedupTooWide { get; init; }
+
     /// <summary>Theorem-1 bound f_γ(1−√(KL_T/2))/(1+γc).</summary>
     public required double SpeedupBound { get; init; }
 

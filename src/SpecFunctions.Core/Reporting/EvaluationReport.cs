@@ -231,6 +231,14 @@ public sealed record TaskReport
     [JsonPropertyName("measuredSpeedupCi")]
     public IntervalReport? MeasuredSpeedupCi { get; init; }
 
+    /// <summary>Relative half-width of <see cref="MeasuredSpeedupCi"/>: (upper − lower) / 2 / measured.</summary>
+    [JsonPropertyName("measuredSpeedupHalfWidth")]
+    public double? MeasuredSpeedupHalfWidth { get; init; }
+
+    /// <summary>True when the measured interval is too wide to read (see the run's readable half-width); the value is then not a reading.</summary>
+    [JsonPropertyName("measuredSpeedupTooWide")]
+    public bool MeasuredSpeedupTooWide { get; init; }
+
     /// <summary>Theorem-1 bound f_γ(1−√(KL_T/2))/(1+γc).</summary>
     [JsonPropertyName("speedupBound")]
     public required double SpeedupBound { get; init; }

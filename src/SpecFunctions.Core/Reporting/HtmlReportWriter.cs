@@ -39,6 +39,7 @@ public static class HtmlReportWriter
         th, td { border: 1px solid #d0d7de; padding: 3px 6px; text-align: right; white-space: nowrap; }
         th { background: #f6f8fa; font-weight: 600; white-space: normal; vertical-align: bottom; min-width: 48px; }
         td.task, th.task { text-align: left; font-weight: 600; }
+        td.too-wide { color: #a15c00; font-style: italic; }
         tr.worst td { background: #fff1e5; }
         svg.chart { display: block; margin: 4px 0 4px 0; }
         svg.chart text { font-size: 11px; fill: #1f2328; }
@@ -261,7 +262,7 @@ public static class HtmlReportWriter
                 Td(WithInterval(t.AnalyticalSpeedup, t.AnalyticalSpeedupCi, 3), "analytical-speedup", t.AnalyticalSpeedup),
                 Td(WithInterval(t.ExpectedSpeedupPerPrefix, t.ExpectedSpeedupPerPrefixCi, 3)),
                 Td(WithInterval(t.RefinedSpeedup, t.RefinedSpeedupCi, 3)),
-                Td(F(t.MeasuredSpeedup, 3), "measured-speedup", t.MeasuredSpeedup),
+                MeasuredCell(t),
                 Td(Interval(t.MeasuredSpeedupCi, 3)),
                 Td(F(t.SpeedupBound, 3), "speedup-bound", t.SpeedupBound)))));
     }
@@ -439,6 +440,21 @@ public static class HtmlReportWriter
         new(H + "div", new XAttribute("style", "display: contents"),
             new XElement(H + "dt", label),
             new XElement(H + "dd", new XAttribute("id", id), value is { } v ? new XAttribute("data-value", R(v)) : null, text));
+
+    /// <summary>The measured speed-up; an interval too wide to read is flagged (class, marker and tooltip), not printed as a reading.</summary>
+    private static XElement MeasuredCell(TaskReport t)
+    {
+        var cell = Td(F(t.MeasuredSpeedup, 3) + (t.MeasuredSpeedupTooWide ? " ?" : string.Empty), "measured-speedup", t.MeasuredSpeedup);
+        if (t.MeasuredSpeedupTooWide)
+        {
+            cell.Add(
+                new XAttribute("class", "too-wide"),
+                new XAttribute("data-too-wide", "true"),
+                new XAttribute("title", $"interval too wide to read (±{t.MeasuredSpeedupHalfWidth?.ToString("P0", CultureInfo.InvariantCulture) ?? "?"}): more prompts or repeats, or a quieter machine"));
+        }
+
+        return cell;
+    }
 
     private static XElement Td(string text, string? field = null, double? value = null) =>
         new(H + "td",

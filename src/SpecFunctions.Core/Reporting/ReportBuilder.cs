@@ -108,6 +108,8 @@ public static class ReportBuilder
                 RefinedSpeedup = t.RefinedSpeedup,
                 MeasuredSpeedup = t.MeasuredSpeedup,
                 MeasuredSpeedupCi = Interval(t.MeasuredSpeedupCi),
+                MeasuredSpeedupHalfWidth = t.MeasuredSpeedupHalfWidth,
+                MeasuredSpeedupTooWide = t.MeasuredSpeedup is not null && t.MeasuredSpeedupTooWide,
                 SpeedupBound = t.SpeedupBound,
                 SpeedupBoundCrossEntropy = t.SpeedupBoundCrossEntropy,
                 AcceptanceRateByPosition = t.AcceptanceRateByPosition,

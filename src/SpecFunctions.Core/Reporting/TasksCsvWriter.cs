@@ -28,6 +28,8 @@ public static class TasksCsvWriter
             ("expectedSpeedupPerPrefix", t => t.ExpectedSpeedupPerPrefix, t => t.ExpectedSpeedupPerPrefixCi),
             ("refinedSpeedup", t => t.RefinedSpeedup, t => t.RefinedSpeedupCi),
             ("measuredSpeedup", t => t.MeasuredSpeedup, t => t.MeasuredSpeedupCi),
+            ("measuredSpeedupHalfWidth", t => t.MeasuredSpeedupHalfWidth, null),
+            ("measuredSpeedupTooWide", t => t.MeasuredSpeedup is null ? null : t.MeasuredSpeedupTooWide ? 1 : 0, null),
             ("speedupBound", t => t.SpeedupBound, null),
             ("speedupBoundCrossEntropy", t => t.SpeedupBoundCrossEntropy, null),
         ];

@@ -97,12 +97,17 @@ public sealed record RunSettings
     [JsonPropertyName("baseline")]
     public bool Baseline { get; init; } = true;
 
+    /// <summary>Timed repeats per prompt and arm (each arm keeps its fastest); 1 in traces written before the protocol had repeats.</summary>
+    [JsonPropertyName("repeats")]
+    public int Repeats { get; init; } = 1;
+
     /// <summary>Settings added by later versions; part of the content key as well.</summary>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? Extra { get; init; }
 
-    public static RunSettings From(DecodingOptions options, bool baseline) => new()
+    public static RunSettings From(DecodingOptions options, bool baseline, int repeats = 1) => new()
     {
+        Repeats = repeats,
         Gamma = options.Gamma,
         Sampling = options.Sampling,
         MaxNewTokens = options.MaxNewTokens,

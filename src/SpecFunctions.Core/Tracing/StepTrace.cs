@@ -115,6 +115,19 @@ public sealed record PromptTrace : TraceRecord
     [JsonPropertyName("baselineStepMs")]
     public double? BaselineStepMs { get; init; }
 
+    /// <summary>
+    /// Wall time of every timed speculative repeat (<see cref="SpeculativeMs"/> is their minimum among repeats that
+    /// generated the same tokens), milliseconds; null when the run took one repeat.
+    /// </summary>
+    [JsonPropertyName("speculativeRepeatsMs")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double[]? SpeculativeRepeatsMs { get; init; }
+
+    /// <summary>Wall time of every timed baseline repeat (<see cref="BaselineMs"/> is the kept one), milliseconds; null with one repeat.</summary>
+    [JsonPropertyName("baselineRepeatsMs")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double[]? BaselineRepeatsMs { get; init; }
+
     /// <summary>The generated token ids (optional; kept for greedy-equivalence checks and debugging).</summary>
     [JsonPropertyName("tokens")]
     public int[]? Tokens { get; init; }

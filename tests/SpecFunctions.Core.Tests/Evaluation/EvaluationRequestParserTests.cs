@@ -41,7 +41,7 @@ public class EvaluationRequestParserTests
         var json = """
             {"runId":"nightly_7","suite":{"name":"s","tasks":[{"id":"t-1","prompts":["p"]}]},
              "verifier":"demo-verifier","drafter":"demo-drafter",
-             "settings":{"gamma":64,"temperature":0.7,"topK":40,"topP":0.9,"maxNewTokens":1024,"seed":-3,"ignoreEos":true},
+             "settings":{"gamma":64,"temperature":0.7,"topK":40,"topP":0.9,"maxNewTokens":1024,"seed":-3,"ignoreEos":true,"repeats":5},
              "mitigation":{"unfairnessThreshold":0,"speedupGapThreshold":0.5,"autoMitigate":true}}
             """;
 
@@ -49,7 +49,7 @@ public class EvaluationRequestParserTests
 
         Assert.Equal("nightly_7", request.RunId);
         Assert.Equal(0, _generated);
-        Assert.Equal(new EvaluationSettings { Gamma = 64, Temperature = 0.7, TopK = 40, TopP = 0.9, MaxNewTokens = 1024, Seed = -3, IgnoreEos = true }, request.Settings);
+        Assert.Equal(new EvaluationSettings { Gamma = 64, Temperature = 0.7, TopK = 40, TopP = 0.9, MaxNewTokens = 1024, Seed = -3, IgnoreEos = true, Repeats = 5 }, request.Settings);
         Assert.Equal(new MitigationPolicy { UnfairnessThreshold = 0, SpeedupGapThreshold = 0.5, AutoMitigate = true }, request.Mitigation);
     }
 
@@ -109,6 +109,8 @@ public class EvaluationRequestParserTests
     [InlineData("topP", "1e-9")]
     [InlineData("maxNewTokens", "1")]
     [InlineData("maxNewTokens", "1024")]
+    [InlineData("repeats", "1")]
+    [InlineData("repeats", "10")]
     public void Parse_SettingAtBoundary_Accepted(string field, string value)
     {
         var json = Minimal.TrimEnd().TrimEnd('}') + ",\"settings\":{\"" + field + "\":" + value + "}}";
@@ -116,6 +118,33 @@ public class EvaluationRequestParserTests
         var result = Parser().Parse(Bytes(json));
 
         Assert.True(result.IsValid, string.Join("\n", result.Errors));
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("11")]
+    [InlineData("2.5")]
+    [InlineData("\"3\"")]
+    public void Parse_RepeatsOutOfRange_NamesTheField(string value)
+    {
+        var json = Minimal.TrimEnd().TrimEnd('}') + ",\"settings\":{\"repeats\":" + value + "}}";
+
+        var result = Parser().Parse(Bytes(json));
+
+        Assert.False(result.IsValid);
+        Assert.Equal(["settings.repeats"], result.Errors.Select(e => e.Field));
+    }
+
+    [Fact]
+    public void ContentKey_DependsOnRepeats()
+    {
+        var settings = new Core.Storage.RunSettings { Gamma = 4, MaxNewTokens = 64 };
+        var sha = new string('a', 64);
+        var one = Core.Storage.ContentKey.Compute(sha, sha, settings with { Repeats = 1 }, ["p"]);
+        var three = Core.Storage.ContentKey.Compute(sha, sha, settings with { Repeats = 3 }, ["p"]);
+
+        Assert.NotEqual(one, three);
+        Assert.Equal(three, Core.Storage.ContentKey.Compute(sha, sha, settings with { Repeats = 3 }, ["p"]));
     }
 
     [Fact]
