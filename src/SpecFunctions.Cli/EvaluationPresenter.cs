@@ -79,7 +79,7 @@ internal static class ReportTable
 
         var table = new Table().Border(TableBorder.Rounded).Title($"run [bold]{Markup.Escape(report.RunId)}[/]  γ = {report.Suite.Gamma}, c = {report.Suite.CostRatio:F3}, v_γ = {report.Suite.VerificationCostRatio:F3}");
         table.AddColumn("task");
-        foreach (var c in new[] { "α_T", "D_T", "tok/step", "S_T", "refined", "measured", "bound" })
+        foreach (var c in new[] { "α_T", "D_T", "tok/step", "S_T", "refined", "measured", "bound", "γ*" })
         {
             table.AddColumn(new TableColumn(c).RightAligned().NoWrap());
         }
@@ -100,7 +100,8 @@ internal static class ReportTable
                 t.MeasuredSpeedupTooWide
                     ? $"[yellow]{t.MeasuredSpeedup:F2}?[/]\n[dim]{t.MeasuredSpeedupCi?.Lower:F2}–{t.MeasuredSpeedupCi?.Upper:F2}[/]"
                     : Cell(t.MeasuredSpeedup, t.MeasuredSpeedupCi),
-                $"{t.SpeedupBound:F2}");
+                $"{t.SpeedupBound:F2}",
+                t.OptimalGamma is { } best ? (best == 0 ? "0 (plain)" : $"{best}") + $"\n[dim]{t.OptimalGammaSpeedup:F2}×[/]" : "—");
         }
 
         console.Write(table);

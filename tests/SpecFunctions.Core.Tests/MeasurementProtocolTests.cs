@@ -23,8 +23,9 @@ public sealed class MeasurementProtocolTests
         var (drafter, verifier) = Pair(log, _ => 0);
         new TaskRunner(drafter, verifier, Options) { Repeats = 4 }.Run([[1, 2]], new TaskStatisticsBuilder(3));
 
-        // A speculative generation opens a drafter then a verifier sequence ("D", "V"); the baseline a verifier one ("V").
-        Assert.Equal("spec base base spec spec base base spec", Arms(log));
+        // A speculative generation opens a drafter then a verifier sequence ("D", "V"); the baseline a verifier one ("V");
+        // the verifier cost profile a last verifier one.
+        Assert.Equal("spec base base spec spec base base spec base", Arms(log));
     }
 
     [Fact]

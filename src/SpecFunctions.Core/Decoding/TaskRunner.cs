@@ -77,9 +77,48 @@ public sealed class TaskRunner(ILanguageModel drafter, ILanguageModel verifier, 
                 Tokens = options.RecordTokens ? result.Tokens : null,
                 SpeculativeRepeatsMs = Repeats > 1 ? specTimes : null,
                 BaselineRepeatsMs = Repeats > 1 ? baselineTimes : null,
+                VerifierCallMs = baseline is null ? null : VerifierCallProfile(prompt, result.Tokens),
             });
             progress?.Report(i + 1);
         }
+    }
+
+    /// <summary>
+    /// The verifier's cost of one call scoring n = 1 … γ+1 positions after this prompt (one call each, after one untimed
+    /// call), milliseconds: v_γ for every draft length up to the run's, from which the report finds the draft length that
+    /// pays per task. Null when the prompt leaves no room for γ+1 more positions in the context.
+    /// </summary>
+    private double[]? VerifierCallProfile(int[] prompt, int[] generated)
+    {
+        var gamma = options.Gamma;
+        if (prompt.Length + gamma >= verifier.ContextLength)
+        {
+            return null;
+        }
+
+        // The last prompt token followed by the generated tokens (the prompt's last token again where too few were generated).
+        var tokens = new int[gamma + 1];
+        for (var i = 0; i <= gamma; i++)
+        {
+            tokens[i] = i == 0 || i > generated.Length ? prompt[^1] : generated[i - 1];
+        }
+
+        var logits = new float[(gamma + 1) * verifier.VocabularySize];
+        using var sequence = verifier.CreateSequence();
+        sequence.Append(prompt.AsSpan(0, prompt.Length - 1), Span<float>.Empty);
+        var prefix = sequence.Length;
+        sequence.Append(tokens.AsSpan(0, 1), logits.AsSpan(0, verifier.VocabularySize));
+        sequence.Truncate(prefix);
+        var times = new double[gamma + 1];
+        for (var n = 1; n <= gamma + 1; n++)
+        {
+            var start = System.Diagnostics.Stopwatch.GetTimestamp();
+            sequence.Append(tokens.AsSpan(0, n), logits.AsSpan(0, n * verifier.VocabularySize));
+            times[n - 1] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            sequence.Truncate(prefix);
+        }
+
+        return times;
     }
 
     /// <summary>Keeps the fastest repeat among those that generated the first repeat's tokens.</summary>

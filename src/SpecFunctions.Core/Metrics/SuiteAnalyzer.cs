@@ -49,6 +49,9 @@ public sealed record SuiteMetrics
 
     /// <summary>Fairness over measured speed-ups, when every task has a baseline.</summary>
     public FairnessMetrics? MeasuredFairness { get; init; }
+
+    /// <summary>v_γ for γ = 1 … <see cref="Gamma"/> (element γ − 1) from the verifier cost profile; null without one.</summary>
+    public IReadOnlyList<double>? VerificationCostProfile { get; init; }
 }
 
 /// <summary>Turns per-prompt statistics of each task into task metrics and suite fairness.</summary>
@@ -71,7 +74,8 @@ public static class SuiteAnalyzer
             ?? throw new InvalidOperationException("the cost ratio c is unknown: run the autoregressive baseline or give it explicitly");
         var verificationRatio = options.VerificationCostRatio ?? MeasuredVerificationRatio(all) ?? 1.0;
 
-        var metrics = tasks.Select(t => AnalyzeTask(t.TaskId, t.Prompts, gamma, costRatio, verificationRatio, options)).ToList();
+        var profile = options.VerificationCostRatio is null ? VerificationCostProfile(all, gamma) : null;
+        var metrics = tasks.Select(t => AnalyzeTask(t.TaskId, t.Prompts, gamma, costRatio, verificationRatio, options, profile)).ToList();
         var fairness = FairnessMetrics.Compute([.. metrics.Select(m => (m.TaskId, m.CrossEntropy, m.AnalyticalSpeedup))]);
         var measured = metrics.All(m => m.MeasuredSpeedup is not null)
             ? FairnessMetrics.Compute([.. metrics.Select(m => (m.TaskId, m.CrossEntropy, m.MeasuredSpeedup!.Value))])
@@ -85,11 +89,13 @@ public static class SuiteAnalyzer
             Tasks = metrics,
             Fairness = fairness,
             MeasuredFairness = measured,
+            VerificationCostProfile = profile,
         };
     }
 
     public static TaskMetrics AnalyzeTask(
-        string taskId, IReadOnlyList<PromptStatistics> prompts, int gamma, double costRatio, double verificationRatio, SuiteAnalysisOptions options)
+        string taskId, IReadOnlyList<PromptStatistics> prompts, int gamma, double costRatio, double verificationRatio, SuiteAnalysisOptions options,
+        IReadOnlyList<double>? verificationProfile = null)
     {
         if (prompts.Count == 0)
         {
@@ -162,6 +168,20 @@ public static class SuiteAnalyzer
             acceptanceRate[i] = reached > 0 ? (double)acceptedAt / reached : double.NaN;
         }
 
+        // The draft length that pays (method.md §5): f_γ(α_T)/(γc + v_γ) for γ = 1 … G from the cost profile, and 1 for
+        // γ = 0 (plain decoding). α_T was measured at the run's γ and is used for every γ.
+        double[]? byGamma = null;
+        if (verificationProfile is { Count: > 0 } && double.IsFinite(alpha))
+        {
+            byGamma = new double[verificationProfile.Count + 1];
+            byGamma[0] = 1;
+            for (var g = 1; g <= verificationProfile.Count; g++)
+            {
+                byGamma[g] = SpeculativeMath.RefinedSpeedup(alpha, g, costRatio, verificationProfile[g - 1]);
+            }
+        }
+
+        var optimalGamma = byGamma is null ? (int?)null : Array.IndexOf(byGamma, byGamma.Max());
         var taskCost = MeasuredCostRatio(prompts);
         var alphaCi = Ci(p => p.AlphaSum, p => p.Positions, 0);
         var perPrefixCi = Ci(p => p.PerPrefixTokensSum, p => p.Positions, 5);
@@ -200,7 +220,34 @@ public static class SuiteAnalyzer
             SpeedupBoundCrossEntropy = options.Greedy ? double.NaN : SpeculativeMath.SpeedupBound(crossEntropy, gamma, costRatio),
             AcceptanceRateByPosition = acceptanceRate,
             AcceptedPastPosition = acceptedPast,
+            PredictedSpeedupByGamma = byGamma,
+            OptimalGamma = optimalGamma,
+            OptimalGammaSpeedup = optimalGamma is { } best ? byGamma![best] : null,
         };
+    }
+
+    /// <summary>
+    /// v_γ for γ = 1 … G (element γ − 1) from the prompts' verifier cost profiles (<see cref="PromptStatistics.VerifierCallMs"/>):
+    /// the median over prompts of the (γ+1)-position call over the median of the 1-position call (medians: each call is
+    /// timed once, so one preempted call must not move the profile). Null when no prompt has a full profile.
+    /// </summary>
+    public static double[]? VerificationCostProfile(IEnumerable<PromptStatistics> prompts, int gamma)
+    {
+        var profiles = prompts.Select(p => p.VerifierCallMs).OfType<double[]>().Where(p => p.Length == gamma + 1).ToList();
+        if (profiles.Count == 0)
+        {
+            return null;
+        }
+
+        var single = Median(profiles.Select(p => p[0]));
+        return single > 0 ? [.. Enumerable.Range(1, gamma).Select(g => Median(profiles.Select(p => p[g])) / single)] : null;
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        var mid = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
 
     /// <summary>c = mean drafter call time / mean verifier single-position time (from the baseline's decode loop).</summary>

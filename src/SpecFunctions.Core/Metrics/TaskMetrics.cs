@@ -75,4 +75,16 @@ public sealed record TaskMetrics
 
     /// <summary>Per draft position i (0-based): P(accepted length > i), the fraction of steps whose first i + 1 drafts were all accepted.</summary>
     public required double[] AcceptedPastPosition { get; init; }
+
+    /// <summary>
+    /// Predicted speed-up f_γ(α_T)/(γc + v_γ) at every draft length γ = 0 … G (element γ; 1 at γ = 0, plain decoding),
+    /// v_γ from the verifier cost profile; null without a profile.
+    /// </summary>
+    public double[]? PredictedSpeedupByGamma { get; init; }
+
+    /// <summary>γ* = argmax over γ = 0 … G of <see cref="PredictedSpeedupByGamma"/>; 0 = do not speculate on this task.</summary>
+    public int? OptimalGamma { get; init; }
+
+    /// <summary>The predicted speed-up at <see cref="OptimalGamma"/>.</summary>
+    public double? OptimalGammaSpeedup { get; init; }
 }

@@ -31,6 +31,9 @@ public sealed record PromptStatistics
     public int? BaselineTokens { get; set; }
     public double? BaselineStepMs { get; set; }
 
+    /// <summary>The prompt's verifier cost profile (<see cref="PromptTrace.VerifierCallMs"/>), or null.</summary>
+    public double[]? VerifierCallMs { get; set; }
+
     /// <summary>Per draft position i: steps that proposed a draft at i, and steps that accepted it.</summary>
     public int[] ProposedAt { get; set; } = [];
     public int[] AcceptedAt { get; set; } = [];
@@ -97,6 +100,7 @@ public sealed class TaskStatisticsBuilder(int gamma) : ITraceSink
                 stats.BaselineMs = prompt.BaselineMs;
                 stats.BaselineTokens = prompt.BaselineTokens;
                 stats.BaselineStepMs = prompt.BaselineStepMs;
+                stats.VerifierCallMs = prompt.VerifierCallMs;
                 break;
         }
     }

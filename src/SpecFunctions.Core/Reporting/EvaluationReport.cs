@@ -80,6 +80,11 @@ public sealed record SuiteReport
     [JsonPropertyName("verificationCostRatio")]
     public required double VerificationCostRatio { get; init; }
 
+    /// <summary>v_γ for γ = 1 … gamma (element γ − 1), from one verifier call per size and prompt (medians); null without a profile.</summary>
+    [JsonPropertyName("verificationCostProfile")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<double>? VerificationCostProfile { get; init; }
+
     /// <summary>Fairness over analytical speed-ups S_T (the paper's form).</summary>
     [JsonPropertyName("fairness")]
     public required FairnessReport Fairness { get; init; }
@@ -254,6 +259,21 @@ public sealed record TaskReport
     /// <summary>Per draft position (index 0 = first draft): P(accepted length &gt; i), steps whose first i + 1 drafts were all accepted.</summary>
     [JsonPropertyName("acceptedPastPosition")]
     public double[] AcceptedPastPosition { get; init; } = [];
+
+    /// <summary>Predicted speed-up f_γ(α_T)/(γc + v_γ) at γ = 0 … gamma (element γ; 1 at γ = 0, plain decoding); null without a cost profile.</summary>
+    [JsonPropertyName("predictedSpeedupByGamma")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double[]? PredictedSpeedupByGamma { get; init; }
+
+    /// <summary>γ*, the draft length that pays on this task (argmax of <see cref="PredictedSpeedupByGamma"/>); 0 = do not speculate.</summary>
+    [JsonPropertyName("optimalGamma")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? OptimalGamma { get; init; }
+
+    /// <summary>The predicted speed-up at γ*.</summary>
+    [JsonPropertyName("optimalGammaSpeedup")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? OptimalGammaSpeedup { get; init; }
 }
 
 /// <summary>A task of the run that has no committed trace.</summary>

@@ -232,7 +232,9 @@ public static class HtmlReportWriter
         yield return new XElement(H + "p", new XAttribute("class", "note"),
             "α_T: mean over drafted prefixes of the exact acceptance probability Σ min(p, q). D_T and KL_T in nats. " +
             "Mean accepted length counts the bonus/correction token (plain decoding = 1.0). Intervals: percentile bootstrap over prompts. " +
-            "U weighs tasks uniformly (1/m). Method: arXiv 2510.02128.");
+            "U weighs tasks uniformly (1/m). γ*: the draft length with the highest predicted speed-up f_γ(α_T)/(γc + v_γ), v_γ from " +
+            "the verifier cost profile; 0 = plain decoding pays more than any draft. A measured speed-up marked ? has an interval too " +
+            "wide to read. Method: arXiv 2510.02128.");
     }
 
     private static XElement TaskTable(EvaluationReport report)
@@ -240,7 +242,7 @@ public static class HtmlReportWriter
         string[] headers =
         [
             "task", "status", "prompts", "drafted", "accepted", "acceptance rate", "α_T", "α_T CI", "D_T (nats)", "KL_T (nats)",
-            "mean accepted length", "S_T analytical", "E_s per-prefix", "refined", "measured", "measured CI", "Theorem-1 bound",
+            "mean accepted length", "S_T analytical", "E_s per-prefix", "refined", "measured", "measured CI", "Theorem-1 bound", "γ* (predicted)",
         ];
         var worst = report.Suite.Fairness.WorstTask;
         return new XElement(H + "table", new XAttribute("id", "tasks-table"),
@@ -264,7 +266,8 @@ public static class HtmlReportWriter
                 Td(WithInterval(t.RefinedSpeedup, t.RefinedSpeedupCi, 3)),
                 MeasuredCell(t),
                 Td(Interval(t.MeasuredSpeedupCi, 3)),
-                Td(F(t.SpeedupBound, 3), "speedup-bound", t.SpeedupBound)))));
+                Td(F(t.SpeedupBound, 3), "speedup-bound", t.SpeedupBound),
+                Td(t.OptimalGamma is { } best ? $"{(best == 0 ? "0 (plain)" : best.ToString(CultureInfo.InvariantCulture))}: {F(t.OptimalGammaSpeedup, 2)}×" : "—", "optimal-gamma", t.OptimalGamma)))));
     }
 
     private static XElement MitigationTable(MitigationReport mitigation)

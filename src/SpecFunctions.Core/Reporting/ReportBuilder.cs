@@ -114,6 +114,9 @@ public static class ReportBuilder
                 SpeedupBoundCrossEntropy = t.SpeedupBoundCrossEntropy,
                 AcceptanceRateByPosition = t.AcceptanceRateByPosition,
                 AcceptedPastPosition = t.AcceptedPastPosition,
+                PredictedSpeedupByGamma = t.PredictedSpeedupByGamma,
+                OptimalGamma = t.OptimalGamma,
+                OptimalGammaSpeedup = t.OptimalGammaSpeedup,
             };
         }).ToList();
 
@@ -134,6 +137,7 @@ public static class ReportBuilder
                 Gamma = suite.Gamma,
                 CostRatio = suite.CostRatio,
                 VerificationCostRatio = suite.VerificationCostRatio,
+                VerificationCostProfile = suite.VerificationCostProfile,
                 Fairness = ToReport(suite.Fairness),
                 MeasuredFairness = suite.MeasuredFairness is null ? null : ToReport(suite.MeasuredFairness),
             },

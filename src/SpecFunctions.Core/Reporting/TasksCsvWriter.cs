@@ -32,6 +32,8 @@ public static class TasksCsvWriter
             ("measuredSpeedupTooWide", t => t.MeasuredSpeedup is null ? null : t.MeasuredSpeedupTooWide ? 1 : 0, null),
             ("speedupBound", t => t.SpeedupBound, null),
             ("speedupBoundCrossEntropy", t => t.SpeedupBoundCrossEntropy, null),
+            ("optimalGamma", t => t.OptimalGamma, null),
+            ("optimalGammaSpeedup", t => t.OptimalGammaSpeedup, null),
         ];
         var header = new List<string> { "taskId", "status", "prompts", "steps", "draftedTokens", "acceptedTokens", "generatedTokens" };
         foreach (var (name, _, ci) in figures)

@@ -128,6 +128,14 @@ public sealed record PromptTrace : TraceRecord
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double[]? BaselineRepeatsMs { get; init; }
 
+    /// <summary>
+    /// Verifier wall time of one call scoring n = 1 … γ+1 positions after the prompt (element n − 1), milliseconds: the
+    /// cost profile from which v_γ is known for every draft length up to the run's. Null without a baseline.
+    /// </summary>
+    [JsonPropertyName("verifierCallMs")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double[]? VerifierCallMs { get; init; }
+
     /// <summary>The generated token ids (optional; kept for greedy-equivalence checks and debugging).</summary>
     [JsonPropertyName("tokens")]
     public int[]? Tokens { get; init; }

@@ -1,0 +1,118 @@
+using SpecFunctions.Core.Decoding;
+using SpecFunctions.Core.Metrics;
+using SpecFunctions.Core.Models;
+using SpecFunctions.Core.Models.Synthetic;
+using SpecFunctions.Core.Sampling;
+using SpecFunctions.Core.Tracing;
+
+namespace SpecFunctions.Core.Tests;
+
+/// <summary>The draft length that pays per task (γ*) from the verifier cost profile, against hand-computed values.</summary>
+public sealed class DraftLengthTests
+{
+    /// <summary>A prompt with α(s) = alpha at each of 8 drafted positions, c = 0.1 and the given cost profile.</summary>
+    private static PromptStatistics Prompt(int i, double alpha, double[] profile) => new()
+    {
+        Prompt = i, Steps = 4, Drafted = 8, Accepted = 4, Emitted = 8, Positions = 8, AlphaSum = 8 * alpha, CrossEntropySum = 4, KlSum = 2,
+        DrafterCalls = 8, DrafterMs = 0.8, VerifierMs = 8, GeneratedTokens = 8, SpeculativeMs = 40,
+        BaselineMs = 80, BaselineTokens = 8, BaselineStepMs = 1, ProposedAt = [4, 4, 0, 0], AcceptedAt = [2, 2, 0, 0], ReachedAt = [4, 2, 0, 0],
+        VerifierCallMs = profile,
+    };
+
+    [Fact]
+    public void Analyze_CostProfile_GivesGammaStarPerTask()
+    {
+        // Calls of 1…5 positions cost 1, 1.2, 3, 5, 9 ms → v_1..4 = 1.2, 3, 5, 9; one prompt's preempted profile (×50 on
+        // two sizes) must not move the medians. c = (0.8 / 8) / 1 = 0.1.
+        double[] profile = [1, 1.2, 3, 5, 9];
+        double[] preempted = [1, 60, 3, 250, 9];
+        var strong = Enumerable.Range(0, 5).Select(i => Prompt(i, 0.9, i == 2 ? preempted : profile)).ToList();
+        var mid = Enumerable.Range(0, 5).Select(i => Prompt(i, 0.5, profile)).ToList();
+        var weak = Enumerable.Range(0, 5).Select(i => Prompt(i, 0.1, profile)).ToList();
+
+        var suite = SuiteAnalyzer.Analyze([("strong", strong), ("mid", mid), ("weak", weak)], 4);
+
+        Assert.Equal([1.2, 3, 5, 9], suite.VerificationCostProfile!);
+        static double F(double a, int g) => Enumerable.Range(0, g + 1).Sum(k => Math.Pow(a, k));
+        double[] v = [1.2, 3, 5, 9];
+        foreach (var (task, alpha) in suite.Tasks.Zip(new[] { 0.9, 0.5, 0.1 }))
+        {
+            var expected = new[] { 1.0 }.Concat(Enumerable.Range(1, 4).Select(g => F(alpha, g) / ((0.1 * g) + v[g - 1]))).ToArray();
+            Assert.Equal(expected.Length, task.PredictedSpeedupByGamma!.Length);
+            for (var g = 0; g < expected.Length; g++)
+            {
+                Assert.Equal(expected[g], task.PredictedSpeedupByGamma[g], 12);
+            }
+        }
+
+        // By hand: α = 0.9: γ=1 1.9/1.3 = 1.4615, γ=2 2.71/3.2 = 0.847 → γ* = 1. α = 0.5: γ=1 1.5/1.3 = 1.1538 → γ* = 1.
+        // α = 0.1: γ=1 1.1/1.3 = 0.846 < 1 → γ* = 0 (plain decoding).
+        Assert.Equal((1, 1, 0), (suite.Tasks[0].OptimalGamma!.Value, suite.Tasks[1].OptimalGamma!.Value, suite.Tasks[2].OptimalGamma!.Value));
+        Assert.Equal(1.9 / 1.3, suite.Tasks[0].OptimalGammaSpeedup!.Value, 12);
+        Assert.Equal(1.0, suite.Tasks[2].OptimalGammaSpeedup!.Value);
+    }
+
+    [Fact]
+    public void Analyze_CheapVerification_PaysAtTheLongestDraft()
+    {
+        // A memory-bound verifier: every call costs the same (v_γ = 1), and α = 0.9 → f grows with γ, so γ* = G.
+        var prompts = Enumerable.Range(0, 3).Select(i => Prompt(i, 0.9, [2, 2, 2, 2, 2])).ToList();
+        var task = SuiteAnalyzer.Analyze([("t", prompts)], 4).Tasks[0];
+        Assert.Equal(4, task.OptimalGamma);
+        Assert.Equal((1 + 0.9 + 0.81 + 0.729 + 0.6561) / 1.4, task.OptimalGammaSpeedup!.Value, 12);
+    }
+
+    [Fact]
+    public void TaskRunner_RecordsOneVerifierCallPerSize()
+    {
+        // A verifier that sleeps 3 ms per position it scores: each timed call of n positions lasts at least 3n ms.
+        var (drafter, verifier) = SyntheticPair.Create(16, 0.7, seed: 2);
+        var records = new List<TraceRecord>();
+        var options = new DecodingOptions { Gamma = 3, MaxNewTokens = 6, Seed = 1, Sampling = new SamplingOptions { Temperature = 1 } };
+        new TaskRunner(drafter, new Slow(verifier, 3), options).Run([[1, 2, 3]], new Sink(records));
+
+        var profile = records.OfType<PromptTrace>().Single().VerifierCallMs!;
+        Assert.Equal(4, profile.Length);
+        for (var n = 1; n <= 4; n++)
+        {
+            Assert.True(profile[n - 1] >= 3 * n, $"call of {n} positions took {profile[n - 1]} ms");
+        }
+    }
+
+    private sealed class Slow(ILanguageModel inner, int msPerPosition) : ILanguageModel
+    {
+        public string Name => inner.Name;
+
+        public int VocabularySize => inner.VocabularySize;
+
+        public int ContextLength => inner.ContextLength;
+
+        public IModelSequence CreateSequence() => new Sequence(inner.CreateSequence(), msPerPosition);
+
+        public void Dispose() => inner.Dispose();
+
+        private sealed class Sequence(IModelSequence inner, int msPerPosition) : IModelSequence
+        {
+            public int Length => inner.Length;
+
+            public void Append(ReadOnlySpan<int> tokens, Span<float> logits)
+            {
+                if (!logits.IsEmpty)
+                {
+                    Thread.Sleep(msPerPosition * tokens.Length);
+                }
+
+                inner.Append(tokens, logits);
+            }
+
+            public void Truncate(int length) => inner.Truncate(length);
+
+            public void Dispose() => inner.Dispose();
+        }
+    }
+
+    private sealed class Sink(List<TraceRecord> records) : ITraceSink
+    {
+        public void Write(TraceRecord record) => records.Add(record);
+    }
+}
