@@ -2,11 +2,17 @@ using BenchmarkDotNet.Running;
 using SpecFunctions.Benchmarks;
 
 // `-- demo-pair` runs the end-to-end measurement of the demo pair (one pass, ratios in one run);
+// `-- demo-gamma` checks the per-task draft length γ* against measurements at every γ;
 // `-- demo-calls` times the demo models' ONNX calls alone (per-call µs);
 // anything else goes to BenchmarkDotNet (`-- --filter '*'`).
 if (args is ["demo-pair", ..])
 {
     return await DemoPairBench.RunAsync(args[1..]);
+}
+
+if (args is ["demo-gamma", ..])
+{
+    return await DraftLengthBench.RunAsync(args[1..]);
 }
 
 if (args is ["demo-calls", ..])
