@@ -91,7 +91,7 @@ internal static class ReportTable
         foreach (var t in report.Tasks)
         {
             table.AddRow(
-                Markup.Escape(t.TaskId),
+                Markup.Escape(t.TaskId) + (t.Gamma is { } own ? $"\n[dim]γ = {own}{(own == 0 ? " (plain)" : string.Empty)}[/]" : string.Empty),
                 Cell(t.Alpha, t.AlphaCi),
                 Cell(t.CrossEntropy, t.CrossEntropyCi),
                 Cell(t.MeanAcceptedLength, t.MeanAcceptedLengthCi),
@@ -132,21 +132,42 @@ internal static class ReportTable
     /// <summary>Before/after of a mitigation: U, mean speed-up, per-task α, D, S and the prompts it trained and was measured on.</summary>
     public static void WriteMitigation(IAnsiConsole console, MitigationReport m)
     {
-        var table = new Table().Border(TableBorder.Rounded).Title($"mitigation [bold]{Markup.Escape(m.Strategy)}[/]: {(m.Promoted ? "[green]promoted[/]" : "[yellow]kept the current drafter[/]")}");
+        var gating = m.Tasks.Any(t => t.GammaAfter is not null);
+        var title = gating
+            ? $"mitigation [bold]{Markup.Escape(m.Strategy)}[/]: {(m.Promoted ? "[green]per-task draft lengths adopted[/]" : "[yellow]kept the run's γ[/]")}"
+            : $"mitigation [bold]{Markup.Escape(m.Strategy)}[/]: {(m.Promoted ? "[green]promoted[/]" : "[yellow]kept the current drafter[/]")}";
+        var table = new Table().Border(TableBorder.Rounded).Title(title);
         table.AddColumn("task");
-        foreach (var c in new[] { "α before", "α after", "D before", "D after", "S before", "S after", "train", "eval", "overlap" })
+        var speed = m.SpeedupKind == "analytical" ? "S" : m.SpeedupKind;
+        string[] columns = gating
+            ? ["γ before", "γ after", "α_T", "D_T", $"{speed} before", $"{speed} after", "eval"]
+            : ["α before", "α after", "D before", "D after", "S before", "S after", "train", "eval", "overlap"];
+        foreach (var c in columns)
         {
             table.AddColumn(new TableColumn(c).RightAligned());
         }
 
         foreach (var t in m.Tasks)
         {
-            table.AddRow(Markup.Escape(t.TaskId), $"{t.AlphaBefore:F3}", $"{t.AlphaAfter:F3}", $"{t.CrossEntropyBefore:F3}", $"{t.CrossEntropyAfter:F3}", $"{t.SpeedupBefore:F2}", $"{t.SpeedupAfter:F2}",
-                $"{t.TrainingPrompts}", $"{t.EvaluationPrompts}", t.PromptOverlap == 0 ? "0" : $"[red]{t.PromptOverlap}[/]");
+            if (gating)
+            {
+                table.AddRow(Markup.Escape(t.TaskId), $"{t.GammaBefore}", t.GammaAfter == 0 ? "0 (plain)" : $"{t.GammaAfter}", $"{t.AlphaBefore:F3}", $"{t.CrossEntropyBefore:F3}", $"{t.SpeedupBefore:F2}", $"{t.SpeedupAfter:F2}", $"{t.EvaluationPrompts}");
+            }
+            else
+            {
+                table.AddRow(Markup.Escape(t.TaskId), $"{t.AlphaBefore:F3}", $"{t.AlphaAfter:F3}", $"{t.CrossEntropyBefore:F3}", $"{t.CrossEntropyAfter:F3}", $"{t.SpeedupBefore:F2}", $"{t.SpeedupAfter:F2}",
+                    $"{t.TrainingPrompts}", $"{t.EvaluationPrompts}", t.PromptOverlap == 0 ? "0" : $"[red]{t.PromptOverlap}[/]");
+            }
         }
 
         console.Write(table);
         var change = m.UnfairnessBefore > 0 ? (m.UnfairnessAfter - m.UnfairnessBefore) / m.UnfairnessBefore : 0;
+        if (gating)
+        {
+            console.MarkupLine($"worst/best {speed} speed-up {m.MinMaxSpeedupRatioBefore:F3} → [bold]{m.MinMaxSpeedupRatioAfter:F3}[/], mean {m.MeanSpeedupBefore:F3} → {m.MeanSpeedupAfter:F3}; U {m.UnfairnessBefore:G4} → {m.UnfairnessAfter:G4} (same drafter: U moves only because D_T is averaged over the prefixes each γ drafts; gating removes slow-downs, not the cross-entropy gap)");
+            return;
+        }
+
         console.MarkupLine($"U {m.UnfairnessBefore:G4} → [bold]{m.UnfairnessAfter:G4}[/] ({change:+0.0%;-0.0%}), mean speed-up {m.MeanSpeedupBefore:F3} → {m.MeanSpeedupAfter:F3}");
         console.MarkupLine($"Data: {m.Tasks.Sum(t => t.TrainingPrompts)} training prompts, {m.Tasks.Sum(t => t.EvaluationPrompts)} evaluation prompts, overlap {m.Tasks.Sum(t => t.PromptOverlap)} (before and after measured on the evaluation prompts only)");
     }

@@ -34,7 +34,7 @@ public sealed class PrepareRunActivity(ITraceStore store, ModelCache models) : T
         };
         foreach (var task in request.Suite.Tasks)
         {
-            manifest = manifest.WithTask(new TaskEntry { TaskId = task.Id, Status = TaskState.Pending, Prompts = task.Prompts.Count });
+            manifest = manifest.WithTask(new TaskEntry { TaskId = task.Id, Status = TaskState.Pending, Prompts = task.Prompts.Count, Gamma = task.Gamma });
         }
 
         await store.CreateRunAsync(manifest).ConfigureAwait(false);
@@ -66,10 +66,13 @@ public sealed class EvaluateTaskActivity(
 
         var started = DateTimeOffset.UtcNow;
         var (drafter, drafterId, verifier, verifierId) = models.GetPair(input.Drafter, input.Verifier);
-        var decoding = EvaluationDefaults.ToDecodingOptions(input.Settings, verifier);
+        // γ = 0 is plain decoding: timed without the drafter, with an untimed γ = 1 pass for the task's statistics.
+        var gamma = input.Gamma ?? input.Settings.Gamma;
+        var decoding = EvaluationDefaults.ToDecodingOptions(input.Settings with { Gamma = Math.Max(1, gamma) }, verifier);
         var prompts = input.Prompts.Select(p => EvaluationDefaults.Tokenize(verifier, p)).ToList();
         WarmUp(drafter, drafterId, verifier, verifierId, decoding, prompts[0]);
-        var key = ContentKey.Compute(drafterId.Sha256, verifierId.Sha256, RunSettings.From(decoding, baseline: true, input.Settings.Repeats), input.Prompts);
+        var key = ContentKey.Compute(
+            drafterId.Sha256, verifierId.Sha256, RunSettings.From(decoding, baseline: true, input.Settings.Repeats) with { Gamma = gamma }, input.Prompts);
         var statistics = new TaskStatisticsBuilder(decoding.Gamma);
         observer.TaskStarted(input.RunId, input.TaskId, prompts.Count);
         var progress = new Progress(observer, input.RunId, input.TaskId, prompts.Count);
@@ -83,7 +86,7 @@ public sealed class EvaluateTaskActivity(
                 // The watch token stops the generation only; the store calls around it (open, commit) always finish, so a
                 // trace is committed whole or not at all.
                 outcome = await store.RunTaskAsync(input.RunId, input.TaskId, key, prompts.Count, (sink, _) =>
-                    new TaskRunner(drafter, verifier, decoding) { Repeats = input.Settings.Repeats }.Run(prompts, new TeeSink(sink, statistics), progress, watch.Token),
+                    new TaskRunner(drafter, verifier, decoding) { Repeats = input.Settings.Repeats, PlainDecoding = gamma == 0, CostProfileGamma = input.Settings.Gamma }.Run(prompts, new TeeSink(sink, statistics), progress, watch.Token),
                     reuseAcrossRuns: input.ReuseAcrossRuns).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (watch.Token.IsCancellationRequested)

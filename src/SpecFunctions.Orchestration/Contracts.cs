@@ -22,6 +22,9 @@ public sealed record EvaluateTaskInput
     public required string Verifier { get; init; }
     public required EvaluationSettings Settings { get; init; }
 
+    /// <summary>The task's own draft length (<see cref="SuiteTask.Gamma"/>; 0 = plain decoding); null: <see cref="EvaluationSettings.Gamma"/>.</summary>
+    public int? Gamma { get; init; }
+
     /// <summary>Reuse a committed trace of another run with the same content key (false for audits). Default true.</summary>
     public bool ReuseAcrossRuns { get; init; } = true;
 }

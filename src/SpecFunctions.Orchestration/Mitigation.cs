@@ -20,10 +20,17 @@ public static class MitigationStrategies
     /// <summary>Sweep a drafter-only softmax temperature and keep the fairest (no training; lossless).</summary>
     public const string Temperature = "temperature";
 
+    /// <summary>
+    /// The draft length that pays, per task: re-evaluate each task at its γ* from the report (plain decoding where γ* = 0);
+    /// no training, drafter and verifier unchanged.
+    /// </summary>
+    public const string Gating = "gating";
+
     /// <summary>No change: re-evaluates the same drafter (a control).</summary>
     public const string None = "none";
 
-    public static IReadOnlyList<string> All { get; } = [SCdf, Balanced, Temperature, None];
+    /// <summary>Every strategy, in the order the HTTP API and the CLI list them.</summary>
+    public static IReadOnlyList<string> All => EvaluationRequestParser.Strategies;
 }
 
 /// <summary>Input of the <c>MitigateDrafter</c> orchestration.</summary>
@@ -169,6 +176,11 @@ public sealed class MitigateDrafterOrchestrator : TaskOrchestrator<MitigationReq
 
     public override async Task<MitigationOutcome> RunAsync(TaskOrchestrationContext context, MitigationRequest request)
     {
+        if (request.Strategy == MitigationStrategies.Gating)
+        {
+            return await GateAsync(context, request).ConfigureAwait(true);
+        }
+
         context.SetCustomStatus(new EvaluationProgress { Phase = "planning" });
         var planned = await context.CallActivityAsync<MitigationPlanOutcome>(DurableNames.PlanMitigation, request with { }, TaskEvaluation.Retry).ConfigureAwait(true);
         if (planned.Path == MitigationPlanOutcome.Refused)
@@ -209,6 +221,37 @@ public sealed class MitigateDrafterOrchestrator : TaskOrchestrator<MitigationReq
             DurableNames.EvaluateSuite, evaluation, new SubOrchestrationOptions { InstanceId = afterRunId }).ConfigureAwait(true);
 
         context.SetCustomStatus(new EvaluationProgress { Phase = "comparing" });
+        var outcome = await context.CallActivityAsync<MitigationOutcome>(
+            DurableNames.CompareAndPromote, new CompareInput { Request = request, AfterRunId = after.RunId, Drafter = drafter }, TaskEvaluation.Retry).ConfigureAwait(true);
+        context.SetCustomStatus(new EvaluationProgress { Phase = "done" });
+        return outcome;
+    }
+
+    /// <summary>The gating strategy: each task at its γ* (from the report's cost profile), re-evaluated and compared on measured speed-ups.</summary>
+    private static async Task<MitigationOutcome> GateAsync(TaskOrchestrationContext context, MitigationRequest request)
+    {
+        context.SetCustomStatus(new EvaluationProgress { Phase = "planning" });
+        var plan = await context.CallActivityAsync<GatingPlan>(DurableNames.PlanGating, request.RunId, TaskEvaluation.Retry).ConfigureAwait(true);
+        if (plan.Refusal is { } refusal)
+        {
+            context.SetCustomStatus(new EvaluationProgress { Phase = "refused" });
+            return new MitigationOutcome { Status = MitigationPlanOutcome.Refused, Reason = refusal };
+        }
+
+        context.SetCustomStatus(new EvaluationProgress { Phase = "re-evaluating" });
+        var afterRunId = AfterRunId(request);
+        var suite = request.Evaluation.Suite with { Tasks = [.. request.Evaluation.Suite.Tasks.Select(t => t with { Gamma = plan.Gammas[t.Id] })] };
+        var evaluation = request.Evaluation with
+        {
+            RunId = afterRunId,
+            Suite = suite,
+            Mitigation = request.Evaluation.Mitigation with { AutoMitigate = false },
+        };
+        var after = await context.CallSubOrchestratorAsync<EvaluationOutcome>(
+            DurableNames.EvaluateSuite, evaluation, new SubOrchestrationOptions { InstanceId = afterRunId }).ConfigureAwait(true);
+
+        context.SetCustomStatus(new EvaluationProgress { Phase = "comparing" });
+        var drafter = new NewDrafter { Reference = request.Evaluation.Drafter, Identity = plan.Drafter, Notes = "gating: " + string.Join(", ", plan.Gammas.Select(g => $"{g.Key} γ={g.Value}")) };
         var outcome = await context.CallActivityAsync<MitigationOutcome>(
             DurableNames.CompareAndPromote, new CompareInput { Request = request, AfterRunId = after.RunId, Drafter = drafter }, TaskEvaluation.Retry).ConfigureAwait(true);
         context.SetCustomStatus(new EvaluationProgress { Phase = "done" });
@@ -280,6 +323,36 @@ public sealed class PlanMitigationActivity(ITraceStore store, ModelCache models,
     {
         var training = TrainingPrompts(request);
         return MitigationData.Describe(request.Evaluation.Suite.Tasks.Select(t => (t.Id, t.Prompts, (IReadOnlyList<string>?)training[t.Id])));
+    }
+}
+
+/// <summary>What <c>PlanGating</c> decided: γ* per task, or why gating cannot run.</summary>
+public sealed record GatingPlan
+{
+    public IReadOnlyDictionary<string, int> Gammas { get; init; } = new Dictionary<string, int>();
+
+    public ModelIdentity Drafter { get; init; } = new() { Name = "unknown", Sha256 = new string('0', 64) };
+
+    /// <summary>Why gating is refused (the report has no γ* for some task); null when it runs.</summary>
+    public string? Refusal { get; init; }
+}
+
+/// <summary>Reads γ* per task from the evaluated run's report (its verifier cost profile); refuses when a task has none.</summary>
+public sealed class PlanGatingActivity(ITraceStore store, ILogger<PlanGatingActivity> logger) : TaskActivity<string, GatingPlan>
+{
+    public override async Task<GatingPlan> RunAsync(TaskActivityContext context, string runId)
+    {
+        var before = await ReportPublisher.ReadAsync(store, runId).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"run '{runId}' has no report to mitigate");
+        var missing = before.Tasks.Where(t => t.OptimalGamma is null).Select(t => t.TaskId).ToList();
+        if (missing.Count > 0 || before.Drafter is null)
+        {
+            var reason = $"gating needs the draft length that pays per task, and the report has none for {string.Join(", ", missing)}: the run measured no verifier cost profile (it needs a baseline)";
+            logger.MitigationRefused(runId, reason);
+            return new GatingPlan { Refusal = reason };
+        }
+
+        return new GatingPlan { Gammas = before.Tasks.ToDictionary(t => t.TaskId, t => t.OptimalGamma!.Value), Drafter = before.Drafter };
     }
 }
 
@@ -374,6 +447,11 @@ public sealed class CompareAndPromoteActivity(ITraceStore store) : TaskActivity<
     /// </summary>
     public static (MitigationReport Report, bool Promoted, string Reason) Compare(EvaluationReport before, EvaluationReport after, MitigationRequest request, NewDrafter drafter)
     {
+        if (request.Strategy == MitigationStrategies.Gating)
+        {
+            return CompareGating(before, after, request, drafter);
+        }
+
         var gamma = before.Suite.Gamma;
         var c = before.Suite.CostRatio;
         double AfterSpeedup(TaskReport t) => Core.Metrics.SpeculativeMath.AnalyticalSpeedup(t.Alpha, gamma, c);
@@ -399,6 +477,8 @@ public sealed class CompareAndPromoteActivity(ITraceStore store) : TaskActivity<
             UnfairnessAfter = uAfter,
             MeanSpeedupBefore = sBefore,
             MeanSpeedupAfter = sAfter,
+            MinMaxSpeedupRatioBefore = common.Min(t => t.AnalyticalSpeedup) / common.Max(t => t.AnalyticalSpeedup),
+            MinMaxSpeedupRatioAfter = common.Min(t => AfterSpeedup(afterTasks[t.TaskId])) / common.Max(t => AfterSpeedup(afterTasks[t.TaskId])),
             Promoted = promoted,
             DrafterBefore = before.Drafter,
             DrafterAfter = drafter.Identity,
@@ -414,6 +494,60 @@ public sealed class CompareAndPromoteActivity(ITraceStore store) : TaskActivity<
                 TrainingPrompts = data.TryGetValue(t.TaskId, out var d) ? d.TrainingPrompts : 0,
                 EvaluationPrompts = t.Prompts,
                 PromptOverlap = d?.Overlap ?? 0,
+            })],
+        };
+        return (report, promoted, reason);
+    }
+
+    /// <summary>
+    /// Gating's rule: the drafter and D_T are unchanged (so is U); the per-task draft lengths are adopted when the worst
+    /// task's measured speed-up rose and the mean measured speed-up held within the tolerance. Measured, because only
+    /// wall time says whether a draft length paid; a run without baselines falls back to the refined prediction.
+    /// </summary>
+    private static (MitigationReport Report, bool Promoted, string Reason) CompareGating(EvaluationReport before, EvaluationReport after, MitigationRequest request, NewDrafter drafter)
+    {
+        var afterTasks = after.Tasks.ToDictionary(t => t.TaskId);
+        var common = before.Tasks.Where(t => afterTasks.ContainsKey(t.TaskId)).ToList();
+        var measured = common.All(t => t.MeasuredSpeedup is not null && afterTasks[t.TaskId].MeasuredSpeedup is not null);
+        double Speedup(TaskReport t) => measured ? t.MeasuredSpeedup!.Value : t.RefinedSpeedup;
+        var sBefore = common.Average(Speedup);
+        var sAfter = common.Average(t => Speedup(afterTasks[t.TaskId]));
+        var worstBefore = common.Min(Speedup);
+        var worstAfter = common.Min(t => Speedup(afterTasks[t.TaskId]));
+        var kind = measured ? "measured" : "refined";
+        var worstRose = worstAfter > worstBefore;
+        var speedHeld = sAfter >= sBefore * (1 - request.MeanSpeedupTolerance);
+        var promoted = worstRose && speedHeld;
+        var reason = promoted
+            ? $"per-task draft lengths adopted: worst {kind} speed-up {worstBefore:F3} → {worstAfter:F3}, mean {sBefore:F3} → {sAfter:F3} (tolerance {request.MeanSpeedupTolerance:P0})"
+            : !worstRose
+                ? $"kept γ = {before.Suite.Gamma} on every task: the worst {kind} speed-up did not rise ({worstBefore:F3} → {worstAfter:F3})"
+                : $"kept γ = {before.Suite.Gamma} on every task: the mean {kind} speed-up fell {sBefore:F3} → {sAfter:F3}, more than {request.MeanSpeedupTolerance:P0}";
+        var report = new MitigationReport
+        {
+            Strategy = request.Strategy,
+            SpeedupKind = kind,
+            UnfairnessBefore = before.Suite.Fairness.Unfairness,
+            UnfairnessAfter = after.Suite.Fairness.Unfairness,
+            MeanSpeedupBefore = sBefore,
+            MeanSpeedupAfter = sAfter,
+            MinMaxSpeedupRatioBefore = worstBefore / common.Max(Speedup),
+            MinMaxSpeedupRatioAfter = worstAfter / common.Max(t => Speedup(afterTasks[t.TaskId])),
+            Promoted = promoted,
+            DrafterBefore = before.Drafter,
+            DrafterAfter = drafter.Identity,
+            Tasks = [.. common.Select(t => new MitigationTaskReport
+            {
+                TaskId = t.TaskId,
+                AlphaBefore = t.Alpha,
+                AlphaAfter = afterTasks[t.TaskId].Alpha,
+                CrossEntropyBefore = t.CrossEntropy,
+                CrossEntropyAfter = afterTasks[t.TaskId].CrossEntropy,
+                SpeedupBefore = Speedup(t),
+                SpeedupAfter = Speedup(afterTasks[t.TaskId]),
+                EvaluationPrompts = t.Prompts,
+                GammaBefore = t.Gamma ?? before.Suite.Gamma,
+                GammaAfter = afterTasks[t.TaskId].Gamma ?? after.Suite.Gamma,
             })],
         };
         return (report, promoted, reason);

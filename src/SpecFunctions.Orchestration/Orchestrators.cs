@@ -32,6 +32,7 @@ public sealed class EvaluateSuiteOrchestrator : TaskOrchestrator<EvaluationReque
             Drafter = request.Drafter,
             Verifier = request.Verifier,
             Settings = request.Settings,
+            Gamma = t.Gamma,
             ReuseAcrossRuns = !request.MeasureAfresh,
         }).ToList();
 

@@ -28,6 +28,7 @@ public static class ServiceCollectionExtensions
         services.TryAddTransient<EvaluateTaskActivity>();
         services.TryAddTransient<ComputeFairnessActivity>();
         services.TryAddTransient<PlanMitigationActivity>();
+        services.TryAddTransient<PlanGatingActivity>();
         services.TryAddTransient<FineTuneDrafterActivity>();
         services.TryAddTransient<SendMitigationPlanActivity>();
         services.TryAddTransient<CompareAndPromoteActivity>();
@@ -44,6 +45,7 @@ public static class ServiceCollectionExtensions
         registry.AddActivity(DurableNames.ComputeFairness, typeof(ComputeFairnessActivity));
         registry.AddOrchestrator(DurableNames.MitigateDrafter, typeof(MitigateDrafterOrchestrator));
         registry.AddActivity(DurableNames.PlanMitigation, typeof(PlanMitigationActivity));
+        registry.AddActivity(DurableNames.PlanGating, typeof(PlanGatingActivity));
         registry.AddActivity(DurableNames.FineTuneDrafter, typeof(FineTuneDrafterActivity));
         registry.AddActivity(DurableNames.SendMitigationPlan, typeof(SendMitigationPlanActivity));
         registry.AddActivity(DurableNames.CompareAndPromote, typeof(CompareAndPromoteActivity));

@@ -10,11 +10,14 @@ namespace SpecFunctions.Core.Tests;
 /// <summary>The draft length that pays per task (γ*) from the verifier cost profile, against hand-computed values.</summary>
 public sealed class DraftLengthTests
 {
-    /// <summary>A prompt with α(s) = alpha at each of 8 drafted positions, c = 0.1 and the given cost profile.</summary>
-    private static PromptStatistics Prompt(int i, double alpha, double[] profile) => new()
+    /// <summary>
+    /// A prompt with α(s) = alpha at each of 8 drafted positions, c = 0.1, the given cost profile, and a decode loop whose
+    /// verifier steps cost <paramref name="loopRatio"/> single positions (by default the profile's own v_G: no anchoring).
+    /// </summary>
+    private static PromptStatistics Prompt(int i, double alpha, double[] profile, double? loopRatio = null) => new()
     {
         Prompt = i, Steps = 4, Drafted = 8, Accepted = 4, Emitted = 8, Positions = 8, AlphaSum = 8 * alpha, CrossEntropySum = 4, KlSum = 2,
-        DrafterCalls = 8, DrafterMs = 0.8, VerifierMs = 8, GeneratedTokens = 8, SpeculativeMs = 40,
+        DrafterCalls = 8, DrafterMs = 0.8, VerifierMs = 4 * (loopRatio ?? profile[^1] / profile[0]), GeneratedTokens = 8, SpeculativeMs = 40,
         BaselineMs = 80, BaselineTokens = 8, BaselineStepMs = 1, ProposedAt = [4, 4, 0, 0], AcceptedAt = [2, 2, 0, 0], ReachedAt = [4, 2, 0, 0],
         VerifierCallMs = profile,
     };
@@ -26,7 +29,7 @@ public sealed class DraftLengthTests
         // two sizes) must not move the medians. c = (0.8 / 8) / 1 = 0.1.
         double[] profile = [1, 1.2, 3, 5, 9];
         double[] preempted = [1, 60, 3, 250, 9];
-        var strong = Enumerable.Range(0, 5).Select(i => Prompt(i, 0.9, i == 2 ? preempted : profile)).ToList();
+        var strong = Enumerable.Range(0, 5).Select(i => Prompt(i, 0.9, i == 2 ? preempted : profile, loopRatio: 9)).ToList();
         var mid = Enumerable.Range(0, 5).Select(i => Prompt(i, 0.5, profile)).ToList();
         var weak = Enumerable.Range(0, 5).Select(i => Prompt(i, 0.1, profile)).ToList();
 
@@ -50,6 +53,50 @@ public sealed class DraftLengthTests
         Assert.Equal((1, 1, 0), (suite.Tasks[0].OptimalGamma!.Value, suite.Tasks[1].OptimalGamma!.Value, suite.Tasks[2].OptimalGamma!.Value));
         Assert.Equal(1.9 / 1.3, suite.Tasks[0].OptimalGammaSpeedup!.Value, 12);
         Assert.Equal(1.0, suite.Tasks[2].OptimalGammaSpeedup!.Value);
+    }
+
+    [Fact]
+    public void Analyze_ProfileCheaperThanTheDecodeLoop_IsAnchoredOnTheLoop()
+    {
+        // Back-to-back calls say v_4 = 9, the decode loop measured v_4 = 2: v'_k = 1 + (v_k − 1)·(2 − 1)/(9 − 1).
+        var prompts = Enumerable.Range(0, 3).Select(i => Prompt(i, 0.5, [1, 1.2, 3, 5, 9], loopRatio: 2)).ToList();
+        var suite = SuiteAnalyzer.Analyze([("t", prompts)], 4);
+
+        Assert.Equal(2.0, suite.VerificationCostRatio, 12);
+        double[] expected = [1.025, 1.25, 1.5, 2.0];
+        for (var g = 0; g < 4; g++)
+        {
+            Assert.Equal(expected[g], suite.VerificationCostProfile![g], 12);
+        }
+
+        // At the run's γ the prediction is the refined one.
+        Assert.Equal(suite.Tasks[0].RefinedSpeedup, suite.Tasks[0].PredictedSpeedupByGamma![4], 12);
+    }
+
+    [Fact]
+    public void Analyze_GatedRun_EachTaskAtItsOwnGamma()
+    {
+        // Suite γ = 4: "full" drafted at 4 (loop v_4 = 9, the profile's own: no anchoring), "short" at 2 (its steps cost
+        // v = 3 in the loop, which must not enter v_4), "plain" decoded without the drafter.
+        double[] profile = [1, 1.2, 3, 5, 9];
+        var full = Enumerable.Range(0, 3).Select(i => Prompt(i, 0.8, profile, loopRatio: 9)).ToList();
+        var shorter = Enumerable.Range(0, 3).Select(i => Prompt(i, 0.6, profile, loopRatio: 3) with { ProposedAt = [4, 4], AcceptedAt = [2, 2], ReachedAt = [4, 2] }).ToList();
+        var plain = Enumerable.Range(0, 3).Select(i => Prompt(i, 0.2, profile, loopRatio: 1.2) with { Plain = true, ProposedAt = [4], AcceptedAt = [2], ReachedAt = [4] }).ToList();
+        var suite = SuiteAnalyzer.Analyze(
+            [("full", full), ("short", shorter), ("plain", plain)], 4,
+            new SuiteAnalysisOptions { TaskGammas = new Dictionary<string, int> { ["short"] = 2, ["plain"] = 0 } });
+
+        static double F(double a, int g) => Enumerable.Range(0, g + 1).Sum(k => Math.Pow(a, k));
+        Assert.Equal(9.0, suite.VerificationCostRatio, 12);
+        Assert.Equal(0.1, suite.CostRatio, 12);
+        var (f, s, p) = (suite.Tasks[0], suite.Tasks[1], suite.Tasks[2]);
+        Assert.Equal((4, 2, 0), (f.Gamma, s.Gamma, p.Gamma));
+        Assert.Equal(F(0.8, 4) / (0.4 + 9), f.RefinedSpeedup, 12);
+        Assert.Equal(F(0.6, 2) / (0.2 + 3), s.RefinedSpeedup, 12);
+        Assert.Equal(F(0.6, 2) / 1.2, s.AnalyticalSpeedup, 12);
+        Assert.Equal((1.0, 1.0, 1.0), (p.AnalyticalSpeedup, p.RefinedSpeedup, p.ExpectedSpeedupPerPrefix));
+        Assert.Equal(2, s.AcceptanceRateByPosition.Length);
+        Assert.Single(p.AcceptanceRateByPosition);
     }
 
     [Fact]

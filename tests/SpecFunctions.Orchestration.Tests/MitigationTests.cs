@@ -113,6 +113,76 @@ public sealed class MitigationTests(TinyModelsFixture models) : IClassFixture<Ti
     }
 
     [Fact]
+    public async Task MitigateDrafter_Gating_ReEvaluatesEachTaskAtItsGammaStar()
+    {
+        var (host, store) = await StartAsync(Mock.Of<IMitigationPlanSender>());
+        await using var _ = host;
+        var request = Request("gate") with { Settings = new EvaluationSettings { Gamma = 3, MaxNewTokens = 12, Repeats = 2 } };
+        await host.Client.ScheduleNewOrchestrationInstanceAsync(DurableNames.EvaluateSuite, request, new StartOrchestrationOptions("gate"));
+        await WaitAsync(host.Client, "gate");
+        var before = (await ReportPublisher.ReadAsync(store, "gate"))!;
+        Assert.All(before.Tasks, t => Assert.InRange(t.OptimalGamma!.Value, 0, 3));
+
+        var mitigation = MitigationRequests.From(request, MitigationStrategies.Gating);
+        await host.Client.ScheduleNewOrchestrationInstanceAsync(DurableNames.MitigateDrafter, mitigation, new StartOrchestrationOptions("gate-mitigation"));
+        var outcome = (await WaitAsync(host.Client, "gate-mitigation")).ReadOutputAs<MitigationOutcome>()!;
+
+        // The re-evaluation ran every task at its γ* (recorded in the manifest and the report; null = the run's γ).
+        Assert.Equal("gate-after-gating", outcome.AfterRunId);
+        var manifest = (await store.GetManifestAsync("gate-after-gating"))!;
+        var after = (await ReportPublisher.ReadAsync(store, "gate-after-gating"))!;
+        foreach (var t in before.Tasks)
+        {
+            Assert.Equal(t.OptimalGamma, manifest.Tasks[t.TaskId].Gamma);
+            var gated = after.Tasks.Single(a => a.TaskId == t.TaskId);
+            Assert.Equal(t.OptimalGamma == 3 ? null : t.OptimalGamma, gated.Gamma);
+            var row = outcome.Report!.Tasks.Single(r => r.TaskId == t.TaskId);
+            Assert.Equal((3, t.OptimalGamma), (row.GammaBefore!.Value, row.GammaAfter));
+            Assert.Equal((t.MeasuredSpeedup!.Value, gated.MeasuredSpeedup!.Value), (row.SpeedupBefore, row.SpeedupAfter));
+        }
+
+        // The rule, recomputed from the two reports: the worst measured speed-up rose and the mean held within 2 %.
+        var worstRose = after.Tasks.Min(t => t.MeasuredSpeedup!.Value) > before.Tasks.Min(t => t.MeasuredSpeedup!.Value);
+        var meanHeld = after.Tasks.Average(t => t.MeasuredSpeedup!.Value) >= before.Tasks.Average(t => t.MeasuredSpeedup!.Value) * 0.98;
+        Assert.Equal(worstRose && meanHeld, outcome.Report!.Promoted);
+        Assert.Equal("measured", outcome.Report.SpeedupKind);
+        Assert.Equal(outcome.Report.Promoted ? "promoted" : "kept", outcome.Status);
+    }
+
+    [Fact]
+    public async Task EvaluateSuite_TaskAtGammaZero_DecodesPlainlyWithStatistics()
+    {
+        var (host, store) = await StartAsync(Mock.Of<IMitigationPlanSender>());
+        await using var _ = host;
+        var request = Request("plain");
+        request = request with { Suite = request.Suite with { Tasks = [request.Suite.Tasks[0] with { Gamma = 0 }, .. request.Suite.Tasks.Skip(1)] } };
+        await host.Client.ScheduleNewOrchestrationInstanceAsync(DurableNames.EvaluateSuite, request, new StartOrchestrationOptions("plain"));
+        await WaitAsync(host.Client, "plain");
+
+        var report = (await ReportPublisher.ReadAsync(store, "plain"))!;
+        var plain = report.Tasks.Single(t => t.TaskId == "t0");
+        Assert.Equal(0, plain.Gamma);
+        Assert.Equal((1.0, 1.0), (plain.AnalyticalSpeedup, plain.RefinedSpeedup));
+        Assert.True(double.IsNaN(plain.SpeedupBound));
+        Assert.InRange(plain.Alpha, 0, 1);
+        Assert.True(plain.CrossEntropy > 0);
+
+        // Both timed arms are the verifier alone with the same seed: they generate the same tokens.
+        var prompts = new List<Core.Tracing.PromptTrace>();
+        await foreach (var record in store.ReadTraceAsync("plain", "t0"))
+        {
+            if (record is Core.Tracing.PromptTrace p)
+            {
+                prompts.Add(p);
+            }
+        }
+
+        Assert.All(prompts, p => Assert.True(p.Plain));
+        Assert.All(prompts, p => Assert.Equal(p.BaselineTokens, p.GeneratedTokens));
+        Assert.Null(report.Tasks.Single(t => t.TaskId == "t1").Gamma);
+    }
+
+    [Fact]
     public async Task MitigateDrafter_NoTrainerAnswers_TimesOutCleanly()
     {
         var sender = new Mock<IMitigationPlanSender>();

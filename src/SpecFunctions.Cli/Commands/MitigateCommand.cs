@@ -57,8 +57,8 @@ internal static class MitigateCommand
             var evaluation = manifest.Submission.Deserialize<EvaluationRequest>(EvaluationDefaults.Json)!;
             var request = MitigationRequests.From(evaluation, parse.GetValue(strategy)) with { WeightRule = parse.GetValue(rule) };
 
-            // The same rule PlanMitigation applies, checked before any model is loaded or trained.
-            if (MitigationData.RefusalReason(PlanMitigationActivity.Data(request)) is { } refusal)
+            // The same rule PlanMitigation applies, checked before any model is loaded or trained (gating trains nothing).
+            if (request.Strategy != MitigationStrategies.Gating && MitigationData.RefusalReason(PlanMitigationActivity.Data(request)) is { } refusal)
             {
                 Console.Error.WriteLine($"specfn: run '{id}': {refusal}");
                 return 2;

@@ -25,6 +25,16 @@ public sealed class TaskRunner(ILanguageModel drafter, ILanguageModel verifier, 
     /// <summary>Timed repeats per prompt and arm, ≥ 1. Default 1.</summary>
     public int Repeats { get; init; } = 1;
 
+    /// <summary>
+    /// Plain decoding (γ = 0, speculation does not pay on this task): the timed arm is the verifier alone, and one untimed
+    /// speculative pass at the options' γ records the task's statistics (α(s), D_T …), marked <see cref="PromptTrace.Plain"/>
+    /// so that its step times stay out of c and v_γ. Default false.
+    /// </summary>
+    public bool PlainDecoding { get; init; }
+
+    /// <summary>Largest draft length of the verifier cost profile (<see cref="PromptTrace.VerifierCallMs"/>); default the options' γ.</summary>
+    public int? CostProfileGamma { get; init; }
+
     /// <summary>Runs all prompts in order; reports the number of prompts finished.</summary>
     public void Run(IReadOnlyList<int[]> prompts, ITraceSink sink, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -33,10 +43,19 @@ public sealed class TaskRunner(ILanguageModel drafter, ILanguageModel verifier, 
         ArgumentOutOfRangeException.ThrowIfLessThan(Repeats, 1);
         var speculative = new SpeculativeDecoder(drafter, verifier, options);
         var baseline = RunBaseline ? new AutoregressiveDecoder(verifier, options) : null;
+        var plain = PlainDecoding ? new AutoregressiveDecoder(verifier, options) : null;
         for (var i = 0; i < prompts.Count; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var prompt = prompts[i];
+            BufferSink? statisticsSteps = null;
+            GenerationResult? statisticsRun = null;
+            if (plain is not null)
+            {
+                statisticsSteps = new BufferSink();
+                statisticsRun = speculative.Generate(prompt, statisticsSteps, i, cancellationToken);
+            }
+
             Kept? keptSpec = null, keptBaseline = null;
             var specTimes = new double[Repeats];
             var baselineTimes = baseline is null ? null : new double[Repeats];
@@ -48,27 +67,35 @@ public sealed class TaskRunner(ILanguageModel drafter, ILanguageModel verifier, 
                     keptBaseline = Keep(keptBaseline, baseline.Generate(prompt, i, cancellationToken), null, baselineTimes!, r);
                 }
 
-                var steps = new BufferSink();
-                keptSpec = Keep(keptSpec, speculative.Generate(prompt, steps, i, cancellationToken), steps, specTimes, r);
+                if (plain is not null)
+                {
+                    keptSpec = Keep(keptSpec, plain.Generate(prompt, i, cancellationToken), null, specTimes, r);
+                }
+                else
+                {
+                    var steps = new BufferSink();
+                    keptSpec = Keep(keptSpec, speculative.Generate(prompt, steps, i, cancellationToken), steps, specTimes, r);
+                }
+
                 if (r % 2 == 0 && baseline is not null)
                 {
                     keptBaseline = Keep(keptBaseline, baseline.Generate(prompt, i, cancellationToken), null, baselineTimes!, r);
                 }
             }
 
-            foreach (var step in keptSpec!.Steps!.Records)
+            foreach (var step in (statisticsSteps ?? keptSpec!.Steps!).Records)
             {
                 sink.Write(step);
             }
 
-            var result = keptSpec.Result;
+            var result = keptSpec!.Result;
             var baselineResult = keptBaseline?.Result;
             sink.Write(new PromptTrace
             {
                 Prompt = i,
                 PromptTokens = prompt.Length,
                 GeneratedTokens = result.Tokens.Length,
-                Steps = result.Steps,
+                Steps = statisticsRun?.Steps ?? result.Steps,
                 StopReason = result.StopReason,
                 SpeculativeMs = result.Elapsed.TotalMilliseconds,
                 BaselineMs = baselineResult?.Elapsed.TotalMilliseconds,
@@ -77,21 +104,22 @@ public sealed class TaskRunner(ILanguageModel drafter, ILanguageModel verifier, 
                 Tokens = options.RecordTokens ? result.Tokens : null,
                 SpeculativeRepeatsMs = Repeats > 1 ? specTimes : null,
                 BaselineRepeatsMs = Repeats > 1 ? baselineTimes : null,
-                VerifierCallMs = baseline is null ? null : VerifierCallProfile(prompt, result.Tokens),
+                VerifierCallMs = baseline is null ? null : VerifierCallProfile(prompt, result.Tokens, CostProfileGamma ?? options.Gamma),
+                Plain = plain is not null,
             });
             progress?.Report(i + 1);
         }
     }
 
+    private const int ProfileRounds = 3;
+
     /// <summary>
-    /// The verifier's cost of one call scoring n = 1 … γ+1 positions after this prompt (one call each, after one untimed
-    /// call), milliseconds: v_γ for every draft length up to the run's, from which the report finds the draft length that
+    /// The verifier's cost of one call scoring n = 1 … γ+1 positions after this prompt (fastest of three calls each,
+    /// after one untimed call), milliseconds: v_γ for every draft length up to the run's, from which the report finds the draft length that
     /// pays per task. Null when the prompt leaves no room for γ+1 more positions in the context.
     /// </summary>
-    private double[]? VerifierCallProfile(int[] prompt, int[] generated)
-    {
-        var gamma = options.Gamma;
-        if (prompt.Length + gamma >= verifier.ContextLength)
+    private double[]? VerifierCallProfile(int[] prompt, int[] generated, int gamma)
+    {        if (prompt.Length + gamma >= verifier.ContextLength)
         {
             return null;
         }
@@ -109,13 +137,18 @@ public sealed class TaskRunner(ILanguageModel drafter, ILanguageModel verifier, 
         var prefix = sequence.Length;
         sequence.Append(tokens.AsSpan(0, 1), logits.AsSpan(0, verifier.VocabularySize));
         sequence.Truncate(prefix);
-        var times = new double[gamma + 1];
-        for (var n = 1; n <= gamma + 1; n++)
+        // Three rounds over the sizes, each size keeping its fastest call: one call each would let a thread-pool
+        // wake-up or a preemption decide the ratio.
+        var times = Enumerable.Repeat(double.PositiveInfinity, gamma + 1).ToArray();
+        for (var round = 0; round < ProfileRounds; round++)
         {
-            var start = System.Diagnostics.Stopwatch.GetTimestamp();
-            sequence.Append(tokens.AsSpan(0, n), logits.AsSpan(0, n * verifier.VocabularySize));
-            times[n - 1] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            sequence.Truncate(prefix);
+            for (var n = 1; n <= gamma + 1; n++)
+            {
+                var start = System.Diagnostics.Stopwatch.GetTimestamp();
+                sequence.Append(tokens.AsSpan(0, n), logits.AsSpan(0, n * verifier.VocabularySize));
+                times[n - 1] = Math.Min(times[n - 1], System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                sequence.Truncate(prefix);
+            }
         }
 
         return times;

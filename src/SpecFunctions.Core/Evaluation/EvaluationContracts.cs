@@ -28,6 +28,14 @@ public sealed record SuiteTask
     [JsonPropertyName("trainingPrompts")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<string>? TrainingPrompts { get; init; }
+
+    /// <summary>
+    /// This task's draft length, overriding <see cref="EvaluationSettings.Gamma"/>; 0 = plain decoding (no drafter in the
+    /// timed run: speculation does not pay on this task). Null: the run's γ. Set per task by the <c>gating</c> mitigation.
+    /// </summary>
+    [JsonPropertyName("gamma")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? Gamma { get; init; }
 }
 
 /// <summary>Decoding settings of an evaluation.</summary>
@@ -189,6 +197,7 @@ public static class DurableNames
     public const string ComputeFairness = "ComputeFairness";
     public const string MitigateDrafter = "MitigateDrafter";
     public const string PlanMitigation = "PlanMitigation";
+    public const string PlanGating = "PlanGating";
     public const string FineTuneDrafter = "FineTuneDrafter";
     public const string SendMitigationPlan = "SendMitigationPlan";
     public const string CompareAndPromote = "CompareAndPromote";

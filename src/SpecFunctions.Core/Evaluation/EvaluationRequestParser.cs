@@ -60,13 +60,13 @@ public sealed class EvaluationRequestParser
 
     private static readonly string[] RequestFields = ["runId", "suite", "verifier", "drafter", "settings", "mitigation"];
     private static readonly string[] SuiteFields = ["name", "tasks"];
-    private static readonly string[] TaskFields = ["id", "prompts", "trainingPrompts"];
-    private static readonly string[] FileTaskFields = ["id", "prompts", "promptsFile", "trainingPrompts"];
+    private static readonly string[] TaskFields = ["id", "prompts", "trainingPrompts", "gamma"];
+    private static readonly string[] FileTaskFields = ["id", "prompts", "promptsFile", "trainingPrompts", "gamma"];
     private static readonly string[] SettingsFields = ["gamma", "temperature", "topK", "topP", "maxNewTokens", "seed", "ignoreEos", "repeats"];
     private static readonly string[] MitigationFields = ["unfairnessThreshold", "speedupGapThreshold", "autoMitigate", "strategy", "meanSpeedupTolerance"];
 
     /// <summary>Mitigation strategies a submission may name.</summary>
-    public static IReadOnlyList<string> Strategies { get; } = ["s-cdf", "balanced", "temperature", "none"];
+    public static IReadOnlyList<string> Strategies { get; } = ["s-cdf", "balanced", "temperature", "gating", "none"];
 
     private readonly EvaluationLimits _limits;
     private readonly Func<string, bool> _isKnownModel;
@@ -338,6 +338,15 @@ public sealed class EvaluationRequestParser
                 prompts = w.Required(obj, taskPath, "prompts", (e, p) => ParsePrompts(w, e, p));
             }
 
+            // A task's own draft length (0 = plain decoding), as the gating mitigation sets it.
+            int? gamma = null;
+            if (obj.ContainsKey("gamma"))
+            {
+                var errors = w.ErrorCount;
+                gamma = w.OptionalInt(obj, taskPath, "gamma", 0, 0, _limits.MaxGamma);
+                ok &= w.ErrorCount == errors;
+            }
+
             List<string>? training = null;
             if (obj.TryGetValue("trainingPrompts", out var trainingElement))
             {
@@ -364,7 +373,7 @@ public sealed class EvaluationRequestParser
                 continue;
             }
 
-            tasks.Add(new SuiteTask { Id = id, Prompts = prompts, TrainingPrompts = training });
+            tasks.Add(new SuiteTask { Id = id, Prompts = prompts, TrainingPrompts = training, Gamma = gamma });
         }
 
         return ok ? tasks : null;

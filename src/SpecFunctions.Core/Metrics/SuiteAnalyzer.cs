@@ -21,6 +21,12 @@ public sealed record SuiteAnalysisOptions
     /// </summary>
     public double ReadableHalfWidth { get; init; } = 0.10;
 
+    /// <summary>
+    /// Tasks decoded at their own draft length (the gating mitigation's per-task γ; 0 = plain decoding); the others use
+    /// the suite's γ. Their refined prediction takes v_γ from the verifier cost profile.
+    /// </summary>
+    public IReadOnlyDictionary<string, int>? TaskGammas { get; init; }
+
     /// <summary>Bootstrap seed. Default 1.</summary>
     public int Seed { get; init; } = 1;
 
@@ -72,9 +78,14 @@ public static class SuiteAnalyzer
         var all = tasks.SelectMany(t => t.Prompts).ToList();
         var costRatio = options.CostRatio ?? MeasuredCostRatio(all)
             ?? throw new InvalidOperationException("the cost ratio c is unknown: run the autoregressive baseline or give it explicitly");
-        var verificationRatio = options.VerificationCostRatio ?? MeasuredVerificationRatio(all) ?? 1.0;
-
-        var profile = options.VerificationCostRatio is null ? VerificationCostProfile(all, gamma) : null;
+        // v_γ of the decode loop from the tasks drafted at the suite's γ (a gated run's other tasks drafted at their own).
+        var atSuiteGamma = tasks
+            .Where(t => options.TaskGammas is null || !options.TaskGammas.TryGetValue(t.TaskId, out var own) || own == gamma)
+            .SelectMany(t => t.Prompts).ToList();
+        var rawProfile = options.VerificationCostRatio is null ? VerificationCostProfile(all, gamma) : null;
+        var loopRatio = MeasuredVerificationRatio(atSuiteGamma);
+        var verificationRatio = options.VerificationCostRatio ?? loopRatio ?? rawProfile?[^1] ?? 1.0;
+        var profile = loopRatio is { } loop ? Anchor(rawProfile, loop) : rawProfile;
         var metrics = tasks.Select(t => AnalyzeTask(t.TaskId, t.Prompts, gamma, costRatio, verificationRatio, options, profile)).ToList();
         var fairness = FairnessMetrics.Compute([.. metrics.Select(m => (m.TaskId, m.CrossEntropy, m.AnalyticalSpeedup))]);
         var measured = metrics.All(m => m.MeasuredSpeedup is not null)
@@ -102,6 +113,13 @@ public static class SuiteAnalyzer
             throw new ArgumentException($"task '{taskId}' has no prompt statistics", nameof(prompts));
         }
 
+        // The task's own γ (0 = plain decoding, whose statistics come from an untimed pass at γ = 1).
+        var taskGamma = options.TaskGammas is { } own && own.TryGetValue(taskId, out var g0) ? g0 : gamma;
+        var plain = taskGamma == 0;
+        var draftGamma = plain ? 1 : taskGamma;
+        var taskVerification = taskGamma == gamma || verificationProfile is null || taskGamma > verificationProfile.Count
+            ? verificationRatio
+            : plain ? 1 : verificationProfile[taskGamma - 1];
         var positions = prompts.Sum(p => p.Positions);
         var alpha = Ratio(prompts.Sum(p => p.AlphaSum), positions);
         var crossEntropy = Ratio(prompts.Sum(p => p.CrossEntropySum), positions);
@@ -155,9 +173,9 @@ public static class SuiteAnalyzer
             measuredCi = Bootstrap.Percentile(prompts.Count, counts => Measured(i => counts[i]), options.BootstrapResamples, options.ConfidenceLevel, options.Seed + 2);
         }
 
-        var acceptedPast = new double[gamma];
-        var acceptanceRate = new double[gamma];
-        for (var i = 0; i < gamma; i++)
+        var acceptedPast = new double[draftGamma];
+        var acceptanceRate = new double[draftGamma];
+        for (var i = 0; i < draftGamma; i++)
         {
             static int Sum(IReadOnlyList<PromptStatistics> prompts, Func<PromptStatistics, int[]> counts, int i) =>
                 prompts.Sum(p => i < counts(p).Length ? counts(p)[i] : 0);
@@ -206,18 +224,19 @@ public static class SuiteAnalyzer
             MeanAcceptedLengthCi = Ci(p => p.Emitted, p => p.Steps, 6),
             CostRatio = taskCost,
             VerificationCostRatio = MeasuredVerificationRatio(prompts),
-            AnalyticalSpeedup = SpeculativeMath.AnalyticalSpeedup(alpha, gamma, costRatio),
-            AnalyticalSpeedupCi = Map(alphaCi, a => SpeculativeMath.AnalyticalSpeedup(a, gamma, costRatio)),
-            ExpectedSpeedupPerPrefix = perPrefixTokens / (1 + gamma * costRatio),
-            ExpectedSpeedupPerPrefixCi = Map(perPrefixCi, t => t / (1 + gamma * costRatio)),
-            RefinedSpeedup = SpeculativeMath.RefinedSpeedup(alpha, gamma, costRatio, verificationRatio),
-            RefinedSpeedupCi = Map(alphaCi, a => SpeculativeMath.RefinedSpeedup(a, gamma, costRatio, verificationRatio)),
+            Gamma = taskGamma,
+            AnalyticalSpeedup = plain ? 1 : SpeculativeMath.AnalyticalSpeedup(alpha, taskGamma, costRatio),
+            AnalyticalSpeedupCi = plain ? new(1, 1) : Map(alphaCi, a => SpeculativeMath.AnalyticalSpeedup(a, taskGamma, costRatio)),
+            ExpectedSpeedupPerPrefix = plain ? 1 : perPrefixTokens / (1 + taskGamma * costRatio),
+            ExpectedSpeedupPerPrefixCi = plain ? new(1, 1) : Map(perPrefixCi, t => t / (1 + taskGamma * costRatio)),
+            RefinedSpeedup = plain ? 1 : SpeculativeMath.RefinedSpeedup(alpha, taskGamma, costRatio, taskVerification),
+            RefinedSpeedupCi = plain ? new(1, 1) : Map(alphaCi, a => SpeculativeMath.RefinedSpeedup(a, taskGamma, costRatio, taskVerification)),
             MeasuredSpeedup = measured,
             MeasuredSpeedupCi = measuredCi,
             MeasuredSpeedupHalfWidth = RelativeHalfWidth(measured, measuredCi),
             MeasuredSpeedupTooWide = RelativeHalfWidth(measured, measuredCi) is not { } width || width > options.ReadableHalfWidth,
-            SpeedupBound = options.Greedy ? double.NaN : SpeculativeMath.SpeedupBound(kl, gamma, costRatio),
-            SpeedupBoundCrossEntropy = options.Greedy ? double.NaN : SpeculativeMath.SpeedupBound(crossEntropy, gamma, costRatio),
+            SpeedupBound = options.Greedy || plain ? double.NaN : SpeculativeMath.SpeedupBound(kl, taskGamma, costRatio),
+            SpeedupBoundCrossEntropy = options.Greedy || plain ? double.NaN : SpeculativeMath.SpeedupBound(crossEntropy, taskGamma, costRatio),
             AcceptanceRateByPosition = acceptanceRate,
             AcceptedPastPosition = acceptedPast,
             PredictedSpeedupByGamma = byGamma,
@@ -243,6 +262,23 @@ public static class SuiteAnalyzer
         return single > 0 ? [.. Enumerable.Range(1, gamma).Select(g => Median(profiles.Select(p => p[g])) / single)] : null;
     }
 
+    /// <summary>
+    /// Anchors the profile on the decode loop's v_γ at the run's γ: v'_k = 1 + (v_k − 1)·(v_loop − 1)/(v_G − 1). Calls
+    /// timed back to back run with warm caches and spinning threads, calls inside the decode loop do not, so the raw
+    /// profile can be cheaper than what the run measured; anchored, the prediction at the run's γ equals the refined one
+    /// and the other draft lengths keep the profile's shape. Raw when the profile is flat (v_G ≤ 1.01).
+    /// </summary>
+    private static double[]? Anchor(double[]? profile, double loopRatio)
+    {
+        if (profile is null || profile[^1] <= 1.01 || !double.IsFinite(loopRatio))
+        {
+            return profile;
+        }
+
+        var scale = (loopRatio - 1) / (profile[^1] - 1);
+        return [.. profile.Select(v => 1 + ((v - 1) * scale))];
+    }
+
     private static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToArray();
@@ -253,6 +289,7 @@ public static class SuiteAnalyzer
     /// <summary>c = mean drafter call time / mean verifier single-position time (from the baseline's decode loop).</summary>
     public static double? MeasuredCostRatio(IEnumerable<PromptStatistics> prompts)
     {
+        // Every drafter call counts, those of plain-decoded prompts' statistics passes too: a call costs what it costs.
         var list = prompts as IReadOnlyCollection<PromptStatistics> ?? [.. prompts];
         var single = SinglePositionMs(list);
         var calls = list.Sum(p => p.DrafterCalls);
@@ -262,11 +299,14 @@ public static class SuiteAnalyzer
     /// <summary>v_γ = mean verifier time per speculative step / verifier single-position time.</summary>
     public static double? MeasuredVerificationRatio(IEnumerable<PromptStatistics> prompts)
     {
-        var list = prompts as IReadOnlyCollection<PromptStatistics> ?? [.. prompts];
+        var list = Timed(prompts);
         var single = SinglePositionMs(list);
         var steps = list.Sum(p => p.Steps);
         return single is > 0 && steps > 0 ? list.Sum(p => p.VerifierMs) / steps / single : null;
     }
+
+    /// <summary>Prompts drafted at the task's γ (a plain-decoded prompt's steps come from a statistics pass at γ = 1).</summary>
+    private static List<PromptStatistics> Timed(IEnumerable<PromptStatistics> prompts) => [.. prompts.Where(p => !p.Plain)];
 
     private static double? SinglePositionMs(IReadOnlyCollection<PromptStatistics> prompts)
     {

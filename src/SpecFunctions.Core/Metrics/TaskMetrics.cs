@@ -10,6 +10,9 @@ public sealed record TaskMetrics
     public required int AcceptedTokens { get; init; }
     public required int GeneratedTokens { get; init; }
 
+    /// <summary>The draft length this task was decoded at (the suite's, or its own; 0 = plain decoding).</summary>
+    public int Gamma { get; init; }
+
     /// <summary>Accepted drafts / proposed drafts (the noisy realisation of α).</summary>
     public required double AcceptanceRate { get; init; }
     public ConfidenceInterval? AcceptanceRateCi { get; init; }

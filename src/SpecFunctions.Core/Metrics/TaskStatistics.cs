@@ -31,6 +31,9 @@ public sealed record PromptStatistics
     public int? BaselineTokens { get; set; }
     public double? BaselineStepMs { get; set; }
 
+    /// <summary>Decoded plainly (γ = 0): the step times are those of an untimed statistics pass, left out of c and v_γ.</summary>
+    public bool Plain { get; set; }
+
     /// <summary>The prompt's verifier cost profile (<see cref="PromptTrace.VerifierCallMs"/>), or null.</summary>
     public double[]? VerifierCallMs { get; set; }
 
@@ -101,6 +104,7 @@ public sealed class TaskStatisticsBuilder(int gamma) : ITraceSink
                 stats.BaselineTokens = prompt.BaselineTokens;
                 stats.BaselineStepMs = prompt.BaselineStepMs;
                 stats.VerifierCallMs = prompt.VerifierCallMs;
+                stats.Plain = prompt.Plain;
                 break;
         }
     }

@@ -260,6 +260,11 @@ public sealed record TaskReport
     [JsonPropertyName("acceptedPastPosition")]
     public double[] AcceptedPastPosition { get; init; } = [];
 
+    /// <summary>This task's own draft length when it differs from the suite's (0 = plain decoding); null: the suite's γ.</summary>
+    [JsonPropertyName("gamma")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? Gamma { get; init; }
+
     /// <summary>Predicted speed-up f_γ(α_T)/(γc + v_γ) at γ = 0 … gamma (element γ; 1 at γ = 0, plain decoding); null without a cost profile.</summary>
     [JsonPropertyName("predictedSpeedupByGamma")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
@@ -318,6 +323,20 @@ public sealed record MitigationReport
     [JsonPropertyName("drafterAfter")]
     public ModelIdentity? DrafterAfter { get; init; }
 
+    /// <summary>
+    /// Which speed-up the before/after columns hold: <c>analytical</c> (S_T at the before run's c; the drafter changed)
+    /// or <c>measured</c> (the gating strategy: the draft length changed, so only wall time says whether it paid).
+    /// </summary>
+    [JsonPropertyName("speedupKind")]
+    public string SpeedupKind { get; init; } = "analytical";
+
+    /// <summary>Worst task's speed-up / best task's, before and after (same kind as the columns).</summary>
+    [JsonPropertyName("minMaxSpeedupRatioBefore")]
+    public double? MinMaxSpeedupRatioBefore { get; init; }
+
+    [JsonPropertyName("minMaxSpeedupRatioAfter")]
+    public double? MinMaxSpeedupRatioAfter { get; init; }
+
     [JsonPropertyName("tasks")]
     public IReadOnlyList<MitigationTaskReport> Tasks { get; init; } = [];
 }
@@ -357,6 +376,15 @@ public sealed record MitigationTaskReport
     /// <summary>Training prompts that are also evaluation prompts; a mitigation runs only when this is 0.</summary>
     [JsonPropertyName("promptOverlap")]
     public int PromptOverlap { get; init; }
+
+    /// <summary>Draft length before and after (the gating strategy changes it per task; 0 = plain decoding); null otherwise.</summary>
+    [JsonPropertyName("gammaBefore")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? GammaBefore { get; init; }
+
+    [JsonPropertyName("gammaAfter")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? GammaAfter { get; init; }
 }
 
 /// <summary>The mitigation decision and what it was based on (filled by the decision issue).</summary>

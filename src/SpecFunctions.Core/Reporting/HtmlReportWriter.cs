@@ -272,6 +272,11 @@ public static class HtmlReportWriter
 
     private static XElement MitigationTable(MitigationReport mitigation)
     {
+        if (mitigation.Tasks.Any(t => t.GammaAfter is not null))
+        {
+            return GatingTable(mitigation);
+        }
+
         string[] headers = ["task", "α before", "α after", "D before", "D after", "S before", "S after", "training prompts", "evaluation prompts", "overlap"];
         return new XElement(H + "table", new XAttribute("id", "mitigation-table"),
             new XElement(H + "thead", new XElement(H + "tr", headers.Select((h, i) => new XElement(H + "th", i == 0 ? new XAttribute("class", "task") : null, h)))),
@@ -286,6 +291,25 @@ public static class HtmlReportWriter
                 Td(t.PromptOverlap.ToString(CultureInfo.InvariantCulture), "prompt-overlap", t.PromptOverlap)))),
             new XElement(H + "p", new XAttribute("class", "note"),
                 "Corrective data comes from each task's training prompts only; before and after are both measured on the evaluation prompts, and the overlap of the two sets must be 0."));
+    }
+
+    /// <summary>The gating strategy's before/after: each task's draft length and its speed-up at each (same drafter, same D_T).</summary>
+    private static XElement GatingTable(MitigationReport mitigation)
+    {
+        string[] headers = ["task", "γ before", "γ after", "α_T", "D_T", $"{mitigation.SpeedupKind} speed-up before", $"{mitigation.SpeedupKind} speed-up after"];
+        return new XElement(H + "table", new XAttribute("id", "mitigation-table"),
+            new XElement(H + "thead", new XElement(H + "tr", headers.Select((h, i) => new XElement(H + "th", i == 0 ? new XAttribute("class", "task") : null, h)))),
+            new XElement(H + "tbody", mitigation.Tasks.Select(t => new XElement(H + "tr",
+                new XAttribute("data-task", t.TaskId),
+                new XElement(H + "td", new XAttribute("class", "task"), t.TaskId),
+                Td(t.GammaBefore?.ToString(CultureInfo.InvariantCulture) ?? "—", "gamma-before", t.GammaBefore),
+                Td(t.GammaAfter == 0 ? "0 (plain)" : t.GammaAfter?.ToString(CultureInfo.InvariantCulture) ?? "—", "gamma-after", t.GammaAfter),
+                Td(F(t.AlphaBefore, 3)), Td(F(t.CrossEntropyBefore, 3)),
+                Td(F(t.SpeedupBefore, 3), "speedup-before", t.SpeedupBefore), Td(F(t.SpeedupAfter, 3), "speedup-after", t.SpeedupAfter)))),
+            new XElement(H + "p", new XAttribute("class", "note"),
+                "Gating re-evaluates each task at the draft length with the highest predicted speed-up (0: plain decoding, no drafter). " +
+                "The drafter and verifier are unchanged; D_T and U move only because they average over the prefixes each draft length drafts. " +
+                "What gating changes is that no task should run slower than plain decoding."));
     }
 
     private sealed record Series(

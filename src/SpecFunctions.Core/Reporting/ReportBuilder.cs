@@ -30,7 +30,8 @@ public static class ReportBuilder
         var statistics = new List<(string TaskId, IReadOnlyList<PromptStatistics> Prompts)>(complete.Count);
         foreach (var entry in complete)
         {
-            var builder = new TaskStatisticsBuilder(gamma);
+            // A task decoded at its own γ has step records of that γ (plain decoding: of its γ = 1 statistics pass).
+            var builder = new TaskStatisticsBuilder(entry.Gamma is { } own ? Math.Max(1, own) : gamma);
             try
             {
                 await foreach (var record in store.ReadTraceAsync(runId, entry.TaskId, cancellationToken).ConfigureAwait(false))
@@ -57,7 +58,12 @@ public static class ReportBuilder
         SuiteMetrics suite;
         try
         {
-            suite = SuiteAnalyzer.Analyze(statistics, gamma, (options ?? new SuiteAnalysisOptions()) with { Greedy = manifest.Settings.Sampling.IsGreedy });
+            var taskGammas = manifest.Tasks.Values.Where(t => t.Gamma is not null).ToDictionary(t => t.TaskId, t => t.Gamma!.Value, StringComparer.Ordinal);
+            suite = SuiteAnalyzer.Analyze(statistics, gamma, (options ?? new SuiteAnalysisOptions()) with
+            {
+                Greedy = manifest.Settings.Sampling.IsGreedy,
+                TaskGammas = taskGammas.Count > 0 ? taskGammas : null,
+            });
         }
         catch (InvalidOperationException ex)
         {
@@ -114,6 +120,7 @@ public static class ReportBuilder
                 SpeedupBoundCrossEntropy = t.SpeedupBoundCrossEntropy,
                 AcceptanceRateByPosition = t.AcceptanceRateByPosition,
                 AcceptedPastPosition = t.AcceptedPastPosition,
+                Gamma = t.Gamma == suite.Gamma ? null : t.Gamma,
                 PredictedSpeedupByGamma = t.PredictedSpeedupByGamma,
                 OptimalGamma = t.OptimalGamma,
                 OptimalGammaSpeedup = t.OptimalGammaSpeedup,

@@ -165,6 +165,11 @@ public sealed record TaskEntry
     [JsonPropertyName("prompts")]
     public int Prompts { get; init; }
 
+    /// <summary>The task's own draft length when it differs from the run's (0 = plain decoding); null: the run's γ.</summary>
+    [JsonPropertyName("gamma")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? Gamma { get; init; }
+
     /// <summary>Where the committed trace lives: this run/task, or the run/task it is reused from.</summary>
     [JsonPropertyName("trace")]
     public TraceLocation? Trace { get; init; }

@@ -136,6 +136,14 @@ public sealed record PromptTrace : TraceRecord
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double[]? VerifierCallMs { get; init; }
 
+    /// <summary>
+    /// The prompt was decoded plainly (γ = 0): <see cref="SpeculativeMs"/> times the verifier alone, and the prompt's step
+    /// records come from an untimed speculative pass that only supplies the statistics.
+    /// </summary>
+    [JsonPropertyName("plain")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Plain { get; init; }
+
     /// <summary>The generated token ids (optional; kept for greedy-equivalence checks and debugging).</summary>
     [JsonPropertyName("tokens")]
     public int[]? Tokens { get; init; }

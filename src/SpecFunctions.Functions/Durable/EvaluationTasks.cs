@@ -31,6 +31,7 @@ public static class EvaluationOrchestrations
 /// <summary>Mitigation activity wrappers (method.md §6); the activities come from DI (<c>AddSpecFunctionsEvaluation</c>).</summary>
 public sealed class MitigationActivities(
     PlanMitigationActivity planMitigation,
+    PlanGatingActivity planGating,
     FineTuneDrafterActivity fineTuneDrafter,
     SendMitigationPlanActivity sendMitigationPlan,
     CompareAndPromoteActivity compareAndPromote)
@@ -38,6 +39,10 @@ public sealed class MitigationActivities(
     [Function(DurableNames.PlanMitigation)]
     public Task<MitigationPlanOutcome> PlanMitigation([ActivityTrigger] MitigationRequest input, FunctionContext context) =>
         planMitigation.RunAsync(new FunctionActivityContext(DurableNames.PlanMitigation, context), input);
+
+    [Function(DurableNames.PlanGating)]
+    public Task<GatingPlan> PlanGating([ActivityTrigger] string runId, FunctionContext context) =>
+        planGating.RunAsync(new FunctionActivityContext(DurableNames.PlanGating, context), runId);
 
     [Function(DurableNames.FineTuneDrafter)]
     public Task<NewDrafter> FineTuneDrafter([ActivityTrigger] MitigationRequest input, FunctionContext context) =>

@@ -135,6 +135,34 @@ public class EvaluationRequestParserTests
         Assert.Equal(["settings.repeats"], result.Errors.Select(e => e.Field));
     }
 
+    [Theory]
+    [InlineData("0", 0)]
+    [InlineData("2", 2)]
+    [InlineData("64", 64)]
+    public void Parse_TaskGamma_Read(string value, int expected)
+    {
+        var json = Minimal.Replace("\"prompts\":[\"drei\"]", "\"prompts\":[\"drei\"],\"gamma\":" + value);
+
+        var request = Parser().Parse(Bytes(json)).Value!;
+
+        Assert.Equal(expected, request.Suite.Tasks[1].Gamma);
+        Assert.Null(request.Suite.Tasks[0].Gamma);
+    }
+
+    [Theory]
+    [InlineData("-1")]
+    [InlineData("65")]
+    [InlineData("null")]
+    public void Parse_TaskGammaOutOfRange_NamesTheField(string value)
+    {
+        var json = Minimal.Replace("\"prompts\":[\"drei\"]", "\"prompts\":[\"drei\"],\"gamma\":" + value);
+
+        var result = Parser().Parse(Bytes(json));
+
+        Assert.False(result.IsValid);
+        Assert.Equal(["suite.tasks[1].gamma"], result.Errors.Select(e => e.Field));
+    }
+
     [Fact]
     public void ContentKey_DependsOnRepeats()
     {
@@ -371,6 +399,6 @@ public class EvaluationRequestParserHostileTests
 
         var error = Assert.Single(Parser().Parse(Bytes(json)).Errors);
 
-        Assert.Equal(new ValidationError("suite.tasks[1].promptsFile", "unknown field (allowed here: id, prompts, trainingPrompts)"), error);
+        Assert.Equal(new ValidationError("suite.tasks[1].promptsFile", "unknown field (allowed here: id, prompts, trainingPrompts, gamma)"), error);
     }
 }
