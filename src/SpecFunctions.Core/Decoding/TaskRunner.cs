@@ -19,6 +19,8 @@ namespace SpecFunctions.Core.Decoding;
 /// </remarks>
 public sealed class TaskRunner(ILanguageModel drafter, ILanguageModel verifier, DecodingOptions options)
 {
+    private const int ProfileRounds = 3;
+
     /// <summary>Run the verifier-only baseline for each prompt (needed for measured speed-up, c and v_γ). Default true.</summary>
     public bool RunBaseline { get; init; } = true;
 
@@ -111,15 +113,15 @@ public sealed class TaskRunner(ILanguageModel drafter, ILanguageModel verifier, 
         }
     }
 
-    private const int ProfileRounds = 3;
-
     /// <summary>
-    /// The verifier's cost of one call scoring n = 1 … γ+1 positions after this prompt (fastest of three calls each,
-    /// after one untimed call), milliseconds: v_γ for every draft length up to the run's, from which the report finds the draft length that
-    /// pays per task. Null when the prompt leaves no room for γ+1 more positions in the context.
+    /// The verifier's cost of one call scoring n = 1 … γ+1 positions after this prompt (fastest of
+    /// <see cref="ProfileRounds"/> calls each, after one untimed call), milliseconds: v_γ for every draft length up to the
+    /// run's, from which the report finds the draft length that pays per task. Null when the prompt leaves no room for
+    /// γ+1 more positions in the context.
     /// </summary>
     private double[]? VerifierCallProfile(int[] prompt, int[] generated, int gamma)
-    {        if (prompt.Length + gamma >= verifier.ContextLength)
+    {
+        if (prompt.Length + gamma >= verifier.ContextLength)
         {
             return null;
         }
