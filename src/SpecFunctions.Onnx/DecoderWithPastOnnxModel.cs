@@ -33,6 +33,7 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
     // IO binding: the memory the cache stays in (the session's device) and the compaction graph on that device.
     private readonly OrtMemoryInfo? _deviceMemory;
     private readonly Lazy<KvCacheCompactor>? _compactor;
+    private int _deviceCompactions;
 
     internal DecoderWithPastOnnxModel(ModelContext context)
         : base(context)
@@ -152,6 +153,9 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
     /// (<see cref="OnnxModelOptions.IoBinding"/>); false for the plain <c>Run</c> path.
     /// </summary>
     public bool IoBinding { get; }
+
+    /// <summary>How many times sequences of this model compacted their cache on the device (tests read it).</summary>
+    internal int DeviceCompactions => Volatile.Read(ref _deviceCompactions);
 
     public override IModelSequence CreateSequence() => new Sequence(this);
 
@@ -424,6 +428,7 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
             }
 
             model._compactor!.Value.Compact(_cache, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_slots));
+            Interlocked.Increment(ref model._deviceCompactions);
             var length = _slots.Count;
             for (var i = 0; i < length; i++)
             {

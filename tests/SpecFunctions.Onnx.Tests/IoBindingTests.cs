@@ -1,0 +1,135 @@
+using Microsoft.ML.OnnxRuntime.Tensors;
+using SpecFunctions.Core.Models;
+using SpecFunctions.Onnx.Testing;
+using Xunit.Abstractions;
+
+namespace SpecFunctions.Onnx.Tests;
+
+/// <summary>
+/// The IO-binding path of <see cref="DecoderWithPastOnnxModel"/> (cache kept in the session's device memory, compaction on
+/// the device) against the plain <c>Run</c> path, on the CPU provider: the same code runs on CUDA, where only the memory
+/// the binding points at differs.
+/// </summary>
+public sealed class IoBindingTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly TempFolder _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    // Both paths run the same graph on the same inputs and cache rows (measured: bit-identical on the CPU); the stated
+    // tolerances allow kernel rounding noise, and for float16 one half-precision step at |logit| < 8 (the graph narrows
+    // logits to float16).
+    [Theory]
+    [InlineData(false, 1e-5)]
+    [InlineData(true, 4e-3)]
+    public void RandomAppendsAndRewinds_400Steps_BoundPathGivesTheRunPathsLogits(bool float16, double tolerance)
+    {
+        var folder = TinyTransformerBuilder.WriteModelFolder(_temp.Sub("m"), new TinyTransformerConfig { Float16 = float16, Layers = 3 });
+        using var bound = Assert.IsType<DecoderWithPastOnnxModel>(OnnxLanguageModel.Load(folder));
+        using var plain = Assert.IsType<DecoderWithPastOnnxModel>(OnnxLanguageModel.Load(folder, new OnnxModelOptions { IoBinding = false }));
+        Assert.True(bound.IoBinding);
+        Assert.False(plain.IoBinding);
+        Assert.Equal(float16 ? TensorElementType.Float16 : TensorElementType.Float, bound.CacheElementType);
+
+        var (boundLogits, boundLength) = RandomScript(bound, steps: 400, seed: 5);
+        var (plainLogits, plainLength) = RandomScript(plain, steps: 400, seed: 5);
+
+        Assert.Equal(plainLength, boundLength);
+        Assert.Equal(plainLogits.Count, boundLogits.Count);
+        var worst = 0.0;
+        for (var i = 0; i < plainLogits.Count; i++)
+        {
+            worst = Math.Max(worst, Assertions.MaxAbsDiff(plainLogits[i], boundLogits[i]));
+        }
+
+        output.WriteLine($"float16={float16}: {plainLogits.Count} calls, {boundLength} tokens kept, {bound.DeviceCompactions} device compactions, worst |Δ| {worst:E2}");
+        Assert.True(bound.DeviceCompactions >= 5, $"only {bound.DeviceCompactions} compactions: the script should exercise them");
+        Assert.True(worst <= tolerance, $"worst |Δ| {worst:E2} > {tolerance:E0}");
+    }
+
+    [Fact]
+    public void BoundPath_SpeculativeSteps_MatchTheReferenceForwardPass()
+    {
+        // Independent of the Run path: every row against the double-precision full recompute.
+        var reference = TinyTransformer.Create();
+        using var model = OnnxLanguageModel.Load(TinyTransformerBuilder.WriteModelFolder(_temp.Sub("m")));
+        var v = model.VocabularySize;
+        var random = new Random(23);
+        var committed = new List<int>();
+        using var sequence = model.CreateSequence();
+        var worst = 0.0;
+        for (var step = 0; step < 120; step++)
+        {
+            var k = random.Next(1, 6);
+            int[] block = [.. Enumerable.Range(0, k).Select(_ => random.Next(0, 256))];
+            var rows = random.Next(0, k + 1);
+            var logits = new float[rows * v];
+            sequence.Append(block, logits);
+            committed.AddRange(block);
+            var expected = reference.Forward(committed.ToArray()).AsSpan((committed.Count - rows) * v);
+            worst = Math.Max(worst, Assertions.MaxAbsDiff(expected.ToArray(), logits));
+
+            var dropped = random.Next(0, k);
+            sequence.Truncate(committed.Count - dropped);
+            committed.RemoveRange(committed.Count - dropped, dropped);
+        }
+
+        output.WriteLine($"{committed.Count} tokens, worst |Δ| vs reference {worst:E2}");
+        Assert.True(worst < 1e-4, $"worst |Δ| {worst:E2}");
+    }
+
+    [Fact]
+    public void BoundPath_TwoSequencesOfOneModel_KeepSeparateCaches()
+    {
+        using var model = OnnxLanguageModel.Load(TinyTransformerBuilder.WriteModelFolder(_temp.Sub("m")));
+        var v = model.VocabularySize;
+        int[] a = [.. DecoderWithPastOnnxModelTests.RandomTokens(12, seed: 1)];
+        int[] b = [.. DecoderWithPastOnnxModelTests.RandomTokens(12, seed: 2)];
+        using var first = model.CreateSequence();
+        using var second = model.CreateSequence();
+        var interleavedA = new float[v];
+        var interleavedB = new float[v];
+        for (var i = 0; i < a.Length; i++)
+        {
+            first.Append(a.AsSpan(i, 1), interleavedA);
+            second.Append(b.AsSpan(i, 1), interleavedB);
+        }
+
+        var aloneA = new float[v];
+        using var alone = model.CreateSequence();
+        alone.Append(a, aloneA);
+        var expectedB = TinyTransformer.Create().Forward(b).AsSpan(11 * v).ToArray();
+
+        Assert.True(Assertions.MaxAbsDiff(aloneA, interleavedA) < 1e-5);
+        Assert.True(Assertions.MaxAbsDiff(expectedB, interleavedB) < 1e-4);
+    }
+
+    /// <summary>
+    /// Draft-verify-rewind like the engine: append 1..6 tokens (sometimes a prefill that reads no rows), read some rows,
+    /// drop 0..k of the block. Returns every call's logits and the final length.
+    /// </summary>
+    internal static (List<float[]> Logits, int Length) RandomScript(OnnxLanguageModel model, int steps, int seed)
+    {
+        var v = model.VocabularySize;
+        var random = new Random(seed);
+        var calls = new List<float[]>();
+        using var sequence = model.CreateSequence();
+        for (var step = 0; step < steps; step++)
+        {
+            if (sequence.Length > model.ContextLength - 16)
+            {
+                sequence.Truncate(random.Next(0, 32));
+            }
+
+            var k = random.Next(1, 7);
+            int[] block = [.. Enumerable.Range(0, k).Select(_ => random.Next(0, 256))];
+            var rows = step % 7 == 0 ? 0 : random.Next(1, k + 1);
+            var logits = new float[rows * v];
+            sequence.Append(block, logits);
+            calls.Add(logits);
+            sequence.Truncate(sequence.Length - random.Next(0, k + 1));
+        }
+
+        return (calls, sequence.Length);
+    }
+}
