@@ -159,6 +159,13 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
 
     public override IModelSequence CreateSequence() => new Sequence(this);
 
+    /// <summary>
+    /// Where a sequence of this model keeps its KV cache: the ONNX Runtime allocator name of its first cache tensor
+    /// (<c>Cpu</c>, <c>Cuda</c>), or null before its first call (tests read it).
+    /// </summary>
+    internal static string? CacheLocation(IModelSequence sequence) =>
+        sequence is Sequence { CacheTensor: { } tensor } ? tensor.GetTensorMemoryInfo().Name : null;
+
     protected override void Dispose(bool disposing)
     {
         if (disposing)
@@ -215,6 +222,8 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
         private bool _disposed;
 
         public int Length => _slots.Count;
+
+        public OrtValue? CacheTensor => _cache[0];
 
         public void Append(ReadOnlySpan<int> tokens, Span<float> logits)
         {

@@ -43,6 +43,12 @@ public sealed class IoBindingTests(ITestOutputHelper output) : IDisposable
         }
 
         output.WriteLine($"float16={float16}: {plainLogits.Count} calls, {boundLength} tokens kept, {bound.DeviceCompactions} device compactions, worst |Δ| {worst:E2}");
+        using (var probe = bound.CreateSequence())
+        {
+            probe.Append([1, 2], []);
+            Assert.Equal("Cpu", DecoderWithPastOnnxModel.CacheLocation(probe));
+        }
+
         Assert.True(bound.DeviceCompactions >= 5, $"only {bound.DeviceCompactions} compactions: the script should exercise them");
         Assert.True(worst <= tolerance, $"worst |Δ| {worst:E2} > {tolerance:E0}");
     }
