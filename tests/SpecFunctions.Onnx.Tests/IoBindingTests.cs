@@ -139,3 +139,93 @@ public sealed class IoBindingTests(ITestOutputHelper output) : IDisposable
         return (calls, sequence.Length);
     }
 }
+
+/// <summary>The graph builder's options for large timing models: half precision throughout, weights as external data.</summary>
+public sealed class LargeModelBuilderTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly TempFolder _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public void HalfPrecisionGraph_OnTheCpu_MatchesTheReferenceToHalfPrecisionAndBothPathsAgree()
+    {
+        var config = new TinyTransformerConfig { HalfPrecision = true };
+        var folder = TinyTransformerBuilder.WriteModelFolder(_temp.Sub("m"), config);
+        using var bound = Assert.IsType<DecoderWithPastOnnxModel>(OnnxLanguageModel.Load(folder));
+        using var plain = OnnxLanguageModel.Load(folder, new OnnxModelOptions { IoBinding = false });
+        Assert.Equal(TensorElementType.Float16, bound.CacheElementType);
+
+        int[] tokens = [.. DecoderWithPastOnnxModelTests.RandomTokens(20, seed: 4)];
+        var v = bound.VocabularySize;
+        var stepwise = new float[tokens.Length * v];
+        using (var sequence = bound.CreateSequence())
+        {
+            for (var i = 0; i < tokens.Length; i++)
+            {
+                sequence.Append(tokens.AsSpan(i, 1), stepwise.AsSpan(i * v, v));
+            }
+        }
+
+        var whole = new float[tokens.Length * v];
+        using (var sequence = plain.CreateSequence())
+        {
+            sequence.Append(tokens, whole);
+        }
+
+        var reference = TinyTransformer.Create(config).Forward(tokens);
+        var vsReference = Assertions.MaxAbsDiff(reference, stepwise);
+        var vsPlain = Assertions.MaxAbsDiff(whole, stepwise);
+        var largest = reference.Max(Math.Abs);
+        output.WriteLine($"half precision: |bound stepwise - float64 reference| {vsReference:E2} (largest |logit| {largest:F1}), |bound stepwise - plain whole| {vsPlain:E2}");
+
+        // Every weight and activation is rounded to float16 (~1e-3 relative) through 2 layers; logits reach |8| (measured 2.8e-3).
+        Assert.True(vsReference < 0.02, $"vs reference {vsReference}");
+        Assert.True(vsPlain < 0.01, $"vs plain {vsPlain}");
+    }
+
+    [Fact]
+    public void ExternalData_SameLogitsAsInlineWeights()
+    {
+        var model = TinyTransformer.Create();
+        var inline = TinyTransformerBuilder.WriteModelFolder(_temp.Sub("inline"));
+        var proto = TinyTransformerBuilder.Build(model);
+        var externalFolder = _temp.Sub("external");
+        Directory.CreateDirectory(externalFolder);
+        var moved = OnnxGraphWriter.MoveToExternalData(proto, externalFolder, "model.onnx.data");
+        var manifest = OnnxLanguageModel.ReadManifest(inline);
+        TinyTransformerBuilder.WriteModelFolder(externalFolder, proto, manifest);
+
+        using var a = OnnxLanguageModel.Load(inline);
+        using var b = OnnxLanguageModel.Load(externalFolder);
+        int[] tokens = [.. DecoderWithPastOnnxModelTests.RandomTokens(10, seed: 3)];
+        var la = new float[tokens.Length * a.VocabularySize];
+        var lb = new float[tokens.Length * b.VocabularySize];
+        using (var s = a.CreateSequence())
+        {
+            s.Append(tokens, la);
+        }
+
+        using (var s = b.CreateSequence())
+        {
+            s.Append(tokens, lb);
+        }
+
+        Assert.True(moved > 100_000, $"{moved} bytes moved");
+        Assert.True(new FileInfo(Path.Combine(externalFolder, "model.onnx")).Length < 20_000);
+        Assert.Equal(0, Assertions.MaxAbsDiff(la, lb));
+        Assert.NotEqual(a.Identity, b.Identity);
+    }
+
+    [Fact]
+    public void Parameters_CountsEveryWeight()
+    {
+        var config = new TinyTransformerConfig();
+        var model = TinyTransformer.Create(config);
+        var counted = model.TokenEmbedding.Length + model.PositionEmbedding.Length + model.FinalNormScale.Length + model.FinalNormBias.Length + model.LmHead.Length
+            + model.Layers.Sum(l => l.Norm1Scale.Length + l.Norm1Bias.Length + l.Query.Length + l.Key.Length + l.Value.Length + l.Output.Length
+                + l.Norm2Scale.Length + l.Norm2Bias.Length + l.Up.Length + l.UpBias.Length + l.Down.Length + l.DownBias.Length);
+        Assert.Equal(counted, config.Parameters);
+        Assert.InRange(new TinyTransformerConfig { VocabularySize = 32000, ModelDim = 2048, Heads = 16, Layers = 16, HiddenDim = 8192, MaxPositions = 2048 }.Parameters, 0.9e9, 1.0e9);
+    }
+}
