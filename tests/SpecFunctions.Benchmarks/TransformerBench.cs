@@ -83,7 +83,7 @@ internal static class TransformerBench
             var drafterFolder = Write(Path.Combine(root, "drafter"), drafterConfig, "random-drafter");
             Say($"## Random-weight transformer ({label}), device {device.ToString().ToLowerInvariant()}");
             Say($"verifier: {verifierConfig.Parameters / 1e6:F1} M parameters ({verifierConfig.Layers} layers, width {verifierConfig.ModelDim}, {verifierConfig.Heads} heads, MLP {verifierConfig.HiddenDim}, vocabulary {verifierConfig.VocabularySize}, {(half ? "float16 throughout" : verifierConfig.Float16 ? "float16 cache" : "float32")}); drafter {drafterConfig.Parameters / 1e6:F2} M ({drafterConfig.Layers} layers, width {drafterConfig.ModelDim}); built in {watch.Elapsed.TotalSeconds:F1} s");
-            Say($"per token: {tokens} greedy single-token calls after a {context}-token prefill, then a rewind, median of {rounds} rounds; load {LoadAverage()}");
+            Say($"per token: {rounds} rounds of {tokens} greedy single-token calls after a {context}-token prefill, then a rewind; median call; load {LoadAverage()}");
 
             var options = new OnnxModelOptions { Device = device, RequireDevice = device == OnnxDevice.Cuda, IntraOpThreads = Int("threads", 0) };
             // Both paths loaded side by side and measured in alternating rounds, so drift in machine load hits both alike.
@@ -146,8 +146,9 @@ internal static class TransformerBench
 
     /// <summary>
     /// Per generated token: <paramref name="tokens"/> greedy single-token calls after a prefill, then a rewind to the
-    /// prefill, per round (one warm-up round), the two models alternating round by round; median over rounds of the
-    /// time, managed bytes over all rounds. Then the γ+1-position call (append γ+1, read every row, rewind), alternating
+    /// prefill, per round (one warm-up round), the two models alternating round by round; the median single call (calls
+    /// are timed one by one, so a preempted call on a shared machine does not weigh in), managed bytes over all rounds
+    /// (the rewind's compaction included). Then the γ+1-position call (append γ+1, read every row, rewind), alternating
     /// likewise, median.
     /// </summary>
     private static (CallCosts Plain, CallCosts Bound) MeasurePair(ILanguageModel plain, ILanguageModel bound, int context, int tokens, int rounds, int gamma)
@@ -175,18 +176,21 @@ internal static class TransformerBench
                     var sequence = sequences[m];
                     var next = prompt[^1];
                     var before = GC.GetAllocatedBytesForCurrentThread();
-                    var watch = Stopwatch.StartNew();
                     for (var i = 0; i < tokens; i++)
                     {
+                        var start = Stopwatch.GetTimestamp();
                         sequence.Append([next], row);
+                        if (round > 0)
+                        {
+                            perToken[m].Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                        }
+
                         next = ArgMax(row) % 256;
                     }
 
                     sequence.Truncate(context);
-                    watch.Stop();
                     if (round > 0)
                     {
-                        perToken[m].Add(watch.Elapsed.TotalMilliseconds / tokens);
                         allocated[m] += GC.GetAllocatedBytesForCurrentThread() - before;
                     }
                 }
