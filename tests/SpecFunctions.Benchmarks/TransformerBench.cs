@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Numerics.Tensors;
 using SpecFunctions.Core.Decoding;
 using SpecFunctions.Core.Metrics;
 using SpecFunctions.Core.Models;
@@ -185,7 +186,7 @@ internal static class TransformerBench
                             perToken[m].Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
                         }
 
-                        next = ArgMax(row) % 256;
+                        next = TensorPrimitives.IndexOfMax(row) % 256;
                     }
 
                     sequence.Truncate(context);
@@ -227,19 +228,5 @@ internal static class TransformerBench
     {
         values.Sort();
         return values[values.Count / 2];
-    }
-
-    private static int ArgMax(ReadOnlySpan<float> row)
-    {
-        var best = 0;
-        for (var i = 1; i < row.Length; i++)
-        {
-            if (row[i] > row[best])
-            {
-                best = i;
-            }
-        }
-
-        return best;
     }
 }

@@ -54,34 +54,47 @@ public sealed class IoBindingTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void BoundPath_SpeculativeSteps_MatchTheReferenceForwardPass()
+    public void GraphWithoutPositionIds_WithUseCacheBranch_BothPathsMatchTheReferenceAndCompactOnEveryRewind()
     {
-        // Independent of the Run path: every row against the double-precision full recompute.
-        var reference = TinyTransformer.Create();
-        using var model = OnnxLanguageModel.Load(TinyTransformerBuilder.WriteModelFolder(_temp.Sub("m")));
-        var v = model.VocabularySize;
-        var random = new Random(23);
+        // Positions come from the cache length, so every rewind must cut the cache: on the bound path that is a device
+        // compaction before the next call.
+        var config = new TinyTransformerConfig { PositionIdsInput = false, UseCacheBranchInput = true };
+        var folder = TinyTransformerBuilder.WriteModelFolder(_temp.Sub("m"), config);
+        using var bound = Assert.IsType<DecoderWithPastOnnxModel>(OnnxLanguageModel.Load(folder));
+        using var plain = OnnxLanguageModel.Load(folder, new OnnxModelOptions { IoBinding = false });
+        var reference = TinyTransformer.Create(config);
+        var v = bound.VocabularySize;
+        var random = new Random(31);
         var committed = new List<int>();
-        using var sequence = model.CreateSequence();
-        var worst = 0.0;
-        for (var step = 0; step < 120; step++)
+        using var boundSequence = bound.CreateSequence();
+        using var plainSequence = plain.CreateSequence();
+        double worst = 0, worstPaths = 0;
+        var rewinds = 0;
+        for (var step = 0; step < 40; step++)
         {
             var k = random.Next(1, 6);
             int[] block = [.. Enumerable.Range(0, k).Select(_ => random.Next(0, 256))];
-            var rows = random.Next(0, k + 1);
-            var logits = new float[rows * v];
-            sequence.Append(block, logits);
+            var boundLogits = new float[k * v];
+            var plainLogits = new float[k * v];
+            boundSequence.Append(block, boundLogits);
+            plainSequence.Append(block, plainLogits);
             committed.AddRange(block);
-            var expected = reference.Forward(committed.ToArray()).AsSpan((committed.Count - rows) * v);
-            worst = Math.Max(worst, Assertions.MaxAbsDiff(expected.ToArray(), logits));
+            worst = Math.Max(worst, Assertions.MaxAbsDiff(reference.Forward(committed.ToArray()).AsSpan((committed.Count - k) * v).ToArray(), boundLogits));
+            worstPaths = Math.Max(worstPaths, Assertions.MaxAbsDiff(plainLogits, boundLogits));
 
             var dropped = random.Next(0, k);
-            sequence.Truncate(committed.Count - dropped);
+            rewinds += dropped > 0 ? 1 : 0;
+            boundSequence.Truncate(committed.Count - dropped);
+            plainSequence.Truncate(committed.Count - dropped);
             committed.RemoveRange(committed.Count - dropped, dropped);
         }
 
-        output.WriteLine($"{committed.Count} tokens, worst |Δ| vs reference {worst:E2}");
-        Assert.True(worst < 1e-4, $"worst |Δ| {worst:E2}");
+        output.WriteLine($"{rewinds} rewinds, {bound.DeviceCompactions} device compactions; worst |Δ| vs reference {worst:E2}, bound vs plain {worstPaths:E2}");
+        Assert.DoesNotContain("position_ids", bound.Session.InputMetadata.Keys);
+        Assert.Contains("use_cache_branch", bound.Session.InputMetadata.Keys);
+        Assert.InRange(bound.DeviceCompactions, rewinds - 1, rewinds);
+        Assert.True(worst < 1e-4, $"worst |Δ| vs reference {worst:E2}");
+        Assert.True(worstPaths <= 1e-5, $"bound vs plain {worstPaths:E2}");
     }
 
     [Fact]

@@ -36,6 +36,15 @@ public sealed record TinyTransformerConfig
     /// </summary>
     public bool HalfPrecision { get; init; }
 
+    /// <summary>
+    /// When false the graph has no <c>position_ids</c> input and derives positions from the cache length (so a rewind
+    /// must shorten the cache itself). Default true.
+    /// </summary>
+    public bool PositionIdsInput { get; init; } = true;
+
+    /// <summary>When true the graph declares optimum's <c>use_cache_branch</c> bool input (unused). Default false.</summary>
+    public bool UseCacheBranchInput { get; init; }
+
     /// <summary>Parameter count (embeddings, positions, layers, final norm, LM head).</summary>
     public long Parameters =>
         ((long)VocabularySize * ModelDim * 2) + ((long)MaxPositions * ModelDim) + (2L * ModelDim)

@@ -24,7 +24,24 @@ public static class TinyTransformerBuilder
 
         var inputIds = g.Input("input_ids", Int64Type, "batch", "sequence");
         var attentionMask = g.Input("attention_mask", Int64Type, "batch", "total_sequence");
-        var positionIds = g.Input("position_ids", Int64Type, "batch", "sequence");
+        string positionIds;
+        if (config.PositionIdsInput)
+        {
+            positionIds = g.Input("position_ids", Int64Type, "batch", "sequence");
+        }
+        else
+        {
+            // Positions from the cache length, as exports without position_ids do: past_length .. past_length + n − 1.
+            var pastLength = g.Node("Gather", [g.Node("Shape", ["past_key_values.0.key"]), g.Scalar(2L)]);
+            var count = g.Node("Gather", [g.Node("Shape", [inputIds]), g.Scalar(1L)]);
+            positionIds = g.Node("Unsqueeze", [g.Node("Range", [pastLength, g.Node("Add", [pastLength, count]), g.Scalar(1L)]), g.Vector(0)]);
+        }
+
+        if (config.UseCacheBranchInput)
+        {
+            // Declared like optimum's merged decoders; this graph has one branch, so the flag is read by nothing.
+            g.Input("use_cache_branch", BoolType, 1L);
+        }
 
         var x = g.Node("Add", [
             g.Node("Gather", [W("token_embedding", model.TokenEmbedding, v, d), inputIds]),
