@@ -39,4 +39,16 @@ dotnet test SpecFunctions.sln -c Release --no-build --blame-hang-timeout 20m ${f
 passed=$(grep -Eo 'Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
 failed=$(grep -Eo 'Failed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
 echo "Tests: $passed passed, $failed failed${filter:+ (filter: $filter)}"
+
+# The GPU check script in its CPU smoke mode (tiny sizes, CPU provider, demo pair left out; ~40 s): the script itself,
+# its steps and its results file, so the one command the GPU run depends on does not rot between GPU runs.
+if [[ "${1:-}" != "--extras" ]]; then
+  smoke=$(mktemp -d)
+  if scripts/gpu-check.sh --cpu-smoke --no-build --skip-demo --out "$smoke" >/dev/null 2>&1; then
+    echo "GPU check script (--cpu-smoke): ok ($smoke/gpu-check.md)"
+  else
+    echo "GPU check script (--cpu-smoke): FAILED, see $smoke/gpu-check.log"
+    status=1
+  fi
+fi
 exit $status

@@ -98,9 +98,9 @@ status=0
 if command -v dotnet >/dev/null; then
   step "tests ($tests)"
   dotnet test tests/SpecFunctions.Onnx.Tests -c Release --no-build --filter "$tests" \
-    --logger "console;verbosity=normal" 2>&1 | tee "$out/tests.log" || status=$?
-  record "## Tests ($tests)" "" '```' "$(grep -E '^(Passed!|Failed!)|^\s+(Passed|Failed) ' "$out/tests.log" || true)" \
-    "$(grep -E 'float16=|worst' "$out/tests.log" | sed 's/^ *//' || true)" '```' ""
+    --logger "console;verbosity=detailed" 2>&1 | tee "$out/tests.log" || status=$?
+  record "## Tests ($tests)" "" '```' "$(grep -E '^\s+(Passed|Failed) |^Total tests|^\s+(Passed|Failed):' "$out/tests.log" || true)" \
+    "$(grep -E 'float16=|worst|rewinds' "$out/tests.log" | sed 's/^ */  output: /' || true)" '```' ""
 else
   echo "Left out: the tests ($tests): no .NET SDK on this machine."
   record "## Tests ($tests)" "" "Left out: no .NET SDK on this machine (benchmarks ran from $published)." ""
