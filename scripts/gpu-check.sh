@@ -9,7 +9,7 @@
 #      allocations, ratios), v_γ, c and the measured vs refined speed-up through the real engine;
 #   and writes everything to RESULTS/gpu-check.md (the log beside it).
 #
-# Usage: scripts/gpu-check.sh [--cpu-smoke] [--out DIR] [--no-build] [--skip-demo] [--published DIR]
+# Usage: scripts/gpu-check.sh [--cpu-smoke] [--out DIR] [--no-build] [--skip-demo] [--published DIR] [--staged DIR]
 #   --cpu-smoke  the same steps on the CPU provider at tiny sizes (CPU natives; the IO-binding tests instead of the CUDA
 #                ones): exercises the script itself in about a minute after a build, on any machine
 #   --out DIR    results folder (default: $OUT when set, else ./gpu-check-results)
@@ -19,6 +19,8 @@
 #                self-contained publish (dotnet publish tests/SpecFunctions.Benchmarks -c Release -r linux-x64
 #                --self-contained -p:SpecfnGpu=true -o DIR); implies --no-build; the xUnit tests need the SDK and are
 #                left out (said so in the results) when it is absent
+#   --staged DIR the parts scripts/gpu-stage.sh wrote (DIR/part-NN, SHA256SUMS): checked, joined and unpacked to a
+#                temporary folder, then as --published (and the demo pair they carry goes to .specfn/models/demo)
 # Needs: the .NET 10 SDK and the NuGet packages restored (or --no-build over a finished build, or --published); for the
 # GPU run an NVIDIA driver, CUDA 13 and cuDNN 9 (found on the loader path or in the nvidia-* Python wheels of the
 # machine's python3).
@@ -34,7 +36,13 @@ while (($#)); do
     --no-build) build=0 ;;
     --skip-demo) demo=0 ;;
     --published) published=$(cd "$2" && pwd); build=0; shift ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    --staged)
+      (cd "$2" && sha256sum -c --quiet SHA256SUMS) || { echo "gpu-check: $2: parts missing or damaged" >&2; exit 2; }
+      unpacked=$(mktemp -d)
+      cat "$2"/part-* | python3 -c 'import sys, tarfile; tarfile.open(fileobj=sys.stdin.buffer, mode="r|xz").extractall(sys.argv[1])' "$unpacked"
+      if [[ -d "$unpacked/demo" && ! -d .specfn/models/demo ]]; then mkdir -p .specfn/models && cp -a "$unpacked/demo" .specfn/models/demo; fi
+      published="$unpacked/published"; build=0; shift ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "gpu-check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
