@@ -94,7 +94,7 @@ record "# GPU check ($mode mode)" "" \
   "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   "- machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)" \
   "- GPU: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo none)" \
-  "- benchmarks: ${published:-dotnet run over this checkout's Release build}" ""
+  "- benchmarks: ${published:-dotnet run over the Release build of this checkout}" ""
 
 if ((build)); then
   step "build (SpecfnGpu=$flavour)"
