@@ -28,6 +28,12 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
     private readonly TensorElementType _maskType;
     private readonly TensorElementType? _positionType;
     private readonly bool _hasUseCacheBranch;
+    private readonly TensorElementType _logitsType;
+
+    // IO binding: the memory the cache stays in (the session's device) and the compaction graph on that device.
+    private readonly OrtMemoryInfo? _deviceMemory;
+    private readonly Lazy<KvCacheCompactor>? _compactor;
+    private int _deviceCompactions;
 
     internal DecoderWithPastOnnxModel(ModelContext context)
         : base(context)
@@ -106,6 +112,15 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
             ThrowFormatMismatch($"expected output 'logits' float32/float16 [1, n, {VocabularySize}] ({graph})");
         }
 
+        _logitsType = outputs[Logits].ElementDataType;
+        IoBinding = context.Options.IoBinding;
+        if (IoBinding)
+        {
+            var device = _deviceMemory = OnnxSessionFactory.DeviceMemory(ExecutionProvider, context.Options.DeviceId);
+            _compactor = new Lazy<KvCacheCompactor>(() => new KvCacheCompactor(
+                _pastNames.Length, CacheElementType, KvHeads, HeadDim, ExecutionProvider, device, context.Options));
+        }
+
         // The order a call feeds its inputs in: ids, mask, the optional position ids and cache flag, then the cache.
         List<string> names = [InputIds, AttentionMask];
         if (_positionType is not null)
@@ -133,7 +148,41 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
     /// <summary>Element type of the KV cache (float32 or float16).</summary>
     public TensorElementType CacheElementType { get; }
 
+    /// <summary>
+    /// True when calls run through an IO binding that keeps the KV cache in the session's device memory
+    /// (<see cref="OnnxModelOptions.IoBinding"/>); false for the plain <c>Run</c> path.
+    /// </summary>
+    public bool IoBinding { get; }
+
+    /// <summary>How many times sequences of this model compacted their cache on the device (tests read it).</summary>
+    internal int DeviceCompactions => Volatile.Read(ref _deviceCompactions);
+
     public override IModelSequence CreateSequence() => new Sequence(this);
+
+    /// <summary>
+    /// Where a sequence of this model keeps its KV cache: the ONNX Runtime allocator name of its first cache tensor
+    /// (<c>Cpu</c>, <c>Cuda</c>), or null before its first call (tests read it).
+    /// </summary>
+    internal static string? CacheLocation(IModelSequence sequence) =>
+        sequence is Sequence { CacheTensor: { } tensor } ? tensor.GetTensorMemoryInfo().Name : null;
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            if (_compactor is { IsValueCreated: true })
+            {
+                _compactor.Value.Dispose();
+            }
+
+            if (_deviceMemory is not null && !ReferenceEquals(_deviceMemory, OrtMemoryInfo.DefaultInstance))
+            {
+                _deviceMemory.Dispose();
+            }
+        }
+
+        base.Dispose(disposing);
+    }
 
     private TensorElementType RequireIds(IReadOnlyDictionary<string, NodeMetadata> inputs, string name, string graph)
     {
@@ -166,6 +215,7 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
         // Call inputs in the order of the model's input names (reused); the pinned attention-mask buffer (1 = the cache
         // row is part of the sequence, 0 = a hole) they view.
         private OrtValue[]? _inputs;
+        private BoundCall? _bound;
         private long[] _longMask = [];
         private int[] _intMask = [];
         private int _cachedLength;
@@ -173,12 +223,20 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
 
         public int Length => _slots.Count;
 
+        public OrtValue? CacheTensor => _cache[0];
+
         public void Append(ReadOnlySpan<int> tokens, Span<float> logits)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             SequenceChecks.Rows(tokens, logits, model.VocabularySize, Length, model.ContextLength);
             if (tokens.IsEmpty)
             {
+                return;
+            }
+
+            if (model.IoBinding)
+            {
+                AppendBound(tokens, logits);
                 return;
             }
 
@@ -269,7 +327,125 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
                 value?.Dispose();
             }
 
+            _bound?.Dispose();
             _runOptions.Dispose();
+        }
+
+        /// <summary>
+        /// One call through the IO binding: ids, mask and positions are bound from pinned host buffers (ONNX Runtime copies
+        /// them to the device at bind time: a few bytes per token), the cache tensors stay where the last call left them,
+        /// <c>present.*</c> are bound to the device and become the cache, and logits are written into a pinned host buffer
+        /// only when rows are asked for (a prefill leaves them on the device).
+        /// </summary>
+        private void AppendBound(ReadOnlySpan<int> tokens, Span<float> logits)
+        {
+            var bound = _bound ??= new BoundCall(model);
+            PrepareCacheOnDevice();
+            var n = tokens.Length;
+            var total = _cachedLength + n;
+            SetMask(_cachedLength, total, 1);
+            var binding = bound.Binding;
+            using var mask = MaskView(total);
+            try
+            {
+                binding.BindInput(InputIds, bound.Ids(tokens));
+                binding.BindInput(AttentionMask, mask);
+                if (model._positionType is not null)
+                {
+                    binding.BindInput(PositionIds, bound.Positions(Length, n));
+                }
+
+                if (model._hasUseCacheBranch)
+                {
+                    binding.BindInput(UseCacheBranch, bound.UseCache(_cachedLength > 0));
+                }
+
+                for (var i = 0; i < _cache.Length; i++)
+                {
+                    binding.BindInput(model._pastNames[i], _cache[i]!);
+                }
+
+                if (logits.IsEmpty)
+                {
+                    binding.BindOutputToDevice(Logits, model._deviceMemory!);
+                }
+                else
+                {
+                    binding.BindOutput(Logits, bound.LogitsView(n));
+                }
+
+                for (var i = 0; i < _cache.Length; i++)
+                {
+                    binding.BindOutputToDevice(model._outputNames[1 + i], model._deviceMemory!);
+                }
+
+                model.Session.RunWithBinding(_runOptions, binding);
+
+                // Bound order: logits, then present.* in cache order. The collection is not disposed: the presents become
+                // the cache.
+                var outputs = binding.GetOutputValues();
+                outputs[0].Dispose();
+                for (var i = 0; i < _cache.Length; i++)
+                {
+                    _cache[i]!.Dispose();
+                    _cache[i] = outputs[1 + i];
+                }
+            }
+            finally
+            {
+                // The binding holds references to the tensors it was given; release them so the old cache is freed now.
+                binding.ClearBoundInputs();
+                binding.ClearBoundOutputs();
+            }
+
+            if (!logits.IsEmpty)
+            {
+                bound.CopyLastRows(n, logits);
+            }
+
+            for (var slot = _cachedLength; slot < total; slot++)
+            {
+                _slots.Add(slot);
+            }
+
+            _cachedLength = total;
+        }
+
+        /// <summary>
+        /// The IO-binding counterpart of <see cref="PrepareCache"/>: empty cache tensors before the first call, compaction
+        /// on the device (<see cref="KvCacheCompactor"/>) under the same policy afterwards.
+        /// </summary>
+        private void PrepareCacheOnDevice()
+        {
+            if (_cache[0] is null)
+            {
+                // Zero rows: nothing to place on a device; ONNX Runtime accepts the empty host tensors as the first past.
+                for (var i = 0; i < _cache.Length; i++)
+                {
+                    _cache[i] = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, model.CacheElementType, [1, model.KvHeads, 0, model.HeadDim]);
+                }
+
+                _slots.Clear();
+                _cachedLength = 0;
+                return;
+            }
+
+            var holes = _cachedLength - _slots.Count;
+            if (holes == 0 || (_masksHoles && 4 * holes <= _cachedLength))
+            {
+                return;
+            }
+
+            model._compactor!.Value.Compact(_cache, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_slots));
+            Interlocked.Increment(ref model._deviceCompactions);
+            var length = _slots.Count;
+            for (var i = 0; i < length; i++)
+            {
+                _slots[i] = i;
+            }
+
+            SetMask(0, length, 1);
+            _cachedLength = length;
         }
 
         /// <summary>Sets the mask of cache rows [from, to), growing the pinned buffer (and keeping what it held) as needed.</summary>
@@ -372,6 +548,170 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
 
             SetMask(0, length, 1);
             _cachedLength = length;
+        }
+    }
+
+    /// <summary>
+    /// A sequence's reusable IO-binding state: the binding, pinned host buffers for ids, positions, the cache flag and the
+    /// logits, and tensor views over them cached per length (no managed or native allocation per call for them).
+    /// </summary>
+    private sealed class BoundCall(DecoderWithPastOnnxModel model) : IDisposable
+    {
+        private readonly bool[] _useCache = GC.AllocateArray<bool>(1, pinned: true);
+        private readonly List<OrtValue> _owned = [];
+        private long[] _longIds = [];
+        private int[] _intIds = [];
+        private long[] _longPositions = [];
+        private int[] _intPositions = [];
+        private float[] _floatLogits = [];
+        private Float16[] _halfLogits = [];
+        private OrtValue?[] _idViews = [];
+        private OrtValue?[] _positionViews = [];
+        private OrtValue?[] _logitViews = [];
+        private OrtValue? _useCacheView;
+
+        public OrtIoBinding Binding { get; } = model.Session.CreateIoBinding();
+
+        public OrtValue Ids(ReadOnlySpan<int> tokens)
+        {
+            var n = tokens.Length;
+            Grow(ref _idViews, n, ref _longIds, ref _intIds, model._idType);
+            if (model._idType == TensorElementType.Int32)
+            {
+                tokens.CopyTo(_intIds);
+            }
+            else
+            {
+                for (var i = 0; i < n; i++)
+                {
+                    _longIds[i] = tokens[i];
+                }
+            }
+
+            return _idViews[n] ??= View(model._idType, _longIds, _intIds, n);
+        }
+
+        public OrtValue Positions(int start, int n)
+        {
+            var type = model._positionType!.Value;
+            Grow(ref _positionViews, n, ref _longPositions, ref _intPositions, type);
+            for (var i = 0; i < n; i++)
+            {
+                if (type == TensorElementType.Int32)
+                {
+                    _intPositions[i] = start + i;
+                }
+                else
+                {
+                    _longPositions[i] = start + i;
+                }
+            }
+
+            return _positionViews[n] ??= View(type, _longPositions, _intPositions, n);
+        }
+
+        public OrtValue UseCache(bool value)
+        {
+            _useCache[0] = value;
+            return _useCacheView ??= Own(OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _useCache.AsMemory(), [1]));
+        }
+
+        /// <summary>A <c>[1, n, V]</c> view over the pinned logits buffer, in the graph's logits type.</summary>
+        public OrtValue LogitsView(int n)
+        {
+            var v = model.VocabularySize;
+            var half = model._logitsType == TensorElementType.Float16;
+            var capacity = half ? _halfLogits.Length : _floatLogits.Length;
+            if (n * v > capacity)
+            {
+                DisposeViews(_logitViews);
+                var rows = Math.Max(n, 2 * (capacity / v));
+                _logitViews = new OrtValue?[rows + 1];
+                if (half)
+                {
+                    _halfLogits = GC.AllocateArray<Float16>(rows * v, pinned: true);
+                }
+                else
+                {
+                    _floatLogits = GC.AllocateArray<float>(rows * v, pinned: true);
+                }
+            }
+
+            long[] shape = [1, n, v];
+            return _logitViews[n] ??= Own(half
+                ? OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _halfLogits.AsMemory(0, n * v), shape)
+                : OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _floatLogits.AsMemory(0, n * v), shape));
+        }
+
+        /// <summary>Copies the last <c>dest.Length / V</c> of the <paramref name="n"/> rows the call wrote, widening float16.</summary>
+        public void CopyLastRows(int n, Span<float> dest)
+        {
+            var start = (n * model.VocabularySize) - dest.Length;
+            if (model._logitsType == TensorElementType.Float16)
+            {
+                var half = System.Runtime.InteropServices.MemoryMarshal.Cast<Float16, Half>(_halfLogits.AsSpan(start, dest.Length));
+                for (var i = 0; i < half.Length; i++)
+                {
+                    dest[i] = (float)half[i];
+                }
+            }
+            else
+            {
+                _floatLogits.AsSpan(start, dest.Length).CopyTo(dest);
+            }
+        }
+
+        public void Dispose()
+        {
+            Binding.Dispose();
+            foreach (var value in _owned)
+            {
+                value.Dispose();
+            }
+        }
+
+        private static OrtValue View(TensorElementType type, long[] longs, int[] ints, int n) =>
+            type == TensorElementType.Int32
+                ? OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, ints.AsMemory(0, n), [1, n])
+                : OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, longs.AsMemory(0, n), [1, n]);
+
+        private OrtValue Own(OrtValue value)
+        {
+            _owned.Add(value);
+            return value;
+        }
+
+        /// <summary>Grows a pinned id buffer to hold <paramref name="n"/> values; views into the old buffer are dropped.</summary>
+        private void Grow(ref OrtValue?[] views, int n, ref long[] longs, ref int[] ints, TensorElementType type)
+        {
+            if (n < views.Length)
+            {
+                return;
+            }
+
+            DisposeViews(views);
+            var capacity = Math.Max(n, 2 * Math.Max(views.Length - 1, 0));
+            views = new OrtValue?[capacity + 1];
+            if (type == TensorElementType.Int32)
+            {
+                ints = GC.AllocateArray<int>(capacity, pinned: true);
+            }
+            else
+            {
+                longs = GC.AllocateArray<long>(capacity, pinned: true);
+            }
+        }
+
+        private void DisposeViews(OrtValue?[] views)
+        {
+            foreach (var view in views)
+            {
+                if (view is not null)
+                {
+                    _owned.Remove(view);
+                    view.Dispose();
+                }
+            }
         }
     }
 }

@@ -28,6 +28,7 @@ public abstract class OnnxLanguageModel : ILanguageModel
         _identity = context.Identity;
         Session = context.Session;
         ExecutionProvider = context.ExecutionProvider;
+        Options = context.Options;
     }
 
     public ModelManifest Manifest { get; }
@@ -57,6 +58,9 @@ public abstract class OnnxLanguageModel : ILanguageModel
     public int ContextLength => Manifest.ContextLength;
 
     internal InferenceSession Session { get; }
+
+    /// <summary>The options the model was loaded with.</summary>
+    internal OnnxModelOptions Options { get; }
 
     /// <summary>
     /// Loads a model folder. Any problem with the folder (missing or corrupt file, manifest missing fields, graph not matching
@@ -88,7 +92,7 @@ public abstract class OnnxLanguageModel : ILanguageModel
         var tokenizer = TokenizerLoader.Load(manifest, fullFolder);
         var identity = new Lazy<string>(() => ComputeIdentity(fullFolder, manifest));
         var (session, provider) = OnnxSessionFactory.Create(modelPath, options, logger);
-        var context = new ModelContext(manifest, fullFolder, modelPath, tokenizer, identity, session, provider);
+        var context = new ModelContext(manifest, fullFolder, modelPath, tokenizer, identity, session, provider, options);
         try
         {
             OnnxLanguageModel model = manifest.Format switch
@@ -287,5 +291,6 @@ public abstract class OnnxLanguageModel : ILanguageModel
         ITokenizer Tokenizer,
         Lazy<string> Identity,
         InferenceSession Session,
-        string ExecutionProvider);
+        string ExecutionProvider,
+        OnnxModelOptions Options);
 }

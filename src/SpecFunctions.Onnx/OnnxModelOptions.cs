@@ -30,6 +30,15 @@ public sealed record OnnxModelOptions
     /// <summary>Threads ONNX Runtime uses inside one operator; 0 (default) lets ONNX Runtime choose (one per physical core).</summary>
     public int IntraOpThreads { get; init; }
 
+    /// <summary>
+    /// Decoder-with-past models: run each call through an ONNX Runtime IO binding that leaves the <c>present.*</c> outputs in
+    /// the memory of the session's device and feeds them back as the next <c>past_key_values</c>, so only the requested
+    /// logits are copied to the host (on CUDA the whole KV cache otherwise travels device → host → device on every call).
+    /// Rewinds compact the cache on the same device. On the CPU provider the same code path binds to CPU memory. Default
+    /// true; false selects the plain <c>Run</c> path (outputs returned in host memory), kept for comparison.
+    /// </summary>
+    public bool IoBinding { get; init; } = true;
+
     /// <summary>Graph optimisation level. Default <see cref="GraphOptimizationLevel.ORT_ENABLE_ALL"/>.</summary>
     public GraphOptimizationLevel GraphOptimizationLevel { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
 

@@ -65,6 +65,30 @@ internal static partial class OnnxSessionFactory
     }
 
     /// <summary>
+    /// A session for a small helper graph (e.g. the KV-cache compaction) on the provider a model's session already uses,
+    /// so the helper reads and writes that session's device memory. No fallback: the provider loaded once already.
+    /// </summary>
+    public static InferenceSession CreateOnProvider(byte[] model, string executionProvider, OnnxModelOptions options)
+    {
+        using var sessionOptions = CreateOptions(options);
+        if (executionProvider == CudaProvider)
+        {
+            sessionOptions.AppendExecutionProvider_CUDA(options.DeviceId);
+        }
+
+        return new InferenceSession(model, sessionOptions);
+    }
+
+    /// <summary>
+    /// Memory of the device a session on <paramref name="executionProvider"/> computes in: CUDA device memory, or the CPU's.
+    /// The caller disposes a CUDA one; <see cref="OrtMemoryInfo.DefaultInstance"/> is shared and must not be disposed.
+    /// </summary>
+    public static OrtMemoryInfo DeviceMemory(string executionProvider, int deviceId) =>
+        executionProvider == CudaProvider
+            ? new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, deviceId, OrtMemType.Default)
+            : OrtMemoryInfo.DefaultInstance;
+
+    /// <summary>
     /// The shared library an ONNX Runtime load error names: the one the dynamic loader could not open when stated,
     /// else the last library named, else <c>unknown</c>.
     /// </summary>

@@ -24,7 +24,7 @@ internal static class DemoPairBench
         // --repeats R (default 3): the product's measurement protocol (TaskRunner.Repeats): each prompt's speculative run
         // and baseline, interleaved, R times; each keeps its fastest (timeit's minimum: on a shared machine a preemption in
         // one run otherwise dominates a task's ratio).
-        var positional = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (i == 0 || args[i - 1] is not ("--gamma" or "--repeats"))).ToArray();
+        var positional = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (i == 0 || args[i - 1] is not ("--gamma" or "--repeats" or "--device"))).ToArray();
         var prompts = positional.Length > 0 ? int.Parse(positional[0], System.Globalization.CultureInfo.InvariantCulture) : 20;
         var temperature = positional.Length > 1 ? double.Parse(positional[1], System.Globalization.CultureInfo.InvariantCulture) : 1.0;
         var stopAtEos = args.Contains("--stop");
@@ -33,8 +33,12 @@ internal static class DemoPairBench
         var repeats = repeatsArg >= 0 ? int.Parse(args[repeatsArg + 1], System.Globalization.CultureInfo.InvariantCulture) : 3;
         var pair = await DemoModels.EnsureAsync(Path.Combine(".specfn", "models", "demo"));
         var threads = int.TryParse(Environment.GetEnvironmentVariable("SPECFN_BENCH_THREADS"), out var n) ? n : 0;
-        using var verifier = OnnxLanguageModel.Load(pair.VerifierDirectory, new OnnxModelOptions { IntraOpThreads = threads });
-        using var drafter = OnnxLanguageModel.Load(pair.DrafterDirectory, new OnnxModelOptions { IntraOpThreads = threads == 0 ? 0 : 1 });
+        // --device cuda runs both models on the GPU (a build with -p:SpecfnGpu=true; required, no silent fallback).
+        var deviceArg = Array.IndexOf(args, "--device");
+        var device = deviceArg >= 0 && args[deviceArg + 1] == "cuda" ? OnnxDevice.Cuda : OnnxDevice.Cpu;
+        var deviceOptions = new OnnxModelOptions { Device = device, RequireDevice = device == OnnxDevice.Cuda };
+        using var verifier = OnnxLanguageModel.Load(pair.VerifierDirectory, deviceOptions with { IntraOpThreads = threads });
+        using var drafter = OnnxLanguageModel.Load(pair.DrafterDirectory, deviceOptions with { IntraOpThreads = threads == 0 ? 0 : 1 });
         var gammaArg = Array.IndexOf(args, "--gamma");
         var gamma = gammaArg >= 0 ? int.Parse(args[gammaArg + 1], System.Globalization.CultureInfo.InvariantCulture) : 4;
         var options = new DecodingOptions { Gamma = gamma, MaxNewTokens = 64, Sampling = new SamplingOptions { Temperature = temperature }, StopTokens = stopAtEos ? verifier.Manifest.EosTokenIds : [] };

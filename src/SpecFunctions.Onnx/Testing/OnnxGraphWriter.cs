@@ -24,6 +24,21 @@ public sealed class OnnxGraphWriter
     public string Weight(string name, ReadOnlySpan<float> data, params long[] dims) =>
         Initializer(name, FloatType, MemoryMarshal.AsBytes(data), dims);
 
+    /// <summary>Adds a float16 initializer (the values rounded to half precision) and returns its name.</summary>
+    public string WeightHalf(string name, ReadOnlySpan<float> data, params long[] dims)
+    {
+        var half = new Half[data.Length];
+        for (var i = 0; i < data.Length; i++)
+        {
+            half[i] = (Half)data[i];
+        }
+
+        return Initializer(name, Float16Type, MemoryMarshal.AsBytes(half.AsSpan()), dims);
+    }
+
+    /// <summary>A 0-d float16 constant.</summary>
+    public string ScalarHalf(float value) => WeightHalf($"const_{_counter++}", [value]);
+
     /// <summary>Adds an int64 initializer and returns its name.</summary>
     public string Int64(string name, ReadOnlySpan<long> data, params long[] dims) =>
         Initializer(name, Int64Type, MemoryMarshal.AsBytes(data), dims);
@@ -80,6 +95,38 @@ public sealed class OnnxGraphWriter
         var model = new ModelProto { IrVersion = 8, ProducerName = "SpecFunctions.Onnx.Testing", Graph = _graph };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = 17 });
         return model;
+    }
+
+    /// <summary>
+    /// Moves every initializer of at least <paramref name="minBytes"/> out of <paramref name="model"/> into the file
+    /// <paramref name="dataFile"/> beside the ONNX file (ONNX external data: <c>location</c>, <c>offset</c>, <c>length</c>,
+    /// 64-byte aligned), as exporters do for models past protobuf's 2 GB limit. Returns the bytes moved.
+    /// </summary>
+    public static long MoveToExternalData(ModelProto model, string folder, string dataFile, int minBytes = 1024)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        using var stream = File.Create(Path.Combine(folder, dataFile));
+        long offset = 0;
+        foreach (var tensor in model.Graph.Initializer)
+        {
+            if (tensor.RawData.Length < minBytes)
+            {
+                continue;
+            }
+
+            var padding = (int)((64 - (offset % 64)) % 64);
+            stream.Write(new byte[padding]);
+            offset += padding;
+            tensor.RawData.WriteTo(stream);
+            tensor.DataLocation = TensorProto.Types.DataLocation.External;
+            tensor.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = dataFile });
+            tensor.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = offset.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+            tensor.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = tensor.RawData.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+            offset += tensor.RawData.Length;
+            tensor.RawData = ByteString.Empty;
+        }
+
+        return offset;
     }
 
     private string Initializer(string name, int dataType, ReadOnlySpan<byte> bytes, long[] dims)

@@ -29,6 +29,27 @@ public sealed record TinyTransformerConfig
     /// </summary>
     public bool Float16 { get; init; }
 
+    /// <summary>
+    /// When true the whole graph is float16 (weights, activations, KV cache, logits), as in a half-precision export for a
+    /// GPU; for timing large random-weight models (the float64 <see cref="TinyTransformer.Forward"/> reference then agrees
+    /// only to half precision). Default false.
+    /// </summary>
+    public bool HalfPrecision { get; init; }
+
+    /// <summary>
+    /// When false the graph has no <c>position_ids</c> input and derives positions from the cache length (so a rewind
+    /// must shorten the cache itself). Default true.
+    /// </summary>
+    public bool PositionIdsInput { get; init; } = true;
+
+    /// <summary>When true the graph declares optimum's <c>use_cache_branch</c> bool input (unused). Default false.</summary>
+    public bool UseCacheBranchInput { get; init; }
+
+    /// <summary>Parameter count (embeddings, positions, layers, final norm, LM head).</summary>
+    public long Parameters =>
+        ((long)VocabularySize * ModelDim * 2) + ((long)MaxPositions * ModelDim) + (2L * ModelDim)
+        + (Layers * ((4L * ModelDim * ModelDim) + (2L * ModelDim * HiddenDim) + HiddenDim + (5L * ModelDim)));
+
     public int HeadDim => ModelDim / Heads;
 
     public void Validate()

@@ -17,16 +17,35 @@ public static class TinyTransformerBuilder
         ArgumentNullException.ThrowIfNull(model);
         var config = model.Config;
         int d = config.ModelDim, heads = config.Heads, hd = config.HeadDim, hidden = config.HiddenDim, v = config.VocabularySize;
-        var cacheType = config.Float16 ? Float16Type : FloatType;
+        var half = config.HalfPrecision;
+        var cacheType = config.Float16 || half ? Float16Type : FloatType;
         var g = new OnnxGraphWriter("tiny_transformer");
+        string W(string name, float[] data, params long[] dims) => half ? g.WeightHalf(name, data, dims) : g.Weight(name, data, dims);
 
         var inputIds = g.Input("input_ids", Int64Type, "batch", "sequence");
         var attentionMask = g.Input("attention_mask", Int64Type, "batch", "total_sequence");
-        var positionIds = g.Input("position_ids", Int64Type, "batch", "sequence");
+        string positionIds;
+        if (config.PositionIdsInput)
+        {
+            positionIds = g.Input("position_ids", Int64Type, "batch", "sequence");
+        }
+        else
+        {
+            // Positions from the cache length, as exports without position_ids do: past_length .. past_length + n − 1.
+            var pastLength = g.Node("Gather", [g.Node("Shape", ["past_key_values.0.key"]), g.Scalar(2L)]);
+            var count = g.Node("Gather", [g.Node("Shape", [inputIds]), g.Scalar(1L)]);
+            positionIds = g.Node("Unsqueeze", [g.Node("Range", [pastLength, g.Node("Add", [pastLength, count]), g.Scalar(1L)]), g.Vector(0)]);
+        }
+
+        if (config.UseCacheBranchInput)
+        {
+            // Declared like optimum's merged decoders; this graph has one branch, so the flag is read by nothing.
+            g.Input("use_cache_branch", BoolType, 1L);
+        }
 
         var x = g.Node("Add", [
-            g.Node("Gather", [g.Weight("token_embedding", model.TokenEmbedding, v, d), inputIds]),
-            g.Node("Gather", [g.Weight("position_embedding", model.PositionEmbedding, config.MaxPositions, d), positionIds])]);
+            g.Node("Gather", [W("token_embedding", model.TokenEmbedding, v, d), inputIds]),
+            g.Node("Gather", [W("position_embedding", model.PositionEmbedding, config.MaxPositions, d), positionIds])]);
 
         // Causal mask over the concatenated (past + new) keys: query i sits at absolute index total - n + i and may see
         // keys 0..that index, and only where attention_mask is 1.
@@ -39,8 +58,8 @@ public static class TinyTransformerBuilder
         var causal = g.Node("Not", [g.Node("Greater", [keyIndex, queryIndex])]);
         var padding = g.Node("Unsqueeze", [g.Node("Cast", [attentionMask], Attribute("to", (long)BoolType)), g.Vector(1, 2)]);
         var allowed = g.Node("And", [causal, padding]);
-        var masked = g.Scalar(-1e9f);
-        var scale = g.Scalar(1f / MathF.Sqrt(hd));
+        var masked = half ? g.ScalarHalf(-65504f) : g.Scalar(-1e9f);
+        var scale = half ? g.ScalarHalf(1f / MathF.Sqrt(hd)) : g.Scalar(1f / MathF.Sqrt(hd));
         var splitHeads = g.Vector(0, -1, heads, hd);
         var mergeHeads = g.Vector(0, -1, d);
 
@@ -48,32 +67,32 @@ public static class TinyTransformerBuilder
         {
             var layer = model.Layers[i];
             var p = $"layer{i}.";
-            var normed = g.Node("LayerNormalization", [x, g.Weight(p + "norm1.scale", layer.Norm1Scale, d), g.Weight(p + "norm1.bias", layer.Norm1Bias, d)],
+            var normed = g.Node("LayerNormalization", [x, W(p + "norm1.scale", layer.Norm1Scale, d), W(p + "norm1.bias", layer.Norm1Bias, d)],
                 Attribute("axis", -1L), Attribute("epsilon", TinyTransformer.NormEpsilon));
             string Heads(string weight, float[] data) =>
-                g.Node("Transpose", [g.Node("Reshape", [g.Node("MatMul", [normed, g.Weight(p + weight, data, d, d)]), splitHeads])], Attribute("perm", 0, 2, 1, 3));
+                g.Node("Transpose", [g.Node("Reshape", [g.Node("MatMul", [normed, W(p + weight, data, d, d)]), splitHeads])], Attribute("perm", 0, 2, 1, 3));
 
             var q = Heads("query", layer.Query);
-            var presentKey = Cache(g, i, "key", Heads("key", layer.Key), cacheType, hd, heads);
-            var presentValue = Cache(g, i, "value", Heads("value", layer.Value), cacheType, hd, heads);
+            var presentKey = Cache(g, i, "key", Heads("key", layer.Key), cacheType, hd, heads, half);
+            var presentValue = Cache(g, i, "value", Heads("value", layer.Value), cacheType, hd, heads, half);
 
             var scores = g.Node("Mul", [g.Node("MatMul", [q, g.Node("Transpose", [presentKey], Attribute("perm", 0, 1, 3, 2))]), scale]);
             var probabilities = g.Node("Softmax", [g.Node("Where", [allowed, scores, masked])], Attribute("axis", -1L));
             var context = g.Node("Reshape", [g.Node("Transpose", [g.Node("MatMul", [probabilities, presentValue])], Attribute("perm", 0, 2, 1, 3)), mergeHeads]);
-            x = g.Node("Add", [x, g.Node("MatMul", [context, g.Weight(p + "output", layer.Output, d, d)])]);
+            x = g.Node("Add", [x, g.Node("MatMul", [context, W(p + "output", layer.Output, d, d)])]);
 
-            var normed2 = g.Node("LayerNormalization", [x, g.Weight(p + "norm2.scale", layer.Norm2Scale, d), g.Weight(p + "norm2.bias", layer.Norm2Bias, d)],
+            var normed2 = g.Node("LayerNormalization", [x, W(p + "norm2.scale", layer.Norm2Scale, d), W(p + "norm2.bias", layer.Norm2Bias, d)],
                 Attribute("axis", -1L), Attribute("epsilon", TinyTransformer.NormEpsilon));
-            var up = g.Node("Add", [g.Node("MatMul", [normed2, g.Weight(p + "up", layer.Up, d, hidden)]), g.Weight(p + "up.bias", layer.UpBias, hidden)]);
+            var up = g.Node("Add", [g.Node("MatMul", [normed2, W(p + "up", layer.Up, d, hidden)]), W(p + "up.bias", layer.UpBias, hidden)]);
             var activated = g.Node("Mul", [up, g.Node("Sigmoid", [up])]);
-            var down = g.Node("Add", [g.Node("MatMul", [activated, g.Weight(p + "down", layer.Down, hidden, d)]), g.Weight(p + "down.bias", layer.DownBias, d)]);
+            var down = g.Node("Add", [g.Node("MatMul", [activated, W(p + "down", layer.Down, hidden, d)]), W(p + "down.bias", layer.DownBias, d)]);
             x = g.Node("Add", [x, down]);
         }
 
-        var final = g.Node("LayerNormalization", [x, g.Weight("final_norm.scale", model.FinalNormScale, d), g.Weight("final_norm.bias", model.FinalNormBias, d)],
+        var final = g.Node("LayerNormalization", [x, W("final_norm.scale", model.FinalNormScale, d), W("final_norm.bias", model.FinalNormBias, d)],
             Attribute("axis", -1L), Attribute("epsilon", TinyTransformer.NormEpsilon));
-        var logits = g.Node("MatMul", [final, g.Weight("lm_head", model.LmHead, d, v)]);
-        if (config.Float16)
+        var logits = g.Node("MatMul", [final, W("lm_head", model.LmHead, d, v)]);
+        if (config.Float16 && !half)
         {
             g.Node("Cast", [logits], "logits", Attribute("to", (long)Float16Type));
         }
@@ -120,20 +139,29 @@ public static class TinyTransformerBuilder
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(manifest);
         Directory.CreateDirectory(folder);
+        if (model.Graph.Initializer.Sum(t => (long)t.RawData.Length) > ExternalDataThreshold)
+        {
+            // Past protobuf's 2 GB limit (and well before it): weights in model.onnx.data beside the graph, as exporters do.
+            OnnxGraphWriter.MoveToExternalData(model, folder, manifest.ModelFile + ".data");
+        }
+
         model.WriteToFile(Path.Combine(folder, manifest.ModelFile));
         File.WriteAllText(Path.Combine(folder, ModelManifest.FileName), JsonSerializer.Serialize(manifest, ManifestJsonOptions));
         return folder;
     }
 
+    /// <summary>Models whose weights pass this many bytes are written with external data (<c>model.onnx.data</c>).</summary>
+    public const long ExternalDataThreshold = 1L << 30;
+
     private static readonly JsonSerializerOptions ManifestJsonOptions = new() { WriteIndented = true };
 
     // Concatenates the layer's past and new keys/values; a float16 cache is widened for the arithmetic and narrowed for output.
-    private static string Cache(OnnxGraphWriter g, int layer, string kind, string current, int cacheType, int headDim, int heads)
+    private static string Cache(OnnxGraphWriter g, int layer, string kind, string current, int cacheType, int headDim, int heads, bool half)
     {
         var past = g.Input($"past_key_values.{layer}.{kind}", cacheType, "batch", (long)heads, "past_sequence", (long)headDim);
         var presentName = $"present.{layer}.{kind}";
         g.Output(presentName, cacheType, "batch", (long)heads, "total_sequence", (long)headDim);
-        if (cacheType == FloatType)
+        if (cacheType == FloatType || half)
         {
             return g.Node("Concat", [past, current], presentName, Attribute("axis", 2L));
         }
