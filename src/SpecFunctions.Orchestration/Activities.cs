@@ -16,7 +16,7 @@ using SpecFunctions.Onnx;
 namespace SpecFunctions.Orchestration;
 
 /// <summary>Resolves the models, records their SHA-256 identities and writes the run manifest (idempotent).</summary>
-public sealed class PrepareRunActivity(ITraceStore store, ModelCache models) : TaskActivity<EvaluationRequest, PreparedRun>
+public sealed class PrepareRunActivity(ITraceStore store, ModelCache models, IOptions<EvaluationOptions> options) : TaskActivity<EvaluationRequest, PreparedRun>
 {
     public override async Task<PreparedRun> RunAsync(TaskActivityContext context, EvaluationRequest request)
     {
@@ -38,7 +38,7 @@ public sealed class PrepareRunActivity(ITraceStore store, ModelCache models) : T
         }
 
         await store.CreateRunAsync(manifest).ConfigureAwait(false);
-        return new PreparedRun { RunId = request.RunId, Drafter = drafterId, Verifier = verifierId };
+        return new PreparedRun { RunId = request.RunId, Drafter = drafterId, Verifier = verifierId, Dispatch = QueueDispatch.From(options.Value) };
     }
 }
 

@@ -10,6 +10,9 @@ public sealed record PreparedRun
     public required string RunId { get; init; }
     public required ModelIdentity Drafter { get; init; }
     public required ModelIdentity Verifier { get; init; }
+
+    /// <summary>How this run's tasks are dispatched (null: in process). Recorded here so replays see the same choice.</summary>
+    public QueueDispatch? Dispatch { get; init; }
 }
 
 /// <summary>Input of one <c>EvaluateTask</c> activity.</summary>
@@ -30,6 +33,9 @@ public sealed record EvaluateTaskInput
 public sealed record TaskChunkInput
 {
     public required IReadOnlyList<EvaluateTaskInput> Tasks { get; init; }
+
+    /// <summary>The run's queue dispatch (null: in process).</summary>
+    public QueueDispatch? Dispatch { get; init; }
 }
 
 /// <summary>Task states a summary reports.</summary>

@@ -53,7 +53,8 @@ public sealed class MitigationActivities(
 }
 
 /// <summary>Activity wrappers; the activities come from DI (<c>AddSpecFunctionsEvaluation</c>).</summary>
-public sealed class EvaluationActivities(PrepareRunActivity prepareRun, EvaluateTaskActivity evaluateTask, ComputeFairnessActivity computeFairness)
+public sealed class EvaluationActivities(
+    PrepareRunActivity prepareRun, EvaluateTaskActivity evaluateTask, ComputeFairnessActivity computeFairness, DispatchTaskActivity dispatchTask)
 {
     [Function(DurableNames.PrepareRun)]
     public Task<PreparedRun> PrepareRun([ActivityTrigger] EvaluationRequest input, FunctionContext context) =>
@@ -62,6 +63,10 @@ public sealed class EvaluationActivities(PrepareRunActivity prepareRun, Evaluate
     [Function(DurableNames.EvaluateTask)]
     public Task<TaskSummary> EvaluateTask([ActivityTrigger] EvaluateTaskInput input, FunctionContext context) =>
         evaluateTask.RunAsync(new FunctionActivityContext(DurableNames.EvaluateTask, context), input);
+
+    [Function(DurableNames.DispatchTask)]
+    public Task<TaskSummary?> DispatchTask([ActivityTrigger] QueuedTask input, FunctionContext context) =>
+        dispatchTask.RunAsync(new FunctionActivityContext(DurableNames.DispatchTask, context), input);
 
     [Function(DurableNames.ComputeFairness)]
     public Task<FairnessOutcome> ComputeFairness([ActivityTrigger] FairnessInput input, FunctionContext context) =>

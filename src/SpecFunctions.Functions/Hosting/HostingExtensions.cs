@@ -182,6 +182,9 @@ public static class HostingExtensions
         // s-CDF for the demo family runs in the replica; other families are handed to an external trainer through the
         // mitigation queue when one is configured (else the plan is stored and the mitigation fails saying so).
         services.AddSingleton<IDrafterTrainer, SpecFunctions.Orchestration.Demo.DemoDrafterTrainer>();
+        // Queue dispatch (Evaluation:Dispatch = Queue): tasks go to the evaluation queue of the app's storage account.
+        services.TryAddSingleton(sp => new SpecFunctions.Functions.Evaluator.TaskQueues(configuration));
+        services.Replace(ServiceDescriptor.Singleton<ITaskDispatcher, SpecFunctions.Functions.Evaluator.QueueTaskDispatcher>());
         if (SpecFunctions.Functions.Mitigation.QueueMitigationPlanSender.FromConfiguration(configuration) is { } sender)
         {
             services.Replace(ServiceDescriptor.Singleton<IMitigationPlanSender>(sender));
