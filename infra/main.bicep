@@ -200,14 +200,29 @@ module controlPlane 'modules/functionContainerApp.bicep' = {
     location: location
     tags: union(tags, { 'azd-service-name': 'api' })
     name: names.control
-    role: 'control'
+    externalIngress: true
+    // Dispatch through the evaluation queue; never run the evaluator function here.
+    roleSettings: [
+      {
+        name: 'Evaluation__Dispatch'
+        value: 'Queue'
+      }
+      {
+        name: 'Evaluation__DispatchTimeoutSeconds'
+        value: string(dispatchTimeoutSeconds)
+      }
+      {
+        name: 'AzureWebJobs.EvaluateQueuedTask.Disabled'
+        value: 'true'
+      }
+    ]
+    scaleRules: []
     workloadProfileName: 'Consumption'
     cpu: controlCpu
     memory: controlMemory
     minReplicas: controlMinReplicas
     maxReplicas: controlMaxReplicas
     image: empty(apiImageName) ? placeholderImage : apiImageName
-    dispatchTimeoutSeconds: dispatchTimeoutSeconds
     device: 'cpu'
     managedEnvironmentId: environment.outputs.id
     registryLoginServer: registry.outputs.loginServer
@@ -218,7 +233,6 @@ module controlPlane 'modules/functionContainerApp.bicep' = {
     storageQueueEndpoint: storage.outputs.queueEndpoint
     traceContainerName: storage.outputs.traceContainerName
     mitigationQueueName: storage.outputs.mitigationQueueName
-    evaluationQueueName: storage.outputs.evaluationQueueName
     durableTaskHubName: durableTaskHubName
     applicationInsightsName: names.applicationInsights
     auditSchedule: auditSchedule
@@ -239,7 +253,26 @@ module evaluator 'modules/functionContainerApp.bicep' = {
     location: location
     tags: union(tags, { 'azd-service-name': 'evaluator' })
     name: names.evaluator
-    role: 'evaluator'
+    externalIngress: false
+    // Load the one function: no HTTP API, timer or Durable work on the GPU replicas.
+    roleSettings: [
+      {
+        name: 'AzureFunctionsJobHost__functions__0'
+        value: 'EvaluateQueuedTask'
+      }
+    ]
+    // One replica (one GPU) per waiting task, up to maxReplicas; KEDA reads the queue with the managed identity.
+    scaleRules: [
+      {
+        name: 'evaluation-queue'
+        azureQueue: {
+          accountName: storage.outputs.name
+          queueName: storage.outputs.evaluationQueueName
+          queueLength: 1
+          identity: identity.outputs.id
+        }
+      }
+    ]
     workloadProfileName: gpuWorkloadProfileName
     cpu: functionCpu
     memory: functionMemory
@@ -256,7 +289,6 @@ module evaluator 'modules/functionContainerApp.bicep' = {
     storageQueueEndpoint: storage.outputs.queueEndpoint
     traceContainerName: storage.outputs.traceContainerName
     mitigationQueueName: storage.outputs.mitigationQueueName
-    evaluationQueueName: storage.outputs.evaluationQueueName
     durableTaskHubName: durableTaskHubName
     applicationInsightsName: names.applicationInsights
     auditSchedule: auditSchedule

@@ -9,12 +9,14 @@ param tags object
 @description('Name of the container app; also the host name prefix when it has ingress.')
 param name string
 
-@description('Which plane this app is: control (HTTP API, timer, orchestrations, fairness, mitigation decisions, completion queue) or evaluator (the evaluation queue only).')
-@allowed([
-  'control'
-  'evaluator'
-])
-param role string
+@description('True for the control plane (the HTTP API, public ingress); false for the evaluator, reached only through its queue.')
+param externalIngress bool
+
+@description('App settings of this plane on top of the common ones ({name, value} pairs): the control plane\'s dispatch mode, the evaluator\'s function list.')
+param roleSettings array
+
+@description('KEDA scale rules (Container Apps scale.rules): the evaluator\'s azureQueue rule on the evaluation queue; none for the control plane.')
+param scaleRules array
 
 @description('Resource ID of the Container Apps managed environment.')
 param managedEnvironmentId string
@@ -65,16 +67,6 @@ param traceContainerName string
 @description('Queue for mitigation requests.')
 param mitigationQueueName string
 
-@description('Queue the control plane puts one message per task on; the evaluator\'s scale rule watches its length. The app\'s queue trigger reads the same fixed name.')
-param evaluationQueueName string
-
-@description('Evaluator scale rule: queued tasks per replica (1: one replica, one GPU, per waiting task, up to maxReplicas).')
-@minValue(1)
-param evaluationQueueLength int = 1
-
-@description('Control plane: seconds the orchestration waits for a task\'s completion before it dispatches the task again (cover a GPU cold start plus the longest task).')
-param dispatchTimeoutSeconds int = 1800
-
 @description('Durable Functions task hub name; overrides host.json so it matches the queues created with the storage account.')
 param durableTaskHubName string
 
@@ -103,8 +95,6 @@ param device string
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
-
-var isEvaluator = role == 'evaluator'
 
 // Identity-based connections only: no account key or keyed connection string anywhere. The __clientId entries select
 // the user-assigned identity.
@@ -179,34 +169,6 @@ var commonSettings = [
     name: 'SPECFN_QUEUE_STORAGE__serviceUri'
     value: storageQueueEndpoint
   }
-  {
-    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
-    value: applicationInsights.properties.ConnectionString
-  }
-]
-
-// The control plane dispatches through the evaluation queue and never runs the evaluator function itself.
-var controlSettings = [
-  {
-    name: 'Evaluation__Dispatch'
-    value: 'Queue'
-  }
-  {
-    name: 'Evaluation__DispatchTimeoutSeconds'
-    value: string(dispatchTimeoutSeconds)
-  }
-  {
-    name: 'AzureWebJobs.EvaluateQueuedTask.Disabled'
-    value: 'true'
-  }
-]
-
-// The evaluator loads its one function: no HTTP API, no timer, no Durable work on the GPU replicas.
-var evaluatorSettings = [
-  {
-    name: 'AzureFunctionsJobHost__functions__0'
-    value: 'EvaluateQueuedTask'
-  }
 ]
 
 resource app 'Microsoft.App/containerApps@2025-07-01' = {
@@ -226,7 +188,7 @@ resource app 'Microsoft.App/containerApps@2025-07-01' = {
     configuration: {
       activeRevisionsMode: 'Single'
       // The API is the control plane's; the evaluator is reached only through its queue.
-      ingress: isEvaluator
+      ingress: !externalIngress
         ? null
         : {
             external: true
@@ -250,25 +212,23 @@ resource app 'Microsoft.App/containerApps@2025-07-01' = {
             cpu: json(cpu)
             memory: memory
           }
-          env: concat(commonSettings, isEvaluator ? evaluatorSettings : controlSettings)
+          // The connection string is read at deployment time, so it stays out of commonSettings (kept a plain variable).
+          env: concat(
+            commonSettings,
+            [
+              {
+                name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+                value: applicationInsights.properties.ConnectionString
+              }
+            ],
+            roleSettings
+          )
         }
       ]
       scale: {
         minReplicas: minReplicas
         maxReplicas: maxReplicas
-        rules: isEvaluator
-          ? [
-              {
-                name: 'evaluation-queue'
-                azureQueue: {
-                  accountName: storageAccountName
-                  queueName: evaluationQueueName
-                  queueLength: evaluationQueueLength
-                  identity: identityId
-                }
-              }
-            ]
-          : []
+        rules: scaleRules
       }
     }
   }
@@ -278,4 +238,4 @@ resource app 'Microsoft.App/containerApps@2025-07-01' = {
 output name string = app.name
 
 @description('Host name of the app\'s ingress, e.g. ca-xyz.<env domain> (empty for the evaluator, which has none).')
-output defaultHostName string = isEvaluator ? '' : app.properties.configuration.ingress.fqdn
+output defaultHostName string = externalIngress ? app.properties.configuration.ingress.fqdn : ''
