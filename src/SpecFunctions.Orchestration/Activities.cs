@@ -214,7 +214,7 @@ public sealed class ComputeFairnessActivity(ITraceStore store, IOptions<Evaluati
         }
 
         var decision = MitigationDecision.Decide(report, input.Policy);
-        report = report with { Decision = decision };
+        report = report with { Decision = decision, Warnings = input.DeviceWarning is { } device ? [.. report.Warnings, device] : report.Warnings };
         await ReportPublisher.PublishAsync(store, report).ConfigureAwait(false);
         var fairness = report.Suite.Fairness;
         logger.FairnessComputed(input.RunId, fairness.Unfairness, fairness.WorstTask, decision.Action);

@@ -72,9 +72,10 @@ public sealed class EvaluateSuiteOrchestrator : TaskOrchestrator<EvaluationReque
         cancelled |= summaries.Any(s => s.Status == TaskOutcomes.Cancelled);
 
         summaries.Sort((a, b) => string.CompareOrdinal(a.TaskId, b.TaskId));
+        var deviceWarning = DeviceWarnings.For(summaries);
         context.SetCustomStatus(new EvaluationProgress { Phase = "fairness", TasksDone = total, TasksTotal = total });
         var fairness = await context.CallActivityAsync<FairnessOutcome>(
-            DurableNames.ComputeFairness, new FairnessInput { RunId = request.RunId, Tasks = summaries, Policy = request.Mitigation }, TaskEvaluation.Retry).ConfigureAwait(true);
+            DurableNames.ComputeFairness, new FairnessInput { RunId = request.RunId, Tasks = summaries, Policy = request.Mitigation, DeviceWarning = deviceWarning }, TaskEvaluation.Retry).ConfigureAwait(true);
         // A task whose trace vanished after its commit is failed, not evaluated: the outcome must say so.
         summaries = [.. summaries.Select(s => fairness.LostTasks.TryGetValue(s.TaskId, out var error) ? s with { Status = TaskOutcomes.Failed, Error = error } : s)];
         logger.SuiteEvaluated(request.RunId, summaries.Count(s => s.Status == TaskOutcomes.Failed), fairness.Unfairness ?? double.NaN, fairness.Decision);
@@ -90,7 +91,7 @@ public sealed class EvaluateSuiteOrchestrator : TaskOrchestrator<EvaluationReque
         }
 
         context.SetCustomStatus(new EvaluationProgress { Phase = cancelled ? "cancelled" : "done", TasksDone = total, TasksTotal = total });
-        return new EvaluationOutcome { RunId = request.RunId, Tasks = summaries, Fairness = fairness, Mitigation = mitigation, Cancelled = cancelled };
+        return new EvaluationOutcome { RunId = request.RunId, Tasks = summaries, Fairness = fairness, Mitigation = mitigation, Cancelled = cancelled, DeviceWarning = deviceWarning };
     }
 
     // An async wrapper rather than ContinueWith: continuations must stay on the orchestration's scheduler.

@@ -144,6 +144,27 @@ public sealed class QueueDispatchTests(TinyModelsFixture models) : IClassFixture
         Assert.All((await store.GetManifestAsync("cancel-queued"))!.Tasks.Values, t => Assert.Equal(TaskState.Cancelled, t.Status));
     }
 
+    [Fact]
+    public async Task QueueDispatch_EvaluatorAskedForGpuRanOnCpu_OutcomeAndReportCarryTheWarning()
+    {
+        var cpu = new DeviceReport { Requested = "cuda", ExecutionProvider = "CPUExecutionProvider", Note = "no NVIDIA driver visible to this process" };
+        var gpu = new DeviceReport { Requested = "cuda", ExecutionProvider = "CUDAExecutionProvider", GpuName = "NVIDIA T4", DriverVersion = "580.65" };
+        var queue = new FakeQueue { Device = m => m.Task.TaskId == "t01" ? cpu : gpu };
+        var (host, store) = await StartAsync(queue, timeoutSeconds: 30);
+        await using var _ = host;
+
+        var outcome = await RunAsync(host.Client, Request("fell-back", tasks: 2));
+
+        const string expected = "GPU requested but the CPU ran 1 task(s) (t01); their speed-ups are CPU speed-ups: no NVIDIA driver visible to this process";
+        Assert.Equal(expected, outcome.DeviceWarning);
+        Assert.Equal("NVIDIA T4", outcome.Tasks.Single(t => t.TaskId == "t00").Device!.GpuName);
+        Assert.True(outcome.Tasks.Single(t => t.TaskId == "t01").Device!.FellBackToCpu);
+        var report = await ReportPublisher.ReadAsync(store, "fell-back");
+        Assert.Equal([expected], report!.Warnings);
+        await using var html = (await store.OpenArtifactAsync("fell-back", RunArtifact.ReportHtml))!;
+        Assert.Contains("GPU requested but the CPU ran 1 task(s) (t01)", await new StreamReader(html).ReadToEndAsync(), StringComparison.Ordinal);
+    }
+
     private async Task<List<double>> InProcessAlphasAsync()
     {
         await using var host = await DurableTaskTestHost.StartAsync(
@@ -170,6 +191,9 @@ public sealed class QueueDispatchTests(TinyModelsFixture models) : IClassFixture
         public Func<QueuedTask, bool> Lose { get; init; } = _ => false;
 
         public Func<QueuedTask, bool> Duplicate { get; init; } = _ => false;
+
+        /// <summary>What the evaluator reports as its device (the Functions app stamps it from NVML and ONNX Runtime).</summary>
+        public Func<QueuedTask, DeviceReport?> Device { get; init; } = _ => null;
 
         public ServiceProvider Evaluator { get; set; } = null!;
 
@@ -202,7 +226,7 @@ public sealed class QueueDispatchTests(TinyModelsFixture models) : IClassFixture
         private async Task EvaluateAsync(QueuedTask message)
         {
             var activity = Evaluator.GetRequiredService<EvaluateTaskActivity>();
-            var summary = await activity.RunAsync(new QueueActivityContext(), message.Task);
+            var summary = await activity.RunAsync(new QueueActivityContext(), message.Task) with { Device = Device(message) };
             var name = QueueDispatch.CompletionEvent(message.Task.TaskId);
             await Client.RaiseEventAsync(message.InstanceId, name, summary);
             if (Duplicate(message))

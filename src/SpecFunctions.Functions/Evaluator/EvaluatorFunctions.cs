@@ -15,7 +15,8 @@ namespace SpecFunctions.Functions.Evaluator;
 /// evaluation is left to the queue's redelivery for <c>Evaluation:MaxAttempts</c> deliveries, then reported failed. A
 /// deployment runs this function alone on the GPU profile (<c>AzureFunctionsJobHost__functions__0=EvaluateQueuedTask</c>).
 /// </summary>
-public sealed class EvaluatorFunctions(EvaluateTaskActivity evaluateTask, TaskQueues queues, IOptions<EvaluationOptions> options, ILogger<EvaluatorFunctions> logger)
+public sealed class EvaluatorFunctions(
+    EvaluateTaskActivity evaluateTask, TaskQueues queues, GpuProbe gpu, IOptions<EvaluationOptions> options, ILogger<EvaluatorFunctions> logger)
 {
     public const string EvaluateQueuedTask = nameof(EvaluateQueuedTask);
 
@@ -30,12 +31,14 @@ public sealed class EvaluatorFunctions(EvaluateTaskActivity evaluateTask, TaskQu
         span?.SetTag("specfn.task_id", input.TaskId);
         span?.SetTag("specfn.dispatch", queued.Dispatch);
         span?.SetTag("messaging.message.delivery_count", message.DequeueCount);
+        span?.SetTag("specfn.device.requested", gpu.Describe(null).Requested);
         logger.QueuedTaskReceived(input.RunId, input.TaskId, queued.Dispatch, message.DequeueCount);
 
         TaskSummary summary;
         try
         {
             summary = await evaluateTask.RunAsync(new FunctionActivityContext(EvaluateQueuedTask, context), input).ConfigureAwait(false);
+            summary = DeviceLog.Stamp(summary, gpu, logger, input.RunId);
         }
         catch (Exception ex) when (message.DequeueCount >= options.Value.MaxAttempts && ex is not OperationCanceledException)
         {
@@ -87,5 +90,31 @@ public sealed class CompletionFunctions(ILogger<CompletionFunctions> logger)
 
         await client.RaiseEventAsync(completion.InstanceId, QueueDispatch.CompletionEvent(completion.Summary.TaskId), completion.Summary, cancellationToken).ConfigureAwait(false);
         logger.CompletionRaised(completion.InstanceId, completion.Summary.TaskId, completion.Summary.Status, completion.Dispatch);
+    }
+}
+
+/// <summary>Stamps a task summary with its device report and logs it; a GPU run that fell back to the CPU is a warning.</summary>
+internal static class DeviceLog
+{
+    public static TaskSummary Stamp(TaskSummary summary, GpuProbe gpu, ILogger logger, string runId)
+    {
+        if (summary.Status is not (TaskOutcomes.Committed or TaskOutcomes.Reused) || summary.ExecutionProvider is null)
+        {
+            return summary;
+        }
+
+        var device = gpu.Describe(summary.ExecutionProvider);
+        Activity.Current?.SetTag("specfn.device.execution_provider", device.ExecutionProvider);
+        Activity.Current?.SetTag("specfn.device.gpu", device.GpuName);
+        if (device.FellBackToCpu)
+        {
+            logger.GpuFallback(runId, summary.TaskId, device.Note ?? "ONNX Runtime could not load its CUDA execution provider");
+        }
+        else
+        {
+            logger.TaskDevice(runId, summary.TaskId, device.ExecutionProvider, device.GpuName ?? "none", device.DriverVersion ?? "none");
+        }
+
+        return summary with { Device = device };
     }
 }

@@ -184,6 +184,8 @@ public static class HostingExtensions
         services.AddSingleton<IDrafterTrainer, SpecFunctions.Orchestration.Demo.DemoDrafterTrainer>();
         // Queue dispatch (Evaluation:Dispatch = Queue): tasks go to the evaluation queue of the app's storage account.
         services.TryAddSingleton(sp => new SpecFunctions.Functions.Evaluator.TaskQueues(configuration));
+        services.TryAddSingleton<SpecFunctions.Functions.Evaluator.GpuProbe>();
+        services.AddHostedService<SpecFunctions.Functions.Evaluator.DeviceStartupCheck>();
         services.Replace(ServiceDescriptor.Singleton<ITaskDispatcher, SpecFunctions.Functions.Evaluator.QueueTaskDispatcher>());
         if (SpecFunctions.Functions.Mitigation.QueueMitigationPlanSender.FromConfiguration(configuration) is { } sender)
         {
