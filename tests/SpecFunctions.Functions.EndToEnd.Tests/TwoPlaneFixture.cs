@@ -66,13 +66,18 @@ public sealed class TwoPlaneFixture : IAsyncLifetime
         await StartEvaluatorAsync();
     }
 
-    /// <summary>Starts an evaluator host (its own port); returns how long it took to answer.</summary>
-    public async Task<TimeSpan> StartEvaluatorAsync()
+    /// <summary>Starts an evaluator host (its own port) with <paramref name="extra"/> settings; returns how long it took to answer.</summary>
+    public async Task<TimeSpan> StartEvaluatorAsync(IReadOnlyDictionary<string, string>? extra = null)
     {
         Assert.Null(Evaluator);
         var clock = Stopwatch.StartNew();
         var settings = FunctionsAppFixture.SampleSettings(ConnectionString);
         settings["AzureFunctionsJobHost__functions__0"] = "EvaluateQueuedTask";
+        foreach (var (name, value) in extra ?? new Dictionary<string, string>())
+        {
+            settings[name] = value;
+        }
+
         Evaluator = await FunctionsHost.StartAsync(
             AppFolder, AzuriteFixture.FreePort(), ConnectionString, FunctionsAppFixture.MasterKey, settings, _work, $"evaluator-{++_evaluatorStarts}.log");
         Evaluators.Add(Evaluator);

@@ -60,6 +60,16 @@ public sealed class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHelper outp
         Assert.Equal("Completed", status.GetProperty("runtimeStatus").GetString());
         Assert.Equal("done", status.GetProperty("progress").GetProperty("phase").GetString());
         Assert.All(tasks, id => Assert.Equal("committed", States(status)[id]));
+        foreach (var task in status.GetProperty("output").GetProperty("tasks").EnumerateArray())
+        {
+            // The evaluator says where it ran: the CPU it was asked for here (the GPU fields need an NVIDIA driver).
+            var device = task.GetProperty("device");
+            Assert.Equal("cpu", device.GetProperty("requested").GetString());
+            Assert.Equal("CPUExecutionProvider", device.GetProperty("executionProvider").GetString());
+            Assert.False(device.GetProperty("fellBackToCpu").GetBoolean());
+        }
+
+        Assert.False(status.TryGetProperty("deviceWarning", out _));
         foreach (var id in tasks)
         {
             // Evaluated once, on the evaluator; dispatched once and completed through the completion queue on the control plane.
@@ -81,7 +91,7 @@ public sealed class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHelper outp
     }
 
     [Fact]
-    public async Task SubmittedWhileTheEvaluatorIsDown_MessagesWait_EvaluatorStartedLater_RunCompletes()
+    public async Task SubmittedWhileTheEvaluatorIsDown_MessagesWait_GpuEvaluatorStartedLater_RunCompletes_CpuFallbackMarked()
     {
         const string runId = "two-plane-cold";
         var tasks = EndToEndTests.Languages.Take(3).ToList();
@@ -95,8 +105,9 @@ public sealed class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHelper outp
         Assert.Equal("Running", waiting.GetProperty("runtimeStatus").GetString());
         Assert.All((await planes.Store.GetManifestAsync(runId))!.Tasks.Values, t => Assert.Equal(TaskState.Pending, t.Status));
 
+        // The evaluator asks for the GPU this machine does not have: ONNX Runtime falls back to the CPU, and the run says so.
         var clock = Stopwatch.StartNew();
-        var started = await planes.StartEvaluatorAsync();
+        var started = await planes.StartEvaluatorAsync(new Dictionary<string, string> { ["Onnx__Device"] = "Cuda" });
         var status = await WaitFinishedAsync(runId, TimeSpan.FromMinutes(3));
         output.WriteLine(
             $"evaluator down: {queued} message(s) waited on the queue; evaluator host up in {started.TotalSeconds:F1} s, "
@@ -106,6 +117,22 @@ public sealed class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHelper outp
         Assert.All(tasks, id => Assert.Equal("committed", States(status)[id]));
         Assert.All(tasks, id => Assert.Single(planes.Control.LogLines($"Run {runId}: task {id} put on the evaluation queue")));
         await RunAssertions.AssertWholeTracesAsync(planes.Store, runId, tasks, prompts: 2);
+
+        // GPU requested, CPU used: marked in the status body, its header, the outcome and the report, not only logged.
+        using var response = await planes.Http.GetAsync($"evaluations/{runId}");
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var warning = body.GetProperty("deviceWarning").GetString()!;
+        output.WriteLine($"device warning: {warning}");
+        Assert.StartsWith("GPU requested but the CPU ran 3 task(s) (en, es, fr)", warning, StringComparison.Ordinal);
+        Assert.Equal("cpu", Assert.Single(response.Headers.GetValues("X-Specfn-Device-Fallback")));
+        Assert.All(body.GetProperty("output").GetProperty("tasks").EnumerateArray(), t => Assert.True(t.GetProperty("device").GetProperty("fellBackToCpu").GetBoolean()));
+        var report = await planes.Http.GetFromJsonAsync<JsonElement>($"evaluations/{runId}/report");
+        Assert.Equal([warning], report.GetProperty("warnings").EnumerateArray().Select(w => w.GetString()));
+        Assert.All(tasks, id => Assert.Single(planes.Evaluator!.LogLines($"Run {runId} task {id}: GPU requested but the CPU did the work: no NVIDIA driver")));
+
+        // Back to the CPU evaluator the other tests expect.
+        planes.KillEvaluator();
+        await planes.StartEvaluatorAsync();
     }
 
     [Fact]

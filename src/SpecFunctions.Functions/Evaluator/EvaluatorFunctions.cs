@@ -39,6 +39,9 @@ public sealed class EvaluatorFunctions(
         {
             summary = await evaluateTask.RunAsync(new FunctionActivityContext(EvaluateQueuedTask, context), input).ConfigureAwait(false);
             summary = DeviceLog.Stamp(summary, gpu, logger, input.RunId);
+            span?.SetTag("specfn.status", summary.Status);
+            span?.SetTag("specfn.steps", summary.Steps);
+            span?.SetTag("specfn.generated_tokens", summary.GeneratedTokens);
         }
         catch (Exception ex) when (message.DequeueCount >= options.Value.MaxAttempts && ex is not OperationCanceledException)
         {

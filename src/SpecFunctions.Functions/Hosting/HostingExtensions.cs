@@ -81,24 +81,28 @@ public static class HostingExtensions
         return string.IsNullOrWhiteSpace(configuration[OtlpEndpointSetting]) ? TelemetryExporter.Console : TelemetryExporter.Otlp;
     }
 
-    /// <summary>Traces and metrics of <see cref="SpecFunctionsTelemetry"/> (and the Durable/Functions worker sources) to the selected exporter.</summary>
+    /// <summary>
+    /// OpenTelemetry the documented way for the isolated worker: <c>AddOpenTelemetry().UseFunctionsWorkerDefaults()</c>
+    /// (Microsoft.Azure.Functions.Worker.OpenTelemetry: each invocation's span continues the host's trace, so host and
+    /// worker telemetry correlate; host.json sets <c>telemetryMode: OpenTelemetry</c>), then the exporter:
+    /// <c>UseAzureMonitorExporter</c> (traces, metrics and logs) when <c>APPLICATIONINSIGHTS_CONNECTION_STRING</c> is set,
+    /// else OTLP, else the console. Sources: <see cref="SpecFunctionsTelemetry"/> (submit, dispatch, the queue hops, the
+    /// evaluation and its model calls) and Durable Task's (orchestrations and activities).
+    /// </summary>
     public static IServiceCollection AddSpecFunctionsTelemetry(this IServiceCollection services, IConfiguration configuration)
     {
         var exporter = SelectExporter(configuration);
         var otel = services.AddOpenTelemetry()
+            .UseFunctionsWorkerDefaults()
             .ConfigureResource(resource => resource.AddService("specfunctions"))
-            .WithTracing(tracing => tracing
-                .AddSource(SpecFunctionsTelemetry.Name)
-                .AddSource("Microsoft.DurableTask")
-                .AddSource("Microsoft.Azure.Functions.Worker"))
+            .WithTracing(tracing => tracing.AddSpecFunctionsSources())
             .WithMetrics(metrics => metrics.AddMeter(SpecFunctionsTelemetry.Name));
 
         // The exporters read their own settings (connection string, endpoint) from the environment; none is logged here.
         switch (exporter)
         {
             case TelemetryExporter.AzureMonitor:
-                otel.WithTracing(t => t.AddAzureMonitorTraceExporter(o => o.ConnectionString = configuration[AzureMonitorConnectionStringSetting]))
-                    .WithMetrics(m => m.AddAzureMonitorMetricExporter(o => o.ConnectionString = configuration[AzureMonitorConnectionStringSetting]));
+                otel.UseAzureMonitorExporter(o => o.ConnectionString = configuration[AzureMonitorConnectionStringSetting]);
                 break;
             case TelemetryExporter.Otlp:
                 otel.WithTracing(t => t.AddOtlpExporter()).WithMetrics(m => m.AddOtlpExporter());
@@ -110,6 +114,13 @@ public static class HostingExtensions
 
         return services;
     }
+
+    /// <summary>The activity sources of one evaluation's trace: the app's own and Durable Task's (client, worker).</summary>
+    public static TracerProviderBuilder AddSpecFunctionsSources(this TracerProviderBuilder tracing) => tracing
+        .AddSource(SpecFunctionsTelemetry.Name)
+        .AddSource("Microsoft.DurableTask")
+        .AddSource("Microsoft.DurableTask.*")
+        .AddSource("Microsoft.Azure.Functions.Worker");
 
     /// <summary>
     /// The trace store on Azure Blob Storage (section <see cref="BlobTraceStoreOptions.SectionName"/>), plus the suite

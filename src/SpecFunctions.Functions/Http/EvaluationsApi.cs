@@ -45,6 +45,11 @@ public sealed class EvaluationsApi(EvaluationRequestParser parser, ITraceStore s
 
         var evaluation = parsed.Value!;
         var runId = evaluation.RunId;
+
+        // The root of the run's trace below the host's request span: Durable carries it into the orchestration.
+        using var span = SpecFunctionsTelemetry.ActivitySource.StartActivity("SubmitEvaluation");
+        span?.SetTag("specfn.run_id", runId);
+        span?.SetTag("specfn.tasks", evaluation.Suite.Tasks.Count);
         var existing = await client.GetInstanceAsync(runId, true, cancellationToken);
         if (existing is not null)
         {
