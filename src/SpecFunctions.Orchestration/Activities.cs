@@ -185,6 +185,9 @@ public sealed class ComputeFairnessActivity(ITraceStore store, IOptions<Evaluati
 {
     public override async Task<FairnessOutcome> RunAsync(TaskActivityContext context, FairnessInput input)
     {
+        using var span = EvaluationTelemetry.Source.StartActivity("ComputeFairness");
+        span?.SetTag("specfn.run_id", input.RunId);
+        span?.SetTag("specfn.tasks", input.Tasks.Count);
         foreach (var failed in input.Tasks.Where(t => t.Status == TaskOutcomes.Failed))
         {
             await store.MarkTaskFailedAsync(input.RunId, failed.TaskId, failed.Error ?? "failed").ConfigureAwait(false);

@@ -12,6 +12,7 @@ using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
+using Microsoft.Azure.Functions.Worker.OpenTelemetry;
 using SpecFunctions.Core.Evaluation;
 using SpecFunctions.Core.Reporting;
 using SpecFunctions.Core.Storage;
