@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenTelemetry;
+using OpenTelemetry.Logs;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -106,10 +107,18 @@ public static class HostingExtensions
                 otel.UseAzureMonitorExporter(o => o.ConnectionString = configuration[AzureMonitorConnectionStringSetting]);
                 break;
             case TelemetryExporter.Otlp:
-                otel.WithTracing(t => t.AddOtlpExporter()).WithMetrics(m => m.AddOtlpExporter());
+                otel.WithTracing(t => t.AddOtlpExporter()).WithMetrics(m => m.AddOtlpExporter()).WithLogging(l => l.AddOtlpExporter());
                 break;
             default:
                 otel.WithTracing(t => t.AddConsoleExporter()).WithMetrics(m => m.AddConsoleExporter());
+
+                // With the worker's OpenTelemetry on, the host stops relaying worker logs (the worker exports its own);
+                // locally that means stdout, one line per entry, which the host shows with its own output.
+                services.AddLogging(logging => logging.AddSimpleConsole(o =>
+                {
+                    o.SingleLine = true;
+                    o.TimestampFormat = "HH:mm:ss.fff ";
+                }));
                 break;
         }
 
