@@ -1,4 +1,4 @@
-metadata description = 'SpecFunctions: speculative-decoding fairness evaluations as an Azure Functions app on Azure Container Apps serverless GPUs, with identity-only storage access and Application Insights telemetry.'
+metadata description = 'SpecFunctions: speculative-decoding fairness evaluations as two Azure Functions apps on Azure Container Apps (kind functionapp) from one image: a control plane on the Consumption (CPU) profile, kept at one replica, and an evaluator plane on a serverless GPU profile that scales from zero on the evaluation queue; identity-only storage access and Application Insights telemetry.'
 
 targetScope = 'resourceGroup'
 
@@ -17,21 +17,44 @@ param location string = resourceGroup().location
 ])
 param gpuWorkloadProfileType string = 'Consumption-GPU-NC8as-T4'
 
-@description('vCPU per replica, as a decimal string. T4 replicas offer up to 8, A100 replicas up to 24.')
+@description('vCPU per evaluator replica, as a decimal string. T4 replicas offer up to 8, A100 replicas up to 24.')
 param functionCpu string = '8.0'
 
-@description('Memory per replica with unit. T4 replicas offer up to 56Gi, A100 replicas up to 220Gi.')
+@description('Memory per evaluator replica with unit. T4 replicas offer up to 56Gi, A100 replicas up to 220Gi.')
 param functionMemory string = '56Gi'
 
-@description('Fewest replicas kept running; 0 scales the GPU to zero when idle (no charge, cold start on the next request).')
+@description('Fewest evaluator (GPU) replicas kept running; 0 scales the GPU to zero when the evaluation queue is empty (no GPU charge, a cold start when tasks arrive).')
 @minValue(0)
 @maxValue(20)
 param minReplicas int = 0
 
-@description('Most replicas (each holds one GPU); bounded by the subscription\'s serverless GPU quota.')
+@description('Most evaluator replicas (each holds one GPU and evaluates one task at a time); bounded by the subscription\'s serverless GPU quota.')
 @minValue(1)
 @maxValue(100)
 param maxReplicas int = 2
+
+@description('vCPU per control-plane replica (Consumption profile), as a decimal string; fairness bootstraps and the demo family\'s s-CDF run here.')
+param controlCpu string = '1.0'
+
+@description('Memory per control-plane replica with unit (Consumption profile: 2Gi per vCPU).')
+param controlMemory string = '2Gi'
+
+@description('Control-plane replicas kept running. At least 1: Durable Functions on the Azure Storage backend does not scale from zero on Container Apps, and orchestrations left in its queues would wait for an HTTP request to wake a replica.')
+@minValue(1)
+@maxValue(5)
+param controlMinReplicas int = 1
+
+@description('Most control-plane replicas.')
+@minValue(1)
+@maxValue(10)
+param controlMaxReplicas int = 1
+
+@description('Image of the evaluator plane (azd sets SERVICE_EVALUATOR_IMAGE_NAME after its first push; the same Dockerfile as the control plane). Empty: the placeholder image.')
+param evaluatorImageName string = ''
+
+@description('Seconds the control plane waits for a task\'s completion before it puts the task on the evaluation queue again; cover a GPU cold start plus the longest task.')
+@minValue(60)
+param dispatchTimeoutSeconds int = 1800
 
 @description('Image to run (azd sets SERVICE_API_IMAGE_NAME after its first push). Empty: a public Functions sample image holds the place until the first deploy.')
 param apiImageName string = ''
@@ -89,7 +112,8 @@ var names = {
   identity: 'id-${resourceToken}'
   registry: 'cr${resourceToken}'
   environment: 'cae-${resourceToken}'
-  functionApp: 'func-${resourceToken}'
+  control: 'ca-ctl-${resourceToken}'
+  evaluator: 'ca-gpu-${resourceToken}'
 }
 var gpuWorkloadProfileName = 'gpu'
 // Placeholder until the first image push; Microsoft's Functions-on-Container-Apps quickstart image.
@@ -167,19 +191,40 @@ module environment 'modules/containerAppsEnvironment.bicep' = {
   ]
 }
 
-module functionApp 'modules/functionApp.bicep' = {
-  name: 'functionApp'
+// Two planes, one image. The control plane (HTTP API, nightly timer, orchestrations, fairness, mitigation decisions,
+// the completion queue) runs on the CPU Consumption profile at one replica; the evaluator runs only EvaluateQueuedTask on
+// the GPU profile and scales from zero on the length of the evaluation queue.
+module controlPlane 'modules/functionContainerApp.bicep' = {
+  name: 'controlPlane'
   params: {
     location: location
     tags: union(tags, { 'azd-service-name': 'api' })
-    name: names.functionApp
-    managedEnvironmentId: environment.outputs.id
-    workloadProfileName: gpuWorkloadProfileName
-    cpu: functionCpu
-    memory: functionMemory
-    minReplicas: minReplicas
-    maxReplicas: maxReplicas
+    name: names.control
+    externalIngress: true
+    // Dispatch through the evaluation queue; never run the evaluator function here.
+    roleSettings: [
+      {
+        name: 'Evaluation__Dispatch'
+        value: 'Queue'
+      }
+      {
+        name: 'Evaluation__DispatchTimeoutSeconds'
+        value: string(dispatchTimeoutSeconds)
+      }
+      {
+        name: 'AzureWebJobs.EvaluateQueuedTask.Disabled'
+        value: 'true'
+      }
+    ]
+    scaleRules: []
+    workloadProfileName: 'Consumption'
+    cpu: controlCpu
+    memory: controlMemory
+    minReplicas: controlMinReplicas
+    maxReplicas: controlMaxReplicas
     image: empty(apiImageName) ? placeholderImage : apiImageName
+    device: 'cpu'
+    managedEnvironmentId: environment.outputs.id
     registryLoginServer: registry.outputs.loginServer
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
@@ -194,7 +239,6 @@ module functionApp 'modules/functionApp.bicep' = {
     modelsRoot: modelsRoot
     fairnessUnfairnessThreshold: fairnessUnfairnessThreshold
     fairnessSpeedupGapThreshold: fairnessSpeedupGapThreshold
-    device: 'cuda'
   }
   // The roles must exist before the first start: the host needs storage and the image pull needs AcrPull.
   dependsOn: [
@@ -203,14 +247,72 @@ module functionApp 'modules/functionApp.bicep' = {
   ]
 }
 
+module evaluator 'modules/functionContainerApp.bicep' = {
+  name: 'evaluator'
+  params: {
+    location: location
+    tags: union(tags, { 'azd-service-name': 'evaluator' })
+    name: names.evaluator
+    externalIngress: false
+    // Load the one function: no HTTP API, timer or Durable work on the GPU replicas.
+    roleSettings: [
+      {
+        name: 'AzureFunctionsJobHost__functions__0'
+        value: 'EvaluateQueuedTask'
+      }
+    ]
+    // One replica (one GPU) per waiting task, up to maxReplicas; KEDA reads the queue with the managed identity.
+    scaleRules: [
+      {
+        name: 'evaluation-queue'
+        azureQueue: {
+          accountName: storage.outputs.name
+          queueName: storage.outputs.evaluationQueueName
+          queueLength: 1
+          identity: identity.outputs.id
+        }
+      }
+    ]
+    workloadProfileName: gpuWorkloadProfileName
+    cpu: functionCpu
+    memory: functionMemory
+    minReplicas: minReplicas
+    maxReplicas: maxReplicas
+    image: empty(evaluatorImageName) ? placeholderImage : evaluatorImageName
+    device: 'cuda'
+    managedEnvironmentId: environment.outputs.id
+    registryLoginServer: registry.outputs.loginServer
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    storageQueueEndpoint: storage.outputs.queueEndpoint
+    traceContainerName: storage.outputs.traceContainerName
+    mitigationQueueName: storage.outputs.mitigationQueueName
+    durableTaskHubName: durableTaskHubName
+    applicationInsightsName: names.applicationInsights
+    auditSchedule: auditSchedule
+    modelsRoot: modelsRoot
+    fairnessUnfairnessThreshold: fairnessUnfairnessThreshold
+    fairnessSpeedupGapThreshold: fairnessSpeedupGapThreshold
+  }
+  dependsOn: [
+    monitoring
+    rbac
+  ]
+}
+
 @description('Base URL of the API, e.g. https://func-xyz.<env domain>/api.')
-output API_BASE_URL string = 'https://${functionApp.outputs.defaultHostName}/api'
+output API_BASE_URL string = 'https://${controlPlane.outputs.defaultHostName}/api'
 
-@description('Default host name of the function app.')
-output FUNCTION_APP_HOSTNAME string = functionApp.outputs.defaultHostName
+@description('Host name of the control plane (the API).')
+output FUNCTION_APP_HOSTNAME string = controlPlane.outputs.defaultHostName
 
-@description('Name of the function app (for az functionapp commands).')
-output FUNCTION_APP_NAME string = functionApp.outputs.name
+@description('Name of the control-plane container app (for az containerapp commands).')
+output FUNCTION_APP_NAME string = controlPlane.outputs.name
+
+@description('Name of the evaluator (GPU) container app.')
+output EVALUATOR_APP_NAME string = evaluator.outputs.name
 
 @description('Name of the storage account holding traces and reports.')
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name

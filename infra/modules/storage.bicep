@@ -17,6 +17,12 @@ param traceContainerName string
 @description('Queue the mitigation requests go to (app setting MITIGATION_QUEUE).')
 param mitigationQueueName string
 
+@description('Queue the control plane puts one message per task on (the app\'s fixed name specfn-evaluations); the evaluator scales on its length.')
+param evaluationQueueName string = 'specfn-evaluations'
+
+@description('Queue the evaluator reports each task\'s completion on (the app\'s fixed name specfn-completions).')
+param completionQueueName string = 'specfn-completions'
+
 @description('Durable Functions task hub name (letters and digits, starting with a letter). Its control and work-item queues and its tables are created here so the first orchestration does not wait on creating them.')
 @minLength(3)
 @maxLength(45)
@@ -91,6 +97,13 @@ resource mitigationQueue 'Microsoft.Storage/storageAccounts/queueServices/queues
   name: mitigationQueueName
 }
 
+resource taskQueues 'Microsoft.Storage/storageAccounts/queueServices/queues@2025-01-01' = [
+  for queueName in [evaluationQueueName, completionQueueName]: {
+    parent: queueService
+    name: queueName
+  }
+]
+
 resource durableControlQueues 'Microsoft.Storage/storageAccounts/queueServices/queues@2025-01-01' = [
   for i in range(0, durablePartitionCount): {
     parent: queueService
@@ -132,6 +145,9 @@ output queueEndpoint string = storage.properties.primaryEndpoints.queue
 
 @description('Name of the trace container.')
 output traceContainerName string = traceContainer.name
+
+@description('Name of the evaluation queue.')
+output evaluationQueueName string = taskQueues[0].name
 
 @description('Name of the mitigation queue.')
 output mitigationQueueName string = mitigationQueue.name

@@ -23,6 +23,30 @@ internal static partial class Logs
     [LoggerMessage(104, LogLevel.Information, "Raised DrafterReady for the mitigation of run {RunId} (drafter {Drafter})")]
     public static partial void DrafterReadyRaised(this ILogger logger, string runId, string drafter);
 
+    [LoggerMessage(110, LogLevel.Information, "Evaluator: run {RunId} task {TaskId} received (dispatch {Dispatch}, delivery {Delivery})")]
+    public static partial void QueuedTaskReceived(this ILogger logger, string runId, string taskId, int dispatch, long delivery);
+
+    [LoggerMessage(111, LogLevel.Error, "Evaluator: run {RunId} task {TaskId} failed on delivery {Delivery}, the last one; reported failed")]
+    public static partial void QueuedTaskFailed(this ILogger logger, Exception exception, string runId, string taskId, long delivery);
+
+    [LoggerMessage(112, LogLevel.Information, "Completion of task {TaskId} ({Status}, dispatch {Dispatch}) raised on {InstanceId}")]
+    public static partial void CompletionRaised(this ILogger logger, string instanceId, string taskId, string status, int dispatch);
+
+    [LoggerMessage(113, LogLevel.Information, "Completion of task {TaskId} (dispatch {Dispatch}) for {InstanceId} dropped: the orchestration is not running")]
+    public static partial void LateCompletionDropped(this ILogger logger, string instanceId, string taskId, int dispatch);
+
+    [LoggerMessage(114, LogLevel.Information, "Run {RunId} task {TaskId} ran on {ExecutionProvider} (GPU {Gpu}, driver {Driver})")]
+    public static partial void TaskDevice(this ILogger logger, string runId, string taskId, string executionProvider, string gpu, string driver);
+
+    [LoggerMessage(115, LogLevel.Warning, "Run {RunId} task {TaskId}: GPU requested but the CPU did the work: {Reason}")]
+    public static partial void GpuFallback(this ILogger logger, string runId, string taskId, string reason);
+
+    [LoggerMessage(116, LogLevel.Information, "Device: {Requested} requested; GPU {Gpu}, driver {Driver} (CUDA {DriverCuda}){Problem}")]
+    public static partial void DeviceAtStartup(this ILogger logger, string requested, string gpu, string driver, string driverCuda, string problem);
+
+    [LoggerMessage(117, LogLevel.Warning, "GPU requested but this process cannot use one; evaluations will run on the CPU and be marked so: {Reason}")]
+    public static partial void GpuUnusableAtStartup(this ILogger logger, string reason);
+
     [LoggerMessage(200, LogLevel.Information, "Nightly audit of {SuiteCount} registered suite(s)")]
     public static partial void AuditStarted(this ILogger logger, int suiteCount);
 

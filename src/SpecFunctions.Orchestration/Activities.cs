@@ -16,7 +16,7 @@ using SpecFunctions.Onnx;
 namespace SpecFunctions.Orchestration;
 
 /// <summary>Resolves the models, records their SHA-256 identities and writes the run manifest (idempotent).</summary>
-public sealed class PrepareRunActivity(ITraceStore store, ModelCache models) : TaskActivity<EvaluationRequest, PreparedRun>
+public sealed class PrepareRunActivity(ITraceStore store, ModelCache models, IOptions<EvaluationOptions> options) : TaskActivity<EvaluationRequest, PreparedRun>
 {
     public override async Task<PreparedRun> RunAsync(TaskActivityContext context, EvaluationRequest request)
     {
@@ -38,7 +38,7 @@ public sealed class PrepareRunActivity(ITraceStore store, ModelCache models) : T
         }
 
         await store.CreateRunAsync(manifest).ConfigureAwait(false);
-        return new PreparedRun { RunId = request.RunId, Drafter = drafterId, Verifier = verifierId };
+        return new PreparedRun { RunId = request.RunId, Drafter = drafterId, Verifier = verifierId, Dispatch = QueueDispatch.From(options.Value) };
     }
 }
 
@@ -188,6 +188,9 @@ public sealed class ComputeFairnessActivity(ITraceStore store, IOptions<Evaluati
 {
     public override async Task<FairnessOutcome> RunAsync(TaskActivityContext context, FairnessInput input)
     {
+        using var span = EvaluationTelemetry.Source.StartActivity("ComputeFairness");
+        span?.SetTag("specfn.run_id", input.RunId);
+        span?.SetTag("specfn.tasks", input.Tasks.Count);
         foreach (var failed in input.Tasks.Where(t => t.Status == TaskOutcomes.Failed))
         {
             await store.MarkTaskFailedAsync(input.RunId, failed.TaskId, failed.Error ?? "failed").ConfigureAwait(false);
@@ -217,7 +220,7 @@ public sealed class ComputeFairnessActivity(ITraceStore store, IOptions<Evaluati
         }
 
         var decision = MitigationDecision.Decide(report, input.Policy);
-        report = report with { Decision = decision };
+        report = report with { Decision = decision, Warnings = input.DeviceWarning is { } device ? [.. report.Warnings, device] : report.Warnings };
         await ReportPublisher.PublishAsync(store, report).ConfigureAwait(false);
         var fairness = report.Suite.Fairness;
         logger.FairnessComputed(input.RunId, fairness.Unfairness, fairness.WorstTask, decision.Action);

@@ -10,6 +10,9 @@ public sealed record PreparedRun
     public required string RunId { get; init; }
     public required ModelIdentity Drafter { get; init; }
     public required ModelIdentity Verifier { get; init; }
+
+    /// <summary>How this run's tasks are dispatched (null: in process). Recorded here so replays see the same choice.</summary>
+    public QueueDispatch? Dispatch { get; init; }
 }
 
 /// <summary>Input of one <c>EvaluateTask</c> activity.</summary>
@@ -33,6 +36,9 @@ public sealed record EvaluateTaskInput
 public sealed record TaskChunkInput
 {
     public required IReadOnlyList<EvaluateTaskInput> Tasks { get; init; }
+
+    /// <summary>The run's queue dispatch (null: in process).</summary>
+    public QueueDispatch? Dispatch { get; init; }
 }
 
 /// <summary>Task states a summary reports.</summary>
@@ -71,6 +77,35 @@ public sealed record TaskSummary
     public DateTimeOffset? StartedAt { get; init; }
     public DateTimeOffset? CompletedAt { get; init; }
     public string? ExecutionProvider { get; init; }
+
+    /// <summary>Where the evaluation ran: requested device, execution provider, GPU and driver (the Functions app fills it).</summary>
+    public DeviceReport? Device { get; init; }
+}
+
+/// <summary>
+/// The device a task evaluation ran on, as the evaluating process saw it: the device the deployment asked for
+/// (<c>SPECFN_DEVICE</c> / <c>Onnx:Device</c>), the execution provider ONNX Runtime actually used, and the NVIDIA GPU
+/// and driver visible to the process (from NVML; null when there is none).
+/// </summary>
+public sealed record DeviceReport
+{
+    /// <summary>cpu | cuda.</summary>
+    public required string Requested { get; init; }
+
+    /// <summary>CPUExecutionProvider | CUDAExecutionProvider.</summary>
+    public required string ExecutionProvider { get; init; }
+
+    public string? GpuName { get; init; }
+    public string? DriverVersion { get; init; }
+
+    /// <summary>The newest CUDA version the driver supports, e.g. "12.4".</summary>
+    public string? DriverCudaVersion { get; init; }
+
+    /// <summary>Why a GPU was not used, or what is wrong with the one there (e.g. a driver too old for the CUDA libraries).</summary>
+    public string? Note { get; init; }
+
+    /// <summary>A GPU was asked for and the CPU did the work: measured at GPU prices, timed at CPU speed.</summary>
+    public bool FellBackToCpu => Requested == "cuda" && ExecutionProvider != "CUDAExecutionProvider";
 }
 
 /// <summary>Input of <c>ComputeFairness</c>.</summary>
@@ -79,6 +114,9 @@ public sealed record FairnessInput
     public required string RunId { get; init; }
     public required IReadOnlyList<TaskSummary> Tasks { get; init; }
     public required MitigationPolicy Policy { get; init; }
+
+    /// <summary>A device warning for the report (<see cref="EvaluationOutcome.DeviceWarning"/>), or null.</summary>
+    public string? DeviceWarning { get; init; }
 }
 
 /// <summary>The fairness result and the mitigation decision.</summary>
@@ -115,6 +153,27 @@ public sealed record EvaluationOutcome
     /// <summary>True when the run was cancelled: tasks not evaluated are <see cref="TaskOutcomes.Cancelled"/>, no mitigation ran.</summary>
     public bool Cancelled { get; init; }
 
+    /// <summary>Set when a GPU was requested and some task ran on the CPU (<see cref="DeviceReport.FellBackToCpu"/>): which tasks, and why.</summary>
+    public string? DeviceWarning { get; init; }
+
     [JsonIgnore]
     public int FailedTasks => Tasks.Count(t => t.Status == TaskOutcomes.Failed);
+}
+
+/// <summary>The run-level device warning: a GPU was requested and some tasks ran on the CPU.</summary>
+public static class DeviceWarnings
+{
+    /// <summary>One sentence naming the tasks that fell back and why, or null when none did.</summary>
+    public static string? For(IEnumerable<TaskSummary> tasks)
+    {
+        var fell = tasks.Where(t => t.Device?.FellBackToCpu == true).ToList();
+        if (fell.Count == 0)
+        {
+            return null;
+        }
+
+        var notes = fell.Select(t => t.Device!.Note).Where(n => !string.IsNullOrWhiteSpace(n)).Distinct(StringComparer.Ordinal).ToList();
+        var why = notes.Count > 0 ? string.Join("; ", notes) : "ONNX Runtime could not load its CUDA execution provider";
+        return $"GPU requested but the CPU ran {fell.Count} task(s) ({string.Join(", ", fell.Select(t => t.TaskId))}); their speed-ups are CPU speed-ups: {why}";
+    }
 }

@@ -31,6 +31,34 @@ public sealed class EvaluationOptions
     /// the first task's measured speed-up does not include ONNX Runtime's first-call and JIT costs. Default 16.
     /// </summary>
     public int WarmUpTokens { get; set; } = 16;
+
+    /// <summary>
+    /// Where task evaluations run: <see cref="TaskDispatchMode.InProcess"/> (an activity in this app; the CLI and a
+    /// single-app deployment) or <see cref="TaskDispatchMode.Queue"/> (one message per task on the evaluation queue, run
+    /// by the evaluator plane, completion reported back through the completion queue). Read by <c>PrepareRun</c> and
+    /// recorded in the run's history, so a setting changed mid-run does not change a running orchestration. Default InProcess.
+    /// </summary>
+    public TaskDispatchMode Dispatch { get; set; } = TaskDispatchMode.InProcess;
+
+    /// <summary>
+    /// Queue dispatch: seconds the orchestration waits for a task's completion before it puts the task on the queue again
+    /// (a durable timer; a lost message or an evaluator that died mid-task). Must cover a cold start plus the longest
+    /// task. Default 1800.
+    /// </summary>
+    public double DispatchTimeoutSeconds { get; set; } = 1800;
+
+    /// <summary>Queue dispatch: messages sent per task (the first included) before the task is reported failed. Default 3.</summary>
+    public int MaxDispatches { get; set; } = 3;
+}
+
+/// <summary>Where task evaluations run (<see cref="EvaluationOptions.Dispatch"/>).</summary>
+public enum TaskDispatchMode
+{
+    /// <summary>The <c>EvaluateTask</c> activity, in the process that runs the orchestration.</summary>
+    InProcess,
+
+    /// <summary>The evaluation queue: a separate evaluator plane runs the task and reports back.</summary>
+    Queue,
 }
 
 /// <summary>Per-prompt progress of running tasks, for hosts that show it live (the CLI); the default ignores it.</summary>

@@ -14,6 +14,12 @@ internal static partial class Logs
     [LoggerMessage(EventId = 103, Level = LogLevel.Information, Message = "Run {RunId}: cancel received; {Pending} task group(s) still to drain")]
     public static partial void CancelReceived(this ILogger logger, string runId, int pending);
 
+    [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "Run {RunId}: task {TaskId} had no completion {Seconds:G4} s after dispatch {Dispatch}")]
+    public static partial void DispatchExpired(this ILogger logger, string runId, string taskId, int dispatch, double seconds);
+
+    [LoggerMessage(EventId = 207, Level = LogLevel.Information, Message = "Run {RunId}: task {TaskId} put on the evaluation queue (dispatch {Dispatch})")]
+    public static partial void TaskDispatched(this ILogger logger, string runId, string taskId, int dispatch);
+
     [LoggerMessage(EventId = 204, Level = LogLevel.Information, Message = "Run {RunId}: task {TaskId} cancelled after {Prompts} prompt(s); nothing committed")]
     public static partial void TaskCancelled(this ILogger logger, string runId, string taskId, int prompts);
 

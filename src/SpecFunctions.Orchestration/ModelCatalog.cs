@@ -149,7 +149,11 @@ public sealed class ModelCache(IModelCatalog catalog, OnnxModelOptions onnxOptio
         var folder = Path.GetFullPath(GetFolder(reference));
         return _models.GetOrAdd(folder, f => new Lazy<(OnnxLanguageModel, ModelIdentity)>(() =>
         {
+            // A model call worth a span: the session load (seconds, the execution provider chosen here).
+            using var span = EvaluationTelemetry.Source.StartActivity("LoadModel");
             var model = OnnxLanguageModel.Load(f, onnxOptions, logger);
+            span?.SetTag("specfn.model", model.Manifest.Name);
+            span?.SetTag("specfn.device.execution_provider", model.ExecutionProvider);
             var content = ModelFolderHash.Compute(f);
             return (model, new ModelIdentity { Name = model.Manifest.Name, Sha256 = content.Sha256, Family = model.Manifest.Family });
         })).Value;
@@ -171,6 +175,9 @@ public sealed class ModelCache(IModelCatalog catalog, OnnxModelOptions onnxOptio
     public void EnsureWarm(ModelIdentity drafter, ModelIdentity verifier, Action warmUp) =>
         _ = _warm.GetOrAdd($"{drafter.Sha256}/{verifier.Sha256}", _ => new Lazy<bool>(() =>
         {
+            using var span = EvaluationTelemetry.Source.StartActivity("WarmUpModels");
+            span?.SetTag("specfn.drafter", drafter.Name);
+            span?.SetTag("specfn.verifier", verifier.Name);
             warmUp();
             return true;
         })).Value;

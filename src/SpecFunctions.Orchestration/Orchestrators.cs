@@ -5,8 +5,8 @@ using SpecFunctions.Core.Evaluation;
 namespace SpecFunctions.Orchestration;
 
 /// <summary>
-/// resolve → fan out one <c>EvaluateTask</c> per task (through <c>EvaluateTaskChunk</c> sub-orchestrations when the suite
-/// is larger than a chunk) → fan in → <c>ComputeFairness</c> → mitigation decision. Deterministic: no clock, no I/O,
+/// resolve → fan out one <c>EvaluateTask</c> per task, in process or through the evaluation queue as <c>PrepareRun</c>
+/// says (<see cref="QueueDispatch"/>), through <c>EvaluateTaskChunk</c> sub-orchestrations when the suite is larger than a chunk) → fan in → <c>ComputeFairness</c> → mitigation decision. Deterministic: no clock, no I/O,
 /// replay-safe logging only; progress goes to the custom status.
 /// </summary>
 public sealed class EvaluateSuiteOrchestrator : TaskOrchestrator<EvaluationRequest, EvaluationOutcome>
@@ -22,7 +22,8 @@ public sealed class EvaluateSuiteOrchestrator : TaskOrchestrator<EvaluationReque
         // Listening from the start: an event raised before this point is buffered and completes the wait at once.
         var cancel = context.WaitForExternalEvent<string>(DurableNames.CancelEvent);
         context.SetCustomStatus(new EvaluationProgress { Phase = "preparing", TasksTotal = total });
-        await context.CallActivityAsync<PreparedRun>(DurableNames.PrepareRun, request, TaskEvaluation.Retry).ConfigureAwait(true);
+        var prepared = await context.CallActivityAsync<PreparedRun>(DurableNames.PrepareRun, request, TaskEvaluation.Retry).ConfigureAwait(true);
+        var dispatch = prepared.Dispatch;
 
         var inputs = request.Suite.Tasks.Select(t => new EvaluateTaskInput
         {
@@ -37,9 +38,9 @@ public sealed class EvaluateSuiteOrchestrator : TaskOrchestrator<EvaluationReque
         }).ToList();
 
         var pending = total <= ChunkSize
-            ? inputs.Select(i => One(context, i)).ToList()
+            ? inputs.Select(i => One(context, i, dispatch)).ToList()
             : inputs.Chunk(ChunkSize).Select(chunk => context.CallSubOrchestratorAsync<IReadOnlyList<TaskSummary>>(
-                DurableNames.EvaluateTaskChunk, new TaskChunkInput { Tasks = chunk })).ToList();
+                DurableNames.EvaluateTaskChunk, new TaskChunkInput { Tasks = chunk, Dispatch = dispatch })).ToList();
 
         // Fan in one completion at a time so the custom status shows progress. On a cancel event the fan-in goes on: the
         // activities see the run's cancellation request in the store, so the ones not started return at once and a
@@ -72,9 +73,10 @@ public sealed class EvaluateSuiteOrchestrator : TaskOrchestrator<EvaluationReque
         cancelled |= summaries.Any(s => s.Status == TaskOutcomes.Cancelled);
 
         summaries.Sort((a, b) => string.CompareOrdinal(a.TaskId, b.TaskId));
+        var deviceWarning = DeviceWarnings.For(summaries);
         context.SetCustomStatus(new EvaluationProgress { Phase = "fairness", TasksDone = total, TasksTotal = total });
         var fairness = await context.CallActivityAsync<FairnessOutcome>(
-            DurableNames.ComputeFairness, new FairnessInput { RunId = request.RunId, Tasks = summaries, Policy = request.Mitigation }, TaskEvaluation.Retry).ConfigureAwait(true);
+            DurableNames.ComputeFairness, new FairnessInput { RunId = request.RunId, Tasks = summaries, Policy = request.Mitigation, DeviceWarning = deviceWarning }, TaskEvaluation.Retry).ConfigureAwait(true);
         // A task whose trace vanished after its commit is failed, not evaluated: the outcome must say so.
         summaries = [.. summaries.Select(s => fairness.LostTasks.TryGetValue(s.TaskId, out var error) ? s with { Status = TaskOutcomes.Failed, Error = error } : s)];
         logger.SuiteEvaluated(request.RunId, summaries.Count(s => s.Status == TaskOutcomes.Failed), fairness.Unfairness ?? double.NaN, fairness.Decision);
@@ -90,12 +92,12 @@ public sealed class EvaluateSuiteOrchestrator : TaskOrchestrator<EvaluationReque
         }
 
         context.SetCustomStatus(new EvaluationProgress { Phase = cancelled ? "cancelled" : "done", TasksDone = total, TasksTotal = total });
-        return new EvaluationOutcome { RunId = request.RunId, Tasks = summaries, Fairness = fairness, Mitigation = mitigation, Cancelled = cancelled };
+        return new EvaluationOutcome { RunId = request.RunId, Tasks = summaries, Fairness = fairness, Mitigation = mitigation, Cancelled = cancelled, DeviceWarning = deviceWarning };
     }
 
     // An async wrapper rather than ContinueWith: continuations must stay on the orchestration's scheduler.
-    private static async Task<IReadOnlyList<TaskSummary>> One(TaskOrchestrationContext context, EvaluateTaskInput input) =>
-        [await TaskEvaluation.RunAsync(context, input).ConfigureAwait(true)];
+    private static async Task<IReadOnlyList<TaskSummary>> One(TaskOrchestrationContext context, EvaluateTaskInput input, QueueDispatch? dispatch) =>
+        [await TaskEvaluation.RunAsync(context, input, dispatch).ConfigureAwait(true)];
 }
 
 /// <summary>Evaluates one chunk of a large suite: one activity per task, all at once.</summary>
@@ -103,22 +105,27 @@ public sealed class EvaluateTaskChunkOrchestrator : TaskOrchestrator<TaskChunkIn
 {
     public override async Task<IReadOnlyList<TaskSummary>> RunAsync(TaskOrchestrationContext context, TaskChunkInput input)
     {
-        var results = await Task.WhenAll(input.Tasks.Select(t => TaskEvaluation.RunAsync(context, t))).ConfigureAwait(true);
+        var results = await Task.WhenAll(input.Tasks.Select(t => TaskEvaluation.RunAsync(context, t, input.Dispatch))).ConfigureAwait(true);
         return results;
     }
 }
 
-/// <summary>Calling <c>EvaluateTask</c> with retries; a task that still fails becomes a failed summary, not a failed suite.</summary>
+/// <summary>
+/// Calling <c>EvaluateTask</c> with retries (or, with a <see cref="QueueDispatch"/>, the evaluation queue); a task that
+/// still fails becomes a failed summary, not a failed suite.
+/// </summary>
 internal static class TaskEvaluation
 {
     /// <summary>Three attempts, 1 s then 2 s apart. Durable timers make the waits replay-safe.</summary>
     public static TaskOptions Retry { get; } = TaskOptions.FromRetryPolicy(new RetryPolicy(maxNumberOfAttempts: 3, firstRetryInterval: TimeSpan.FromSeconds(1), backoffCoefficient: 2));
 
-    public static async Task<TaskSummary> RunAsync(TaskOrchestrationContext context, EvaluateTaskInput input)
+    public static async Task<TaskSummary> RunAsync(TaskOrchestrationContext context, EvaluateTaskInput input, QueueDispatch? dispatch = null)
     {
         try
         {
-            return await context.CallActivityAsync<TaskSummary>(DurableNames.EvaluateTask, input, Retry).ConfigureAwait(true);
+            return dispatch is not null
+                ? await QueueDispatchLoop.RunAsync(context, input, dispatch).ConfigureAwait(true)
+                : await context.CallActivityAsync<TaskSummary>(DurableNames.EvaluateTask, input, Retry).ConfigureAwait(true);
         }
         catch (TaskFailedException ex)
         {

@@ -19,14 +19,17 @@ public static class ServiceCollectionExtensions
             options.Configure(configure);
         }
 
-        options.Validate(o => o.MaxConcurrentEvaluations >= 1 && o.ChunkSize >= 1 && o.MaxAttempts >= 1, "Evaluation options must be >= 1");
+        options.Validate(o => o.MaxConcurrentEvaluations >= 1 && o.ChunkSize >= 1 && o.MaxAttempts >= 1 && o.MaxDispatches >= 1, "Evaluation options must be >= 1");
+        options.Validate(o => o.DispatchTimeoutSeconds > 0 && double.IsFinite(o.DispatchTimeoutSeconds), "Evaluation:DispatchTimeoutSeconds must be a number > 0");
         services.TryAddSingleton<ModelCache>();
         services.TryAddSingleton<EvaluationGate>();
         services.TryAddSingleton<IEvaluationObserver, NullEvaluationObserver>();
         services.TryAddSingleton<IMitigationPlanSender, UnconfiguredPlanSender>();
+        services.TryAddSingleton<ITaskDispatcher, UnconfiguredTaskDispatcher>();
         services.TryAddTransient<PrepareRunActivity>();
         services.TryAddTransient<EvaluateTaskActivity>();
         services.TryAddTransient<ComputeFairnessActivity>();
+        services.TryAddTransient<DispatchTaskActivity>();
         services.TryAddTransient<PlanMitigationActivity>();
         services.TryAddTransient<PlanGatingActivity>();
         services.TryAddTransient<FineTuneDrafterActivity>();
@@ -43,6 +46,7 @@ public static class ServiceCollectionExtensions
         registry.AddActivity(DurableNames.PrepareRun, typeof(PrepareRunActivity));
         registry.AddActivity(DurableNames.EvaluateTask, typeof(EvaluateTaskActivity));
         registry.AddActivity(DurableNames.ComputeFairness, typeof(ComputeFairnessActivity));
+        registry.AddActivity(DurableNames.DispatchTask, typeof(DispatchTaskActivity));
         registry.AddOrchestrator(DurableNames.MitigateDrafter, typeof(MitigateDrafterOrchestrator));
         registry.AddActivity(DurableNames.PlanMitigation, typeof(PlanMitigationActivity));
         registry.AddActivity(DurableNames.PlanGating, typeof(PlanGatingActivity));

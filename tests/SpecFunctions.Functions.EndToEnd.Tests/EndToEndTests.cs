@@ -22,9 +22,9 @@ namespace SpecFunctions.Functions.EndToEnd.Tests;
 [Trait("Requires", "functions-host")]
 public sealed class EndToEndTests(FunctionsAppFixture app, ITestOutputHelper output)
 {
-    private static readonly string[] Languages = ["en", "es", "fr", "de", "ru", "zh"];
+    internal static readonly string[] Languages = ["en", "es", "fr", "de", "ru", "zh"];
 
-    private static readonly Dictionary<string, string> Openings = new()
+    internal static readonly Dictionary<string, string> Openings = new()
     {
         ["en"] = "The weather today is",
         ["es"] = "El tiempo hoy es",
@@ -35,7 +35,7 @@ public sealed class EndToEndTests(FunctionsAppFixture app, ITestOutputHelper out
     };
 
     /// <summary>A submission body: <paramref name="tasks"/> languages, <paramref name="prompts"/> prompts each, a fixed token budget.</summary>
-    private static string Submission(string runId, int tasks, int prompts, int tokens, string suite = "e2e") =>
+    internal static string Submission(string runId, int tasks, int prompts, int tokens, string suite = "e2e") =>
         new JsonObject
         {
             ["runId"] = runId,
@@ -331,55 +331,12 @@ public sealed class EndToEndTests(FunctionsAppFixture app, ITestOutputHelper out
         }
     }
 
-    private async Task<RunManifest> WaitForManifestAsync(string runId, Func<RunManifest, bool> done, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            if (await app.Store.GetManifestAsync(runId) is { } manifest && done(manifest))
-            {
-                return manifest;
-            }
+    private Task<RunManifest> WaitForManifestAsync(string runId, Func<RunManifest, bool> done, TimeSpan timeout) =>
+        RunAssertions.WaitForManifestAsync(app.Store, runId, done, timeout, () => app.Host.Tail());
 
-            Assert.True(DateTime.UtcNow < deadline, $"run {runId} did not reach the expected state in {timeout.TotalSeconds:F0} s\n{app.Host.Tail()}");
-            await Task.Delay(100);
-        }
-    }
+    private Task AssertWholeTracesAsync(string runId, IReadOnlyList<string> tasks, int prompts) => RunAssertions.AssertWholeTracesAsync(app.Store, runId, tasks, prompts);
 
-    /// <summary>Every task's committed trace reads back whole: one prompt record per prompt, in order.</summary>
-    private async Task AssertWholeTracesAsync(string runId, IReadOnlyList<string> tasks, int prompts)
-    {
-        foreach (var task in tasks)
-        {
-            var seen = new List<int>();
-            await foreach (var record in app.Store.ReadTraceAsync(runId, task))
-            {
-                if (record is PromptTrace prompt)
-                {
-                    seen.Add(prompt.Prompt);
-                }
-            }
-
-            Assert.Equal(Enumerable.Range(0, prompts), seen);
-        }
-    }
-
-    private async Task<List<string>> RunBlobsAsync(string runId)
-    {
-        var container = new BlobContainerClient(app.ConnectionString, TraceStoreLayout.DefaultContainerName);
-        var names = new List<string>();
-        if (!await container.ExistsAsync())
-        {
-            return names;
-        }
-
-        await foreach (var blob in container.GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, $"runs/{runId}/", CancellationToken.None))
-        {
-            names.Add(blob.Name);
-        }
-
-        return names.Order(StringComparer.Ordinal).ToList();
-    }
+    private Task<List<string>> RunBlobsAsync(string runId) => RunAssertions.RunBlobsAsync(app.ConnectionString, runId);
 
     /// <summary>No property name in the body starts with an upper-case letter (the Durable output included).</summary>
     private static void AssertCamelCase(JsonElement element, string path = "$")

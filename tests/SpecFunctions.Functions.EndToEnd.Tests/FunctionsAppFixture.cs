@@ -55,7 +55,7 @@ public sealed class FunctionsAppFixture : IAsyncLifetime
         Directory.CreateDirectory(_work);
         var clock = Stopwatch.StartNew();
         var azurite = _azurite.InitializeAsync();
-        await PublishAsync();
+        await PublishAsync(AppFolder);
         PublishTime = clock.Elapsed;
         clock.Restart();
         await DemoModels.EnsureAsync(DemoFolder);
@@ -75,13 +75,20 @@ public sealed class FunctionsAppFixture : IAsyncLifetime
     {
         // The app settings a user gets by copying local.settings.sample.json, with this fixture's storage, demo-pair cache
         // folder and a fast audit schedule.
+        var settings = SampleSettings(ConnectionString);
+        settings["AUDIT_SCHEDULE"] = AuditSchedule;
+        Host = await FunctionsHost.StartAsync(AppFolder, Port, ConnectionString, MasterKey, settings, _work, $"host-{++_starts}.log");
+    }
+
+    /// <summary>The settings of local.settings.sample.json with this storage, the demo-pair cache folder and console logs.</summary>
+    public static Dictionary<string, string> SampleSettings(string connectionString)
+    {
         var sample = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepositoryRoot, "local.settings.sample.json")));
         var settings = sample.RootElement.GetProperty("Values").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "");
-        settings["AzureWebJobsStorage"] = ConnectionString;
+        settings["AzureWebJobsStorage"] = connectionString;
         settings["Models__DemoFolder"] = DemoFolder;
-        settings["AUDIT_SCHEDULE"] = AuditSchedule;
         settings["AzureFunctionsJobHost__Logging__Console__IsEnabled"] = "true";
-        Host = await FunctionsHost.StartAsync(AppFolder, Port, ConnectionString, MasterKey, settings, _work, $"host-{++_starts}.log");
+        return settings;
     }
 
     /// <summary>GET a route until <paramref name="done"/> holds for its JSON body (polls every 250 ms).</summary>
@@ -127,11 +134,11 @@ public sealed class FunctionsAppFixture : IAsyncLifetime
     /// <c>dotnet publish</c> of the Functions project from the build test.sh just made (Release); a full publish when that
     /// build is missing (a test run on its own).
     /// </summary>
-    private async Task PublishAsync()
+    public static async Task PublishAsync(string appFolder)
     {
         var project = Path.Combine(RepositoryRoot, "src", "SpecFunctions.Functions", "SpecFunctions.Functions.csproj");
         var built = File.Exists(Path.Combine(RepositoryRoot, "src", "SpecFunctions.Functions", "bin", "Release", "net10.0", "SpecFunctions.Functions.dll"));
-        string[] arguments = ["publish", project, "-c", "Release", "-o", AppFolder, "--nologo", .. built ? new[] { "--no-build" } : []];
+        string[] arguments = ["publish", project, "-c", "Release", "-o", appFolder, "--nologo", .. built ? new[] { "--no-build" } : []];
         var result = await DotnetCommand.RunAsync(null, arguments);
         if (!result.Succeeded)
         {

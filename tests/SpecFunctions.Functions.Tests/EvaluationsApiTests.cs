@@ -227,6 +227,25 @@ public sealed class EvaluationsApiTests : IDisposable
     }
 
     [Fact]
+    public async Task GetEvaluationStatus_GpuRequestedCpuUsed_WarningInBodyAndHeader()
+    {
+        const string warning = "GPU requested but the CPU ran 1 task(s) (en); their speed-ups are CPU speed-ups: no NVIDIA driver";
+        Instance("gpu-1", Metadata("gpu-1", OrchestrationRuntimeStatus.Completed, output: $$"""{"runId":"gpu-1","deviceWarning":"{{warning}}"}"""));
+        Instance("cpu-1", Metadata("cpu-1", OrchestrationRuntimeStatus.Completed, output: """{"runId":"cpu-1"}"""));
+        var request = TestHttp.Request("GET", "/api/evaluations/gpu-1");
+        var plain = TestHttp.Request("GET", "/api/evaluations/cpu-1");
+
+        var response = await (await Api().GetEvaluationStatus(request, _client.Object, "gpu-1", CancellationToken.None)).ExecuteAsync(request);
+        var other = await (await Api().GetEvaluationStatus(plain, _client.Object, "cpu-1", CancellationToken.None)).ExecuteAsync(plain);
+
+        Assert.Equal(200, response.Status);
+        Assert.Equal(warning, response.Json.GetProperty("deviceWarning").GetString());
+        Assert.Equal("cpu", response.Headers[EvaluationsApi.DeviceFallbackHeader].ToString());
+        Assert.False(other.Json.TryGetProperty("deviceWarning", out _));
+        Assert.False(other.Headers.ContainsKey(EvaluationsApi.DeviceFallbackHeader));
+    }
+
+    [Fact]
     public async Task GetEvaluationStatus_Failed_200WithFailureDetails()
     {
         Instance("nightly-1", Metadata(

@@ -51,7 +51,8 @@ public class FunctionsMetadataTests
     {
         Assert.Equal(
             [
-                "CancelEvaluation", "CompareAndPromote", "ComputeFairness", "DrafterReady", "EvaluateSuite", "EvaluateTask", "EvaluateTaskChunk",
+                "CancelEvaluation", "CompareAndPromote", "CompleteQueuedTask", "ComputeFairness", "DispatchTask", "DrafterReady",
+                "EvaluateQueuedTask", "EvaluateSuite", "EvaluateTask", "EvaluateTaskChunk",
                 "FineTuneDrafter", "GetEvaluationReport", "GetEvaluationStatus", "ListAuditSuites", "MitigateDrafter", "NightlyAudit",
                 "PlanMitigation", "PrepareRun", "RegisterAuditSuite", "SendMitigationPlan", "SubmitEvaluation",
             ],
@@ -82,6 +83,7 @@ public class FunctionsMetadataTests
     [InlineData("PrepareRun", "activityTrigger")]
     [InlineData("EvaluateTask", "activityTrigger")]
     [InlineData("ComputeFairness", "activityTrigger")]
+    [InlineData("DispatchTask", "activityTrigger")]
     [InlineData("MitigateDrafter", "orchestrationTrigger")]
     [InlineData("PlanMitigation", "activityTrigger")]
     [InlineData("FineTuneDrafter", "activityTrigger")]
@@ -90,6 +92,19 @@ public class FunctionsMetadataTests
     public void Metadata_DurableFunction_TriggerType(string function, string type)
     {
         Assert.Equal(type, Trigger(function).GetProperty("type").GetString());
+    }
+
+    [Theory]
+    [InlineData("EvaluateQueuedTask", "specfn-evaluations")]
+    [InlineData("CompleteQueuedTask", "specfn-completions")]
+    public void Metadata_QueueFunction_ReadsItsQueueWithTheAppsStorageConnection(string function, string queue)
+    {
+        var trigger = Trigger(function);
+
+        Assert.Equal("queueTrigger", trigger.GetProperty("type").GetString());
+        Assert.Equal(queue, trigger.GetProperty("queueName").GetString());
+        // No connection named: AzureWebJobsStorage, the identity-based account the scale rule reads too.
+        Assert.False(trigger.TryGetProperty("connection", out var connection) && connection.GetString() is { Length: > 0 }, $"connection {connection}");
     }
 
     [Fact]

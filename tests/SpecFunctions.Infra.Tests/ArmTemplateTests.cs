@@ -10,11 +10,23 @@ public sealed partial class ArmTemplateTests(CompiledInfrastructure infra)
 
     private JsonObject StorageAccount => Main.Module("storage").OfType("Microsoft.Storage/storageAccounts").Single();
 
-    private JsonObject Site => Main.Module("functionApp").OfType("Microsoft.Web/sites").Single();
+    /// <summary>The container app of the plane module (both planes use infra/modules/functionContainerApp.bicep).</summary>
+    private JsonObject App(string plane) => Main.Module(plane).OfType("Microsoft.App/containerApps").Single();
 
-    private Dictionary<string, string> AppSettings =>
-        Site["properties"]!["siteConfig"]!["appSettings"]!.AsArray()
+    private JsonObject Container(string plane) => App(plane)["properties"]!["template"]!["containers"]!.AsArray().Single()!.AsObject();
+
+    /// <summary>The common app settings of the module (the container's env minus the per-plane ones main passes in).</summary>
+    private Dictionary<string, string> CommonSettings(string plane) =>
+        Main.Module(plane).Variables["commonSettings"]!.AsArray().ToDictionary(s => (string)s!["name"]!, s => s!["value"].AsText()!);
+
+    private Dictionary<string, string> RoleSettings(string plane) =>
+        Main.ModuleDeployment(plane)["properties"]!["parameters"]!["roleSettings"]!["value"]!.AsArray()
             .ToDictionary(s => (string)s!["name"]!, s => s!["value"].AsText()!);
+
+    private Dictionary<string, string> AppSettings => CommonSettings(Control);
+
+    private const string Control = "controlPlane";
+    private const string Evaluator = "evaluator";
 
     [Fact]
     public void StorageAccount_SecurityProperties_AllowOnlyEntraIdOverTls12()
@@ -44,21 +56,32 @@ public sealed partial class ArmTemplateTests(CompiledInfrastructure infra)
         Assert.Contains(queueNames, n => n.Contains("parameters('mitigationQueueName')", StringComparison.Ordinal));
         Assert.Contains(queueNames, n => n.Contains("-control-", StringComparison.Ordinal));
         Assert.Contains(queueNames, n => n.Contains("-workitems", StringComparison.Ordinal));
+        // The two task queues between the planes, with the names the app's queue triggers read.
+        Assert.Contains(queueNames, n => n.Contains("parameters('evaluationQueueName')", StringComparison.Ordinal) && n.Contains("parameters('completionQueueName')", StringComparison.Ordinal));
+        Assert.Equal("specfn-completions", (string?)storage.Parameters["completionQueueName"]!["defaultValue"]);
     }
 
-    [Fact]
-    public void FunctionApp_Kind_IsFunctionsOnContainerApps()
+    [Theory]
+    [InlineData(Control)]
+    [InlineData(Evaluator)]
+    public void Plane_IsAFunctionsContainerAppInTheEnvironment(string plane)
     {
-        Assert.Equal("functionapp,linux,container,azurecontainerapps", (string?)Site["kind"]);
-        Assert.Equal("[parameters('managedEnvironmentId')]", Site["properties"]!["managedEnvironmentId"]!.AsText());
-        Assert.Contains("environment", Main.ModuleArgument("functionApp", "managedEnvironmentId"), StringComparison.OrdinalIgnoreCase);
-        Assert.StartsWith("[format('DOCKER|{0}'", Site["properties"]!["siteConfig"]!["linuxFxVersion"]!.AsText(), StringComparison.Ordinal);
+        var app = App(plane);
+
+        Assert.Equal("Microsoft.App/containerApps", (string?)app["type"]);
+        Assert.Equal("functionapp", (string?)app["kind"]);
+        Assert.Equal("[parameters('managedEnvironmentId')]", app["properties"]!["managedEnvironmentId"]!.AsText());
+        Assert.Contains("containerAppsEnvironment", Main.ModuleArgument(plane, "managedEnvironmentId"), StringComparison.Ordinal);
+        Assert.Equal("[parameters('image')]", Container(plane)["image"]!.AsText());
+        Assert.Empty(Main.SelfAndModules().SelectMany(m => m.Template.OfType("Microsoft.Web/sites")));
     }
 
-    [Fact]
-    public void FunctionApp_StorageSettings_AreIdentityBasedWithTheUserAssignedIdentity()
+    [Theory]
+    [InlineData(Control)]
+    [InlineData(Evaluator)]
+    public void Plane_StorageSettings_AreIdentityBasedWithTheUserAssignedIdentity(string plane)
     {
-        var settings = AppSettings;
+        var settings = CommonSettings(plane);
 
         Assert.DoesNotContain("AzureWebJobsStorage", settings.Keys);
         Assert.Equal("[parameters('storageAccountName')]", settings["AzureWebJobsStorage__accountName"]);
@@ -67,17 +90,79 @@ public sealed partial class ArmTemplateTests(CompiledInfrastructure infra)
         Assert.Equal("[parameters('storageBlobEndpoint')]", settings["SPECFN_TRACE_STORAGE__serviceUri"]);
         Assert.Equal("[parameters('identityClientId')]", settings["SPECFN_TRACE_STORAGE__clientId"]);
         Assert.Equal("[parameters('identityClientId')]", settings["AZURE_CLIENT_ID"]);
+        var env = Container(plane)["env"].AsText()!;
+        Assert.StartsWith("[concat(variables('commonSettings'), createArray(createObject('name', 'APPLICATIONINSIGHTS_CONNECTION_STRING'", env, StringComparison.Ordinal);
+        Assert.EndsWith("parameters('roleSettings'))]", env, StringComparison.Ordinal);
         // main binds the client ID to the identity module's output, not to some other value.
-        Assert.Contains("'identity'", Main.ModuleArgument("functionApp", "identityClientId"), StringComparison.Ordinal);
-        Assert.Contains("clientId", Main.ModuleArgument("functionApp", "identityClientId"), StringComparison.Ordinal);
-        Assert.Equal("UserAssigned", (string?)Site["identity"]!["type"]);
+        Assert.Contains("'identity'", Main.ModuleArgument(plane, "identityClientId"), StringComparison.Ordinal);
+        Assert.Contains("clientId", Main.ModuleArgument(plane, "identityClientId"), StringComparison.Ordinal);
+        Assert.Equal("UserAssigned", (string?)App(plane)["identity"]!["type"]);
     }
 
     [Fact]
-    public void FunctionApp_AppSettings_CarryNoAccountKeyOrKeyedConnectionString()
+    public void Planes_RoleSettings_ControlDispatchesThroughTheQueue_EvaluatorLoadsOnlyTheQueueFunction()
     {
-        var settingsText = string.Join("\n", AppSettings.Select(s => $"{s.Key}={s.Value}"));
-        var functionModuleText = Main.Module("functionApp").Root.AsText();
+        var control = RoleSettings(Control);
+        var evaluator = RoleSettings(Evaluator);
+
+        Assert.Equal("Queue", control["Evaluation__Dispatch"]);
+        Assert.Equal("true", control["AzureWebJobs.EvaluateQueuedTask.Disabled"]);
+        Assert.Contains("dispatchTimeoutSeconds", control["Evaluation__DispatchTimeoutSeconds"], StringComparison.Ordinal);
+        Assert.Equal(new Dictionary<string, string> { ["AzureFunctionsJobHost__functions__0"] = "EvaluateQueuedTask" }, evaluator);
+        Assert.Equal("cpu", Main.ModuleArgument(Control, "device"));
+        Assert.Equal("cuda", Main.ModuleArgument(Evaluator, "device"));
+    }
+
+    [Fact]
+    public void Planes_Ingress_OnlyTheControlPlaneServesHttp()
+    {
+        Assert.Equal("True", Main.ModuleArgument(Control, "externalIngress"), ignoreCase: true);
+        Assert.Equal("False", Main.ModuleArgument(Evaluator, "externalIngress"), ignoreCase: true);
+        Assert.Contains("controlPlane", (string?)Main.Outputs["API_BASE_URL"]!["value"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Evaluator_ScalesFromZeroOnTheEvaluationQueue_ReadWithTheManagedIdentity()
+    {
+        var scale = App(Evaluator)["properties"]!["template"]!["scale"]!;
+        Assert.Equal("[parameters('scaleRules')]", scale["rules"].AsText());
+        Assert.Equal("[parameters('minReplicas')]", scale["minReplicas"].AsText());
+        Assert.Equal("[parameters('maxReplicas')]", scale["maxReplicas"].AsText());
+
+        var rules = Main.ModuleDeployment(Evaluator)["properties"]!["parameters"]!["scaleRules"]!["value"]!.AsArray();
+        var queue = Assert.Single(rules)!["azureQueue"]!;
+        Assert.Contains("outputs.evaluationQueueName", queue["queueName"].AsText(), StringComparison.Ordinal);
+        Assert.Contains("'storage'", queue["accountName"].AsText(), StringComparison.Ordinal);
+        Assert.Equal(1, (int)queue["queueLength"]!);
+        // The scaler authenticates as the app's user-assigned identity: no connection string secret, no auth block.
+        Assert.Contains("'identity'", queue["identity"].AsText(), StringComparison.Ordinal);
+        Assert.Contains("outputs.id", queue["identity"].AsText(), StringComparison.Ordinal);
+        Assert.Null(queue["auth"]);
+        Assert.Null(App(Evaluator)["properties"]!["configuration"]!["secrets"]);
+        Assert.Equal("specfn-evaluations", (string?)Main.Module("storage").Parameters["evaluationQueueName"]!["defaultValue"]);
+        Assert.Equal([], Main.ModuleDeployment(Control)["properties"]!["parameters"]!["scaleRules"]!["value"]!.AsArray().Select(r => r!.ToJsonString()));
+    }
+
+    [Fact]
+    public void Replicas_ControlPlaneKeepsOne_EvaluatorScalesToZero()
+    {
+        Assert.Equal("[parameters('controlMinReplicas')]", Main.ModuleArgument(Control, "minReplicas"));
+        Assert.Equal("[parameters('controlMaxReplicas')]", Main.ModuleArgument(Control, "maxReplicas"));
+        Assert.Equal(1, (int)Main.Parameters["controlMinReplicas"]!["defaultValue"]!);
+        Assert.Equal(1, (int)Main.Parameters["controlMinReplicas"]!["minValue"]!);
+        Assert.Equal("[parameters('minReplicas')]", Main.ModuleArgument(Evaluator, "minReplicas"));
+        Assert.Equal("[parameters('maxReplicas')]", Main.ModuleArgument(Evaluator, "maxReplicas"));
+        Assert.Equal(0, (int)Main.Parameters["minReplicas"]!["defaultValue"]!);
+        Assert.Equal(0, (int)Main.Parameters["minReplicas"]!["minValue"]!);
+        Assert.True((int)Main.Parameters["maxReplicas"]!["defaultValue"]! >= 1);
+    }
+
+    [Fact]
+    public void Planes_AppSettings_CarryNoAccountKeyOrKeyedConnectionString()
+    {
+        var settingsText = string.Join("\n", AppSettings.Concat(RoleSettings(Control)).Concat(RoleSettings(Evaluator)).Select(s => $"{s.Key}={s.Value}"))
+            + Container(Control)["env"].AsText();
+        var functionModuleText = Main.Module(Control).Root.AsText() + Main.Module(Evaluator).Root.AsText();
 
         Assert.DoesNotContain("AccountKey", settingsText, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("SharedAccessSignature", settingsText, StringComparison.OrdinalIgnoreCase);
@@ -90,7 +175,6 @@ public sealed partial class ArmTemplateTests(CompiledInfrastructure infra)
     }
 
     [Theory]
-    [InlineData("APPLICATIONINSIGHTS_CONNECTION_STRING", "ConnectionString")]
     [InlineData("SPECFN_TRACE_CONTAINER", "parameters('traceContainerName')")]
     [InlineData("SPECFN_DEVICE", "parameters('device')")]
     [InlineData("AUDIT_SCHEDULE", "parameters('auditSchedule')")]
@@ -100,70 +184,72 @@ public sealed partial class ArmTemplateTests(CompiledInfrastructure infra)
     [InlineData("MITIGATION_QUEUE", "parameters('mitigationQueueName')")]
     [InlineData("SPECFN_QUEUE_STORAGE__serviceUri", "parameters('storageQueueEndpoint')")]
     [InlineData("FUNCTIONS_WORKER_RUNTIME", "dotnet-isolated")]
-    public void FunctionApp_AppSetting_IsWiredToItsSource(string name, string expectedFragment)
+    public void Planes_AppSetting_IsWiredToItsSource(string name, string expectedFragment)
     {
         Assert.True(AppSettings.TryGetValue(name, out var value), $"App setting '{name}' is missing.");
+        Assert.Equal(AppSettings, CommonSettings(Evaluator));
         Assert.Contains(expectedFragment, value, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void FunctionApp_DeviceAndSchedule_DefaultToCudaAndTwoAm()
+    public void Schedule_DefaultsToTwoAm()
     {
-        Assert.Equal("cuda", Main.ModuleArgument("functionApp", "device"));
         Assert.Equal("0 0 2 * * *", (string?)Main.Parameters["auditSchedule"]!["defaultValue"]);
     }
 
-    [Fact]
-    public void FunctionApp_ModelCatalog_DefaultsToTheFolderTheImageShipsTheDemoPairIn()
+    [Theory]
+    [InlineData(Control)]
+    [InlineData(Evaluator)]
+    public void Plane_ModelCatalog_DefaultsToTheFolderTheImageShipsTheDemoPairIn(string plane)
     {
         Assert.Equal("/home/site/models", (string?)Main.Parameters["modelsRoot"]!["defaultValue"]);
-        Assert.Equal("[parameters('modelsRoot')]", Main.ModuleArgument("functionApp", "modelsRoot"));
+        Assert.Equal("[parameters('modelsRoot')]", Main.ModuleArgument(plane, "modelsRoot"));
     }
 
     [Fact]
-    public void FunctionApp_RunsOnTheGpuWorkloadProfileOfTheEnvironment()
+    public void GpuProfile_OnlyTheEvaluatorRunsOnIt_ControlPlaneOnConsumption()
     {
         var environment = Main.Module("containerAppsEnvironment").OfType("Microsoft.App/managedEnvironments").Single();
         var profiles = environment["properties"]!["workloadProfiles"]!.AsArray().Select(p => p!.AsObject()).ToList();
 
         var gpuProfile = Assert.Single(profiles, p => (string?)p["workloadProfileType"] == "[parameters('gpuWorkloadProfileType')]");
-        Assert.Contains(profiles, p => (string?)p["workloadProfileType"] == "Consumption");
+        Assert.Contains(profiles, p => (string?)p["name"] == "Consumption" && (string?)p["workloadProfileType"] == "Consumption");
         Assert.Equal("[parameters('gpuWorkloadProfileName')]", (string?)gpuProfile["name"]);
-        Assert.Equal("[parameters('gpuWorkloadProfileType')]", Main.ModuleArgument("containerAppsEnvironment", "gpuWorkloadProfileType"));
         var allowed = Main.Parameters["gpuWorkloadProfileType"]!["allowedValues"]!.AsArray().Select(v => (string)v!).ToList();
         Assert.Equal(["Consumption-GPU-NC8as-T4", "Consumption-GPU-NC24-A100"], allowed);
         Assert.Equal("Consumption-GPU-NC8as-T4", (string?)Main.Parameters["gpuWorkloadProfileType"]!["defaultValue"]);
-        // The site selects the same profile name the environment defines.
-        Assert.Equal("[parameters('workloadProfileName')]", Site["properties"]!["workloadProfileName"]!.AsText());
-        Assert.Equal(
-            Main.ModuleArgument("containerAppsEnvironment", "gpuWorkloadProfileName"),
-            Main.ModuleArgument("functionApp", "workloadProfileName"));
+        Assert.Equal("[parameters('workloadProfileName')]", App(Evaluator)["properties"]!["workloadProfileName"]!.AsText());
+        // The evaluator selects the name the environment gives its GPU profile; the control plane does not.
+        Assert.Equal(Main.ModuleArgument("containerAppsEnvironment", "gpuWorkloadProfileName"), Main.ModuleArgument(Evaluator, "workloadProfileName"));
+        Assert.Equal("Consumption", Main.ModuleArgument(Control, "workloadProfileName"));
+        Assert.NotEqual(Main.ModuleArgument(Evaluator, "workloadProfileName"), Main.ModuleArgument(Control, "workloadProfileName"));
     }
 
-    [Fact]
-    public void FunctionApp_ResourcesAndScale_ComeFromParameters()
+    [Theory]
+    [InlineData(Control, "controlCpu", "controlMemory")]
+    [InlineData(Evaluator, "functionCpu", "functionMemory")]
+    public void Plane_Resources_ComeFromParameters(string plane, string cpu, string memory)
     {
-        var properties = Site["properties"]!;
-        var siteConfig = properties["siteConfig"]!;
+        var resources = Container(plane)["resources"]!;
 
-        Assert.Equal("[json(parameters('cpu'))]", properties["resourceConfig"]!["cpu"]!.AsText());
-        Assert.Equal("[parameters('memory')]", properties["resourceConfig"]!["memory"]!.AsText());
-        Assert.Equal("[parameters('minReplicas')]", siteConfig["minimumElasticInstanceCount"]!.AsText());
-        Assert.Equal("[parameters('maxReplicas')]", siteConfig["functionAppScaleLimit"]!.AsText());
-        Assert.Equal("[parameters('minReplicas')]", Main.ModuleArgument("functionApp", "minReplicas"));
-        Assert.Equal("[parameters('maxReplicas')]", Main.ModuleArgument("functionApp", "maxReplicas"));
-        Assert.Equal(0, (int)Main.Parameters["minReplicas"]!["defaultValue"]!);
-        Assert.Equal(0, (int)Main.Parameters["minReplicas"]!["minValue"]!);
+        Assert.Equal("[json(parameters('cpu'))]", resources["cpu"].AsText());
+        Assert.Equal("[parameters('memory')]", resources["memory"].AsText());
+        Assert.Equal($"[parameters('{cpu}')]", Main.ModuleArgument(plane, "cpu"));
+        Assert.Equal($"[parameters('{memory}')]", Main.ModuleArgument(plane, "memory"));
     }
 
-    [Fact]
-    public void FunctionApp_PullsFromTheRegistryWithTheManagedIdentity()
+    [Theory]
+    [InlineData(Control)]
+    [InlineData(Evaluator)]
+    public void Plane_PullsFromTheRegistryWithTheManagedIdentity(string plane)
     {
-        var siteConfig = Site["properties"]!["siteConfig"]!;
+        var registries = App(plane)["properties"]!["configuration"]!["registries"]!.AsArray();
         var registry = Main.Module("registry").OfType("Microsoft.ContainerRegistry/registries").Single();
 
-        Assert.True((bool)siteConfig["acrUseManagedIdentityCreds"]!);
-        Assert.Equal("[parameters('identityId')]", siteConfig["acrUserManagedIdentityID"]!.AsText());
+        var entry = Assert.Single(registries)!;
+        Assert.Equal("[parameters('registryLoginServer')]", entry["server"].AsText());
+        Assert.Equal("[parameters('identityId')]", entry["identity"].AsText());
+        Assert.Null(entry["passwordSecretRef"]);
         Assert.False((bool)registry["properties"]!["adminUserEnabled"]!);
     }
 
@@ -224,12 +310,13 @@ public sealed partial class ArmTemplateTests(CompiledInfrastructure infra)
             }
         }
 
-        Assert.True(Main.SelfAndModules().Count() >= 8, "Expected main plus at least seven modules.");
+        Assert.True(Main.SelfAndModules().Count() >= 9, "Expected main plus at least eight module deployments.");
         Assert.Empty(missing);
     }
 
     [Theory]
     [InlineData("API_BASE_URL", "defaultHostName")]
+    [InlineData("EVALUATOR_APP_NAME", "'evaluator'")]
     [InlineData("FUNCTION_APP_HOSTNAME", "defaultHostName")]
     [InlineData("AZURE_STORAGE_ACCOUNT_NAME", "'storage'")]
     [InlineData("AZURE_IDENTITY_CLIENT_ID", "clientId")]

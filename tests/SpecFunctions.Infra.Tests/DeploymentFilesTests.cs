@@ -37,12 +37,26 @@ public sealed class DeploymentFilesTests(CompiledInfrastructure infra)
         var context = YamlValue(yaml, "context", after: "docker:");
         var infraPath = YamlValue(yaml, "path", after: "infra:");
 
-        Assert.Matches(@"(?m)^services:\s*\n\s+api:", yaml);
+        Assert.Matches(@"(?m)^services:\s*\n(\s*#.*\n)*\s+api:", yaml);
         Assert.Equal("infra", infraPath);
         Assert.True(File.Exists(Path.GetFullPath(Path.Combine(RepositoryRoot.Path, project, dockerPath))),
             $"azure.yaml docker.path '{dockerPath}' (relative to '{project}') does not exist.");
         Assert.Equal(RepositoryRoot.Path.TrimEnd('/'),
             Path.GetFullPath(Path.Combine(RepositoryRoot.Path, project, context)).TrimEnd('/'));
+    }
+
+    [Fact]
+    public void AzureYaml_BothPlanes_DeployToContainerApps_AzdVersionPinned()
+    {
+        var yaml = File.ReadAllText(RepositoryRoot.Combine("azure.yaml"));
+
+        Assert.Matches(@"(?m)^requiredVersions:\s*\n\s+azd:\s*""?>=\s*1\.\d+\.\d+", yaml);
+        Assert.Matches(@"(?m)^\s{2}evaluator:\s*$", yaml);
+        Assert.Equal(2, Regex.Matches(yaml, @"(?m)^\s+host:\s*containerapp\s*$").Count);
+        Assert.DoesNotMatch(@"(?m)^\s+host:\s*appservice", yaml);
+        // azd finds each app by its azd-service-name tag, which main.bicep sets to the service names.
+        Assert.Contains("'azd-service-name': 'api'", File.ReadAllText(Path.Combine(infra.InfraDirectory, "main.bicep")), StringComparison.Ordinal);
+        Assert.Contains("'azd-service-name': 'evaluator'", File.ReadAllText(Path.Combine(infra.InfraDirectory, "main.bicep")), StringComparison.Ordinal);
     }
 
     private static string YamlValue(string yaml, string key, string? after = null)

@@ -194,6 +194,9 @@ public static class DurableNames
     public const string EvaluateTaskChunk = "EvaluateTaskChunk";
     public const string PrepareRun = "PrepareRun";
     public const string EvaluateTask = "EvaluateTask";
+
+    /// <summary>Queue dispatch: puts one task on the evaluation queue (the evaluator plane runs it).</summary>
+    public const string DispatchTask = "DispatchTask";
     public const string ComputeFairness = "ComputeFairness";
     public const string MitigateDrafter = "MitigateDrafter";
     public const string PlanMitigation = "PlanMitigation";

@@ -51,6 +51,13 @@ public sealed record EvaluationReport
     [JsonPropertyName("regression")]
     public RegressionReport? Regression { get; init; }
 
+    /// <summary>
+    /// What a reader must know before trusting the figures, e.g. a GPU was requested and the CPU did the work (the
+    /// speed-ups are then CPU speed-ups). Empty when there is nothing to say.
+    /// </summary>
+    [JsonPropertyName("warnings")]
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
     /// <summary>Serializer settings of the report: camelCase, NaN/Infinity as strings, enums as strings.</summary>
     public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web)
     {

@@ -109,6 +109,13 @@ public static class HtmlReportWriter
             $"drafter {Model(report.Drafter)} · verifier {Model(report.Verifier)} · γ = {suite.Gamma} · c = {F(suite.CostRatio, 4)} · " +
             $"v_γ = {F(suite.VerificationCostRatio, 3)} · generated {report.GeneratedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)} UTC");
 
+        if (report.Warnings.Count > 0)
+        {
+            yield return new XElement(H + "section", new XAttribute("id", "warnings"),
+                new XElement(H + "h2", "Warnings"),
+                new XElement(H + "ul", report.Warnings.Select(w => new XElement(H + "li", new XAttribute("class", "warning"), w))));
+        }
+
         yield return new XElement(H + "section", new XAttribute("id", "summary"),
             new XElement(H + "h2", "Fairness"),
             new XElement(H + "dl", new XAttribute("class", "summary"),

@@ -58,15 +58,22 @@ public sealed class MitigationActivities(
 }
 
 /// <summary>Activity wrappers; the activities come from DI (<c>AddSpecFunctionsEvaluation</c>).</summary>
-public sealed class EvaluationActivities(PrepareRunActivity prepareRun, EvaluateTaskActivity evaluateTask, ComputeFairnessActivity computeFairness)
+public sealed class EvaluationActivities(
+    PrepareRunActivity prepareRun, EvaluateTaskActivity evaluateTask, ComputeFairnessActivity computeFairness, DispatchTaskActivity dispatchTask,
+    SpecFunctions.Functions.Evaluator.GpuProbe gpu, Microsoft.Extensions.Logging.ILogger<EvaluationActivities> logger)
 {
     [Function(DurableNames.PrepareRun)]
     public Task<PreparedRun> PrepareRun([ActivityTrigger] EvaluationRequest input, FunctionContext context) =>
         prepareRun.RunAsync(new FunctionActivityContext(DurableNames.PrepareRun, context), input);
 
     [Function(DurableNames.EvaluateTask)]
-    public Task<TaskSummary> EvaluateTask([ActivityTrigger] EvaluateTaskInput input, FunctionContext context) =>
-        evaluateTask.RunAsync(new FunctionActivityContext(DurableNames.EvaluateTask, context), input);
+    public async Task<TaskSummary> EvaluateTask([ActivityTrigger] EvaluateTaskInput input, FunctionContext context) =>
+        SpecFunctions.Functions.Evaluator.DeviceLog.Stamp(
+            await evaluateTask.RunAsync(new FunctionActivityContext(DurableNames.EvaluateTask, context), input), gpu, logger, input.RunId);
+
+    [Function(DurableNames.DispatchTask)]
+    public Task<TaskSummary?> DispatchTask([ActivityTrigger] QueuedTask input, FunctionContext context) =>
+        dispatchTask.RunAsync(new FunctionActivityContext(DurableNames.DispatchTask, context), input);
 
     [Function(DurableNames.ComputeFairness)]
     public Task<FairnessOutcome> ComputeFairness([ActivityTrigger] FairnessInput input, FunctionContext context) =>

@@ -9,9 +9,11 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenTelemetry;
+using OpenTelemetry.Logs;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
+using Microsoft.Azure.Functions.Worker.OpenTelemetry;
 using SpecFunctions.Core.Evaluation;
 using SpecFunctions.Core.Reporting;
 using SpecFunctions.Core.Storage;
@@ -81,35 +83,54 @@ public static class HostingExtensions
         return string.IsNullOrWhiteSpace(configuration[OtlpEndpointSetting]) ? TelemetryExporter.Console : TelemetryExporter.Otlp;
     }
 
-    /// <summary>Traces and metrics of <see cref="SpecFunctionsTelemetry"/> (and the Durable/Functions worker sources) to the selected exporter.</summary>
+    /// <summary>
+    /// OpenTelemetry the documented way for the isolated worker: <c>AddOpenTelemetry().UseFunctionsWorkerDefaults()</c>
+    /// (Microsoft.Azure.Functions.Worker.OpenTelemetry: each invocation's span continues the host's trace, so host and
+    /// worker telemetry correlate; host.json sets <c>telemetryMode: OpenTelemetry</c>), then the exporter:
+    /// <c>UseAzureMonitorExporter</c> (traces, metrics and logs) when <c>APPLICATIONINSIGHTS_CONNECTION_STRING</c> is set,
+    /// else OTLP, else the console. Sources: <see cref="SpecFunctionsTelemetry"/> (submit, dispatch, the queue hops, the
+    /// evaluation and its model calls) and Durable Task's (orchestrations and activities).
+    /// </summary>
     public static IServiceCollection AddSpecFunctionsTelemetry(this IServiceCollection services, IConfiguration configuration)
     {
         var exporter = SelectExporter(configuration);
         var otel = services.AddOpenTelemetry()
+            .UseFunctionsWorkerDefaults()
             .ConfigureResource(resource => resource.AddService("specfunctions"))
-            .WithTracing(tracing => tracing
-                .AddSource(SpecFunctionsTelemetry.Name)
-                .AddSource("Microsoft.DurableTask")
-                .AddSource("Microsoft.Azure.Functions.Worker"))
+            .WithTracing(tracing => tracing.AddSpecFunctionsSources())
             .WithMetrics(metrics => metrics.AddMeter(SpecFunctionsTelemetry.Name));
 
         // The exporters read their own settings (connection string, endpoint) from the environment; none is logged here.
         switch (exporter)
         {
             case TelemetryExporter.AzureMonitor:
-                otel.WithTracing(t => t.AddAzureMonitorTraceExporter(o => o.ConnectionString = configuration[AzureMonitorConnectionStringSetting]))
-                    .WithMetrics(m => m.AddAzureMonitorMetricExporter(o => o.ConnectionString = configuration[AzureMonitorConnectionStringSetting]));
+                otel.UseAzureMonitorExporter(o => o.ConnectionString = configuration[AzureMonitorConnectionStringSetting]);
                 break;
             case TelemetryExporter.Otlp:
-                otel.WithTracing(t => t.AddOtlpExporter()).WithMetrics(m => m.AddOtlpExporter());
+                otel.WithTracing(t => t.AddOtlpExporter()).WithMetrics(m => m.AddOtlpExporter()).WithLogging(l => l.AddOtlpExporter());
                 break;
             default:
                 otel.WithTracing(t => t.AddConsoleExporter()).WithMetrics(m => m.AddConsoleExporter());
+
+                // With the worker's OpenTelemetry on, the host stops relaying worker logs (the worker exports its own);
+                // locally that means stdout, one line per entry, which the host shows with its own output.
+                services.AddLogging(logging => logging.AddSimpleConsole(o =>
+                {
+                    o.SingleLine = true;
+                    o.TimestampFormat = "HH:mm:ss.fff ";
+                }));
                 break;
         }
 
         return services;
     }
+
+    /// <summary>The activity sources of one evaluation's trace: the app's own and Durable Task's (client, worker).</summary>
+    public static TracerProviderBuilder AddSpecFunctionsSources(this TracerProviderBuilder tracing) => tracing
+        .AddSource(SpecFunctionsTelemetry.Name)
+        .AddSource("Microsoft.DurableTask")
+        .AddSource("Microsoft.DurableTask.*")
+        .AddSource("Microsoft.Azure.Functions.Worker");
 
     /// <summary>
     /// The trace store on Azure Blob Storage (section <see cref="BlobTraceStoreOptions.SectionName"/>), plus the suite
@@ -182,6 +203,11 @@ public static class HostingExtensions
         // s-CDF for the demo family runs in the replica; other families are handed to an external trainer through the
         // mitigation queue when one is configured (else the plan is stored and the mitigation fails saying so).
         services.AddSingleton<IDrafterTrainer, SpecFunctions.Orchestration.Demo.DemoDrafterTrainer>();
+        // Queue dispatch (Evaluation:Dispatch = Queue): tasks go to the evaluation queue of the app's storage account.
+        services.TryAddSingleton(sp => new SpecFunctions.Functions.Evaluator.TaskQueues(configuration));
+        services.TryAddSingleton<SpecFunctions.Functions.Evaluator.GpuProbe>();
+        services.AddHostedService<SpecFunctions.Functions.Evaluator.DeviceStartupCheck>();
+        services.Replace(ServiceDescriptor.Singleton<ITaskDispatcher, SpecFunctions.Functions.Evaluator.QueueTaskDispatcher>());
         if (SpecFunctions.Functions.Mitigation.QueueMitigationPlanSender.FromConfiguration(configuration) is { } sender)
         {
             services.Replace(ServiceDescriptor.Singleton<IMitigationPlanSender>(sender));

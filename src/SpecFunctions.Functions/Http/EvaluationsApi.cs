@@ -45,6 +45,11 @@ public sealed class EvaluationsApi(EvaluationRequestParser parser, ITraceStore s
 
         var evaluation = parsed.Value!;
         var runId = evaluation.RunId;
+
+        // The root of the run's trace below the host's request span: Durable carries it into the orchestration.
+        using var span = SpecFunctionsTelemetry.ActivitySource.StartActivity("SubmitEvaluation");
+        span?.SetTag("specfn.run_id", runId);
+        span?.SetTag("specfn.tasks", evaluation.Suite.Tasks.Count);
         var existing = await client.GetInstanceAsync(runId, true, cancellationToken);
         if (existing is not null)
         {
@@ -84,6 +89,9 @@ public sealed class EvaluationsApi(EvaluationRequestParser parser, ITraceStore s
     }
 
     /// <summary><c>GET /api/evaluations/{runId}</c>: runtime status, progress (custom status), output and failure.</summary>
+    /// <summary>Response header of the status endpoint when a GPU was requested and the CPU ran some task.</summary>
+    public const string DeviceFallbackHeader = "X-Specfn-Device-Fallback";
+
     [Function(nameof(GetEvaluationStatus))]
     public async Task<IActionResult> GetEvaluationStatus(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "evaluations/{runId}")] HttpRequest request,
@@ -103,6 +111,8 @@ public sealed class EvaluationsApi(EvaluationRequestParser parser, ITraceStore s
         }
 
         var urls = EvaluationUrls.For(request, runId);
+        var output = ParseJson(instance.SerializedOutput);
+        var deviceWarning = output is JsonObject outcome && outcome["deviceWarning"] is JsonValue warning && warning.TryGetValue<string>(out var text) ? text : null;
         var running = instance.RuntimeStatus is OrchestrationRuntimeStatus.Pending or OrchestrationRuntimeStatus.Running or OrchestrationRuntimeStatus.Suspended;
         var result = new JsonApiResult(running ? StatusCodes.Status202Accepted : StatusCodes.Status200OK, new EvaluationStatusBody
         {
@@ -111,7 +121,8 @@ public sealed class EvaluationsApi(EvaluationRequestParser parser, ITraceStore s
             CreatedAt = instance.CreatedAt,
             LastUpdatedAt = instance.LastUpdatedAt,
             Progress = ParseJson(instance.SerializedCustomStatus),
-            Output = ParseJson(instance.SerializedOutput),
+            Output = output,
+            DeviceWarning = deviceWarning,
             Failure = instance.FailureDetails is { } failure
                 ? new FailureBody { ErrorType = failure.ErrorType, ErrorMessage = failure.ErrorMessage }
                 : null,
@@ -119,6 +130,12 @@ public sealed class EvaluationsApi(EvaluationRequestParser parser, ITraceStore s
             ReportGetUri = urls.Report,
             CancelPostUri = urls.Cancel,
         });
+        if (deviceWarning is not null)
+        {
+            // Visible without parsing the body: the run's figures were measured on the CPU although a GPU was asked for.
+            result.Headers[DeviceFallbackHeader] = "cpu";
+        }
+
         if (running)
         {
             result.Headers[HeaderNames.RetryAfter] = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -297,6 +314,12 @@ public sealed record EvaluationStatusBody
     public JsonNode? Output { get; init; }
 
     public FailureBody? Failure { get; init; }
+
+    /// <summary>
+    /// Set when a GPU was requested and the CPU ran some task (the outcome's <c>deviceWarning</c>, repeated here and
+    /// in the <c>X-Specfn-Device-Fallback: cpu</c> header): the speed-ups are CPU speed-ups.
+    /// </summary>
+    public string? DeviceWarning { get; init; }
 
     public required string StatusQueryGetUri { get; init; }
 

@@ -4,6 +4,7 @@ using Azure.Identity;
 using Azure.Storage.Queues;
 using Microsoft.Extensions.Configuration;
 using SpecFunctions.Core.Storage;
+using SpecFunctions.Functions.Evaluator;
 using SpecFunctions.Orchestration;
 using SpecFunctions.Storage;
 
@@ -47,20 +48,17 @@ public sealed class QueueMitigationPlanSender(QueueClient queue) : IMitigationPl
             return null;
         }
 
-        var options = new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 };
-        var connection = FirstSet(
-            configuration["Mitigation:ConnectionString"],
-            configuration[$"{BlobTraceStoreOptions.SectionName}:ConnectionString"],
-            configuration["AzureWebJobsStorage"]); // null when it is a section (accountName, credential), as in Azure
-        if (connection is not null)
+        var connection = FirstSet(configuration["Mitigation:ConnectionString"]);
+        var serviceUri = FirstSet(configuration["Mitigation:QueueServiceUri"], configuration["SPECFN_QUEUE_STORAGE:serviceUri"]);
+        try
         {
-            return new QueueMitigationPlanSender(new QueueClient(connection, name, options));
+            return new QueueMitigationPlanSender(StorageQueues.Client(configuration, name, connection, serviceUri));
         }
-
-        var serviceUri = FirstSet(configuration["Mitigation:QueueServiceUri"], configuration["SPECFN_QUEUE_STORAGE:serviceUri"])
-            ?? throw new InvalidOperationException(
+        catch (InvalidOperationException)
+        {
+            throw new InvalidOperationException(
                 $"mitigation queue '{name}' is set but no storage account is: set Mitigation:ConnectionString or Mitigation:QueueServiceUri (SPECFN_QUEUE_STORAGE__serviceUri)");
-        return new QueueMitigationPlanSender(new QueueServiceClient(new Uri(serviceUri), new DefaultAzureCredential(), options).GetQueueClient(name));
+        }
     }
 
     private async Task EnsureQueueAsync(CancellationToken cancellationToken)
@@ -83,7 +81,7 @@ public sealed class QueueMitigationPlanSender(QueueClient queue) : IMitigationPl
         }
     }
 
-    private static string? FirstSet(params string?[] values) => values.FirstOrDefault(v => !string.IsNullOrWhiteSpace(v));
+    private static string? FirstSet(params string?[] values) => StorageQueues.FirstSet(values);
 }
 
 /// <summary>The queue message of <see cref="QueueMitigationPlanSender"/>: enough for a trainer to fetch the plan and answer.</summary>

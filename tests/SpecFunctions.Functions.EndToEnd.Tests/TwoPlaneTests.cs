@@ -1,0 +1,207 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using SpecFunctions.Core.Storage;
+using Xunit.Abstractions;
+
+namespace SpecFunctions.Functions.EndToEnd.Tests;
+
+/// <summary>
+/// Queue dispatch across two real hosts (<see cref="TwoPlaneFixture"/>): the control plane puts one message per task on
+/// the evaluation queue, the evaluator plane runs it and answers on the completion queue. Tests run one after another
+/// and leave the evaluator running when they end.
+/// </summary>
+[Collection(TwoPlaneCollection.Name)]
+[Trait("Requires", "functions-host")]
+public sealed class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHelper output)
+{
+    private async Task SubmitAsync(string body) =>
+        Assert.Equal(HttpStatusCode.Accepted, (await planes.Http.PostAsync("evaluations", new StringContent(body, Encoding.UTF8, "application/json"))).StatusCode);
+
+    private async Task<JsonElement> WaitFinishedAsync(string runId, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var status = await planes.Http.GetFromJsonAsync<JsonElement>($"evaluations/{runId}");
+            if (status.GetProperty("runtimeStatus").GetString() is not ("Pending" or "Running"))
+            {
+                return status;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"{runId} not finished in {timeout.TotalSeconds:F0} s: {status}\ncontrol:\n{planes.Control.Tail()}\nevaluator:\n{planes.Evaluator?.Tail()}");
+            await Task.Delay(250);
+        }
+    }
+
+    private static Dictionary<string, string> States(JsonElement status) =>
+        status.GetProperty("output").GetProperty("tasks").EnumerateArray().ToDictionary(t => t.GetProperty("taskId").GetString()!, t => t.GetProperty("status").GetString()!);
+
+    /// <summary>Log lines of every evaluator host started so far.</summary>
+    private List<string> EvaluatorLines(string text) => planes.Evaluators.SelectMany(e => e.LogLines(text)).ToList();
+
+    [Fact]
+    public async Task RunCompletesAcrossThePlanes_EvaluatorEvaluatesEveryTask_ControlNone_SameReportShape()
+    {
+        const string runId = "two-plane-1";
+        var tasks = EndToEndTests.Languages.Take(3).ToList();
+        if (planes.Evaluator is null)
+        {
+            await planes.StartEvaluatorAsync();
+        }
+
+        var clock = Stopwatch.StartNew();
+        await SubmitAsync(EndToEndTests.Submission(runId, 3, 3, 24));
+        var status = await WaitFinishedAsync(runId, TimeSpan.FromMinutes(3));
+        output.WriteLine($"two planes: submit → Completed in {clock.Elapsed.TotalSeconds:F1} s (3 tasks × 3 prompts × 24 tokens)");
+
+        Assert.Equal("Completed", status.GetProperty("runtimeStatus").GetString());
+        Assert.Equal("done", status.GetProperty("progress").GetProperty("phase").GetString());
+        Assert.All(tasks, id => Assert.Equal("committed", States(status)[id]));
+        foreach (var task in status.GetProperty("output").GetProperty("tasks").EnumerateArray())
+        {
+            // The evaluator says where it ran: the CPU it was asked for here (the GPU fields need an NVIDIA driver).
+            var device = task.GetProperty("device");
+            Assert.Equal("cpu", device.GetProperty("requested").GetString());
+            Assert.Equal("CPUExecutionProvider", device.GetProperty("executionProvider").GetString());
+            Assert.False(device.GetProperty("fellBackToCpu").GetBoolean());
+        }
+
+        Assert.False(status.TryGetProperty("deviceWarning", out _));
+        foreach (var id in tasks)
+        {
+            // Evaluated once, on the evaluator; dispatched once and completed through the completion queue on the control plane.
+            Assert.Single(EvaluatorLines($"Run {runId}: task {id} committed"));
+            Assert.Empty(planes.Control.LogLines($"Run {runId}: task {id} committed"));
+            Assert.Single(planes.Control.LogLines($"Run {runId}: task {id} put on the evaluation queue (dispatch 1)"));
+            Assert.Single(planes.Control.LogLines($"Completion of task {id} (committed, dispatch 1) raised on {runId}"));
+        }
+
+        // The evaluator ran no Durable work and served nothing but its queue.
+        Assert.Empty(EvaluatorLines("Executing 'Functions.EvaluateSuite'"));
+        Assert.Empty(EvaluatorLines("Executing 'Functions.ComputeFairness'"));
+        Assert.Empty(planes.Control.LogLines("Executing 'Functions.EvaluateQueuedTask'"));
+
+        var report = await planes.Http.GetFromJsonAsync<JsonElement>($"evaluations/{runId}/report");
+        Assert.Equal(tasks, report.GetProperty("tasks").EnumerateArray().Select(t => t.GetProperty("taskId").GetString()!));
+        Assert.All(report.GetProperty("tasks").EnumerateArray(), t => Assert.InRange(t.GetProperty("alpha").GetDouble(), 0.01, 1.0));
+        await RunAssertions.AssertWholeTracesAsync(planes.Store, runId, tasks, prompts: 3);
+    }
+
+    [Fact]
+    public async Task SubmittedWhileTheEvaluatorIsDown_MessagesWait_GpuEvaluatorStartedLater_RunCompletes_CpuFallbackMarked()
+    {
+        const string runId = "two-plane-cold";
+        var tasks = EndToEndTests.Languages.Take(3).ToList();
+        planes.KillEvaluator();
+        await SubmitAsync(EndToEndTests.Submission(runId, 3, 2, 16));
+
+        // Scale from zero as one machine shows it: the messages wait on the queue and the run waits with them.
+        var queued = await WaitForQueuedAsync(3, TimeSpan.FromMinutes(1));
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        var waiting = await planes.Http.GetFromJsonAsync<JsonElement>($"evaluations/{runId}");
+        Assert.Equal("Running", waiting.GetProperty("runtimeStatus").GetString());
+        Assert.All((await planes.Store.GetManifestAsync(runId))!.Tasks.Values, t => Assert.Equal(TaskState.Pending, t.Status));
+
+        // The evaluator asks for the GPU this machine does not have: ONNX Runtime falls back to the CPU, and the run says so.
+        var clock = Stopwatch.StartNew();
+        var started = await planes.StartEvaluatorAsync(new Dictionary<string, string> { ["Onnx__Device"] = "Cuda" });
+        var status = await WaitFinishedAsync(runId, TimeSpan.FromMinutes(3));
+        output.WriteLine(
+            $"evaluator down: {queued} message(s) waited on the queue; evaluator host up in {started.TotalSeconds:F1} s, "
+            + $"run completed {clock.Elapsed.TotalSeconds:F1} s after the evaluator was started");
+
+        Assert.Equal("Completed", status.GetProperty("runtimeStatus").GetString());
+        Assert.All(tasks, id => Assert.Equal("committed", States(status)[id]));
+        Assert.All(tasks, id => Assert.Single(planes.Control.LogLines($"Run {runId}: task {id} put on the evaluation queue")));
+        await RunAssertions.AssertWholeTracesAsync(planes.Store, runId, tasks, prompts: 2);
+
+        // GPU requested, CPU used: marked in the status body, its header, the outcome and the report, not only logged.
+        using var response = await planes.Http.GetAsync($"evaluations/{runId}");
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var warning = body.GetProperty("deviceWarning").GetString()!;
+        output.WriteLine($"device warning: {warning}");
+        Assert.StartsWith("GPU requested but the CPU ran 3 task(s) (en, es, fr)", warning, StringComparison.Ordinal);
+        Assert.Equal("cpu", Assert.Single(response.Headers.GetValues("X-Specfn-Device-Fallback")));
+        Assert.All(body.GetProperty("output").GetProperty("tasks").EnumerateArray(), t => Assert.True(t.GetProperty("device").GetProperty("fellBackToCpu").GetBoolean()));
+        var report = await planes.Http.GetFromJsonAsync<JsonElement>($"evaluations/{runId}/report");
+        Assert.Equal([warning], report.GetProperty("warnings").EnumerateArray().Select(w => w.GetString()));
+        Assert.All(tasks, id => Assert.Single(planes.Evaluator!.LogLines($"Run {runId} task {id}: GPU requested but the CPU did the work: no NVIDIA driver")));
+
+        // Back to the CPU evaluator the other tests expect.
+        planes.KillEvaluator();
+        await planes.StartEvaluatorAsync();
+    }
+
+    [Fact]
+    public async Task EvaluatorKilledMidTask_TaskDispatchedAgain_RunCompletes_InFlightTaskCommittedOnce_NoDuplicateTrace()
+    {
+        const string runId = "two-plane-kill";
+        const int prompts = 24;
+        var tasks = EndToEndTests.Languages.Take(4).ToList();
+        if (planes.Evaluator is null)
+        {
+            await planes.StartEvaluatorAsync();
+        }
+
+        await SubmitAsync(EndToEndTests.Submission(runId, 4, prompts, 128));
+        var before = await RunAssertions.WaitForManifestAsync(planes.Store, runId, m => m.Tasks.Values.Count(t => t.Status == TaskState.Committed) >= 1
+            && m.Tasks.Values.Any(t => t.Status == TaskState.Running), TimeSpan.FromMinutes(3), () => planes.Evaluator!.Tail());
+        var inFlight = before.Tasks.Values.Single(t => t.Status == TaskState.Running).TaskId;
+        var committedBefore = before.Tasks.Values.Where(t => t.Status == TaskState.Committed).ToDictionary(t => t.TaskId);
+        var killed = planes.Evaluator!;
+
+        planes.KillEvaluator();
+        var clock = Stopwatch.StartNew();
+        var restart = await planes.StartEvaluatorAsync();
+        var status = await WaitFinishedAsync(runId, TimeSpan.FromMinutes(5));
+        var completed = clock.Elapsed;
+        var redispatch = planes.Control.LogLines($"Run {runId}: task {inFlight} put on the evaluation queue (dispatch 2)");
+        output.WriteLine(
+            $"kill -9 of the evaluator with {committedBefore.Count} of 4 tasks committed, {inFlight} in flight; new evaluator up in {restart.TotalSeconds:F1} s; "
+            + $"run completed {completed.TotalSeconds:F1} s after the kill (dispatch timeout {TwoPlaneFixture.DispatchTimeoutSeconds} s)");
+
+        Assert.Equal("Completed", status.GetProperty("runtimeStatus").GetString());
+        Assert.All(tasks, id => Assert.Equal("committed", States(status)[id]));
+
+        // The in-flight task's message stays invisible to the new evaluator (the queue trigger holds it for 10 minutes),
+        // so the orchestration's timer dispatched it again; it was committed once, by the new evaluator.
+        Assert.Single(redispatch);
+        Assert.Single(planes.Control.LogLines($"Run {runId}: task {inFlight} had no completion"));
+        Assert.Empty(killed.LogLines($"Run {runId}: task {inFlight} committed"));
+        Assert.Single(planes.Evaluator!.LogLines($"Run {runId}: task {inFlight} committed"));
+        var after = (await planes.Store.GetManifestAsync(runId))!;
+        foreach (var (id, entry) in committedBefore)
+        {
+            Assert.Equal(entry, after.Tasks[id]);
+            Assert.Empty(planes.Evaluator.LogLines($"Run {runId}: task {id} "));
+        }
+
+        // One trace per task, each whole (no prompt twice).
+        var traces = (await RunAssertions.RunBlobsAsync(planes.ConnectionString, runId)).Where(b => b.Contains("/tasks/", StringComparison.Ordinal)).ToList();
+        Assert.Equal(tasks.Select(t => $"runs/{runId}/tasks/{t}/trace.jsonl.gz").Order(StringComparer.Ordinal), traces);
+        await RunAssertions.AssertWholeTracesAsync(planes.Store, runId, tasks, prompts);
+    }
+
+    private async Task<int> WaitForQueuedAsync(int count, TimeSpan timeout)
+    {
+        var queue = planes.EvaluationQueue;
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            if (await queue.ExistsAsync())
+            {
+                var properties = await queue.GetPropertiesAsync();
+                if (properties.Value.ApproximateMessagesCount >= count)
+                {
+                    return properties.Value.ApproximateMessagesCount;
+                }
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"{count} message(s) not on the evaluation queue in {timeout.TotalSeconds:F0} s\n{planes.Control.Tail()}");
+            await Task.Delay(250);
+        }
+    }
+}
