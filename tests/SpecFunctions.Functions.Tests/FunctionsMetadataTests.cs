@@ -54,7 +54,7 @@ public class FunctionsMetadataTests
                 "CancelEvaluation", "CompareAndPromote", "CompleteQueuedTask", "ComputeFairness", "DispatchTask", "DrafterReady",
                 "EvaluateQueuedTask", "EvaluateSuite", "EvaluateTask", "EvaluateTaskChunk",
                 "FineTuneDrafter", "GetEvaluationReport", "GetEvaluationStatus", "ListAuditSuites", "MitigateDrafter", "NightlyAudit",
-                "PlanMitigation", "PrepareRun", "RegisterAuditSuite", "SendMitigationPlan", "SubmitEvaluation",
+                "PlanGating", "PlanMitigation", "PrepareRun", "RegisterAuditSuite", "SendMitigationPlan", "SubmitEvaluation",
             ],
             Functions.Value.Keys.Order(StringComparer.Ordinal));
     }
@@ -85,6 +85,7 @@ public class FunctionsMetadataTests
     [InlineData("ComputeFairness", "activityTrigger")]
     [InlineData("DispatchTask", "activityTrigger")]
     [InlineData("MitigateDrafter", "orchestrationTrigger")]
+    [InlineData("PlanGating", "activityTrigger")]
     [InlineData("PlanMitigation", "activityTrigger")]
     [InlineData("FineTuneDrafter", "activityTrigger")]
     [InlineData("SendMitigationPlan", "activityTrigger")]
