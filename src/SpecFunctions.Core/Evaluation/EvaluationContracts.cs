@@ -80,7 +80,7 @@ public sealed record EvaluationSettings
     [JsonPropertyName("repeats")]
     public int Repeats { get; init; } = DefaultRepeats;
 
-    public const int DefaultRepeats = 3;
+    public const int DefaultRepeats = 2;
 }
 
 /// <summary>When the evaluation starts a mitigation (method.md §6).</summary>
