@@ -121,6 +121,13 @@ internal sealed class TorchTransformer : nn.Module<Tensor, Tensor>
         return F.layer_norm(x, [Config.ModelDim], final_norm_scale, final_norm_bias, TinyTransformer.NormEpsilon).matmul(lm_head);
     }
 
+    /// <summary>Multiplies the LM head by <paramref name="factor"/>: logits scaled, a drafter-only temperature of 1/factor.</summary>
+    public void ScaleOutput(double factor)
+    {
+        using var noGrad = torch.no_grad();
+        lm_head.mul_(factor);
+    }
+
     /// <summary>The weights as a <see cref="TinyTransformer"/> (plain arrays), ready for <see cref="TinyTransformerBuilder.Build"/>.</summary>
     public TinyTransformer ToTinyTransformer() => TinyTransformer.FromWeights(
         Config,

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Onnx;
 using SpecFunctions.Core.Models;
 using SpecFunctions.Demo;
 using SpecFunctions.Onnx;
@@ -18,14 +19,14 @@ public sealed record TransformerPairSettings
     /// <summary>The byte-level BPE tokenizer: 2048 ids.</summary>
     public BpeTrainingOptions Tokenizer { get; init; } = new();
 
-    /// <summary>The verifier: 4 layers, width 192, 4 heads, MLP 768, 256 positions (≈ 2.6 M parameters).</summary>
-    public TinyTransformerConfig Verifier { get; init; } = new() { ModelDim = 192, Heads = 4, Layers = 4, HiddenDim = 768, MaxPositions = 256 };
+    /// <summary>The verifier: 4 layers, width 128, 4 heads, MLP 512, 256 positions (≈ 1.35 M parameters with 2048 ids).</summary>
+    public TinyTransformerConfig Verifier { get; init; } = new() { ModelDim = 128, Heads = 4, Layers = 4, HiddenDim = 512, MaxPositions = 256 };
 
     /// <summary>The drafter: 1 layer, width 64, 2 heads, MLP 256, 256 positions (≈ 0.3 M parameters).</summary>
     public TinyTransformerConfig Drafter { get; init; } = new() { ModelDim = 64, Heads = 2, Layers = 1, HiddenDim = 256, MaxPositions = 256 };
 
     /// <summary>Verifier training: every language equally.</summary>
-    public TransformerTrainingOptions VerifierTraining { get; init; } = new() { Steps = 300, BatchSize = 16, Context = 64, LearningRate = 3e-3 };
+    public TransformerTrainingOptions VerifierTraining { get; init; } = new() { Steps = 250, BatchSize = 16, Context = 64, LearningRate = 3e-3 };
 
     /// <summary>
     /// Drafter training: distilled from the verifier (soft labels) on 78 % English, 20 % Spanish and 0.5 % each of the rest,
@@ -33,7 +34,7 @@ public sealed record TransformerPairSettings
     /// </summary>
     public TransformerTrainingOptions DrafterTraining { get; init; } = new()
     {
-        Steps = 300,
+        Steps = 250,
         BatchSize = 16,
         Context = 64,
         LearningRate = 3e-3,
@@ -209,6 +210,22 @@ public static class TransformerModels
         File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), vocabulary.ToTokenizerConfigJson(config.MaxPositions));
         File.WriteAllText(Path.Combine(folder, "genai_config.json"), GenAiConfig(config, eot));
         File.WriteAllText(Path.Combine(folder, ConfigFileName), JsonSerializer.Serialize(config, IndentedJson));
+        model.save(Path.Combine(folder, WeightsFileName));
+    }
+
+    /// <summary>
+    /// Writes a fine-tuned version of the model in <paramref name="baseFolder"/>: a new <c>model.onnx</c> and weights; the base
+    /// folder's manifest (byte for byte: same name and family), tokenizer files and genai_config.json.
+    /// </summary>
+    internal static void WriteFineTunedFolder(TorchTransformer model, string baseFolder, string folder)
+    {
+        Directory.CreateDirectory(folder);
+        TinyTransformerBuilder.Build(model.ToTinyTransformer()).WriteToFile(Path.Combine(folder, "model.onnx"));
+        foreach (var file in new[] { ModelManifest.FileName, "tokenizer.json", "tokenizer_config.json", "genai_config.json", ConfigFileName })
+        {
+            File.Copy(Path.Combine(baseFolder, file), Path.Combine(folder, file));
+        }
+
         model.save(Path.Combine(folder, WeightsFileName));
     }
 

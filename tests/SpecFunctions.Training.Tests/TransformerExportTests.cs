@@ -32,11 +32,11 @@ internal static class TinySettings
         Tokenizer = new BpeTrainingOptions { VocabularySize = 512 },
         Verifier = new TinyTransformerConfig { ModelDim = 32, Heads = 2, Layers = 2, HiddenDim = 64, MaxPositions = 160 },
         Drafter = new TinyTransformerConfig { ModelDim = 16, Heads = 2, Layers = 1, HiddenDim = 32, MaxPositions = 160 },
-        VerifierTraining = new TransformerTrainingOptions { Steps = 30, BatchSize = 4, Context = 32, WarmupSteps = 5, ReportEvery = 10 },
+        VerifierTraining = new TransformerTrainingOptions { Steps = 150, BatchSize = 8, Context = 32, LearningRate = 1e-2, WarmupSteps = 10, ReportEvery = 50 },
         DrafterTraining = new TransformerTrainingOptions
         {
-            Steps = 20, BatchSize = 4, Context = 32, WarmupSteps = 5, ReportEvery = 10,
-            LanguageMix = new Dictionary<string, double> { ["en"] = 0.9, ["zh"] = 0.1 },
+            Steps = 80, BatchSize = 8, Context = 32, LearningRate = 1e-2, WarmupSteps = 10, ReportEvery = 40,
+            LanguageMix = new Dictionary<string, double> { ["en"] = 1.0 },
         },
     };
 }

@@ -1,9 +1,13 @@
 using System.CommandLine;
 using SpecFunctions.Demo;
+using SpecFunctions.Training;
 
 namespace SpecFunctions.Cli.Commands;
 
-/// <summary><c>specfn models demo [--out DIR] [--seed N]</c>: builds (or reuses) the built-in demo model pair.</summary>
+/// <summary>
+/// <c>specfn models demo [--kind mlp|transformer] [--out DIR] [--seed N]</c>: builds (or reuses) a built-in demo model pair: the
+/// byte-level MLP pair (default) or the transformer pair (BPE tokenizer, decoder-with-past ONNX, genai_config.json).
+/// </summary>
 internal static class ModelsCommand
 {
     public static Command Create()
@@ -15,10 +19,15 @@ internal static class ModelsCommand
 
     private static Command CreateDemo()
     {
-        var outOption = new Option<string>("--out")
+        var kindOption = new Option<string>("--kind")
         {
-            Description = "Root folder; the models go to DIR/verifier and DIR/drafter, the suite to DIR/suite.json.",
-            DefaultValueFactory = _ => DemoModels.DefaultRoot,
+            Description = $"Which pair: {PairKinds.Mlp} (byte-level MLP window models, the fast default) or {PairKinds.Transformer} (GPT-style decoders with a trained BPE tokenizer, in the optimum / ONNX Runtime GenAI layout).",
+            DefaultValueFactory = _ => PairKinds.Mlp,
+        };
+        kindOption.AcceptOnlyFromAmong(PairKinds.All);
+        var outOption = new Option<string?>("--out")
+        {
+            Description = $"Root folder; the models go to DIR/verifier and DIR/drafter, the suite to DIR/suite.json. Default {DemoModels.DefaultRoot} ({PairKinds.Mlp}) or {TransformerModels.DefaultRoot} ({PairKinds.Transformer}).",
         };
         var seedOption = new Option<int>("--seed")
         {
@@ -27,13 +36,20 @@ internal static class ModelsCommand
         };
         var command = new Command(
             "demo",
-            "Train the built-in demo pair (a byte-level verifier on 6 languages and a drafter trained mostly on English and Spanish) and write them as ONNX model folders; reused when already built for the same inputs.")
+            "Train a built-in demo pair (a verifier on 6 languages and a drafter trained mostly on English and Spanish) and write them as ONNX model folders; reused when already built for the same inputs.")
         {
+            kindOption,
             outOption,
             seedOption,
         };
         command.SetAction((parseResult, cancellationToken) =>
-            RunAsync(parseResult.GetValue(outOption)!, parseResult.GetValue(seedOption), Console.Out, Console.Error, cancellationToken));
+        {
+            var kind = parseResult.GetValue(kindOption)!;
+            var outDir = parseResult.GetValue(outOption) ?? PairKinds.DefaultRoot(kind);
+            return kind == PairKinds.Transformer
+                ? RunTransformerAsync(outDir, parseResult.GetValue(seedOption), Console.Out, Console.Error, cancellationToken)
+                : RunAsync(outDir, parseResult.GetValue(seedOption), Console.Out, Console.Error, cancellationToken);
+        });
         return command;
     }
 
@@ -58,6 +74,43 @@ internal static class ModelsCommand
                 : $"Trained verifier in {paths.VerifierTrainingTime.TotalSeconds:F1} s and drafter in {paths.DrafterTrainingTime.TotalSeconds:F1} s (key {paths.CacheKey[..12]}).").ConfigureAwait(false);
             await output.WriteLineAsync($"  verifier: {paths.VerifierDirectory}").ConfigureAwait(false);
             await output.WriteLineAsync($"  drafter:  {paths.DrafterDirectory}").ConfigureAwait(false);
+            await output.WriteLineAsync($"  suite:    {suitePath}").ConfigureAwait(false);
+            return 0;
+        }
+        catch (OperationCanceledException)
+        {
+            await error.WriteLineAsync("specfn models demo: cancelled.").ConfigureAwait(false);
+            return 130;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            await error.WriteLineAsync($"specfn models demo: {e.Message}").ConfigureAwait(false);
+            return 1;
+        }
+    }
+
+    internal static async Task<int> RunTransformerAsync(string outDir, int seed, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(outDir))
+        {
+            await error.WriteLineAsync("specfn models demo: --out must name a folder.").ConfigureAwait(false);
+            return 2;
+        }
+
+        try
+        {
+            await output.WriteLineAsync($"Transformer demo models (seed {seed}) in {Path.GetFullPath(outDir)}").ConfigureAwait(false);
+            var progress = new SynchronousProgress<DemoTrainingProgress>(p => output.WriteLine(p.Model == "tokenizer"
+                ? $"  {"tokenizer",-14} byte-level BPE trained  {p.Elapsed.TotalSeconds,6:F1} s"
+                : $"  {p.Model,-14} step {p.Step,5}/{p.TotalSteps}  loss {p.Loss:F3} nats/token  {p.Elapsed.TotalSeconds,6:F1} s"));
+            var paths = await TransformerModels.EnsureAsync(outDir, seed, progress, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var suitePath = Path.Combine(Path.GetFullPath(outDir), "suite.json");
+            DemoCorpus.WriteSuite(suitePath);
+            await output.WriteLineAsync(paths.Reused
+                ? $"Reused cached models (key {paths.CacheKey[..12]}): inputs unchanged, nothing trained."
+                : $"Trained tokenizer in {paths.TokenizerTrainingTime.TotalSeconds:F1} s, verifier in {paths.VerifierTrainingTime.TotalSeconds:F1} s and drafter in {paths.DrafterTrainingTime.TotalSeconds:F1} s (key {paths.CacheKey[..12]}).").ConfigureAwait(false);
+            await output.WriteLineAsync($"  verifier: {paths.VerifierDirectory} ({paths.VerifierParameters:N0} parameters)").ConfigureAwait(false);
+            await output.WriteLineAsync($"  drafter:  {paths.DrafterDirectory} ({paths.DrafterParameters:N0} parameters)").ConfigureAwait(false);
             await output.WriteLineAsync($"  suite:    {suitePath}").ConfigureAwait(false);
             return 0;
         }
