@@ -180,32 +180,14 @@ public static class TransformerMitigation
     private static TransformerMitigationResult TuneTemperature(
         TorchTransformer drafter, Batch[] heldOut, double[] before, TransformerMitigationOptions options, IProgress<string>? progress, CancellationToken cancellationToken)
     {
-        // As the MLP path: the fairest τ among those that keep mean f_γ(α_T) within the tolerance of the base drafter's.
         var baseTokens = heldOut.Average(h => SpeculativeMath.ExpectedTokensPerStep(h.Measure(drafter).Alpha, options.Gamma));
-        var best = (Tau: 1.0, U: FairnessMetrics.UnfairnessOf(before), D: before);
-        foreach (var tau in options.TemperatureGrid)
+        var best = DemoMitigation.ChooseTemperature(options.TemperatureGrid, before, baseTokens, options.SpeedupTolerance, tau =>
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (!(tau > 0) || !double.IsFinite(tau))
-            {
-                throw new ArgumentOutOfRangeException(nameof(options), tau, "Every drafter temperature must be positive and finite.");
-            }
-
             var measured = heldOut.Select(h => h.Measure(drafter, tau)).ToArray();
-            var d = measured.Select(m => m.CrossEntropy).ToArray();
-            var tokens = measured.Average(m => SpeculativeMath.ExpectedTokensPerStep(m.Alpha, options.Gamma));
-            var u = FairnessMetrics.UnfairnessOf(d);
-            progress?.Report(string.Create(CultureInfo.InvariantCulture, $"τ {tau:G3}: U {u:G4}, mean f_γ(α) {tokens:F3} (base {baseTokens:F3})"));
-            if (u < best.U && tokens >= baseTokens * (1 - options.SpeedupTolerance))
-            {
-                best = (tau, u, d);
-            }
-        }
-
+            return ([.. measured.Select(m => m.CrossEntropy)], measured.Average(m => SpeculativeMath.ExpectedTokensPerStep(m.Alpha, options.Gamma)));
+        }, progress, cancellationToken);
         drafter.ScaleOutput(1.0 / best.Tau);
-        return new TransformerMitigationResult(
-            before, best.D,
-            string.Create(CultureInfo.InvariantCulture, $"temperature: τ = {best.Tau:G3} (grid {string.Join(", ", options.TemperatureGrid)}; mean f_γ(α) within {options.SpeedupTolerance:P0}); U {FairnessMetrics.UnfairnessOf(before):G4} → {best.U:G4}"));
+        return new TransformerMitigationResult(before, best.CrossEntropy, best.Notes);
     }
 
     private static TransformerMitigationResult FineTune(

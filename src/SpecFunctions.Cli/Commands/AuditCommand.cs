@@ -17,6 +17,12 @@ internal static class AuditCommand
 {
     public const string DefaultModels = ".specfn/models/demo";
 
+    /// <summary>Catalog names of the transformer pair's models in runs of <c>audit --pair transformer</c>.</summary>
+    public const string TransformerVerifier = "tf-verifier";
+
+    /// <inheritdoc cref="TransformerVerifier"/>
+    public const string TransformerDrafter = "tf-drafter";
+
     public static Command Create()
     {
         var pairKind = new Option<string>("--pair")
@@ -116,7 +122,7 @@ internal static class AuditCommand
         {
             var t = await TransformerModels.EnsureAsync(root, seed, progress, cancellationToken: cancellationToken);
             return new PreparedPair(
-                "tf-verifier", "tf-drafter", t.VerifierDirectory, t.DrafterDirectory, t.Reused, t.Reused
+                TransformerVerifier, TransformerDrafter, t.VerifierDirectory, t.DrafterDirectory, t.Reused, t.Reused
                     ? $"  reused cached pair (key {t.CacheKey[..12]})"
                     : $"  trained tokenizer in {t.TokenizerTrainingTime.TotalSeconds:F1} s, verifier ({t.VerifierParameters:N0} parameters) in {t.VerifierTrainingTime.TotalSeconds:F1} s, drafter ({t.DrafterParameters:N0}) in {t.DrafterTrainingTime.TotalSeconds:F1} s");
         }

@@ -53,7 +53,36 @@ internal static class ModelsCommand
         return command;
     }
 
-    internal static async Task<int> RunAsync(string outDir, int seed, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    internal static Task<int> RunAsync(string outDir, int seed, TextWriter output, TextWriter error, CancellationToken cancellationToken) =>
+        GuardedAsync(outDir, error, async () =>
+        {
+            await output.WriteLineAsync($"Demo models (seed {seed}) in {Path.GetFullPath(outDir)}").ConfigureAwait(false);
+            var progress = new SynchronousProgress<DemoTrainingProgress>(p =>
+                output.WriteLine($"  {p.Model,-14} step {p.Step,5}/{p.TotalSteps}  loss {p.Loss:F3} nats/byte  {p.Elapsed.TotalSeconds,6:F1} s"));
+            var paths = await DemoModels.EnsureAsync(outDir, seed, progress, cancellationToken).ConfigureAwait(false);
+            await WriteSummaryAsync(
+                output, outDir, paths.Reused, paths.CacheKey,
+                $"Trained verifier in {paths.VerifierTrainingTime.TotalSeconds:F1} s and drafter in {paths.DrafterTrainingTime.TotalSeconds:F1} s",
+                paths.VerifierDirectory, paths.DrafterDirectory).ConfigureAwait(false);
+        });
+
+    internal static Task<int> RunTransformerAsync(string outDir, int seed, TextWriter output, TextWriter error, CancellationToken cancellationToken) =>
+        GuardedAsync(outDir, error, async () =>
+        {
+            await output.WriteLineAsync($"Transformer demo models (seed {seed}) in {Path.GetFullPath(outDir)}").ConfigureAwait(false);
+            var progress = new SynchronousProgress<DemoTrainingProgress>(p => output.WriteLine(p.Model == "tokenizer"
+                ? $"  {"tokenizer",-14} byte-level BPE trained  {p.Elapsed.TotalSeconds,6:F1} s"
+                : $"  {p.Model,-14} step {p.Step,5}/{p.TotalSteps}  loss {p.Loss:F3} nats/token  {p.Elapsed.TotalSeconds,6:F1} s"));
+            var paths = await TransformerModels.EnsureAsync(outDir, seed, progress, cancellationToken: cancellationToken).ConfigureAwait(false);
+            await WriteSummaryAsync(
+                output, outDir, paths.Reused, paths.CacheKey,
+                $"Trained tokenizer in {paths.TokenizerTrainingTime.TotalSeconds:F1} s, verifier in {paths.VerifierTrainingTime.TotalSeconds:F1} s and drafter in {paths.DrafterTrainingTime.TotalSeconds:F1} s",
+                $"{paths.VerifierDirectory} ({paths.VerifierParameters:N0} parameters)",
+                $"{paths.DrafterDirectory} ({paths.DrafterParameters:N0} parameters)").ConfigureAwait(false);
+        });
+
+    // Checks --out, runs the body and turns cancellation and file-system failures into one line and an exit code.
+    private static async Task<int> GuardedAsync(string outDir, TextWriter error, Func<Task> body)
     {
         if (string.IsNullOrWhiteSpace(outDir))
         {
@@ -63,18 +92,7 @@ internal static class ModelsCommand
 
         try
         {
-            await output.WriteLineAsync($"Demo models (seed {seed}) in {Path.GetFullPath(outDir)}").ConfigureAwait(false);
-            var progress = new SynchronousProgress<DemoTrainingProgress>(p =>
-                output.WriteLine($"  {p.Model,-14} step {p.Step,5}/{p.TotalSteps}  loss {p.Loss:F3} nats/byte  {p.Elapsed.TotalSeconds,6:F1} s"));
-            var paths = await DemoModels.EnsureAsync(outDir, seed, progress, cancellationToken).ConfigureAwait(false);
-            var suitePath = Path.Combine(Path.GetFullPath(outDir), "suite.json");
-            DemoCorpus.WriteSuite(suitePath);
-            await output.WriteLineAsync(paths.Reused
-                ? $"Reused cached models (key {paths.CacheKey[..12]}): inputs unchanged, nothing trained."
-                : $"Trained verifier in {paths.VerifierTrainingTime.TotalSeconds:F1} s and drafter in {paths.DrafterTrainingTime.TotalSeconds:F1} s (key {paths.CacheKey[..12]}).").ConfigureAwait(false);
-            await output.WriteLineAsync($"  verifier: {paths.VerifierDirectory}").ConfigureAwait(false);
-            await output.WriteLineAsync($"  drafter:  {paths.DrafterDirectory}").ConfigureAwait(false);
-            await output.WriteLineAsync($"  suite:    {suitePath}").ConfigureAwait(false);
+            await body().ConfigureAwait(false);
             return 0;
         }
         catch (OperationCanceledException)
@@ -89,41 +107,17 @@ internal static class ModelsCommand
         }
     }
 
-    internal static async Task<int> RunTransformerAsync(string outDir, int seed, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    // Writes the suite file beside the models and the closing lines.
+    private static async Task WriteSummaryAsync(TextWriter output, string outDir, bool reused, string cacheKey, string trained, string verifier, string drafter)
     {
-        if (string.IsNullOrWhiteSpace(outDir))
-        {
-            await error.WriteLineAsync("specfn models demo: --out must name a folder.").ConfigureAwait(false);
-            return 2;
-        }
-
-        try
-        {
-            await output.WriteLineAsync($"Transformer demo models (seed {seed}) in {Path.GetFullPath(outDir)}").ConfigureAwait(false);
-            var progress = new SynchronousProgress<DemoTrainingProgress>(p => output.WriteLine(p.Model == "tokenizer"
-                ? $"  {"tokenizer",-14} byte-level BPE trained  {p.Elapsed.TotalSeconds,6:F1} s"
-                : $"  {p.Model,-14} step {p.Step,5}/{p.TotalSteps}  loss {p.Loss:F3} nats/token  {p.Elapsed.TotalSeconds,6:F1} s"));
-            var paths = await TransformerModels.EnsureAsync(outDir, seed, progress, cancellationToken: cancellationToken).ConfigureAwait(false);
-            var suitePath = Path.Combine(Path.GetFullPath(outDir), "suite.json");
-            DemoCorpus.WriteSuite(suitePath);
-            await output.WriteLineAsync(paths.Reused
-                ? $"Reused cached models (key {paths.CacheKey[..12]}): inputs unchanged, nothing trained."
-                : $"Trained tokenizer in {paths.TokenizerTrainingTime.TotalSeconds:F1} s, verifier in {paths.VerifierTrainingTime.TotalSeconds:F1} s and drafter in {paths.DrafterTrainingTime.TotalSeconds:F1} s (key {paths.CacheKey[..12]}).").ConfigureAwait(false);
-            await output.WriteLineAsync($"  verifier: {paths.VerifierDirectory} ({paths.VerifierParameters:N0} parameters)").ConfigureAwait(false);
-            await output.WriteLineAsync($"  drafter:  {paths.DrafterDirectory} ({paths.DrafterParameters:N0} parameters)").ConfigureAwait(false);
-            await output.WriteLineAsync($"  suite:    {suitePath}").ConfigureAwait(false);
-            return 0;
-        }
-        catch (OperationCanceledException)
-        {
-            await error.WriteLineAsync("specfn models demo: cancelled.").ConfigureAwait(false);
-            return 130;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
-        {
-            await error.WriteLineAsync($"specfn models demo: {e.Message}").ConfigureAwait(false);
-            return 1;
-        }
+        var suitePath = Path.Combine(Path.GetFullPath(outDir), "suite.json");
+        DemoCorpus.WriteSuite(suitePath);
+        await output.WriteLineAsync(reused
+            ? $"Reused cached models (key {cacheKey[..12]}): inputs unchanged, nothing trained."
+            : $"{trained} (key {cacheKey[..12]}).").ConfigureAwait(false);
+        await output.WriteLineAsync($"  verifier: {verifier}").ConfigureAwait(false);
+        await output.WriteLineAsync($"  drafter:  {drafter}").ConfigureAwait(false);
+        await output.WriteLineAsync($"  suite:    {suitePath}").ConfigureAwait(false);
     }
 
     /// <summary>Reports on the training thread, so lines appear in order and before the command returns.</summary>
