@@ -43,8 +43,9 @@ internal sealed class EmbeddedEngine : IAsyncDisposable
         builder.Services.AddSingleton(observer);
         builder.Services.AddSpecFunctionsEvaluation(configure);
 
-        // The demo family trains in process; other families go to an external trainer (not configured in the CLI).
+        // The demo families (MLP and transformer) train in process; others go to an external trainer (not configured in the CLI).
         builder.Services.AddSingleton<IDrafterTrainer, SpecFunctions.Orchestration.Demo.DemoDrafterTrainer>();
+        builder.Services.AddSingleton<IDrafterTrainer, SpecFunctions.Training.TransformerDrafterTrainer>();
         configureServices?.Invoke(builder.Services);
         builder.Services.AddInMemoryDurableTask(registry => registry.AddSpecFunctionsTasks());
         var host = builder.Build();

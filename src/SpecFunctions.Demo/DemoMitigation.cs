@@ -186,30 +186,12 @@ public static class DemoMitigation
                 // SpeedupTolerance of the base drafter's (the cost ratio c does not change with τ, so this is the
                 // mean analytical speed-up): flattening the drafter always evens out D_T, by making every task worse.
                 var baseTokens = heldOut.Average(h => SpeculativeMath.ExpectedTokensPerStep(h.Measure(drafter).Alpha, options.Gamma));
-                var best = (Tau: 1.0, U: FairnessMetrics.UnfairnessOf(before), D: before);
-                foreach (var tau in options.TemperatureGrid)
+                var best = ChooseTemperature(options.TemperatureGrid, before, baseTokens, options.SpeedupTolerance, tau =>
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    if (!(tau > 0) || !double.IsFinite(tau))
-                    {
-                        throw new ArgumentOutOfRangeException(nameof(options), tau, "Every drafter temperature must be positive and finite.");
-                    }
-
-                    var scaled = WithOutputTemperature(drafter, tau);
-                    var measured = heldOut.Select(h => h.Measure(scaled)).ToArray();
-                    var d = measured.Select(m => m.CrossEntropy).ToArray();
-                    var tokens = measured.Average(m => SpeculativeMath.ExpectedTokensPerStep(m.Alpha, options.Gamma));
-                    var u = FairnessMetrics.UnfairnessOf(d);
-                    progress?.Report(string.Create(CultureInfo.InvariantCulture, $"τ {tau:G3}: U {u:G4}, mean f_γ(α) {tokens:F3} (base {baseTokens:F3})"));
-                    if (u < best.U && tokens >= baseTokens * (1 - options.SpeedupTolerance))
-                    {
-                        best = (tau, u, d);
-                    }
-                }
-
-                return new DemoMitigationResult(
-                    WithOutputTemperature(drafter, best.Tau), before, best.D,
-                    string.Create(CultureInfo.InvariantCulture, $"temperature: τ = {best.Tau:G3} (grid {string.Join(", ", options.TemperatureGrid)}; mean f_γ(α) within {options.SpeedupTolerance:P0}); U {FairnessMetrics.UnfairnessOf(before):G4} → {best.U:G4}"));
+                    var measured = heldOut.Select(h => h.Measure(WithOutputTemperature(drafter, tau))).ToArray();
+                    return ([.. measured.Select(m => m.CrossEntropy)], measured.Average(m => SpeculativeMath.ExpectedTokensPerStep(m.Alpha, options.Gamma)));
+                }, progress, cancellationToken);
+                return new DemoMitigationResult(WithOutputTemperature(drafter, best.Tau), before, best.CrossEntropy, best.Notes);
             }
 
             case SCdf:
@@ -219,6 +201,47 @@ public static class DemoMitigation
             default:
                 throw new ArgumentException($"Unknown mitigation strategy '{strategy}' (known: {SCdf}, {Balanced}, {Temperature}, {None}).", nameof(strategy));
         }
+    }
+
+    /// <summary>
+    /// The <c>temperature</c> baseline's choice, for any drafter family: among <paramref name="grid"/>, the τ with the lowest U
+    /// whose mean expected tokens per verifier call, mean f_γ(α_T), stays within <paramref name="tolerance"/> of the base
+    /// drafter's <paramref name="baseTokens"/> (c does not change with τ, so this is the mean analytical speed-up):
+    /// flattening the drafter always evens out D_T, by making every task worse. τ = 1 when none qualifies.
+    /// </summary>
+    /// <param name="measure">Held-out D_T per task and mean f_γ(α_T) of the drafter at temperature τ.</param>
+    public static (double Tau, IReadOnlyList<double> CrossEntropy, string Notes) ChooseTemperature(
+        IReadOnlyList<double> grid,
+        IReadOnlyList<double> before,
+        double baseTokens,
+        double tolerance,
+        Func<double, (double[] CrossEntropy, double Tokens)> measure,
+        IProgress<string>? progress,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(grid);
+        ArgumentNullException.ThrowIfNull(measure);
+        var best = (Tau: 1.0, U: FairnessMetrics.UnfairnessOf(before), D: before);
+        foreach (var tau in grid)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!(tau > 0) || !double.IsFinite(tau))
+            {
+                throw new ArgumentOutOfRangeException(nameof(grid), tau, "Every drafter temperature must be positive and finite.");
+            }
+
+            var (d, tokens) = measure(tau);
+            var u = FairnessMetrics.UnfairnessOf(d);
+            progress?.Report(string.Create(CultureInfo.InvariantCulture, $"τ {tau:G3}: U {u:G4}, mean f_γ(α) {tokens:F3} (base {baseTokens:F3})"));
+            if (u < best.U && tokens >= baseTokens * (1 - tolerance))
+            {
+                best = (tau, u, d);
+            }
+        }
+
+        return (best.Tau, best.D, string.Create(
+            CultureInfo.InvariantCulture,
+            $"temperature: τ = {best.Tau:G3} (grid {string.Join(", ", grid)}; mean f_γ(α) within {tolerance:P0}); U {FairnessMetrics.UnfairnessOf(before):G4} → {best.U:G4}"));
     }
 
     /// <summary>

@@ -27,7 +27,7 @@ internal static class MitigateCommand
         var rule = new Option<WeightRule>("--weights") { Description = "s-CDF task weights: ShiftByMinimum | AboveMean | CrossEntropy | VarianceGradient", DefaultValueFactory = _ => WeightRule.ShiftByMinimum };
         var verifier = new Option<DirectoryInfo?>("--verifier") { Description = "Verifier model folder (runs made by `specfn run`)" };
         var drafter = new Option<DirectoryInfo?>("--drafter") { Description = "Drafter model folder (runs made by `specfn run`)" };
-        var models = new Option<string>("--models") { Description = "Demo pair folder (runs made by `specfn audit`)", DefaultValueFactory = _ => AuditCommand.DefaultModels };
+        var models = new Option<string?>("--models") { Description = $"Demo pair folder (runs made by `specfn audit`; default {AuditCommand.DefaultModels}, or {Training.TransformerModels.DefaultRoot} for `--pair transformer`)" };
         var output = new Option<string>("--out") { Description = "Folder for report copies", DefaultValueFactory = _ => ".specfn" };
         var json = new Option<bool>("--json") { Description = "Print one JSON document" };
         var store = new CliStore();
@@ -81,8 +81,13 @@ internal static class MitigateCommand
             }
             else if (v is null && d is null && evaluation.Verifier == DemoVerifier && evaluation.Drafter == DemoDrafter)
             {
-                var pair = await DemoModels.EnsureAsync(parse.GetValue(models)!, cancellationToken: cancellationToken);
+                var pair = await DemoModels.EnsureAsync(parse.GetValue(models) ?? AuditCommand.DefaultModels, cancellationToken: cancellationToken);
                 catalog = new ModelCatalog(new Dictionary<string, string> { [DemoVerifier] = pair.VerifierDirectory, [DemoDrafter] = pair.DrafterDirectory });
+            }
+            else if (v is null && d is null && evaluation.Verifier == AuditCommand.TransformerVerifier && evaluation.Drafter == AuditCommand.TransformerDrafter)
+            {
+                var pair = await Training.TransformerModels.EnsureAsync(parse.GetValue(models) ?? Training.TransformerModels.DefaultRoot, cancellationToken: cancellationToken);
+                catalog = new ModelCatalog(new Dictionary<string, string> { [evaluation.Verifier] = pair.VerifierDirectory, [evaluation.Drafter] = pair.DrafterDirectory });
             }
             else
             {

@@ -1,9 +1,13 @@
 using System.CommandLine;
 using SpecFunctions.Demo;
+using SpecFunctions.Training;
 
 namespace SpecFunctions.Cli.Commands;
 
-/// <summary><c>specfn models demo [--out DIR] [--seed N]</c>: builds (or reuses) the built-in demo model pair.</summary>
+/// <summary>
+/// <c>specfn models demo [--kind mlp|transformer] [--out DIR] [--seed N]</c>: builds (or reuses) a built-in demo model pair: the
+/// byte-level MLP pair (default) or the transformer pair (BPE tokenizer, decoder-with-past ONNX, genai_config.json).
+/// </summary>
 internal static class ModelsCommand
 {
     public static Command Create()
@@ -15,10 +19,15 @@ internal static class ModelsCommand
 
     private static Command CreateDemo()
     {
-        var outOption = new Option<string>("--out")
+        var kindOption = new Option<string>("--kind")
         {
-            Description = "Root folder; the models go to DIR/verifier and DIR/drafter, the suite to DIR/suite.json.",
-            DefaultValueFactory = _ => DemoModels.DefaultRoot,
+            Description = $"Which pair: {PairKinds.Mlp} (byte-level MLP window models, the fast default) or {PairKinds.Transformer} (GPT-style decoders with a trained BPE tokenizer, in the optimum / ONNX Runtime GenAI layout).",
+            DefaultValueFactory = _ => PairKinds.Mlp,
+        };
+        kindOption.AcceptOnlyFromAmong(PairKinds.All);
+        var outOption = new Option<string?>("--out")
+        {
+            Description = $"Root folder; the models go to DIR/verifier and DIR/drafter, the suite to DIR/suite.json. Default {DemoModels.DefaultRoot} ({PairKinds.Mlp}) or {TransformerModels.DefaultRoot} ({PairKinds.Transformer}).",
         };
         var seedOption = new Option<int>("--seed")
         {
@@ -27,17 +36,53 @@ internal static class ModelsCommand
         };
         var command = new Command(
             "demo",
-            "Train the built-in demo pair (a byte-level verifier on 6 languages and a drafter trained mostly on English and Spanish) and write them as ONNX model folders; reused when already built for the same inputs.")
+            "Train a built-in demo pair (a verifier on 6 languages and a drafter trained mostly on English and Spanish) and write them as ONNX model folders; reused when already built for the same inputs.")
         {
+            kindOption,
             outOption,
             seedOption,
         };
         command.SetAction((parseResult, cancellationToken) =>
-            RunAsync(parseResult.GetValue(outOption)!, parseResult.GetValue(seedOption), Console.Out, Console.Error, cancellationToken));
+        {
+            var kind = parseResult.GetValue(kindOption)!;
+            var outDir = parseResult.GetValue(outOption) ?? PairKinds.DefaultRoot(kind);
+            return kind == PairKinds.Transformer
+                ? RunTransformerAsync(outDir, parseResult.GetValue(seedOption), Console.Out, Console.Error, cancellationToken)
+                : RunAsync(outDir, parseResult.GetValue(seedOption), Console.Out, Console.Error, cancellationToken);
+        });
         return command;
     }
 
-    internal static async Task<int> RunAsync(string outDir, int seed, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    internal static Task<int> RunAsync(string outDir, int seed, TextWriter output, TextWriter error, CancellationToken cancellationToken) =>
+        GuardedAsync(outDir, error, async () =>
+        {
+            await output.WriteLineAsync($"Demo models (seed {seed}) in {Path.GetFullPath(outDir)}").ConfigureAwait(false);
+            var progress = new SynchronousProgress<DemoTrainingProgress>(p =>
+                output.WriteLine($"  {p.Model,-14} step {p.Step,5}/{p.TotalSteps}  loss {p.Loss:F3} nats/byte  {p.Elapsed.TotalSeconds,6:F1} s"));
+            var paths = await DemoModels.EnsureAsync(outDir, seed, progress, cancellationToken).ConfigureAwait(false);
+            await WriteSummaryAsync(
+                output, outDir, paths.Reused, paths.CacheKey,
+                $"Trained verifier in {paths.VerifierTrainingTime.TotalSeconds:F1} s and drafter in {paths.DrafterTrainingTime.TotalSeconds:F1} s",
+                paths.VerifierDirectory, paths.DrafterDirectory).ConfigureAwait(false);
+        });
+
+    internal static Task<int> RunTransformerAsync(string outDir, int seed, TextWriter output, TextWriter error, CancellationToken cancellationToken) =>
+        GuardedAsync(outDir, error, async () =>
+        {
+            await output.WriteLineAsync($"Transformer demo models (seed {seed}) in {Path.GetFullPath(outDir)}").ConfigureAwait(false);
+            var progress = new SynchronousProgress<DemoTrainingProgress>(p => output.WriteLine(p.Model == "tokenizer"
+                ? $"  {"tokenizer",-14} byte-level BPE trained  {p.Elapsed.TotalSeconds,6:F1} s"
+                : $"  {p.Model,-14} step {p.Step,5}/{p.TotalSteps}  loss {p.Loss:F3} nats/token  {p.Elapsed.TotalSeconds,6:F1} s"));
+            var paths = await TransformerModels.EnsureAsync(outDir, seed, progress, cancellationToken: cancellationToken).ConfigureAwait(false);
+            await WriteSummaryAsync(
+                output, outDir, paths.Reused, paths.CacheKey,
+                $"Trained tokenizer in {paths.TokenizerTrainingTime.TotalSeconds:F1} s, verifier in {paths.VerifierTrainingTime.TotalSeconds:F1} s and drafter in {paths.DrafterTrainingTime.TotalSeconds:F1} s",
+                $"{paths.VerifierDirectory} ({paths.VerifierParameters:N0} parameters)",
+                $"{paths.DrafterDirectory} ({paths.DrafterParameters:N0} parameters)").ConfigureAwait(false);
+        });
+
+    // Checks --out, runs the body and turns cancellation and file-system failures into one line and an exit code.
+    private static async Task<int> GuardedAsync(string outDir, TextWriter error, Func<Task> body)
     {
         if (string.IsNullOrWhiteSpace(outDir))
         {
@@ -47,18 +92,7 @@ internal static class ModelsCommand
 
         try
         {
-            await output.WriteLineAsync($"Demo models (seed {seed}) in {Path.GetFullPath(outDir)}").ConfigureAwait(false);
-            var progress = new SynchronousProgress<DemoTrainingProgress>(p =>
-                output.WriteLine($"  {p.Model,-14} step {p.Step,5}/{p.TotalSteps}  loss {p.Loss:F3} nats/byte  {p.Elapsed.TotalSeconds,6:F1} s"));
-            var paths = await DemoModels.EnsureAsync(outDir, seed, progress, cancellationToken).ConfigureAwait(false);
-            var suitePath = Path.Combine(Path.GetFullPath(outDir), "suite.json");
-            DemoCorpus.WriteSuite(suitePath);
-            await output.WriteLineAsync(paths.Reused
-                ? $"Reused cached models (key {paths.CacheKey[..12]}): inputs unchanged, nothing trained."
-                : $"Trained verifier in {paths.VerifierTrainingTime.TotalSeconds:F1} s and drafter in {paths.DrafterTrainingTime.TotalSeconds:F1} s (key {paths.CacheKey[..12]}).").ConfigureAwait(false);
-            await output.WriteLineAsync($"  verifier: {paths.VerifierDirectory}").ConfigureAwait(false);
-            await output.WriteLineAsync($"  drafter:  {paths.DrafterDirectory}").ConfigureAwait(false);
-            await output.WriteLineAsync($"  suite:    {suitePath}").ConfigureAwait(false);
+            await body().ConfigureAwait(false);
             return 0;
         }
         catch (OperationCanceledException)
@@ -71,6 +105,19 @@ internal static class ModelsCommand
             await error.WriteLineAsync($"specfn models demo: {e.Message}").ConfigureAwait(false);
             return 1;
         }
+    }
+
+    // Writes the suite file beside the models and the closing lines.
+    private static async Task WriteSummaryAsync(TextWriter output, string outDir, bool reused, string cacheKey, string trained, string verifier, string drafter)
+    {
+        var suitePath = Path.Combine(Path.GetFullPath(outDir), "suite.json");
+        DemoCorpus.WriteSuite(suitePath);
+        await output.WriteLineAsync(reused
+            ? $"Reused cached models (key {cacheKey[..12]}): inputs unchanged, nothing trained."
+            : $"{trained} (key {cacheKey[..12]}).").ConfigureAwait(false);
+        await output.WriteLineAsync($"  verifier: {verifier}").ConfigureAwait(false);
+        await output.WriteLineAsync($"  drafter:  {drafter}").ConfigureAwait(false);
+        await output.WriteLineAsync($"  suite:    {suitePath}").ConfigureAwait(false);
     }
 
     /// <summary>Reports on the training thread, so lines appear in order and before the command returns.</summary>

@@ -77,7 +77,7 @@ public sealed record TinyTransformerLayer(
     float[] DownBias);
 
 /// <summary>
-/// A pre-norm GPT-style decoder with random weights (learned positions, LayerNorm, multi-head causal attention, SiLU MLP):
+/// A pre-norm GPT-style decoder with random (or given, <see cref="FromWeights"/>) weights (learned positions, LayerNorm, multi-head causal attention, SiLU MLP):
 /// small enough to write as ONNX in code (<see cref="TinyTransformerBuilder"/>) and to recompute in plain C#
 /// (<see cref="Forward"/>) as a reference.
 /// </summary>
@@ -106,6 +106,61 @@ public sealed class TinyTransformer
         LmHead = Uniform(random, d * v, 3f * s / MathF.Sqrt(d));
     }
 
+    private TinyTransformer(
+        TinyTransformerConfig config,
+        float[] tokenEmbedding,
+        float[] positionEmbedding,
+        IReadOnlyList<TinyTransformerLayer> layers,
+        float[] finalNormScale,
+        float[] finalNormBias,
+        float[] lmHead)
+    {
+        config.Validate();
+        int d = config.ModelDim, h = config.HiddenDim, v = config.VocabularySize;
+        Check(tokenEmbedding, v * d, "token embedding");
+        Check(positionEmbedding, config.MaxPositions * d, "position embedding");
+        if (layers.Count != config.Layers)
+        {
+            throw new ArgumentException($"{layers.Count} layers given, the config has {config.Layers}", nameof(layers));
+        }
+
+        foreach (var layer in layers)
+        {
+            Check(layer.Norm1Scale, d, "norm1 scale");
+            Check(layer.Norm1Bias, d, "norm1 bias");
+            Check(layer.Query, d * d, "query");
+            Check(layer.Key, d * d, "key");
+            Check(layer.Value, d * d, "value");
+            Check(layer.Output, d * d, "output");
+            Check(layer.Norm2Scale, d, "norm2 scale");
+            Check(layer.Norm2Bias, d, "norm2 bias");
+            Check(layer.Up, d * h, "up");
+            Check(layer.UpBias, h, "up bias");
+            Check(layer.Down, h * d, "down");
+            Check(layer.DownBias, d, "down bias");
+        }
+
+        Check(finalNormScale, d, "final norm scale");
+        Check(finalNormBias, d, "final norm bias");
+        Check(lmHead, d * v, "lm head");
+        Config = config;
+        TokenEmbedding = tokenEmbedding;
+        PositionEmbedding = positionEmbedding;
+        Layers = layers;
+        FinalNormScale = finalNormScale;
+        FinalNormBias = finalNormBias;
+        LmHead = lmHead;
+
+        static void Check(float[] values, int length, string what)
+        {
+            ArgumentNullException.ThrowIfNull(values, what);
+            if (values.Length != length)
+            {
+                throw new ArgumentException($"{what}: {values.Length} values, the config needs {length}");
+            }
+        }
+    }
+
     public TinyTransformerConfig Config { get; }
 
     public float[] TokenEmbedding { get; }
@@ -122,6 +177,24 @@ public sealed class TinyTransformer
 
     /// <summary>Draws the weights from <see cref="TinyTransformerConfig.Seed"/>.</summary>
     public static TinyTransformer Create(TinyTransformerConfig? config = null) => new(config ?? new TinyTransformerConfig());
+
+    /// <summary>
+    /// A model with given (e.g. trained) weights, matrices row-major <c>[in, out]</c>; <see cref="TinyTransformerConfig.Seed"/>
+    /// and <see cref="TinyTransformerConfig.WeightScale"/> are ignored. Throws when a size does not fit the config.
+    /// </summary>
+    public static TinyTransformer FromWeights(
+        TinyTransformerConfig config,
+        float[] tokenEmbedding,
+        float[] positionEmbedding,
+        IReadOnlyList<TinyTransformerLayer> layers,
+        float[] finalNormScale,
+        float[] finalNormBias,
+        float[] lmHead)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(layers);
+        return new(config, tokenEmbedding, positionEmbedding, layers, finalNormScale, finalNormBias, lmHead);
+    }
 
     /// <summary>
     /// Reference forward pass: full recompute without a cache, in double precision. Returns next-token logits for every
