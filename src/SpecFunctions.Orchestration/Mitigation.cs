@@ -470,18 +470,8 @@ public sealed class CompareAndPromoteActivity(ITraceStore store) : TaskActivity<
             : !uFell
                 ? $"kept the current drafter: U did not fall ({uBefore:G4} → {uAfter:G4})"
                 : $"kept the current drafter: mean S_T fell {sBefore:F3} → {sAfter:F3}, more than {request.MeanSpeedupTolerance:P0}";
-        var report = new MitigationReport
+        var report = Summarize(before, after, request, drafter, common, t => t.AnalyticalSpeedup, AfterSpeedup, "analytical") with
         {
-            Strategy = request.Strategy,
-            UnfairnessBefore = uBefore,
-            UnfairnessAfter = uAfter,
-            MeanSpeedupBefore = sBefore,
-            MeanSpeedupAfter = sAfter,
-            MinMaxSpeedupRatioBefore = common.Min(t => t.AnalyticalSpeedup) / common.Max(t => t.AnalyticalSpeedup),
-            MinMaxSpeedupRatioAfter = common.Min(t => AfterSpeedup(afterTasks[t.TaskId])) / common.Max(t => AfterSpeedup(afterTasks[t.TaskId])),
-            Promoted = promoted,
-            DrafterBefore = before.Drafter,
-            DrafterAfter = drafter.Identity,
             Tasks = [.. common.Select(t => new MitigationTaskReport
             {
                 TaskId = t.TaskId,
@@ -495,14 +485,39 @@ public sealed class CompareAndPromoteActivity(ITraceStore store) : TaskActivity<
                 EvaluationPrompts = t.Prompts,
                 PromptOverlap = d?.Overlap ?? 0,
             })],
+            Promoted = promoted,
         };
         return (report, promoted, reason);
     }
 
+    /// <summary>The figures both rules report: U, mean and worst/best speed-up (of the given kind) before and after, the drafters.</summary>
+    private static MitigationReport Summarize(
+        EvaluationReport before, EvaluationReport after, MitigationRequest request, NewDrafter drafter, IReadOnlyList<TaskReport> common,
+        Func<TaskReport, double> speedupBefore, Func<TaskReport, double> speedupAfter, string kind)
+    {
+        var afterTasks = after.Tasks.ToDictionary(t => t.TaskId);
+        double After(TaskReport t) => speedupAfter(afterTasks[t.TaskId]);
+        return new MitigationReport
+        {
+            Strategy = request.Strategy,
+            SpeedupKind = kind,
+            UnfairnessBefore = before.Suite.Fairness.Unfairness,
+            UnfairnessAfter = after.Suite.Fairness.Unfairness,
+            MeanSpeedupBefore = common.Average(speedupBefore),
+            MeanSpeedupAfter = common.Average(After),
+            MinMaxSpeedupRatioBefore = common.Min(speedupBefore) / common.Max(speedupBefore),
+            MinMaxSpeedupRatioAfter = common.Min(After) / common.Max(After),
+            Promoted = false,
+            DrafterBefore = before.Drafter,
+            DrafterAfter = drafter.Identity,
+        };
+    }
+
     /// <summary>
-    /// Gating's rule: the drafter and D_T are unchanged (so is U); the per-task draft lengths are adopted when the worst
-    /// task's measured speed-up rose and the mean measured speed-up held within the tolerance. Measured, because only
-    /// wall time says whether a draft length paid; a run without baselines falls back to the refined prediction.
+    /// Gating's rule: the drafter is unchanged, so U is not the target (it moves only because D_T averages over the
+    /// prefixes each γ drafts); the per-task draft lengths are adopted when the worst task's measured speed-up rose and
+    /// the mean measured speed-up held within the tolerance. Measured, because only wall time says whether a draft length
+    /// paid; a run without baselines falls back to the refined prediction.
     /// </summary>
     private static (MitigationReport Report, bool Promoted, string Reason) CompareGating(EvaluationReport before, EvaluationReport after, MitigationRequest request, NewDrafter drafter)
     {
@@ -523,19 +538,9 @@ public sealed class CompareAndPromoteActivity(ITraceStore store) : TaskActivity<
             : !worstRose
                 ? $"kept γ = {before.Suite.Gamma} on every task: the worst {kind} speed-up did not rise ({worstBefore:F3} → {worstAfter:F3})"
                 : $"kept γ = {before.Suite.Gamma} on every task: the mean {kind} speed-up fell {sBefore:F3} → {sAfter:F3}, more than {request.MeanSpeedupTolerance:P0}";
-        var report = new MitigationReport
+        var report = Summarize(before, after, request, drafter, common, Speedup, Speedup, kind) with
         {
-            Strategy = request.Strategy,
-            SpeedupKind = kind,
-            UnfairnessBefore = before.Suite.Fairness.Unfairness,
-            UnfairnessAfter = after.Suite.Fairness.Unfairness,
-            MeanSpeedupBefore = sBefore,
-            MeanSpeedupAfter = sAfter,
-            MinMaxSpeedupRatioBefore = worstBefore / common.Max(Speedup),
-            MinMaxSpeedupRatioAfter = worstAfter / common.Max(t => Speedup(afterTasks[t.TaskId])),
             Promoted = promoted,
-            DrafterBefore = before.Drafter,
-            DrafterAfter = drafter.Identity,
             Tasks = [.. common.Select(t => new MitigationTaskReport
             {
                 TaskId = t.TaskId,
