@@ -121,23 +121,13 @@ public static class DemoMitigation
             throw new IOException($"The output folder '{target}' already exists; a mitigation writes a new drafter folder only.");
         }
 
-        var staging = Path.Combine(Path.GetFullPath(outputFolder), ".staging-" + OutputFolderName + "-" + Guid.NewGuid().ToString("N"));
-        try
+        StagedFolders.WriteNew(Path.GetFullPath(outputFolder), OutputFolderName, staging =>
         {
             DemoModels.WriteModelFolder(result.Weights, staging);
 
             // Keep the base drafter's manifest byte for byte: same name and family, only the weights differ.
             File.WriteAllBytes(Path.Combine(staging, ModelManifest.FileName), manifest);
-            cancellationToken.ThrowIfCancellationRequested();
-            Directory.Move(staging, target);
-        }
-        finally
-        {
-            if (Directory.Exists(staging))
-            {
-                Directory.Delete(staging, recursive: true);
-            }
-        }
+        }, cancellationToken);
 
         progress?.Report(result.Notes);
         return (target, result);

@@ -105,25 +105,10 @@ public static class DemoModels
         // Write beside the final folders, then swap them in; the cache file comes last so a crash leaves no stale hit.
         Directory.CreateDirectory(root);
         File.Delete(Path.Combine(root, CacheFileName));
-        var staging = Path.Combine(root, ".staging-" + key[..16]);
-        if (Directory.Exists(staging))
-        {
-            Directory.Delete(staging, recursive: true);
-        }
-
+        var staging = StagedFolders.Create(root, key[..16]);
         WriteModelFolder(verifier, Path.Combine(staging, "verifier"));
         WriteModelFolder(drafter, Path.Combine(staging, "drafter"));
-        foreach (var (from, to) in new[] { (Path.Combine(staging, "verifier"), verifierDir), (Path.Combine(staging, "drafter"), drafterDir) })
-        {
-            if (Directory.Exists(to))
-            {
-                Directory.Delete(to, recursive: true);
-            }
-
-            Directory.Move(from, to);
-        }
-
-        Directory.Delete(staging, recursive: true);
+        StagedFolders.Publish(staging, (Path.Combine(staging, "verifier"), verifierDir), (Path.Combine(staging, "drafter"), drafterDir));
         var stamp = new CacheStamp(key, seed, CodeVersion, corpus.Hash, DateTimeOffset.UtcNow);
         await File.WriteAllTextAsync(Path.Combine(root, CacheFileName), JsonSerializer.Serialize(stamp, IndentedJson), cancellationToken)
             .ConfigureAwait(false);

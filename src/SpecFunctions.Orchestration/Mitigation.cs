@@ -458,10 +458,8 @@ public sealed class CompareAndPromoteActivity(ITraceStore store) : TaskActivity<
         var afterTasks = after.Tasks.ToDictionary(t => t.TaskId);
         var data = PlanMitigationActivity.Data(request).ToDictionary(d => d.TaskId);
         var common = before.Tasks.Where(t => afterTasks.ContainsKey(t.TaskId)).ToList();
-        var uBefore = before.Suite.Fairness.Unfairness;
-        var uAfter = after.Suite.Fairness.Unfairness;
-        var sBefore = common.Average(t => t.AnalyticalSpeedup);
-        var sAfter = common.Average(t => AfterSpeedup(afterTasks[t.TaskId]));
+        var summary = Summarize(before, after, request, drafter, common, t => t.AnalyticalSpeedup, AfterSpeedup, "analytical");
+        var (uBefore, uAfter, sBefore, sAfter) = (summary.UnfairnessBefore, summary.UnfairnessAfter, summary.MeanSpeedupBefore, summary.MeanSpeedupAfter);
         var uFell = uAfter < uBefore;
         var speedHeld = sAfter >= sBefore * (1 - request.MeanSpeedupTolerance);
         var promoted = uFell && speedHeld;
@@ -470,25 +468,30 @@ public sealed class CompareAndPromoteActivity(ITraceStore store) : TaskActivity<
             : !uFell
                 ? $"kept the current drafter: U did not fall ({uBefore:G4} → {uAfter:G4})"
                 : $"kept the current drafter: mean S_T fell {sBefore:F3} → {sAfter:F3}, more than {request.MeanSpeedupTolerance:P0}";
-        var report = Summarize(before, after, request, drafter, common, t => t.AnalyticalSpeedup, AfterSpeedup, "analytical") with
+        var report = summary with
         {
-            Tasks = [.. common.Select(t => new MitigationTaskReport
+            Tasks = [.. common.Select(t => Row(t, afterTasks[t.TaskId], t.AnalyticalSpeedup, AfterSpeedup(afterTasks[t.TaskId])) with
             {
-                TaskId = t.TaskId,
-                AlphaBefore = t.Alpha,
-                AlphaAfter = afterTasks[t.TaskId].Alpha,
-                CrossEntropyBefore = t.CrossEntropy,
-                CrossEntropyAfter = afterTasks[t.TaskId].CrossEntropy,
-                SpeedupBefore = t.AnalyticalSpeedup,
-                SpeedupAfter = AfterSpeedup(afterTasks[t.TaskId]),
                 TrainingPrompts = data.TryGetValue(t.TaskId, out var d) ? d.TrainingPrompts : 0,
-                EvaluationPrompts = t.Prompts,
                 PromptOverlap = d?.Overlap ?? 0,
             })],
             Promoted = promoted,
         };
         return (report, promoted, reason);
     }
+
+    /// <summary>One task's row: α_T, D_T and the given speed-ups before and after, on the evaluated run's prompts.</summary>
+    private static MitigationTaskReport Row(TaskReport before, TaskReport after, double speedupBefore, double speedupAfter) => new()
+    {
+        TaskId = before.TaskId,
+        AlphaBefore = before.Alpha,
+        AlphaAfter = after.Alpha,
+        CrossEntropyBefore = before.CrossEntropy,
+        CrossEntropyAfter = after.CrossEntropy,
+        SpeedupBefore = speedupBefore,
+        SpeedupAfter = speedupAfter,
+        EvaluationPrompts = before.Prompts,
+    };
 
     /// <summary>The figures both rules report: U, mean and worst/best speed-up (of the given kind) before and after, the drafters.</summary>
     private static MitigationReport Summarize(
@@ -525,11 +528,11 @@ public sealed class CompareAndPromoteActivity(ITraceStore store) : TaskActivity<
         var common = before.Tasks.Where(t => afterTasks.ContainsKey(t.TaskId)).ToList();
         var measured = common.All(t => t.MeasuredSpeedup is not null && afterTasks[t.TaskId].MeasuredSpeedup is not null);
         double Speedup(TaskReport t) => measured ? t.MeasuredSpeedup!.Value : t.RefinedSpeedup;
-        var sBefore = common.Average(Speedup);
-        var sAfter = common.Average(t => Speedup(afterTasks[t.TaskId]));
+        var kind = measured ? "measured" : "refined";
+        var summary = Summarize(before, after, request, drafter, common, Speedup, Speedup, kind);
+        var (sBefore, sAfter) = (summary.MeanSpeedupBefore, summary.MeanSpeedupAfter);
         var worstBefore = common.Min(Speedup);
         var worstAfter = common.Min(t => Speedup(afterTasks[t.TaskId]));
-        var kind = measured ? "measured" : "refined";
         var worstRose = worstAfter > worstBefore;
         var speedHeld = sAfter >= sBefore * (1 - request.MeanSpeedupTolerance);
         var promoted = worstRose && speedHeld;
@@ -538,19 +541,11 @@ public sealed class CompareAndPromoteActivity(ITraceStore store) : TaskActivity<
             : !worstRose
                 ? $"kept γ = {before.Suite.Gamma} on every task: the worst {kind} speed-up did not rise ({worstBefore:F3} → {worstAfter:F3})"
                 : $"kept γ = {before.Suite.Gamma} on every task: the mean {kind} speed-up fell {sBefore:F3} → {sAfter:F3}, more than {request.MeanSpeedupTolerance:P0}";
-        var report = Summarize(before, after, request, drafter, common, Speedup, Speedup, kind) with
+        var report = summary with
         {
             Promoted = promoted,
-            Tasks = [.. common.Select(t => new MitigationTaskReport
+            Tasks = [.. common.Select(t => Row(t, afterTasks[t.TaskId], Speedup(t), Speedup(afterTasks[t.TaskId])) with
             {
-                TaskId = t.TaskId,
-                AlphaBefore = t.Alpha,
-                AlphaAfter = afterTasks[t.TaskId].Alpha,
-                CrossEntropyBefore = t.CrossEntropy,
-                CrossEntropyAfter = afterTasks[t.TaskId].CrossEntropy,
-                SpeedupBefore = Speedup(t),
-                SpeedupAfter = Speedup(afterTasks[t.TaskId]),
-                EvaluationPrompts = t.Prompts,
                 GammaBefore = t.Gamma ?? before.Suite.Gamma,
                 GammaAfter = afterTasks[t.TaskId].Gamma ?? after.Suite.Gamma,
             })],

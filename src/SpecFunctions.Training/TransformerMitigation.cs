@@ -105,21 +105,7 @@ public static class TransformerMitigation
         var bos = manifest.BosTokenId ?? throw new InvalidDataException($"'{drafterFolder}' has no bosTokenId in its manifest.");
         var result = Train(verifier, drafter, tokenizer, bos, strategy, weightRule, tasks, seed, options, progress, cancellationToken);
 
-        var staging = Path.Combine(Path.GetFullPath(outputFolder), ".staging-" + OutputFolderName + "-" + Guid.NewGuid().ToString("N"));
-        try
-        {
-            TransformerModels.WriteFineTunedFolder(drafter, drafterFolder, staging);
-            cancellationToken.ThrowIfCancellationRequested();
-            Directory.Move(staging, target);
-        }
-        finally
-        {
-            if (Directory.Exists(staging))
-            {
-                Directory.Delete(staging, recursive: true);
-            }
-        }
-
+        StagedFolders.WriteNew(Path.GetFullPath(outputFolder), OutputFolderName, staging => TransformerModels.WriteFineTunedFolder(drafter, drafterFolder, staging), cancellationToken);
         progress?.Report(result.Notes);
         return (target, result);
     }

@@ -125,25 +125,9 @@ public static class TransformerModels
 
         Directory.CreateDirectory(root);
         File.Delete(Path.Combine(root, CacheFileName));
-        var staging = Path.Combine(root, ".staging-" + key[..16]);
-        if (Directory.Exists(staging))
-        {
-            Directory.Delete(staging, recursive: true);
-        }
-
-        Directory.CreateDirectory(staging);
+        var staging = StagedFolders.Create(root, key[..16]);
         var result = await Task.Run(() => TrainAndWrite(staging, corpus, seed, settings, progress, cancellationToken), cancellationToken).ConfigureAwait(false);
-        foreach (var (from, to) in new[] { (Path.Combine(staging, "verifier"), verifierDir), (Path.Combine(staging, "drafter"), drafterDir) })
-        {
-            if (Directory.Exists(to))
-            {
-                Directory.Delete(to, recursive: true);
-            }
-
-            Directory.Move(from, to);
-        }
-
-        Directory.Delete(staging, recursive: true);
+        StagedFolders.Publish(staging, (Path.Combine(staging, "verifier"), verifierDir), (Path.Combine(staging, "drafter"), drafterDir));
         var stamp = new CacheStamp(key, seed, CodeVersion, corpus.Hash, result.VerifierParameters, result.DrafterParameters, DateTimeOffset.UtcNow);
         await File.WriteAllTextAsync(Path.Combine(root, CacheFileName), JsonSerializer.Serialize(stamp, IndentedJson), cancellationToken).ConfigureAwait(false);
         return result with { VerifierDirectory = verifierDir, DrafterDirectory = drafterDir, CacheKey = key };

@@ -200,6 +200,7 @@ public static class SuiteAnalyzer
         }
 
         var optimalGamma = byGamma is null ? (int?)null : Array.IndexOf(byGamma, byGamma.Max());
+        var halfWidth = RelativeHalfWidth(measured, measuredCi);
         var taskCost = MeasuredCostRatio(prompts);
         var alphaCi = Ci(p => p.AlphaSum, p => p.Positions, 0);
         var perPrefixCi = Ci(p => p.PerPrefixTokensSum, p => p.Positions, 5);
@@ -233,8 +234,8 @@ public static class SuiteAnalyzer
             RefinedSpeedupCi = plain ? new(1, 1) : Map(alphaCi, a => SpeculativeMath.RefinedSpeedup(a, taskGamma, costRatio, taskVerification)),
             MeasuredSpeedup = measured,
             MeasuredSpeedupCi = measuredCi,
-            MeasuredSpeedupHalfWidth = RelativeHalfWidth(measured, measuredCi),
-            MeasuredSpeedupTooWide = RelativeHalfWidth(measured, measuredCi) is not { } width || width > options.ReadableHalfWidth,
+            MeasuredSpeedupHalfWidth = halfWidth,
+            MeasuredSpeedupTooWide = halfWidth is not { } width || width > options.ReadableHalfWidth,
             SpeedupBound = options.Greedy || plain ? double.NaN : SpeculativeMath.SpeedupBound(kl, taskGamma, costRatio),
             SpeedupBoundCrossEntropy = options.Greedy || plain ? double.NaN : SpeculativeMath.SpeedupBound(crossEntropy, taskGamma, costRatio),
             AcceptanceRateByPosition = acceptanceRate,
@@ -299,14 +300,14 @@ public static class SuiteAnalyzer
     /// <summary>v_γ = mean verifier time per speculative step / verifier single-position time.</summary>
     public static double? MeasuredVerificationRatio(IEnumerable<PromptStatistics> prompts)
     {
-        var list = Timed(prompts);
+        var list = DraftedAtTaskGamma(prompts);
         var single = SinglePositionMs(list);
         var steps = list.Sum(p => p.Steps);
         return single is > 0 && steps > 0 ? list.Sum(p => p.VerifierMs) / steps / single : null;
     }
 
     /// <summary>Prompts drafted at the task's γ (a plain-decoded prompt's steps come from a statistics pass at γ = 1).</summary>
-    private static List<PromptStatistics> Timed(IEnumerable<PromptStatistics> prompts) => [.. prompts.Where(p => !p.Plain)];
+    private static List<PromptStatistics> DraftedAtTaskGamma(IEnumerable<PromptStatistics> prompts) => [.. prompts.Where(p => !p.Plain)];
 
     private static double? SinglePositionMs(IReadOnlyCollection<PromptStatistics> prompts)
     {
