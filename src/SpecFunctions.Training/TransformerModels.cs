@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Onnx;
 using SpecFunctions.Core.Models;
 using SpecFunctions.Demo;
@@ -84,7 +83,7 @@ public sealed record TransformerModelPaths(
 public static class TransformerModels
 {
     /// <summary>Bump when a code change alters the trained weights or the exported files: it invalidates caches.</summary>
-    public const string CodeVersion = "transformer-1";
+    public const string CodeVersion = "transformer-2";
 
     /// <summary>Default root folder, relative to the working directory.</summary>
     public const string DefaultRoot = ".specfn/models/transformer";
@@ -214,64 +213,7 @@ public static class TransformerModels
     }
 
     /// <summary>The ONNX Runtime GenAI <c>genai_config.json</c> of a decoder-with-past export of this shape.</summary>
-    public static string GenAiConfig(TinyTransformerConfig config, int endOfText)
-    {
-        ArgumentNullException.ThrowIfNull(config);
-        var root = new JsonObject
-        {
-            ["model"] = new JsonObject
-            {
-                ["bos_token_id"] = endOfText,
-                ["context_length"] = config.MaxPositions,
-                ["decoder"] = new JsonObject
-                {
-                    ["session_options"] = new JsonObject { ["log_id"] = "onnxruntime-genai", ["provider_options"] = new JsonArray() },
-                    ["filename"] = "model.onnx",
-                    ["head_size"] = config.HeadDim,
-                    ["hidden_size"] = config.ModelDim,
-                    ["inputs"] = new JsonObject
-                    {
-                        ["input_ids"] = "input_ids",
-                        ["attention_mask"] = "attention_mask",
-                        ["position_ids"] = "position_ids",
-                        ["past_key_names"] = "past_key_values.%d.key",
-                        ["past_value_names"] = "past_key_values.%d.value",
-                    },
-                    ["outputs"] = new JsonObject
-                    {
-                        ["logits"] = "logits",
-                        ["present_key_names"] = "present.%d.key",
-                        ["present_value_names"] = "present.%d.value",
-                    },
-                    ["num_attention_heads"] = config.Heads,
-                    ["num_hidden_layers"] = config.Layers,
-                    ["num_key_value_heads"] = config.Heads,
-                },
-                ["eos_token_id"] = endOfText,
-                ["pad_token_id"] = endOfText,
-                ["type"] = "gpt2",
-                ["vocab_size"] = config.VocabularySize,
-            },
-            ["search"] = new JsonObject
-            {
-                ["diversity_penalty"] = 0.0,
-                ["do_sample"] = false,
-                ["early_stopping"] = true,
-                ["length_penalty"] = 1.0,
-                ["max_length"] = config.MaxPositions,
-                ["min_length"] = 0,
-                ["no_repeat_ngram_size"] = 0,
-                ["num_beams"] = 1,
-                ["num_return_sequences"] = 1,
-                ["past_present_share_buffer"] = false,
-                ["repetition_penalty"] = 1.0,
-                ["temperature"] = 1.0,
-                ["top_k"] = 1,
-                ["top_p"] = 1.0,
-            },
-        };
-        return root.ToJsonString(IndentedJson);
-    }
+    public static string GenAiConfig(TinyTransformerConfig config, int endOfText) => TinyTransformerBuilder.GenAiConfig(config, endOfText, endOfText);
 
     private static TransformerModelPaths TrainAndWrite(
         string staging,

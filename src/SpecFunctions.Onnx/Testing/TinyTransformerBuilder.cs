@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Onnx;
 using SpecFunctions.Core.Models;
 using static SpecFunctions.Onnx.Testing.OnnxGraphWriter;
@@ -130,7 +131,81 @@ public static class TinyTransformerBuilder
             ContextLength = model.Config.MaxPositions,
             Format = OnnxLanguageModel.DecoderWithPastFormat,
         };
-        return WriteModelFolder(folder, Build(model), manifest);
+        WriteModelFolder(folder, Build(model), manifest);
+        File.WriteAllText(Path.Combine(folder, GenAiConfigFileName), GenAiConfig(model.Config, bos: 256, eos: 257));
+        return folder;
+    }
+
+    /// <summary>The ONNX Runtime GenAI configuration file of a model folder.</summary>
+    public const string GenAiConfigFileName = "genai_config.json";
+
+    /// <summary>
+    /// The ONNX Runtime GenAI <c>genai_config.json</c> of this graph: model type <c>decoder</c> (GenAI's generic decoder-only
+    /// model with a separate key and value cache per layer; its <c>gpt2</c> type expects GPT-2's combined <c>past_N</c>
+    /// cache and cannot load this graph), greedy search by default.
+    /// </summary>
+    public static string GenAiConfig(TinyTransformerConfig config, int bos, int eos)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var inputs = new JsonObject
+        {
+            ["input_ids"] = "input_ids",
+            ["attention_mask"] = "attention_mask",
+        };
+        if (config.PositionIdsInput)
+        {
+            inputs["position_ids"] = "position_ids";
+        }
+
+        inputs["past_key_names"] = "past_key_values.%d.key";
+        inputs["past_value_names"] = "past_key_values.%d.value";
+        var root = new JsonObject
+        {
+            ["model"] = new JsonObject
+            {
+                ["bos_token_id"] = bos,
+                ["context_length"] = config.MaxPositions,
+                ["decoder"] = new JsonObject
+                {
+                    ["session_options"] = new JsonObject { ["log_id"] = "onnxruntime-genai", ["provider_options"] = new JsonArray() },
+                    ["filename"] = "model.onnx",
+                    ["head_size"] = config.HeadDim,
+                    ["hidden_size"] = config.ModelDim,
+                    ["inputs"] = inputs,
+                    ["outputs"] = new JsonObject
+                    {
+                        ["logits"] = "logits",
+                        ["present_key_names"] = "present.%d.key",
+                        ["present_value_names"] = "present.%d.value",
+                    },
+                    ["num_attention_heads"] = config.Heads,
+                    ["num_hidden_layers"] = config.Layers,
+                    ["num_key_value_heads"] = config.Heads,
+                },
+                ["eos_token_id"] = eos,
+                ["pad_token_id"] = eos,
+                ["type"] = "decoder",
+                ["vocab_size"] = config.VocabularySize,
+            },
+            ["search"] = new JsonObject
+            {
+                ["diversity_penalty"] = 0.0,
+                ["do_sample"] = false,
+                ["early_stopping"] = true,
+                ["length_penalty"] = 1.0,
+                ["max_length"] = config.MaxPositions,
+                ["min_length"] = 0,
+                ["no_repeat_ngram_size"] = 0,
+                ["num_beams"] = 1,
+                ["num_return_sequences"] = 1,
+                ["past_present_share_buffer"] = false,
+                ["repetition_penalty"] = 1.0,
+                ["temperature"] = 1.0,
+                ["top_k"] = 1,
+                ["top_p"] = 1.0,
+            },
+        };
+        return root.ToJsonString(ManifestJsonOptions);
     }
 
     /// <summary>Writes <paramref name="model"/> as <c>model.onnx</c> and <paramref name="manifest"/> into <paramref name="folder"/>.</summary>

@@ -1,0 +1,105 @@
+using System.Text.Json.Nodes;
+using Microsoft.ML.OnnxRuntimeGenAI;
+
+namespace SpecFunctions.GenAi.Benchmarks;
+
+/// <summary>
+/// ONNX Runtime GenAI's view of a drafter/verifier pair: the verifier's own model folder (its <c>genai_config.json</c> as
+/// exported, for the target-only arm) and a composite folder for built-in speculative decoding, which GenAI configures
+/// with a <c>model.draft</c> decoder block beside the target's <c>model.decoder</c> and a <c>speculative</c> block.
+/// </summary>
+/// <remarks>
+/// GenAI resolves every model file relative to the configuration's folder and refuses paths outside it, so the composite
+/// folder holds copies of both graphs (<c>target.onnx</c>, <c>draft.onnx</c>) and the verifier's tokenizer files.
+/// </remarks>
+internal static class GenAiFolders
+{
+    public const string ConfigFileName = "genai_config.json";
+
+    /// <summary>
+    /// Writes the composite speculative folder <paramref name="folder"/> from the two model folders: the verifier's
+    /// configuration with the drafter's decoder block as <c>model.draft</c> and <c>speculative.max_draft_tokens</c> =
+    /// <paramref name="gamma"/>. Both folders must hold a <c>genai_config.json</c> (decoder-only, separate key/value cache).
+    /// </summary>
+    public static string WriteSpeculative(string verifierFolder, string drafterFolder, string folder, int gamma)
+    {
+        var target = ReadConfig(verifierFolder);
+        var draft = ReadConfig(drafterFolder);
+        var targetDecoder = target["model"]?["decoder"] as JsonObject
+            ?? throw new InvalidDataException($"{Path.Combine(verifierFolder, ConfigFileName)} has no model.decoder block");
+        var draftDecoder = (draft["model"]?["decoder"] as JsonObject
+            ?? throw new InvalidDataException($"{Path.Combine(drafterFolder, ConfigFileName)} has no model.decoder block")).DeepClone().AsObject();
+        if (target["model"]!["vocab_size"]?.GetValue<int>() != draft["model"]!["vocab_size"]?.GetValue<int>())
+        {
+            throw new InvalidDataException("drafter and verifier configurations name different vocabulary sizes; GenAI needs one vocabulary");
+        }
+
+        Directory.CreateDirectory(folder);
+        File.Copy(Path.Combine(verifierFolder, FileName(targetDecoder)), Path.Combine(folder, "target.onnx"), overwrite: true);
+        File.Copy(Path.Combine(drafterFolder, FileName(draftDecoder)), Path.Combine(folder, "draft.onnx"), overwrite: true);
+        foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json" })
+        {
+            var source = Path.Combine(verifierFolder, file);
+            if (File.Exists(source))
+            {
+                File.Copy(source, Path.Combine(folder, file), overwrite: true);
+            }
+        }
+
+        targetDecoder["filename"] = "target.onnx";
+        draftDecoder["filename"] = "draft.onnx";
+        target["model"]!["draft"] = draftDecoder;
+        target["speculative"] = new JsonObject { ["max_draft_tokens"] = gamma };
+        File.WriteAllText(Path.Combine(folder, ConfigFileName), target.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        return folder;
+    }
+
+    /// <summary>
+    /// Loads a GenAI model from <paramref name="folder"/>; <paramref name="intraOpThreads"/> &gt; 0 sets ONNX Runtime's
+    /// intra-op thread count of every session (target and draft), as our engine's sessions get the same count.
+    /// <paramref name="neverStop"/> replaces the end-of-sequence id with one that the caller knows the generations never
+    /// produce, so that every generation runs to its <c>max_length</c>.
+    /// </summary>
+    public static Model Load(string folder, int intraOpThreads, int? neverStop = null)
+    {
+        using var config = new Config(folder);
+        var model = new JsonObject();
+        if (intraOpThreads > 0)
+        {
+            var options = new JsonObject { ["intra_op_num_threads"] = intraOpThreads };
+            model["decoder"] = new JsonObject { ["session_options"] = options.DeepClone() };
+            if (ReadConfig(folder)["model"]?["draft"] is not null)
+            {
+                model["draft"] = new JsonObject { ["session_options"] = options.DeepClone() };
+            }
+        }
+
+        if (neverStop is not null)
+        {
+            // GenAI has no "ignore EOS" search option: min_length would mask the token's logit and change the argmax,
+            // an id outside the vocabulary is refused and an empty list falls back to the pad id.
+            model["eos_token_id"] = neverStop;
+        }
+
+        if (model.Count > 0)
+        {
+            config.Overlay(new JsonObject { ["model"] = model }.ToJsonString());
+        }
+
+        return new Model(config);
+    }
+
+    private static JsonObject ReadConfig(string folder)
+    {
+        var path = Path.Combine(folder, ConfigFileName);
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"'{folder}' has no {ConfigFileName}: ONNX Runtime GenAI cannot load it", path);
+        }
+
+        return JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new InvalidDataException($"{path} is not a JSON object");
+    }
+
+    private static string FileName(JsonObject decoder) =>
+        decoder["filename"]?.GetValue<string>() ?? throw new InvalidDataException("a decoder block has no filename");
+}

@@ -1,0 +1,119 @@
+using System.CommandLine;
+using SpecFunctions.Demo;
+using SpecFunctions.GenAi.Benchmarks;
+using SpecFunctions.Training;
+
+// Our engine beside ONNX Runtime GenAI on the same pair and prompts, in one process and one run (docs/benchmarks.md).
+var gamma = new Option<int>("--gamma") { Description = "Draft length γ of our engine and GenAI's max_draft_tokens (1..16)", DefaultValueFactory = _ => 4 };
+var prompts = new Option<int>("--prompts") { Description = "Held-out prompts per language", DefaultValueFactory = _ => 20 };
+var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "Token budget per prompt: every arm generates exactly this many tokens", DefaultValueFactory = _ => 64 };
+var stopAtEos = new Option<bool>("--stop-at-eos") { Description = "Let the verifier's end-of-sequence token end a generation (then prompts do unequal work)" };
+var repeats = new Option<int>("--repeats") { Description = "Timed repeats per prompt and arm; the fastest is kept", DefaultValueFactory = _ => 3 };
+var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads per session, both runtimes (0 = ONNX Runtime's default)", DefaultValueFactory = _ => 1 };
+var adaptive = new Option<int>("--adaptive-min-k") { Description = "Start and floor of GenAI's adaptive K, measured beside our per-language γ* (0 leaves both arms out)", DefaultValueFactory = _ => 1 };
+var languages = new Option<string[]>("--languages") { Description = "Languages to measure (default: all six demo languages)", AllowMultipleArgumentsPerToken = true };
+var models = new Option<string>("--models") { Description = "Folder of the transformer demo pair (trained there on first use)", DefaultValueFactory = _ => TransformerModels.DefaultRoot };
+var verifierOption = new Option<string?>("--verifier") { Description = "A verifier model folder with genai_config.json (with --drafter; instead of the demo pair)" };
+var drafterOption = new Option<string?>("--drafter") { Description = "A drafter model folder with genai_config.json (with --verifier)" };
+var results = new Option<string?>("--results") { Description = "Append the Markdown results to this file" };
+var root = new RootCommand("ONNX Runtime GenAI side by side with the SpecFunctions engine (greedy, same token ids, one process)")
+{
+    gamma, prompts, maxNewTokens, stopAtEos, repeats, threads, adaptive, languages, models, verifierOption, drafterOption, results,
+};
+root.Validators.Add(r =>
+{
+    if (r.GetValue(verifierOption) is null != r.GetValue(drafterOption) is null)
+    {
+        r.AddError("--verifier and --drafter go together");
+    }
+
+    var unknown = (r.GetValue(languages) ?? []).Except(DemoCorpus.Tasks.Select(t => t.Id)).ToList();
+    if (unknown.Count > 0)
+    {
+        r.AddError($"unknown language(s) {string.Join(", ", unknown)}; the demo corpus has {string.Join(", ", DemoCorpus.Tasks.Select(t => t.Id))}");
+    }
+});
+root.SetAction(async (parse, cancellationToken) =>
+{
+    var settings = new SideBySideSettings
+    {
+        Gamma = parse.GetValue(gamma),
+        Prompts = parse.GetValue(prompts),
+        MaxNewTokens = parse.GetValue(maxNewTokens),
+        IgnoreEos = !parse.GetValue(stopAtEos),
+        Repeats = parse.GetValue(repeats),
+        Threads = parse.GetValue(threads),
+        AdaptiveMinK = parse.GetValue(adaptive),
+    };
+    try
+    {
+        settings.Validate();
+    }
+    catch (ArgumentOutOfRangeException ex)
+    {
+        Console.Error.WriteLine($"specfn-genai-bench: {ex.Message}");
+        return 2;
+    }
+
+    string verifierFolder, drafterFolder;
+    if (parse.GetValue(verifierOption) is { } v && parse.GetValue(drafterOption) is { } d)
+    {
+        (verifierFolder, drafterFolder) = (Path.GetFullPath(v), Path.GetFullPath(d));
+    }
+    else
+    {
+        var folder = parse.GetValue(models)!;
+        Console.WriteLine($"Preparing the transformer demo pair in {folder} ...");
+        var last = DateTime.MinValue;
+        var progress = new Progress<DemoTrainingProgress>(p =>
+        {
+            if (DateTime.UtcNow - last > TimeSpan.FromSeconds(2) || p.Step == p.TotalSteps)
+            {
+                last = DateTime.UtcNow;
+                Console.WriteLine($"  training {p.Model}: step {p.Step}/{p.TotalSteps}, loss {p.Loss:F3} ({p.Elapsed.TotalSeconds:F0} s)");
+            }
+        });
+        var pair = await TransformerModels.EnsureAsync(folder, progress: progress, cancellationToken: cancellationToken);
+        (verifierFolder, drafterFolder) = (pair.VerifierDirectory, pair.DrafterDirectory);
+    }
+
+    var wanted = parse.GetValue(languages) is { Length: > 0 } chosen ? chosen.ToHashSet() : null;
+    var tasks = DemoCorpus.Tasks.Where(t => wanted is null || wanted.Contains(t.Id)).Select(t => (t.Id, t.Prompts)).ToList();
+    var work = Path.Combine(Path.GetTempPath(), "specfn-genai-bench-" + Guid.NewGuid().ToString("N")[..12]);
+    try
+    {
+        Console.WriteLine($"Measuring {tasks.Count} language(s) × {settings.Prompts} prompts, {settings.Repeats} repeats per arm ...");
+        var result = await SideBySide.RunAsync(verifierFolder, drafterFolder, tasks, settings, work, Console.Out, cancellationToken);
+        var lines = SideBySideReport.Render(result, Environment());
+        Console.WriteLine();
+        foreach (var line in lines)
+        {
+            Console.WriteLine(line);
+        }
+
+        if (parse.GetValue(results) is { } file)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
+            await File.AppendAllLinesAsync(file, [.. lines, string.Empty], cancellationToken);
+        }
+
+        // The agreement check is the benchmark's pass/fail: a speed-up over different tokens measures nothing.
+        return result.Disagreements.Count == 0 ? 0 : 1;
+    }
+    finally
+    {
+        if (Directory.Exists(work))
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+});
+return await root.Parse(args).InvokeAsync();
+
+static string Environment()
+{
+    var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
+    var genAi = typeof(Microsoft.ML.OnnxRuntimeGenAI.Model).Assembly.GetName().Version;
+    var ort = typeof(Microsoft.ML.OnnxRuntime.InferenceSession).Assembly.GetName().Version;
+    return $"ONNX Runtime {ort?.ToString(3)} (CPU provider, both runtimes), GenAI {genAi?.ToString(3)}, {System.Environment.ProcessorCount} CPU(s), 1-minute load {load}";
+}
