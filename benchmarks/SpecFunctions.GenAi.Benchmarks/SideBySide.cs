@@ -56,7 +56,7 @@ internal sealed record SideBySideSettings
     }
 }
 
-/// <summary>One arm's totals over a language: the kept (fastest) time per prompt, tokens, counters of the first repeat.</summary>
+/// <summary>One arm's totals over a language: the kept (fastest) time per prompt, tokens, the kept repeats' counters.</summary>
 internal sealed record ArmTotals(string Key, double[] PromptMs, long Tokens, SpecCounters? Counters)
 {
     public double Ms => PromptMs.Sum();
@@ -254,9 +254,10 @@ internal static class SideBySide
 
                 foreach (var group in runs.GroupBy(x => x.Key))
                 {
-                    kept[group.Key][i] = group.Min(x => x.Run.Ms);
-                    var first = group.First(x => x.Repeat == 0).Run.Counters;
-                    counters[group.Key] = first is null ? counters[group.Key] : (counters[group.Key] ?? SpecCounters.Zero).Add(first);
+                    // The kept repeat's own counters: its drafter and verifier times belong to the kept wall time.
+                    var fastest = group.MinBy(x => x.Run.Ms).Run;
+                    kept[group.Key][i] = fastest.Ms;
+                    counters[group.Key] = fastest.Counters is { } c ? (counters[group.Key] ?? SpecCounters.Zero).Add(c) : counters[group.Key];
                 }
 
                 generated += reference!.Length;

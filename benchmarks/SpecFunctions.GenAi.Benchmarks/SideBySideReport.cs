@@ -76,7 +76,7 @@ internal static class SideBySideReport
         lines.Add(string.Empty);
 
         // Counters, each runtime's own.
-        lines.Add("Each runtime's own counters (first repeat; accepted length = tokens emitted per round, bonus or correction token included; " +
+        lines.Add("Each runtime's own counters (kept repeats; accepted length = tokens emitted per round, bonus or correction token included; " +
             "evaluated = drafts examined up to and including the first rejection):");
         lines.Add(string.Empty);
         lines.Add("| language | rounds (b) / (d) | accepted length (b) / (d) | accepted/evaluated (b) / (d) | accepted/proposed (b) / (d) | exact α(s), mean over drafted prefixes (d) |");
@@ -92,7 +92,7 @@ internal static class SideBySideReport
 
         // Where the time goes.
         lines.Add(string.Empty);
-        lines.Add("Where the time goes, all languages (ms summed over the first repeat's counters; kept wall time of the fastest repeats):");
+        lines.Add("Where the time goes, all languages, kept repeats (each runtime's own timers: GenAI's total_draft_ms and total_target_ms, our step records' model-call times):");
         lines.Add(string.Empty);
         lines.Add("| arm | wall ms (kept) | drafter ms | verifier ms | rest: sampling, bookkeeping, statistics, traces, runtime loop |");
         lines.Add("|---|---:|---:|---:|---:|");

@@ -116,6 +116,10 @@ public sealed class TransformerExportTests(TinyTrainedPairFixture fixture, ITest
             var layers = model is DecoderWithPastOnnxModel d ? d.LayerCount : -1;
             Assert.Equal(layers, config["model"]!["decoder"]!["num_hidden_layers"]!.GetValue<int>());
             Assert.Equal(511, config["model"]!["eos_token_id"]!.GetValue<int>());
+
+            // GenAI's generic decoder-only type: its "gpt2" type reads GPT-2's combined past_N cache and cannot load this graph.
+            Assert.Equal("decoder", config["model"]!["type"]!.GetValue<string>());
+            Assert.Equal("past_key_values.%d.key", config["model"]!["decoder"]!["inputs"]!["past_key_names"]!.GetValue<string>());
             var text = "The cat sat on the mat.";
             Assert.Equal(text, model.Tokenizer.Decode(model.Tokenizer.Encode(text)));
         }

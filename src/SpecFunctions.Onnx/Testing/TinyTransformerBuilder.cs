@@ -110,13 +110,17 @@ public static class TinyTransformerBuilder
     /// Writes a model folder: <c>model.onnx</c> and a <c>specfn-model.json</c> (format decoder-with-past, byte tokenizer when the
     /// vocabulary has room for 256 bytes, ids 256.. as bos/eos) and returns the folder.
     /// </summary>
-    public static string WriteModelFolder(string folder, TinyTransformerConfig? config = null, string name = "tiny-transformer")
+    public static string WriteModelFolder(string folder, TinyTransformerConfig? config = null, string name = "tiny-transformer") =>
+        WriteModelFolder(folder, TinyTransformer.Create(config), name);
+
+    /// <summary>The model folder of <paramref name="model"/> (e.g. a drafter made from a verifier's weights), as above.</summary>
+    public static string WriteModelFolder(string folder, TinyTransformer model, string name)
     {
-        var model = TinyTransformer.Create(config);
+        ArgumentNullException.ThrowIfNull(model);
         var v = model.Config.VocabularySize;
         if (v < 258)
         {
-            throw new ArgumentException($"a model folder with the byte tokenizer needs a vocabulary of at least 258 (bytes + bos + eos), got {v}", nameof(config));
+            throw new ArgumentException($"a model folder with the byte tokenizer needs a vocabulary of at least 258 (bytes + bos + eos), got {v}", nameof(model));
         }
 
         var manifest = new ModelManifest
