@@ -39,6 +39,13 @@ public sealed record OnnxModelOptions
     /// </summary>
     public bool IoBinding { get; init; } = true;
 
+    /// <summary>
+    /// Compact a host-resident cache (the CPU provider) with the device-side <c>Gather</c> session as on a GPU, instead of
+    /// copying the kept rows on the host, which is cheaper there (docs/benchmarks.md, issue 15). For the tests of the
+    /// device path on machines without a GPU. Default false.
+    /// </summary>
+    internal bool CompactHostCacheOnDevice { get; init; }
+
     /// <summary>Graph optimisation level. Default <see cref="GraphOptimizationLevel.ORT_ENABLE_ALL"/>.</summary>
     public GraphOptimizationLevel GraphOptimizationLevel { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
 

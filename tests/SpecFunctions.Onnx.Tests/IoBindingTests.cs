@@ -20,12 +20,16 @@ public sealed class IoBindingTests(ITestOutputHelper output) : IDisposable
     // tolerances allow kernel rounding noise, and for float16 one half-precision step at |logit| < 8 (the graph narrows
     // logits to float16).
     [Theory]
-    [InlineData(false, 1e-5)]
-    [InlineData(true, 4e-3)]
-    public void RandomAppendsAndRewinds_400Steps_BoundPathGivesTheRunPathsLogits(bool float16, double tolerance)
+    [InlineData(false, 1e-5, true)]
+    [InlineData(true, 4e-3, true)]
+    [InlineData(false, 1e-5, false)]
+    [InlineData(true, 4e-3, false)]
+    public void RandomAppendsAndRewinds_400Steps_BoundPathGivesTheRunPathsLogits(bool float16, double tolerance, bool compactOnDevice)
     {
+        // compactOnDevice: the Gather session that compacts a GPU's cache, run on the CPU provider; else the host copy the
+        // CPU provider uses by default.
         var folder = TinyTransformerBuilder.WriteModelFolder(_temp.Sub("m"), new TinyTransformerConfig { Float16 = float16, Layers = 3 });
-        using var bound = Assert.IsType<DecoderWithPastOnnxModel>(OnnxLanguageModel.Load(folder));
+        using var bound = Assert.IsType<DecoderWithPastOnnxModel>(OnnxLanguageModel.Load(folder, new OnnxModelOptions { CompactHostCacheOnDevice = compactOnDevice }));
         using var plain = Assert.IsType<DecoderWithPastOnnxModel>(OnnxLanguageModel.Load(folder, new OnnxModelOptions { IoBinding = false }));
         Assert.True(bound.IoBinding);
         Assert.False(plain.IoBinding);
@@ -42,25 +46,29 @@ public sealed class IoBindingTests(ITestOutputHelper output) : IDisposable
             worst = Math.Max(worst, Assertions.MaxAbsDiff(plainLogits[i], boundLogits[i]));
         }
 
-        output.WriteLine($"float16={float16}: {plainLogits.Count} calls, {boundLength} tokens kept, {bound.DeviceCompactions} device compactions, worst |Δ| {worst:E2}");
+        output.WriteLine($"float16={float16}: {plainLogits.Count} calls, {boundLength} tokens kept, {bound.DeviceCompactions} device and {bound.HostCompactions} host compactions, worst |Δ| {worst:E2}");
         using (var probe = bound.CreateSequence())
         {
             probe.Append([1, 2], []);
             Assert.Equal("Cpu", DecoderWithPastOnnxModel.CacheLocation(probe));
         }
 
-        Assert.True(bound.DeviceCompactions >= 5, $"only {bound.DeviceCompactions} compactions: the script should exercise them");
+        var (used, unused) = compactOnDevice ? (bound.DeviceCompactions, bound.HostCompactions) : (bound.HostCompactions, bound.DeviceCompactions);
+        Assert.True(used >= 5, $"only {used} compactions: the script should exercise them");
+        Assert.Equal(0, unused);
         Assert.True(worst <= tolerance, $"worst |Δ| {worst:E2} > {tolerance:E0}");
     }
 
-    [Fact]
-    public void GraphWithoutPositionIds_WithUseCacheBranch_BothPathsMatchTheReferenceAndCompactOnEveryRewind()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void GraphWithoutPositionIds_WithUseCacheBranch_BothPathsMatchTheReferenceAndCompactOnEveryRewind(bool compactOnDevice)
     {
         // Positions come from the cache length, so every rewind must cut the cache: on the bound path that is a device
         // compaction before the next call.
         var config = new TinyTransformerConfig { PositionIdsInput = false, UseCacheBranchInput = true };
         var folder = TinyTransformerBuilder.WriteModelFolder(_temp.Sub("m"), config);
-        using var bound = Assert.IsType<DecoderWithPastOnnxModel>(OnnxLanguageModel.Load(folder));
+        using var bound = Assert.IsType<DecoderWithPastOnnxModel>(OnnxLanguageModel.Load(folder, new OnnxModelOptions { CompactHostCacheOnDevice = compactOnDevice }));
         using var plain = OnnxLanguageModel.Load(folder, new OnnxModelOptions { IoBinding = false });
         var reference = TinyTransformer.Create(config);
         var v = bound.VocabularySize;
@@ -89,10 +97,11 @@ public sealed class IoBindingTests(ITestOutputHelper output) : IDisposable
             committed.RemoveRange(committed.Count - dropped, dropped);
         }
 
-        output.WriteLine($"{rewinds} rewinds, {bound.DeviceCompactions} device compactions; worst |Δ| vs reference {worst:E2}, bound vs plain {worstPaths:E2}");
+        output.WriteLine($"{rewinds} rewinds, {bound.DeviceCompactions} device and {bound.HostCompactions} host compactions; worst |Δ| vs reference {worst:E2}, bound vs plain {worstPaths:E2}");
         Assert.DoesNotContain("position_ids", bound.Session.InputMetadata.Keys);
         Assert.Contains("use_cache_branch", bound.Session.InputMetadata.Keys);
-        Assert.InRange(bound.DeviceCompactions, rewinds - 1, rewinds);
+        Assert.InRange(compactOnDevice ? bound.DeviceCompactions : bound.HostCompactions, rewinds - 1, rewinds);
+        Assert.Equal(0, compactOnDevice ? bound.HostCompactions : bound.DeviceCompactions);
         Assert.True(worst < 1e-4, $"worst |Δ| vs reference {worst:E2}");
         Assert.True(worstPaths <= 1e-5, $"bound vs plain {worstPaths:E2}");
     }
