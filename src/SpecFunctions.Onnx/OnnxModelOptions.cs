@@ -34,17 +34,18 @@ public sealed record OnnxModelOptions
     /// Decoder-with-past models: run each call through an ONNX Runtime IO binding that leaves the <c>present.*</c> outputs in
     /// the memory of the session's device and feeds them back as the next <c>past_key_values</c>, so only the requested
     /// logits are copied to the host (on CUDA the whole KV cache otherwise travels device → host → device on every call).
-    /// Rewinds compact the cache on the same device. On the CPU provider the same code path binds to CPU memory. Default
-    /// true; false selects the plain <c>Run</c> path (outputs returned in host memory), kept for comparison.
+    /// Rewinds compact the cache on the same device. On the CPU provider, where the cache is host memory anyway, a call
+    /// allocates its outputs there beforehand instead of binding (cheaper per call). Default true; false selects the plain
+    /// <c>Run</c> path (outputs allocated and returned by ONNX Runtime), kept for comparison.
     /// </summary>
     public bool IoBinding { get; init; } = true;
 
     /// <summary>
-    /// Compact a host-resident cache (the CPU provider) with the device-side <c>Gather</c> session as on a GPU, instead of
-    /// copying the kept rows on the host, which is cheaper there (docs/benchmarks.md, issue 15). For the tests of the
-    /// device path on machines without a GPU. Default false.
+    /// Run a host-resident cache (the CPU provider) through the GPU's code path, IO binding and compaction by a
+    /// <c>Gather</c> session, instead of the host path (outputs allocated beforehand, compaction by a host copy), which
+    /// costs less there (docs/benchmarks.md, issue 15). For the tests of the GPU path on machines without a GPU. Default false.
     /// </summary>
-    internal bool CompactHostCacheOnDevice { get; init; }
+    internal bool DeviceCodePathOnHost { get; init; }
 
     /// <summary>Graph optimisation level. Default <see cref="GraphOptimizationLevel.ORT_ENABLE_ALL"/>.</summary>
     public GraphOptimizationLevel GraphOptimizationLevel { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;

@@ -26,10 +26,10 @@ public sealed class IoBindingTests(ITestOutputHelper output) : IDisposable
     [InlineData(true, 4e-3, false)]
     public void RandomAppendsAndRewinds_400Steps_BoundPathGivesTheRunPathsLogits(bool float16, double tolerance, bool compactOnDevice)
     {
-        // compactOnDevice: the Gather session that compacts a GPU's cache, run on the CPU provider; else the host copy the
-        // CPU provider uses by default.
+        // compactOnDevice: the GPU's code path (IO binding, the Gather session that compacts the cache) on the CPU provider;
+        // else the host path the CPU provider uses by default (outputs allocated beforehand, compaction by a host copy).
         var folder = TinyTransformerBuilder.WriteModelFolder(_temp.Sub("m"), new TinyTransformerConfig { Float16 = float16, Layers = 3 });
-        using var bound = Assert.IsType<DecoderWithPastOnnxModel>(OnnxLanguageModel.Load(folder, new OnnxModelOptions { CompactHostCacheOnDevice = compactOnDevice }));
+        using var bound = Assert.IsType<DecoderWithPastOnnxModel>(OnnxLanguageModel.Load(folder, new OnnxModelOptions { DeviceCodePathOnHost = compactOnDevice }));
         using var plain = Assert.IsType<DecoderWithPastOnnxModel>(OnnxLanguageModel.Load(folder, new OnnxModelOptions { IoBinding = false }));
         Assert.True(bound.IoBinding);
         Assert.False(plain.IoBinding);
@@ -68,7 +68,7 @@ public sealed class IoBindingTests(ITestOutputHelper output) : IDisposable
         // compaction before the next call.
         var config = new TinyTransformerConfig { PositionIdsInput = false, UseCacheBranchInput = true };
         var folder = TinyTransformerBuilder.WriteModelFolder(_temp.Sub("m"), config);
-        using var bound = Assert.IsType<DecoderWithPastOnnxModel>(OnnxLanguageModel.Load(folder, new OnnxModelOptions { CompactHostCacheOnDevice = compactOnDevice }));
+        using var bound = Assert.IsType<DecoderWithPastOnnxModel>(OnnxLanguageModel.Load(folder, new OnnxModelOptions { DeviceCodePathOnHost = compactOnDevice }));
         using var plain = OnnxLanguageModel.Load(folder, new OnnxModelOptions { IoBinding = false });
         var reference = TinyTransformer.Create(config);
         var v = bound.VocabularySize;
