@@ -9,7 +9,7 @@ var prompts = new Option<int>("--prompts") { Description = "Held-out prompts per
 var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "Token budget per prompt: every arm generates exactly this many tokens", DefaultValueFactory = _ => 64 };
 var stopAtEos = new Option<bool>("--stop-at-eos") { Description = "Let the verifier's end-of-sequence token end a generation (then prompts do unequal work)" };
 var repeats = new Option<int>("--repeats") { Description = "Timed repeats per prompt and arm; the fastest is kept", DefaultValueFactory = _ => 3 };
-var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads per session, both runtimes (0 = ONNX Runtime's default)", DefaultValueFactory = _ => 1 };
+var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads per session, both runtimes (0 = the product's and GenAI's default: half the logical processors)", DefaultValueFactory = _ => 0 };
 var adaptive = new Option<int>("--adaptive-min-k") { Description = "Start and floor of GenAI's adaptive K, measured beside our per-language γ* (0 leaves both arms out)", DefaultValueFactory = _ => 1 };
 var languages = new Option<string[]>("--languages") { Description = "Languages to measure (default: all six demo languages)", AllowMultipleArgumentsPerToken = true };
 var models = new Option<string>("--models") { Description = "Folder of the transformer demo pair (trained there on first use)", DefaultValueFactory = _ => TransformerModels.DefaultRoot };
@@ -113,7 +113,6 @@ return await root.Parse(args).InvokeAsync();
 static string Environment()
 {
     var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
-    var genAi = typeof(Microsoft.ML.OnnxRuntimeGenAI.Model).Assembly.GetName().Version;
-    var ort = typeof(Microsoft.ML.OnnxRuntime.InferenceSession).Assembly.GetName().Version;
-    return $"ONNX Runtime {ort?.ToString(3)} (CPU provider, both runtimes), GenAI {genAi?.ToString(3)}, {System.Environment.ProcessorCount} CPU(s), 1-minute load {load}";
+    string Version(Type type) => System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(type.Assembly)?.InformationalVersion.Split('+')[0] ?? "?";
+    return $"ONNX Runtime {Version(typeof(Microsoft.ML.OnnxRuntime.InferenceSession))} (CPU provider, both runtimes), GenAI {Version(typeof(Microsoft.ML.OnnxRuntimeGenAI.Model))}, {System.Environment.ProcessorCount} logical CPU(s), 1-minute load {load}";
 }

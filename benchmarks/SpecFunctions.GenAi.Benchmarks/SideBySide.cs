@@ -32,8 +32,14 @@ internal sealed record SideBySideSettings
     /// <summary>Timed repeats per prompt and arm; each arm keeps its fastest (method.md §5). Default 3.</summary>
     public int Repeats { get; init; } = 3;
 
-    /// <summary>ONNX Runtime intra-op threads of every session in both runtimes; 0 = ONNX Runtime's default. Default 1.</summary>
-    public int Threads { get; init; } = 1;
+    /// <summary>
+    /// ONNX Runtime intra-op threads of every session in both runtimes; 0 (default) = the product's default
+    /// (<see cref="OnnxModelOptions.DefaultIntraOpThreads"/>, which is GenAI's), given to both explicitly.
+    /// </summary>
+    public int Threads { get; init; }
+
+    /// <summary>The thread count both runtimes get.</summary>
+    public int EffectiveThreads => Threads > 0 ? Threads : OnnxModelOptions.DefaultIntraOpThreads;
 
     /// <summary>GenAI's adaptive width starts (and is floored) here, beside our per-task γ*; 0 leaves both arms out. Default 1.</summary>
     public int AdaptiveMinK { get; init; } = 1;
@@ -103,7 +109,7 @@ internal static class SideBySide
     {
         settings.Validate();
         var watch = Stopwatch.StartNew();
-        var modelOptions = new OnnxModelOptions { IntraOpThreads = settings.Threads };
+        var modelOptions = new OnnxModelOptions { IntraOpThreads = settings.EffectiveThreads };
         using var verifier = OnnxLanguageModel.Load(verifierFolder, modelOptions);
         using var drafter = OnnxLanguageModel.Load(drafterFolder, modelOptions);
         ModelPair.EnsureCompatible(drafter, verifier);
@@ -127,9 +133,9 @@ internal static class SideBySide
 
         // With end-of-sequence honoured, GenAI ends at the token without putting it in the sequence; our engine emits it.
         int? eos = settings.IgnoreEos ? null : verifier.Manifest.EosTokenIds.FirstOrDefault();
-        using var genAiTarget = GenAiFolders.Load(verifierFolder, settings.Threads, neverStop);
+        using var genAiTarget = GenAiFolders.Load(verifierFolder, settings.EffectiveThreads, neverStop);
         var speculativeFolder = GenAiFolders.WriteSpeculative(verifierFolder, drafterFolder, Path.Combine(workFolder, "genai-speculative"), settings.Gamma);
-        using var genAiSpeculative = GenAiFolders.Load(speculativeFolder, settings.Threads, neverStop);
+        using var genAiSpeculative = GenAiFolders.Load(speculativeFolder, settings.EffectiveThreads, neverStop);
 
         // γ* per language from the product's own evaluation (untimed here): speculative and baseline runs plus the
         // verifier's cost profile, analysed as the report does.

@@ -46,7 +46,7 @@ internal static class SideBySideReport
             $"## ONNX Runtime GenAI side by side: {result.Pair}",
             string.Empty,
             $"{languages.Sum(l => l.Prompts)} prompts ({s.Prompts} per language), {(s.IgnoreEos ? $"exactly {s.MaxNewTokens} new tokens each (end-of-sequence ignored)" : $"at most {s.MaxNewTokens} new tokens each (end-of-sequence stops every arm)")}, greedy, " +
-            $"γ = K = {s.Gamma}, {s.Repeats} repeats per prompt and arm (fastest kept, arm order rotated), {(s.Threads == 0 ? "ONNX Runtime's default" : s.Threads.ToString(Invariant))} intra-op thread(s) per session; {environment}; {result.Elapsed.TotalSeconds:F0} s in all.",
+            $"γ = K = {s.Gamma}, {s.Repeats} repeats per prompt and arm (fastest kept, arm order rotated), {s.EffectiveThreads} intra-op thread(s) per session in both runtimes; {environment}; {result.Elapsed.TotalSeconds:F0} s in all.",
             string.Empty,
         };
         lines.AddRange(result.Arms.Select(a => $"- ({a.Key}) {a.Label}"));

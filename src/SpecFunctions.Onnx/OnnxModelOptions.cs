@@ -27,8 +27,19 @@ public sealed record OnnxModelOptions
     /// <summary>CUDA device ordinal. Default 0.</summary>
     public int DeviceId { get; init; }
 
-    /// <summary>Threads ONNX Runtime uses inside one operator; 0 (default) lets ONNX Runtime choose (one per physical core).</summary>
+    /// <summary>
+    /// Threads ONNX Runtime uses inside one operator; 0 (default) means <see cref="DefaultIntraOpThreads"/>: half the
+    /// logical processors, 1 to 16, the default of ONNX Runtime GenAI. ONNX Runtime's own default (one per core it
+    /// sees) made decoding 18 % slower on the 2-vCPU machines here (docs/benchmarks.md, issue 15): a decode call is a
+    /// few small matrix products, and a second thread costs more in hand-offs than it computes.
+    /// </summary>
     public int IntraOpThreads { get; init; }
+
+    /// <summary>What <see cref="IntraOpThreads"/> = 0 resolves to on this machine.</summary>
+    public static int DefaultIntraOpThreads => Math.Clamp(Environment.ProcessorCount / 2, 1, 16);
+
+    /// <summary>The intra-op thread count the sessions get.</summary>
+    public int EffectiveIntraOpThreads => IntraOpThreads > 0 ? IntraOpThreads : DefaultIntraOpThreads;
 
     /// <summary>
     /// Decoder-with-past models: run each call through an ONNX Runtime IO binding that leaves the <c>present.*</c> outputs in
@@ -67,7 +78,7 @@ public sealed record OnnxModelOptions
 
         if (IntraOpThreads < 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(IntraOpThreads), IntraOpThreads, "intra-op threads must be >= 0 (0 = ONNX Runtime default)");
+            throw new ArgumentOutOfRangeException(nameof(IntraOpThreads), IntraOpThreads, "intra-op threads must be >= 0 (0 = half the logical processors)");
         }
     }
 }

@@ -119,10 +119,7 @@ internal static partial class OnnxSessionFactory
             // ONNX Runtime warns on every optional input with a default (the demo graphs' logits_to_keep); errors still surface.
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
-        if (options.IntraOpThreads > 0)
-        {
-            sessionOptions.IntraOpNumThreads = options.IntraOpThreads;
-        }
+        sessionOptions.IntraOpNumThreads = options.EffectiveIntraOpThreads;
 
         return sessionOptions;
     }
