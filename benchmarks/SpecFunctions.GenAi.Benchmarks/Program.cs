@@ -84,13 +84,14 @@ root.SetAction(async (parse, cancellationToken) =>
     {
         Console.WriteLine($"Measuring {tasks.Count} language(s) × {settings.Prompts} prompts, {settings.Repeats} repeats per arm ...");
         var result = await SideBySide.RunAsync(verifierFolder, drafterFolder, tasks, settings, work, Console.Out, cancellationToken);
-        var lines = SideBySideReport.Render(result, Environment());
+        var lines = SideBySideReport.Render(result, EnvironmentLine());
         Console.WriteLine();
         foreach (var line in lines)
         {
             Console.WriteLine(line);
         }
 
+        SideBySideReport.WriteCharts(result, Spectre.Console.AnsiConsole.Console);
         if (parse.GetValue(results) is { } file)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
@@ -110,7 +111,7 @@ root.SetAction(async (parse, cancellationToken) =>
 });
 return await root.Parse(args).InvokeAsync();
 
-static string Environment()
+static string EnvironmentLine()
 {
     var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
     string Version(Type type) => System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(type.Assembly)?.InformationalVersion.Split('+')[0] ?? "?";

@@ -196,11 +196,18 @@ internal static class SideBySide
             return arms;
         }
 
-        // Warm-up: every arm once on the first prompt (JIT, ONNX Runtime's first-run allocations), untimed and unrecorded.
-        foreach (var arm in ArmsFor(new ListTraceSink(), new ListTraceSink(), settings.AdaptiveMinK > 0 ? Math.Max(1, settings.Gamma - 1) : null))
+        // Warm-up: every arm twice on the first prompt (JIT, ONNX Runtime's first-run allocations, the trace writer's
+        // serializer and compressor), untimed, into a task of its own.
+        await using (var warmUp = await store.OpenTraceWriterAsync(runId, "warm-up", ContentKey.Sha256Hex(runId), 1, cancellationToken).ConfigureAwait(false))
         {
-            arm.Generate(prompts[0].Tokens[0], 0);
-            arm.Dispose();
+            foreach (var arm in ArmsFor(warmUp, warmUp, settings.AdaptiveMinK > 0 ? Math.Max(1, settings.Gamma - 1) : null))
+            {
+                arm.Generate(prompts[0].Tokens[0], 0);
+                arm.Generate(prompts[0].Tokens[0], 0);
+                arm.Dispose();
+            }
+
+            await warmUp.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
 
         var disagreements = new List<string>();

@@ -1,5 +1,6 @@
 using System.Globalization;
 using SpecFunctions.Core.Metrics;
+using Spectre.Console;
 
 namespace SpecFunctions.GenAi.Benchmarks;
 
@@ -7,6 +8,17 @@ namespace SpecFunctions.GenAi.Benchmarks;
 internal static class SideBySideReport
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    private static readonly Dictionary<string, string> ShortLabels = new()
+    {
+        ["a"] = "GenAI, target only",
+        ["b"] = "GenAI, speculative",
+        ["c"] = "ours, autoregressive",
+        ["d"] = "ours, spec. + statistics",
+        ["e"] = "ours, spec., bare",
+        ["f"] = "GenAI, adaptive K",
+        ["g"] = "ours at γ*",
+    };
 
     /// <summary>Throughput ratio numerator/denominator of two arms over a set of languages: same tokens, so the inverse time ratio.</summary>
     public static double Ratio(IEnumerable<LanguageResult> languages, string numerator, string denominator)
@@ -127,6 +139,31 @@ internal static class SideBySideReport
         }
 
         return lines;
+    }
+
+    /// <summary>Two console bar charts: tokens/s of every arm over all languages, and (d)/(b) per language.</summary>
+    public static void WriteCharts(SideBySideResult result, IAnsiConsole console)
+    {
+        var languages = result.Languages;
+        var tokens = languages.Sum(l => l.Tokens);
+        var throughput = new BarChart { Width = 80, Label = "tokens/s, all languages", LabelAlignment = Justify.Center };
+        foreach (var (key, _) in result.Arms)
+        {
+            throughput.AddItem($"({key}) {ShortLabels[key]}", Math.Round(tokens / (languages.Sum(l => l.Arms[key].Ms) / 1000)),
+                key is "a" or "b" or "f" ? Color.SteelBlue : Color.DarkOrange);
+        }
+
+        var ratio = new BarChart { Width = 80, Label = "(d)/(b): ours with statistics and traces / GenAI speculative", LabelAlignment = Justify.Center };
+        foreach (var language in languages)
+        {
+            var r = Ratio([language], "d", "b");
+            ratio.AddItem(language.Id, Math.Round(r, 2), r >= 1 ? Color.Green : Color.Yellow);
+        }
+
+        console.Write(new Text(System.Environment.NewLine));
+        console.Write(throughput);
+        console.Write(new Text(System.Environment.NewLine));
+        console.Write(ratio);
     }
 
     private static IEnumerable<(string Name, IReadOnlyList<LanguageResult> Set)> Rows(IReadOnlyList<LanguageResult> languages)
