@@ -114,6 +114,8 @@ return await root.Parse(args).InvokeAsync();
 static string EnvironmentLine()
 {
     var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
-    string Version(Type type) => System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(type.Assembly)?.InformationalVersion.Split('+')[0] ?? "?";
-    return $"ONNX Runtime {Version(typeof(Microsoft.ML.OnnxRuntime.InferenceSession))} (CPU provider, both runtimes), GenAI {Version(typeof(Microsoft.ML.OnnxRuntimeGenAI.Model))}, {System.Environment.ProcessorCount} logical CPU(s), 1-minute load {load}";
+    // The GenAI assembly carries no version attribute: the package versions come from this app's deps.json.
+    var deps = AppContext.GetData("APP_CONTEXT_DEPS_FILES") as string is { } files && files.Split(';')[0] is var path && File.Exists(path) ? File.ReadAllText(path) : "";
+    string Version(string package) => System.Text.RegularExpressions.Regex.Match(deps, $"\"{System.Text.RegularExpressions.Regex.Escape(package)}/([^\"]+)\"") is { Success: true } m ? m.Groups[1].Value : "?";
+    return $"ONNX Runtime {Version("Microsoft.ML.OnnxRuntime")} (CPU provider, both runtimes), ONNX Runtime GenAI {Version("Microsoft.ML.OnnxRuntimeGenAI")}, {System.Environment.ProcessorCount} logical CPU(s), 1-minute load {load}";
 }
