@@ -32,7 +32,6 @@ public sealed class SpeculativeDecoder
     private readonly Distributions.Row[] _pRows;
     private readonly int[] _verifyInput;
     private readonly int[] _drafts;
-    private readonly int[] _verifierArgMax;
     private readonly double[] _alpha;
     private readonly double[] _crossEntropy;
     private readonly double[] _kl;
@@ -65,7 +64,6 @@ public sealed class SpeculativeDecoder
         _pRows = new Distributions.Row[gamma + 1];
         _verifyInput = new int[gamma + 1];
         _drafts = new int[gamma];
-        _verifierArgMax = new int[gamma];
         _alpha = new double[gamma];
         _crossEntropy = new double[gamma];
         _kl = new double[gamma];
@@ -96,8 +94,7 @@ public sealed class SpeculativeDecoder
         var greedy = sampling.IsGreedy;
 
         // Sampling and the statistics read probabilities; greedy decoding without statistics only compares argmaxes.
-        // Greedy statistics come straight from the logits rows (CrossEntropyAndKlFromLogits).
-        var needsProbabilities = !greedy;
+        var needsProbabilities = !greedy || _options.ComputeStatistics;
         var output = new List<int>(Math.Min(_options.MaxNewTokens, 4096));
         var sequenceTokens = new List<int>(prompt.Length + Math.Min(_options.MaxNewTokens, 4096));
         foreach (var t in prompt)
@@ -196,18 +193,11 @@ public sealed class SpeculativeDecoder
                 for (var i = 0; i < g; i++)
                 {
                     // Greedy verification accepts iff the argmaxes agree: that indicator is the exact acceptance probability.
-                    var pLogits = verifierLogits.Slice(i * _vocab, _vocab);
-                    if (greedy)
-                    {
-                        _verifierArgMax[i] = Distributions.ArgMax(pLogits);
-                        _alpha[i] = _verifierArgMax[i] == _drafts[i] ? 1.0 : 0.0;
-                        (_crossEntropy[i], _kl[i]) = Distributions.CrossEntropyAndKlFromLogits(pLogits, _qLogits[i], _scratch);
-                    }
-                    else
-                    {
-                        _alpha[i] = Distributions.Alpha(_p[i], _q[i], _scratch);
-                        (_crossEntropy[i], _kl[i]) = Distributions.CrossEntropyAndKl(_p[i], _q[i], pLogits, _pRows[i], _qLogits[i], _qRows[i], _scratch);
-                    }
+                    _alpha[i] = greedy
+                        ? (Distributions.ArgMax(verifierLogits.Slice(i * _vocab, _vocab)) == _drafts[i] ? 1.0 : 0.0)
+                        : Distributions.Alpha(_p[i], _q[i], _scratch);
+                    (_crossEntropy[i], _kl[i]) = Distributions.CrossEntropyAndKl(
+                        _p[i], _q[i], verifierLogits.Slice(i * _vocab, _vocab), _pRows[i], _qLogits[i], _qRows[i], _scratch);
                 }
             }
 
@@ -237,7 +227,7 @@ public sealed class SpeculativeDecoder
                 bool accept;
                 if (greedy)
                 {
-                    var target = _options.ComputeStatistics ? _verifierArgMax[n] : Distributions.ArgMax(verifierLogits.Slice(n * _vocab, _vocab));
+                    var target = Distributions.ArgMax(verifierLogits.Slice(n * _vocab, _vocab));
                     accept = target == x;
                     if (!accept)
                     {

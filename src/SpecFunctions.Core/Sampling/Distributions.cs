@@ -80,28 +80,6 @@ public static class Distributions
         return (Math.Max(crossEntropy, kl), kl);
     }
 
-    /// <summary>
-    /// Cross-entropy −Σ p log max(q, 1e-12) and KL(p‖q) of p = softmax(<paramref name="pLogits"/>) and
-    /// q = softmax(<paramref name="qLogits"/>) (temperature 1, no filtering: the statistics of greedy decoding) straight from
-    /// the logits, in four passes over the rows (the two maxima, q's normaliser, then one fused pass for p's normaliser
-    /// and both dot products) instead of building both distributions. p's own floor in the entropy is where e^x underflows
-    /// rather than 1e-12: tokens with p below 1e-12 add under 1e-10 nats each either way.
-    /// </summary>
-    public static (double CrossEntropy, double Kl) CrossEntropyAndKlFromLogits(ReadOnlySpan<float> pLogits, ReadOnlySpan<float> qLogits, Span<float> scratch)
-    {
-        var qMax = TensorPrimitives.Max(qLogits);
-        var qLogNormalizer = Math.Log(FastExp.ExpShiftedSum(qLogits, qMax, 1f, scratch));
-        var pMax = TensorPrimitives.Max(pLogits);
-        var qFloor = (float)(qMax + LogFloorNats + qLogNormalizer);
-        var (sum, dotQ, dotP) = FastExp.ExpDotSums(pLogits, pMax, pMax - 104f, qLogits, qFloor);
-        var crossEntropy = qLogNormalizer + qMax - (dotQ / sum);
-        var entropy = Math.Log(sum) + pMax - (dotP / sum);
-
-        // KL ≥ 0 mathematically; float rounding can make it a hair negative for identical inputs.
-        var kl = Math.Max(0.0, crossEntropy - entropy);
-        return (Math.Max(crossEntropy, kl), kl);
-    }
-
     private const double LogFloorNats = -27.631021115928547; // ln(1e-12)
 
     /// <summary>The logit at which the row's probability is <see cref="LogFloor"/>: (x − Max)/T − LogZ = ln 1e-12.</summary>

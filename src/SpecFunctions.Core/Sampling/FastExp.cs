@@ -78,54 +78,6 @@ internal static class FastExp
         return sum;
     }
 
-    /// <summary>
-    /// One pass over two logits rows for the statistics of greedy decoding: with e = e^(pLogits[i] − pShift), returns
-    /// Σ e, Σ e·max(qLogits[i], qFloor) and Σ e·max(pLogits[i], pFloor) (the floors keep −∞ logits from making 0·∞).
-    /// </summary>
-    public static (double Sum, double DotQ, double DotP) ExpDotSums(ReadOnlySpan<float> pLogits, float pShift, float pFloor, ReadOnlySpan<float> qLogits, float qFloor)
-    {
-        if (qLogits.Length != pLogits.Length)
-        {
-            throw new ArgumentException("the rows differ in length", nameof(qLogits));
-        }
-
-        var i = 0;
-        double sum = 0, dotQ = 0, dotP = 0;
-        if (Vector256.IsHardwareAccelerated && pLogits.Length >= Vector256<float>.Count)
-        {
-            ref var p = ref MemoryMarshal.GetReference(pLogits);
-            ref var q = ref MemoryMarshal.GetReference(qLogits);
-            var vSum = Vector256<float>.Zero;
-            var vDotQ = Vector256<float>.Zero;
-            var vDotP = Vector256<float>.Zero;
-            var vShift = Vector256.Create(pShift);
-            var vPFloor = Vector256.Create(pFloor);
-            var vQFloor = Vector256.Create(qFloor);
-            for (; i <= pLogits.Length - Vector256<float>.Count; i += Vector256<float>.Count)
-            {
-                var x = Vector256.LoadUnsafe(ref p, (nuint)i);
-                var e = Exp(x - vShift);
-                vSum += e;
-                vDotQ += e * Vector256.Max(Vector256.LoadUnsafe(ref q, (nuint)i), vQFloor);
-                vDotP += e * Vector256.Max(x, vPFloor);
-            }
-
-            sum = Vector256.Sum(vSum);
-            dotQ = Vector256.Sum(vDotQ);
-            dotP = Vector256.Sum(vDotP);
-        }
-
-        for (; i < pLogits.Length; i++)
-        {
-            var e = Exp(pLogits[i] - pShift);
-            sum += e;
-            dotQ += e * MathF.Max(qLogits[i], qFloor);
-            dotP += e * MathF.Max(pLogits[i], pFloor);
-        }
-
-        return (sum, dotQ, dotP);
-    }
-
     /// <summary>e^x for every lane (0 below −87.3).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Exp(Vector256<float> x)
