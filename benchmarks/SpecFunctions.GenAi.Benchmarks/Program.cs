@@ -64,16 +64,7 @@ root.SetAction(async (parse, cancellationToken) =>
     {
         var folder = parse.GetValue(models)!;
         Console.WriteLine($"Preparing the transformer demo pair in {folder} ...");
-        var last = DateTime.MinValue;
-        var progress = new Progress<DemoTrainingProgress>(p =>
-        {
-            if (DateTime.UtcNow - last > TimeSpan.FromSeconds(2) || p.Step == p.TotalSteps)
-            {
-                last = DateTime.UtcNow;
-                Console.WriteLine($"  training {p.Model}: step {p.Step}/{p.TotalSteps}, loss {p.Loss:F3} ({p.Elapsed.TotalSeconds:F0} s)");
-            }
-        });
-        var pair = await TransformerModels.EnsureAsync(folder, progress: progress, cancellationToken: cancellationToken);
+        var pair = await TransformerModels.EnsureAsync(folder, progress: DemoTrainingProgress.LogTo(Console.Out), cancellationToken: cancellationToken);
         (verifierFolder, drafterFolder) = (pair.VerifierDirectory, pair.DrafterDirectory);
     }
 

@@ -101,7 +101,26 @@ public sealed record DemoTrainingOptions
 /// <param name="TotalSteps">Steps planned.</param>
 /// <param name="Loss">Mean training cross-entropy over the steps since the last report (nats per byte).</param>
 /// <param name="Elapsed">Wall time since the start of this model's training.</param>
-public sealed record DemoTrainingProgress(string Model, int Step, int TotalSteps, double Loss, TimeSpan Elapsed);
+public sealed record DemoTrainingProgress(string Model, int Step, int TotalSteps, double Loss, TimeSpan Elapsed)
+{
+    /// <summary>
+    /// Reports training progress to <paramref name="log"/> as a line at most every 2 seconds, and always at a model's last
+    /// step: "  training MODEL: step S/T, loss L (E s)".
+    /// </summary>
+    public static IProgress<DemoTrainingProgress> LogTo(TextWriter log)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        var lastReport = DateTime.MinValue;
+        return new Progress<DemoTrainingProgress>(p =>
+        {
+            if (DateTime.UtcNow - lastReport > TimeSpan.FromSeconds(2) || p.Step == p.TotalSteps)
+            {
+                lastReport = DateTime.UtcNow;
+                log.WriteLine($"  training {p.Model}: step {p.Step}/{p.TotalSteps}, loss {p.Loss:F3} ({p.Elapsed.TotalSeconds:F0} s)");
+            }
+        });
+    }
+}
 
 /// <summary>Trains demo models on the corpus with minibatch Adam and hand-written backpropagation.</summary>
 public static class DemoTrainer

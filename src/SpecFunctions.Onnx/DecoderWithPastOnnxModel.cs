@@ -684,7 +684,10 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
         private OrtValue?[] _logitViews = [];
         private OrtValue? _useCacheView;
 
-        public OrtIoBinding Binding { get; } = model.Session.CreateIoBinding();
+        private OrtIoBinding? _binding;
+
+        /// <summary>The binding of the device path, made on first use (a host-resident cache's calls never bind).</summary>
+        public OrtIoBinding Binding => _binding ??= model.Session.CreateIoBinding();
 
         public OrtValue Ids(ReadOnlySpan<int> tokens)
         {
@@ -777,7 +780,7 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
 
         public void Dispose()
         {
-            Binding.Dispose();
+            _binding?.Dispose();
             foreach (var value in _owned)
             {
                 value.Dispose();

@@ -191,7 +191,7 @@ public static class TransformerModels
         TinyTransformerBuilder.WriteModelFolder(folder, TinyTransformerBuilder.Build(model.ToTinyTransformer()), manifest);
         File.WriteAllText(Path.Combine(folder, "tokenizer.json"), vocabulary.ToTokenizerJson());
         File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), vocabulary.ToTokenizerConfigJson(config.MaxPositions));
-        File.WriteAllText(Path.Combine(folder, "genai_config.json"), GenAiConfig(config, eot));
+        File.WriteAllText(Path.Combine(folder, TinyTransformerBuilder.GenAiConfigFileName), TinyTransformerBuilder.GenAiConfig(config, bos: eot, eos: eot));
         File.WriteAllText(Path.Combine(folder, ConfigFileName), JsonSerializer.Serialize(config, IndentedJson));
         model.save(Path.Combine(folder, WeightsFileName));
     }
@@ -212,8 +212,6 @@ public static class TransformerModels
         model.save(Path.Combine(folder, WeightsFileName));
     }
 
-    /// <summary>The ONNX Runtime GenAI <c>genai_config.json</c> of a decoder-with-past export of this shape.</summary>
-    public static string GenAiConfig(TinyTransformerConfig config, int endOfText) => TinyTransformerBuilder.GenAiConfig(config, endOfText, endOfText);
 
     private static TransformerModelPaths TrainAndWrite(
         string staging,

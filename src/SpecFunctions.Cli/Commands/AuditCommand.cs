@@ -66,16 +66,7 @@ internal static class AuditCommand
             var kind = parse.GetValue(pairKind)!;
             var root = parse.GetValue(models) ?? PairKinds.DefaultRoot(kind);
             log.WriteLine($"Preparing the {kind} demo model pair in {root} ...");
-            var lastReport = DateTime.MinValue;
-            var progress = new Progress<DemoTrainingProgress>(p =>
-            {
-                if (DateTime.UtcNow - lastReport > TimeSpan.FromSeconds(2) || p.Step == p.TotalSteps)
-                {
-                    lastReport = DateTime.UtcNow;
-                    log.WriteLine($"  training {p.Model}: step {p.Step}/{p.TotalSteps}, loss {p.Loss:F3} ({p.Elapsed.TotalSeconds:F0} s)");
-                }
-            });
-            var pair = await PreparePairAsync(kind, root, parse.GetValue(seed), progress, cancellationToken);
+            var pair = await PreparePairAsync(kind, root, parse.GetValue(seed), DemoTrainingProgress.LogTo(log), cancellationToken);
             log.WriteLine(pair.Summary);
 
             var suite = DefaultSuite(parse.GetValue(promptsPerTask) ?? (parse.GetValue(pairKind) == PairKinds.Transformer ? 8 : 20));
