@@ -12,7 +12,11 @@ internal static class DotnetCommand
         public override string ToString() => $"exit {ExitCode}\n{Output}\n{Error}";
     }
 
-    public static async Task<Result> RunAsync(string? workingDirectory, params string[] arguments)
+    public static Task<Result> RunAsync(string? workingDirectory, params string[] arguments) =>
+        RunAsync(workingDirectory, new Dictionary<string, string>(), arguments);
+
+    /// <summary>As <see cref="RunAsync(string?, string[])"/>, with <paramref name="environment"/> set for the process.</summary>
+    public static async Task<Result> RunAsync(string? workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -21,6 +25,10 @@ internal static class DotnetCommand
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
         };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);

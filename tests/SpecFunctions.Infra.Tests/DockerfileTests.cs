@@ -75,6 +75,23 @@ public sealed class DockerfileTests
     }
 
     [Fact]
+    public void BuildStage_RestoresInLockedMode_WithTheRootBuildFiles()
+    {
+        // CI=true turns on RestoreLockedMode (Directory.Build.props): the image is built from the committed lock files.
+        var build = Stages.Single(s => s.Image.StartsWith("mcr.microsoft.com/dotnet/sdk:", StringComparison.Ordinal));
+        var publishLine = build.Instructions.Single(i => i.Keyword == "RUN" && i.Arguments.Contains("dotnet publish", StringComparison.Ordinal)).Line;
+        var env = build.Instructions.Where(i => i.Keyword == "ENV" && i.Line < publishLine).Select(i => i.Arguments);
+        var copied = build.Instructions.Where(i => i.Keyword == "COPY").SelectMany(i => i.Arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToHashSet();
+
+        Assert.Contains(env, e => e.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains("CI=true"));
+        Assert.Contains("<RestoreLockedMode Condition=\"'$(CI)' == 'true'\">true</RestoreLockedMode>", File.ReadAllText(RepositoryRoot.Combine("Directory.Build.props")), StringComparison.Ordinal);
+        foreach (var file in Directory.EnumerateFiles(RepositoryRoot.Path, "Directory.*").Append(RepositoryRoot.Combine("global.json")))
+        {
+            Assert.Contains(System.IO.Path.GetFileName(file), copied);
+        }
+    }
+
+    [Fact]
     public void BuildStage_CopiesEveryRepositoryRootFileTheSourceProjectsInclude()
     {
         // A project item like <None Include="../../host.json" .../> needs that file in the build context's copy, or the

@@ -3,10 +3,11 @@ using SpecFunctions.Tests.Shared;
 namespace SpecFunctions.Infra.Tests;
 
 /// <summary>
-/// <c>dotnet publish</c> of the Functions app as the Dockerfile runs it (linux-x64, Release), on a copy of the files the
-/// Docker build context gives it: the output must carry its native ONNX Runtime, the CPU build by default and the CUDA
-/// build (with the CUDA execution provider) under <c>-p:SpecfnGpu=true</c>. Without the native library every evaluation
-/// fails in its first activity (DllNotFoundException: 'onnxruntime').
+/// <c>dotnet publish</c> of the Functions app as the Dockerfile runs it (linux-x64, Release, <c>CI=true</c> so the
+/// restore is locked), on a copy of exactly what the Dockerfile's build stage copies: the committed lock files must
+/// match the projects for both variants, and the output must carry its native ONNX Runtime, the CPU build by default
+/// and the CUDA build (with the CUDA execution provider) under <c>-p:SpecfnGpu=true</c>. Without the native library
+/// every evaluation fails in its first activity (DllNotFoundException: 'onnxruntime').
 /// </summary>
 public sealed class FunctionsPublishTests : IDisposable
 {
@@ -49,21 +50,40 @@ public sealed class FunctionsPublishTests : IDisposable
             "publish", "src/SpecFunctions.Functions/SpecFunctions.Functions.csproj", "--configuration", "Release", "--runtime", "linux-x64",
             "--self-contained", "false", "--output", output, "--nologo", .. extra,
         ];
-        var result = await DotnetCommand.RunAsync(System.IO.Path.Combine(_work, "context"), arguments);
+        // The Dockerfile's ENV CI=true: a restore that would change a lock file fails (NU1004) instead of floating.
+        var environment = new Dictionary<string, string> { ["CI"] = "true" };
+        var result = await DotnetCommand.RunAsync(System.IO.Path.Combine(_work, "context"), environment, arguments);
         Assert.True(result.Succeeded, $"dotnet {string.Join(' ', arguments)}: {result}");
         return output;
     }
 
-    /// <summary>What the Dockerfile's build stage copies: the root build files and src/ (without build outputs).</summary>
+    /// <summary>
+    /// What the Dockerfile's build stage copies from the build context (its COPY instructions without --from), so a
+    /// file the build needs and the Dockerfile forgets fails here as it would in <c>docker build</c>.
+    /// </summary>
     private static void CopyBuildContext(string destination)
     {
-        foreach (var file in new[] { "global.json", "Directory.Build.props", "Directory.Packages.props", "host.json" })
+        var stages = Dockerfile.Parse(File.ReadAllText(RepositoryRoot.Combine("src", "SpecFunctions.Functions", "Dockerfile")));
+        var build = stages.Single(s => s.Image.StartsWith("mcr.microsoft.com/dotnet/sdk:", StringComparison.Ordinal));
+        var copies = build.Instructions.Where(i => i.Keyword == "COPY" && !i.Arguments.StartsWith("--from", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(copies);
+        Directory.CreateDirectory(destination);
+        foreach (var copy in copies)
         {
-            Directory.CreateDirectory(destination);
-            File.Copy(RepositoryRoot.Combine(file), System.IO.Path.Combine(destination, file));
+            var parts = copy.Arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            foreach (var source in parts[..^1])
+            {
+                var path = RepositoryRoot.Combine(source.TrimEnd('/'));
+                if (Directory.Exists(path))
+                {
+                    CopyTree(path, System.IO.Path.Combine(destination, parts[^1].TrimEnd('/')));
+                }
+                else
+                {
+                    File.Copy(path, System.IO.Path.Combine(destination, System.IO.Path.GetFileName(path)));
+                }
+            }
         }
-
-        CopyTree(RepositoryRoot.Combine("src"), System.IO.Path.Combine(destination, "src"));
     }
 
     private static void CopyTree(string source, string destination)
