@@ -8,6 +8,9 @@ using SpecFunctions.Core.Evaluation;
 using SpecFunctions.Core.Storage;
 using SpecFunctions.Onnx;
 using SpecFunctions.Orchestration;
+using SpecFunctions.Core.Mitigation.Training;
+using SpecFunctions.Core.Models;
+using SpecFunctions.Demo.Hosting;
 
 namespace SpecFunctions.Cli;
 
@@ -44,7 +47,7 @@ internal sealed class EmbeddedEngine : IAsyncDisposable
         builder.Services.AddSpecFunctionsEvaluation(configure);
 
         // The demo families (MLP and transformer) train in process; others go to an external trainer (not configured in the CLI).
-        builder.Services.AddSingleton<IDrafterTrainer, SpecFunctions.Orchestration.Demo.DemoDrafterTrainer>();
+        builder.Services.AddSingleton<IDrafterTrainer, DemoDrafterTrainer>();
         builder.Services.AddSingleton<IDrafterTrainer, SpecFunctions.Training.TransformerDrafterTrainer>();
         configureServices?.Invoke(builder.Services);
         builder.Services.AddInMemoryDurableTask(registry => registry.AddSpecFunctionsTasks());

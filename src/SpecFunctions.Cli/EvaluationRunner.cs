@@ -4,6 +4,7 @@ using SpecFunctions.Core.Reporting;
 using SpecFunctions.Core.Storage;
 using SpecFunctions.Orchestration;
 using Spectre.Console;
+using SpecFunctions.Core.Models;
 
 namespace SpecFunctions.Cli;
 

@@ -4,7 +4,7 @@ namespace SpecFunctions.Demo;
 /// SplitMix64: a small generator whose sequence is fixed by this code alone (unlike <see cref="Random"/>, whose
 /// algorithm may change between runtimes), so a seed gives the same model everywhere.
 /// </summary>
-internal sealed class DeterministicRandom(ulong seed)
+public sealed class DeterministicRandom(ulong seed)
 {
     private ulong _state = seed;
 

@@ -5,6 +5,7 @@ using SpecFunctions.Core.Evaluation;
 using SpecFunctions.Core.Mitigation;
 using SpecFunctions.Core.Reporting;
 using SpecFunctions.Core.Storage;
+using SpecFunctions.Core.Mitigation.Training;
 
 namespace SpecFunctions.Orchestration;
 
@@ -127,37 +128,6 @@ public sealed record MitigationOutcome
     public string? AfterRunId { get; init; }
     public MitigationReport? Report { get; init; }
 }
-
-/// <summary>Files an <see cref="IDrafterTrainer"/> may leave in its output folder besides the new drafter.</summary>
-public static class IDrafterTrainerFiles
-{
-    /// <summary>The corrective data (soft labels) the training used; stored with the run as <see cref="RunArtifact.CorrectiveData"/>.</summary>
-    public const string CorrectiveData = "corrective-data.jsonl.gz";
-}
-
-/// <summary>Trains a new drafter in process for the model families it supports.</summary>
-public interface IDrafterTrainer
-{
-    bool Supports(string family);
-
-    /// <summary>Writes a new drafter model folder to <paramref name="outputFolder"/>; the verifier is read-only.</summary>
-    Task<string> TrainAsync(DrafterTrainingJob job, string outputFolder, IProgress<string>? progress, CancellationToken cancellationToken);
-}
-
-/// <summary>Everything an in-process trainer needs.</summary>
-public sealed record DrafterTrainingJob
-{
-    public required string VerifierFolder { get; init; }
-    public required string DrafterFolder { get; init; }
-    public required string Strategy { get; init; }
-    public required WeightRule WeightRule { get; init; }
-
-    /// <summary>Per task: id, measured D_T, training prompts, held-out (evaluation) prompts.</summary>
-    public required IReadOnlyList<MitigationTask> Tasks { get; init; }
-    public required int Seed { get; init; }
-}
-
-public sealed record MitigationTask(string Id, double CrossEntropy, IReadOnlyList<string> TrainingPrompts, IReadOnlyList<string> HeldOutPrompts);
 
 /// <summary>Hands a plan to an external trainer (a queue message or a webhook).</summary>
 public interface IMitigationPlanSender
@@ -395,7 +365,7 @@ public sealed class FineTuneDrafterActivity(ITraceStore store, ModelCache models
         try
         {
             var folder = await trainer.TrainAsync(job, scratch, new Progress<string>(m => logger.TrainerProgress(request.RunId, m)), CancellationToken.None).ConfigureAwait(false);
-            var corrective = Path.Combine(scratch, IDrafterTrainerFiles.CorrectiveData);
+            var corrective = Path.Combine(scratch, DrafterTrainerFiles.CorrectiveData);
             if (File.Exists(corrective))
             {
                 await store.WriteArtifactAsync(request.RunId, RunArtifact.CorrectiveData, async (stream, ct) =>

@@ -1,19 +1,10 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using SpecFunctions.Core.Models;
 using SpecFunctions.Core.Storage;
 using SpecFunctions.Onnx;
 
 namespace SpecFunctions.Orchestration;
-
-/// <summary>Resolves model references (names in a submission) to model folders. Raw user text never becomes a path.</summary>
-public interface IModelCatalog
-{
-    /// <summary>True when <paramref name="reference"/> names a model this catalog can load.</summary>
-    bool IsKnown(string reference);
-
-    /// <summary>The model folder for <paramref name="reference"/>; throws <see cref="KeyNotFoundException"/> when unknown.</summary>
-    string GetFolder(string reference);
-}
 
 /// <summary>
 /// A catalog of explicit aliases (e.g. <c>demo-verifier</c> → a folder) plus, optionally, every subfolder of a models

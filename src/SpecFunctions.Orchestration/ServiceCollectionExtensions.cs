@@ -2,6 +2,7 @@ using Microsoft.DurableTask;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using SpecFunctions.Core.Evaluation;
+using SpecFunctions.Core.Models;
 
 namespace SpecFunctions.Orchestration;
 

@@ -1,5 +1,5 @@
 using SpecFunctions.Demo;
-using SpecFunctions.Orchestration;
+using SpecFunctions.Core.Mitigation.Training;
 
 namespace SpecFunctions.Training;
 

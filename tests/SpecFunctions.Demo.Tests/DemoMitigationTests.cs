@@ -1,5 +1,6 @@
 using SpecFunctions.Core.Mitigation;
 using SpecFunctions.Demo;
+using SpecFunctions.Demo.Hosting;
 
 namespace SpecFunctions.Demo.Tests;
 

@@ -2,6 +2,7 @@ using Microsoft.DurableTask;
 using Moq;
 using SpecFunctions.Core.Evaluation;
 using SpecFunctions.Functions.Durable;
+using SpecFunctions.Orchestration;
 
 namespace SpecFunctions.Functions.Tests;
 

@@ -6,6 +6,7 @@ using Moq;
 using SpecFunctions.Core.Evaluation;
 using SpecFunctions.Core.Storage;
 using SpecFunctions.Functions.Http;
+using SpecFunctions.Orchestration;
 
 namespace SpecFunctions.Functions.Tests;
 

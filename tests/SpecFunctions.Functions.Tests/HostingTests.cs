@@ -8,6 +8,7 @@ using SpecFunctions.Functions.Hosting;
 using SpecFunctions.Functions.Http;
 using SpecFunctions.Orchestration;
 using SpecFunctions.Storage;
+using SpecFunctions.Core.Models;
 
 namespace SpecFunctions.Functions.Tests;
 

@@ -8,6 +8,7 @@ using SpecFunctions.Core.Evaluation;
 using SpecFunctions.Core.Reporting;
 using SpecFunctions.Functions.Audit;
 using static SpecFunctions.Core.Tests.Reporting.TestReports;
+using SpecFunctions.Orchestration;
 
 namespace SpecFunctions.Functions.Tests;
 

@@ -7,6 +7,7 @@ using SpecFunctions.Core.Storage;
 using SpecFunctions.Onnx;
 using SpecFunctions.Onnx.Testing;
 using Xunit.Abstractions;
+using SpecFunctions.Core.Models;
 
 namespace SpecFunctions.Orchestration.Tests;
 

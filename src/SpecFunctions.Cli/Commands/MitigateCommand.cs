@@ -7,6 +7,7 @@ using SpecFunctions.Core.Storage;
 using SpecFunctions.Demo;
 using SpecFunctions.Orchestration;
 using Spectre.Console;
+using SpecFunctions.Core.Models;
 
 namespace SpecFunctions.Cli.Commands;
 

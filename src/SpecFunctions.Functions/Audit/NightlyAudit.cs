@@ -8,6 +8,7 @@ using SpecFunctions.Core.Evaluation;
 using SpecFunctions.Core.Reporting;
 using SpecFunctions.Core.Storage;
 using SpecFunctions.Core.Telemetry;
+using SpecFunctions.Orchestration;
 
 namespace SpecFunctions.Functions.Audit;
 

@@ -20,8 +20,10 @@ using SpecFunctions.Core.Storage;
 using SpecFunctions.Core.Telemetry;
 using SpecFunctions.Onnx;
 using SpecFunctions.Orchestration;
-using SpecFunctions.Orchestration.Demo;
 using SpecFunctions.Storage;
+using SpecFunctions.Core.Mitigation.Training;
+using SpecFunctions.Core.Models;
+using SpecFunctions.Demo.Hosting;
 
 namespace SpecFunctions.Functions.Hosting;
 
@@ -202,7 +204,7 @@ public static class HostingExtensions
 
         // s-CDF for the demo family runs in the replica; other families are handed to an external trainer through the
         // mitigation queue when one is configured (else the plan is stored and the mitigation fails saying so).
-        services.AddSingleton<IDrafterTrainer, SpecFunctions.Orchestration.Demo.DemoDrafterTrainer>();
+        services.AddSingleton<IDrafterTrainer, DemoDrafterTrainer>();
         // Queue dispatch (Evaluation:Dispatch = Queue): tasks go to the evaluation queue of the app's storage account.
         services.TryAddSingleton(sp => new SpecFunctions.Functions.Evaluator.TaskQueues(configuration));
         services.TryAddSingleton<SpecFunctions.Functions.Evaluator.GpuProbe>();

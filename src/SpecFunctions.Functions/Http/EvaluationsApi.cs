@@ -10,6 +10,7 @@ using Microsoft.Net.Http.Headers;
 using SpecFunctions.Core.Evaluation;
 using SpecFunctions.Core.Storage;
 using SpecFunctions.Core.Telemetry;
+using SpecFunctions.Orchestration;
 
 namespace SpecFunctions.Functions.Http;
 

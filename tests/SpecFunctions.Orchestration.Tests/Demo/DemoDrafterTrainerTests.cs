@@ -5,7 +5,8 @@ using SpecFunctions.Core.Mitigation;
 using SpecFunctions.Core.Sampling;
 using SpecFunctions.Demo;
 using SpecFunctions.Onnx;
-using SpecFunctions.Orchestration.Demo;
+using SpecFunctions.Core.Mitigation.Training;
+using SpecFunctions.Demo.Hosting;
 
 namespace SpecFunctions.Orchestration.Tests.Demo;
 

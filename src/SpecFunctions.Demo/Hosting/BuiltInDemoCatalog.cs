@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
-using SpecFunctions.Demo;
+using SpecFunctions.Core.Models;
 
-namespace SpecFunctions.Orchestration.Demo;
+namespace SpecFunctions.Demo.Hosting;
 
 /// <summary>
 /// A catalog that also knows the built-in demo pair as <c>demo-verifier</c> and <c>demo-drafter</c>: the pair is built

@@ -1,6 +1,6 @@
-using SpecFunctions.Demo;
+using SpecFunctions.Core.Mitigation.Training;
 
-namespace SpecFunctions.Orchestration.Demo;
+namespace SpecFunctions.Demo.Hosting;
 
 /// <summary>
 /// Trains a new demo drafter (family <c>specfn-demo</c>) in process with <see cref="DemoMitigation"/>: s-CDF,
@@ -43,7 +43,7 @@ public sealed class DemoDrafterTrainer : IDrafterTrainer
                     job.VerifierFolder, job.DrafterFolder, job.Strategy, job.WeightRule, tasks, job.Seed, outputFolder, _options, progress, cancellationToken);
                 if (result.CorrectiveData is { Count: > 0 } data)
                 {
-                    WriteCorrectiveData(data, Path.Combine(outputFolder, IDrafterTrainerFiles.CorrectiveData));
+                    WriteCorrectiveData(data, Path.Combine(outputFolder, DrafterTrainerFiles.CorrectiveData));
                 }
 
                 return folder;

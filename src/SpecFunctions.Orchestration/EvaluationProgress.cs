@@ -1,0 +1,17 @@
+using System.Text.Json.Serialization;
+
+namespace SpecFunctions.Orchestration;
+
+/// <summary>Orchestration progress, carried in the Durable custom status.</summary>
+public sealed record EvaluationProgress
+{
+    /// <summary>preparing | evaluating | cancelling | fairness | mitigating | done | cancelled.</summary>
+    [JsonPropertyName("phase")]
+    public required string Phase { get; init; }
+
+    [JsonPropertyName("tasksDone")]
+    public int TasksDone { get; init; }
+
+    [JsonPropertyName("tasksTotal")]
+    public int TasksTotal { get; init; }
+}

@@ -1,0 +1,61 @@
+using System.Xml.Linq;
+
+namespace SpecFunctions.Infra.Tests;
+
+/// <summary>
+/// The project reference graph of src/ is the DAG of ../shared/docs/architecture.md (issue 29, move 1): the method in
+/// Core, the model families (Demo, Training) beside the workflow (Orchestration) and never under it, the hosts on top.
+/// A new edge must be added here on purpose, with its reason.
+/// </summary>
+public sealed class ArchitectureTests
+{
+    private static readonly Dictionary<string, string[]> _allowed = new()
+    {
+        ["SpecFunctions.Core"] = [],
+        ["SpecFunctions.Onnx"] = ["SpecFunctions.Core"],
+        ["SpecFunctions.Storage"] = ["SpecFunctions.Core"],
+        ["SpecFunctions.Demo"] = ["SpecFunctions.Core"],
+        // The transformer family: its trainer implements Core's IDrafterTrainer; no Orchestration.
+        ["SpecFunctions.Training"] = ["SpecFunctions.Core", "SpecFunctions.Onnx", "SpecFunctions.Demo"],
+        // The workflow knows ports (IModelCatalog, IDrafterTrainer), never a family.
+        ["SpecFunctions.Orchestration"] = ["SpecFunctions.Core", "SpecFunctions.Onnx"],
+        // Hosts: the only places that plug families into the workflow.
+        ["SpecFunctions.Functions"] = ["SpecFunctions.Core", "SpecFunctions.Onnx", "SpecFunctions.Storage", "SpecFunctions.Orchestration", "SpecFunctions.Demo"],
+        ["SpecFunctions.Cli"] =
+        [
+            "SpecFunctions.Core", "SpecFunctions.Onnx", "SpecFunctions.Storage", "SpecFunctions.Orchestration", "SpecFunctions.Demo", "SpecFunctions.Training",
+        ],
+    };
+
+    private static IEnumerable<string> SourceProjects => Directory.EnumerateFiles(RepositoryRoot.Combine("src"), "*.csproj", SearchOption.AllDirectories)
+        .Where(p => !p.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+        .Where(p => Path.GetFileName(p) != "WorkerExtensions.csproj"); // the Functions SDK's generated project
+
+    [Fact]
+    public void ProjectReferences_AreTheAllowedGraph()
+    {
+        var actual = SourceProjects.ToDictionary(
+            p => Path.GetFileNameWithoutExtension(p),
+            p => XDocument.Load(p).Descendants("ProjectReference")
+                .Select(r => Path.GetFileNameWithoutExtension(r.Attribute("Include")!.Value.Replace('\\', '/')))
+                .Order(StringComparer.Ordinal)
+                .ToArray());
+
+        Assert.Equal(_allowed.Keys.Order(StringComparer.Ordinal), actual.Keys.Order(StringComparer.Ordinal));
+        Assert.All(actual, project => Assert.True(
+            _allowed[project.Key].Order(StringComparer.Ordinal).SequenceEqual(project.Value),
+            $"{project.Key} references [{string.Join(", ", project.Value)}]; allowed: [{string.Join(", ", _allowed[project.Key])}]"));
+    }
+
+    [Fact]
+    public void ProductProjects_ShowTheirInternalsOnlyToTheirOwnTests()
+    {
+        foreach (var project in SourceProjects)
+        {
+            var name = Path.GetFileNameWithoutExtension(project);
+            var friends = XDocument.Load(project).Descendants("InternalsVisibleTo").Select(e => e.Attribute("Include")!.Value).ToList();
+
+            Assert.All(friends, friend => Assert.True(friend == name + ".Tests", $"{name} shows its internals to {friend}"));
+        }
+    }
+}
