@@ -48,10 +48,10 @@ internal static class MitigationBenchmark
         Console.WriteLine($"| strategy | time (s) | U before | U after | ΔU | mean S_T before | mean S_T after | {string.Join(" | ", languages.Select(l => $"{l.Id} α / D_T"))} |");
         Console.WriteLine($"|---|---|---|---|---|---|---|{string.Concat(languages.Select(_ => "---|"))}");
         var rowsMgsm = new List<string>();
-        foreach (var strategy in new[] { DemoMitigation.None, DemoMitigation.SCdf, DemoMitigation.Balanced, DemoMitigation.Temperature })
+        foreach (var strategy in new[] { MitigationStrategies.None, MitigationStrategies.SCdf, MitigationStrategies.Balanced, MitigationStrategies.Temperature })
         {
             var stopwatch = Stopwatch.StartNew();
-            var result = DemoMitigation.Train(verifierWeights, drafterWeights, strategy, rule, tasks, trainingSeed, options, strategy == DemoMitigation.Temperature ? new ConsoleProgress() : null);
+            var result = DemoMitigation.Train(verifierWeights, drafterWeights, strategy, rule, tasks, trainingSeed, options, strategy == MitigationStrategies.Temperature ? new ConsoleProgress() : null);
             var seconds = stopwatch.Elapsed.TotalSeconds;
             var drafter = new DemoModel(result.Weights);
             var after = languages.Select(l => DemoEvaluation.Compare(verifier, drafter, l.HeldOutPrompts)).ToArray();
@@ -104,7 +104,7 @@ internal static class MitigationBenchmark
                 ? new DemoMitigationTask(m.Id, before[i].MeanCrossEntropy, m.Eval, m.Eval)
                 : new DemoMitigationTask(m.Id, before[i].MeanCrossEntropy, m.Train, m.Dev)).ToArray();
             var overlap = tasks.Select((t, i) => SpecFunctions.Core.Mitigation.MitigationData.Overlap(t.TrainingPrompts, sets[i].Eval)).Sum();
-            foreach (var strategy in new[] { DemoMitigation.SCdf, DemoMitigation.Balanced })
+            foreach (var strategy in new[] { MitigationStrategies.SCdf, MitigationStrategies.Balanced })
             {
                 var stopwatch = Stopwatch.StartNew();
                 var result = DemoMitigation.Train(verifierWeights, drafterWeights, strategy, rule, tasks, seed, options);

@@ -55,7 +55,7 @@ internal sealed class ConsoleObserver(bool plain, TextWriter plainOut) : IEvalua
     {
         if (plain)
         {
-            plainOut.WriteLine($"[{runId}] {summary.TaskId}: {summary.Status}" + (summary.Alpha is { } a ? $", alpha {a:F3}" : ""));
+            plainOut.WriteLine($"[{runId}] {summary.TaskId}: {WireNames.Of(summary.Status)}" + (summary.Alpha is { } a ? $", alpha {a:F3}" : ""));
         }
         else if (_bars.TryGetValue(summary.TaskId, out var bar))
         {
@@ -113,7 +113,7 @@ internal static class ReportTable
 
         foreach (var t in report.IncompleteTasks)
         {
-            console.MarkupLine($"[red]{Markup.Escape(t.TaskId)}: {t.Status}[/] {Markup.Escape(t.Error ?? string.Empty)}");
+            console.MarkupLine($"[red]{Markup.Escape(t.TaskId)}: {WireNames.Of(t.Status)}[/] {Markup.Escape(t.Error ?? string.Empty)}");
         }
 
         var f = report.Suite.Fairness;

@@ -64,7 +64,7 @@ internal static class EvaluationRunner
     /// <summary>Prints the outcome: JSON (one document) or the table; returns the exit code (1 when a task failed).</summary>
     public static int Print(Result result, bool json, IDictionary<string, object?>? extra = null)
     {
-        var failed = result.Outcome.Tasks.Where(t => t.Status == TaskOutcomes.Failed).ToList();
+        var failed = result.Outcome.Tasks.Where(t => t.Status == TaskOutcome.Failed).ToList();
         if (json)
         {
             var document = new Dictionary<string, object?>

@@ -76,18 +76,6 @@ public sealed record DemoMitigationResult(
 /// </summary>
 public static class DemoMitigation
 {
-    /// <summary>Strategy names (the same strings as the orchestration's).</summary>
-    public const string SCdf = "s-cdf";
-
-    /// <inheritdoc cref="SCdf"/>
-    public const string Balanced = "balanced";
-
-    /// <inheritdoc cref="SCdf"/>
-    public const string Temperature = "temperature";
-
-    /// <inheritdoc cref="SCdf"/>
-    public const string None = "none";
-
     /// <summary>Name of the folder <see cref="TrainToFolder"/> creates inside its output folder.</summary>
     public const string OutputFolderName = "drafter";
 
@@ -167,10 +155,10 @@ public static class DemoMitigation
         progress?.Report($"held-out D_T before: {Format(before)}; U {FairnessMetrics.UnfairnessOf(before):G4}");
         switch (strategy)
         {
-            case None:
+            case MitigationStrategies.None:
                 return new DemoMitigationResult(drafter.Clone(), before, before, "none: the base drafter, unchanged");
 
-            case Temperature:
+            case MitigationStrategies.Temperature:
             {
                 // Fairest τ among those that keep the mean expected tokens per verifier call, mean f_γ(α_T), within
                 // SpeedupTolerance of the base drafter's (the cost ratio c does not change with τ, so this is the
@@ -184,12 +172,12 @@ public static class DemoMitigation
                 return new DemoMitigationResult(WithOutputTemperature(drafter, best.Tau), before, best.CrossEntropy, best.Notes);
             }
 
-            case SCdf:
-            case Balanced:
-                return FineTune(verifier, drafter, strategy, strategy == Balanced ? WeightRule.Uniform : weightRule, tasks, heldOut, before, seed, options, progress, cancellationToken);
+            case MitigationStrategies.SCdf:
+            case MitigationStrategies.Balanced:
+                return FineTune(verifier, drafter, strategy, strategy == MitigationStrategies.Balanced ? WeightRule.Uniform : weightRule, tasks, heldOut, before, seed, options, progress, cancellationToken);
 
             default:
-                throw new ArgumentException($"Unknown mitigation strategy '{strategy}' (known: {SCdf}, {Balanced}, {Temperature}, {None}).", nameof(strategy));
+                throw new ArgumentException($"Unknown mitigation strategy '{strategy}' (known: {string.Join(", ", MitigationStrategies.DrafterStrategies)}).", nameof(strategy));
         }
     }
 

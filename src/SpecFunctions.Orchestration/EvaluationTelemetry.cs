@@ -19,7 +19,7 @@ public static class EvaluationTelemetry
 
     public static void Record(TaskSummary summary)
     {
-        TasksEvaluated.Add(1, new KeyValuePair<string, object?>("status", summary.Status));
+        TasksEvaluated.Add(1, new KeyValuePair<string, object?>("status", WireNames.Of(summary.Status)));
         if (summary.AcceptanceRate is { } rate)
         {
             AcceptanceRate.Record(rate);

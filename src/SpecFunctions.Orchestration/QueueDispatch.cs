@@ -1,7 +1,6 @@
 using System.Text;
 using Microsoft.DurableTask;
 using Microsoft.Extensions.Logging;
-using SpecFunctions.Core.Evaluation;
 using SpecFunctions.Core.Storage;
 
 namespace SpecFunctions.Orchestration;
@@ -98,7 +97,7 @@ public sealed class DispatchTaskActivity(ITraceStore store, ITaskDispatcher disp
             }
 
             logger.TaskCancelled(input.RunId, input.TaskId, 0);
-            return new TaskSummary { TaskId = input.TaskId, Status = TaskOutcomes.Cancelled, Prompts = input.Prompts.Count };
+            return new TaskSummary { TaskId = input.TaskId, Status = TaskOutcome.Cancelled, Prompts = input.Prompts.Count };
         }
 
         await dispatcher.SendAsync(message with { TraceParent = activity?.Id ?? message.TraceParent }).ConfigureAwait(false);
@@ -138,7 +137,7 @@ internal static class QueueDispatchLoop
             {
                 var error = $"no evaluator answered {attempt} dispatch(es) of {dispatch.TimeoutSeconds:G4} s each";
                 logger.TaskFailed(input.RunId, input.TaskId, error);
-                return new TaskSummary { TaskId = input.TaskId, Status = TaskOutcomes.Failed, Error = error, Prompts = input.Prompts.Count };
+                return new TaskSummary { TaskId = input.TaskId, Status = TaskOutcome.Failed, Error = error, Prompts = input.Prompts.Count };
             }
         }
     }

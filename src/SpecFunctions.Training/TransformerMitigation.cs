@@ -4,9 +4,7 @@ using SpecFunctions.Core.Metrics;
 using SpecFunctions.Core.Mitigation;
 using SpecFunctions.Core.Models;
 using SpecFunctions.Demo;
-using SpecFunctions.Onnx.Testing;
 using SpecFunctions.Onnx.Tokenizers;
-using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -146,20 +144,20 @@ public static class TransformerMitigation
         progress?.Report($"held-out D_T before: {Format(before)}; U {FairnessMetrics.UnfairnessOf(before):G4}");
         switch (strategy)
         {
-            case DemoMitigation.None:
+            case MitigationStrategies.None:
                 return new TransformerMitigationResult(before, before, "none: the base drafter, unchanged");
 
-            case DemoMitigation.Temperature:
+            case MitigationStrategies.Temperature:
                 return TuneTemperature(drafter, heldOut, before, options, progress, cancellationToken);
 
-            case DemoMitigation.SCdf:
-            case DemoMitigation.Balanced:
-                var rule = strategy == DemoMitigation.Balanced ? WeightRule.Uniform : weightRule;
+            case MitigationStrategies.SCdf:
+            case MitigationStrategies.Balanced:
+                var rule = strategy == MitigationStrategies.Balanced ? WeightRule.Uniform : weightRule;
                 return FineTune(verifier, drafter, tokenizer, bos, strategy, rule, tasks, heldOut, before, seed, options, progress, cancellationToken);
 
             default:
                 throw new ArgumentException(
-                    $"Unknown mitigation strategy '{strategy}' (known: {DemoMitigation.SCdf}, {DemoMitigation.Balanced}, {DemoMitigation.Temperature}, {DemoMitigation.None}).", nameof(strategy));
+                    $"Unknown mitigation strategy '{strategy}' (known: {string.Join(", ", MitigationStrategies.DrafterStrategies)}).", nameof(strategy));
         }
     }
 

@@ -54,7 +54,7 @@ public sealed class GpuProbeTests
     {
         var gpu = new DeviceReport { Requested = "cuda", ExecutionProvider = "CUDAExecutionProvider", GpuName = "NVIDIA T4" };
         var cpu = new DeviceReport { Requested = "cuda", ExecutionProvider = "CPUExecutionProvider", Note = "NVIDIA driver 535 supports CUDA up to 12.2" };
-        TaskSummary Task(string id, DeviceReport? device) => new() { TaskId = id, Status = TaskOutcomes.Committed, Device = device };
+        TaskSummary Task(string id, DeviceReport? device) => new() { TaskId = id, Status = TaskOutcome.Committed, Device = device };
 
         Assert.Null(DeviceWarnings.For([Task("en", gpu), Task("de", null)]));
         Assert.Equal(

@@ -14,6 +14,7 @@ using SpecFunctions.Functions.Http;
 using SpecFunctions.Functions.Hosting;
 using SpecFunctions.Onnx.Testing;
 using SpecFunctions.Orchestration;
+using SpecFunctions.Core.Mitigation;
 
 namespace SpecFunctions.Functions.Tests;
 
@@ -109,7 +110,7 @@ public sealed class MitigationPathsTests : IAsyncLifetime
 
         Assert.Equal(MitigationDecision.Mitigate, outcome.Fairness.Decision);
         var mitigation = outcome.Mitigation!;
-        Assert.Equal("refused", mitigation.Status);
+        Assert.Equal(MitigationStatus.Refused, mitigation.Status);
         Assert.Equal(
             "mitigation refused: tasks 't0', 't1', 't2' have no training prompts, and corrective data never comes from evaluation prompts; "
             + "give every task \"trainingPrompts\" disjoint from its \"prompts\" (for MGSM: specfn suite import-mgsm --training-per-language N)",
@@ -170,7 +171,7 @@ public sealed class MitigationPathsTests : IAsyncLifetime
         }
 
         // The same drafter came back: U cannot fall, so it is kept; the report states the data per task.
-        Assert.Equal("kept", outcome.Mitigation!.Status);
+        Assert.Equal(MitigationStatus.Kept, outcome.Mitigation!.Status);
         var stored = (await ReportPublisher.ReadAsync(_store.Store, runId))!.Mitigation!;
         foreach (var report in new[] { outcome.Mitigation.Report!, stored })
         {

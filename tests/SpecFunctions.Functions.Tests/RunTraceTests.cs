@@ -107,7 +107,7 @@ public sealed class RunTraceTests(ITestOutputHelper output) : IAsyncLifetime
         _tracer.ForceFlush();
 
         Assert.Equal(OrchestrationRuntimeStatus.Completed, state.RuntimeStatus);
-        Assert.All(state.ReadOutputAs<EvaluationOutcome>()!.Tasks, t => Assert.Equal(TaskOutcomes.Committed, t.Status));
+        Assert.All(state.ReadOutputAs<EvaluationOutcome>()!.Tasks, t => Assert.Equal(TaskOutcome.Committed, t.Status));
         List<Activity> spans;
         lock (_spans)
         {

@@ -94,14 +94,14 @@ public sealed class EvaluateSuiteTests(TinyModelsFixture models, ITestOutputHelp
         await using var _ = host;
         var (state, outcome) = await RunAsync(host.Client, Request("fanout", tasks: 4));
 
-        Assert.All(outcome.Tasks, t => Assert.Equal(TaskOutcomes.Committed, t.Status));
+        Assert.All(outcome.Tasks, t => Assert.Equal(TaskOutcome.Committed, t.Status));
         var spans = outcome.Tasks.Select(t => (t.StartedAt!.Value, t.CompletedAt!.Value)).ToList();
         var overlapping = spans.SelectMany((a, i) => spans.Skip(i + 1).Where(b => a.Item1 < b.Item2 && b.Item1 < a.Item2)).Count();
         output.WriteLine($"overlapping task pairs: {overlapping} of {spans.Count * (spans.Count - 1) / 2}");
         Assert.True(overlapping > 0, "fan-out ran the tasks one after another");
 
         var progress = state.ReadCustomStatusAs<EvaluationProgress>()!;
-        Assert.Equal(("done", 4, 4), (progress.Phase, progress.TasksDone, progress.TasksTotal));
+        Assert.Equal((EvaluationPhase.Done, 4, 4), (progress.Phase, progress.TasksDone, progress.TasksTotal));
 
         var report = await ReportPublisher.ReadAsync(store, "fanout");
         Assert.NotNull(report);
@@ -122,7 +122,7 @@ public sealed class EvaluateSuiteTests(TinyModelsFixture models, ITestOutputHelp
         await using var _h = host;
         var (_, outcome) = await RunAsync(host.Client, Request("retry", tasks: 2, promptsPerTask: 1));
 
-        Assert.All(outcome.Tasks, t => Assert.Equal(TaskOutcomes.Committed, t.Status));
+        Assert.All(outcome.Tasks, t => Assert.Equal(TaskOutcome.Committed, t.Status));
         Assert.Equal(3, faulty!.Attempts["t01"]);
         Assert.Equal(1, faulty.Attempts["t00"]);
     }
@@ -134,7 +134,7 @@ public sealed class EvaluateSuiteTests(TinyModelsFixture models, ITestOutputHelp
         await using var _h = host;
         var (_, outcome) = await RunAsync(host.Client, Request("broken", tasks: 3, promptsPerTask: 1));
 
-        var failed = Assert.Single(outcome.Tasks, t => t.Status == TaskOutcomes.Failed);
+        var failed = Assert.Single(outcome.Tasks, t => t.Status == TaskOutcome.Failed);
         Assert.Equal("t02", failed.TaskId);
         Assert.Contains("injected outage", failed.Error);
         var report = await ReportPublisher.ReadAsync(store, "broken");
@@ -152,8 +152,8 @@ public sealed class EvaluateSuiteTests(TinyModelsFixture models, ITestOutputHelp
         var (_, first) = await RunAsync(host.Client, Request("first", tasks: 3, promptsPerTask: 1));
         var (_, second) = await RunAsync(host.Client, Request("second", tasks: 3, promptsPerTask: 1));
 
-        Assert.All(first.Tasks, t => Assert.Equal(TaskOutcomes.Committed, t.Status));
-        Assert.All(second.Tasks, t => Assert.Equal(TaskOutcomes.Reused, t.Status));
+        Assert.All(first.Tasks, t => Assert.Equal(TaskOutcome.Committed, t.Status));
+        Assert.All(second.Tasks, t => Assert.Equal(TaskOutcome.Reused, t.Status));
         Assert.Equal(first.Fairness.Unfairness, second.Fairness.Unfairness);
         Assert.Equal(first.Fairness.WorstTask, second.Fairness.WorstTask);
         Assert.Equal(first.Fairness.Decision, second.Fairness.Decision);
@@ -170,7 +170,7 @@ public sealed class EvaluateSuiteTests(TinyModelsFixture models, ITestOutputHelp
         await RunAsync(host.Client, Request("manual", tasks: 2, promptsPerTask: 1));
         var (_, audit) = await RunAsync(host.Client, Request("audit-1", tasks: 2, promptsPerTask: 1) with { MeasureAfresh = true });
 
-        Assert.All(audit.Tasks, t => Assert.Equal(TaskOutcomes.Committed, t.Status));
+        Assert.All(audit.Tasks, t => Assert.Equal(TaskOutcome.Committed, t.Status));
         var manifest = (await store.GetManifestAsync("audit-1"))!;
         Assert.All(manifest.Tasks.Values, t => Assert.Equal("audit-1", t.Trace!.RunId));
         Assert.Equal((await store.GetManifestAsync("manual"))!.Tasks["t00"].ContentKey, manifest.Tasks["t00"].ContentKey);
@@ -190,9 +190,9 @@ public sealed class EvaluateSuiteTests(TinyModelsFixture models, ITestOutputHelp
 
         Assert.Equal(OrchestrationRuntimeStatus.Completed, state.RuntimeStatus);
         Assert.True(outcome.Cancelled);
-        Assert.All(outcome.Tasks, t => Assert.Equal(TaskOutcomes.Cancelled, t.Status));
+        Assert.All(outcome.Tasks, t => Assert.Equal(TaskOutcome.Cancelled, t.Status));
         Assert.Equal("not-evaluated", outcome.Fairness.Decision);
-        Assert.Equal("cancelled", state.ReadCustomStatusAs<EvaluationProgress>()!.Phase);
+        Assert.Equal(EvaluationPhase.Cancelled, state.ReadCustomStatusAs<EvaluationProgress>()!.Phase);
         var manifest = (await store.GetManifestAsync("cancel-early"))!;
         Assert.All(manifest.Tasks.Values, t => Assert.Equal(TaskState.Cancelled, t.Status));
         Assert.All(manifest.Tasks.Values, t => Assert.Null(t.Trace));
@@ -220,9 +220,9 @@ public sealed class EvaluateSuiteTests(TinyModelsFixture models, ITestOutputHelp
         var (first, second) = (observer.Started[0], observer.Started[1]);
         var third = outcome.Tasks.Select(t => t.TaskId).Single(id => id != first && id != second);
         var status = outcome.Tasks.ToDictionary(t => t.TaskId, t => t.Status);
-        Assert.Equal(TaskOutcomes.Committed, status[first]);
-        Assert.Equal(TaskOutcomes.Cancelled, status[second]);
-        Assert.Equal(TaskOutcomes.Cancelled, status[third]);
+        Assert.Equal(TaskOutcome.Committed, status[first]);
+        Assert.Equal(TaskOutcome.Cancelled, status[second]);
+        Assert.Equal(TaskOutcome.Cancelled, status[third]);
         output.WriteLine($"second task stopped after {observer.Completed[second]} of {prompts} prompts");
         Assert.InRange(observer.Completed[second], 1, prompts - 1);
         Assert.False(observer.Completed.ContainsKey(third), "the task that had not started was evaluated");
@@ -283,8 +283,8 @@ public sealed class EvaluateSuiteTests(TinyModelsFixture models, ITestOutputHelp
         var (_, second) = await RunAsync(host.Client, ignoring with { Settings = ignoring.Settings with { IgnoreEos = true } });
 
         // Same prompts, models and budget: only ignoreEos differs, and the traces must not be reused across it.
-        Assert.All(first.Tasks, t => Assert.Equal(TaskOutcomes.Committed, t.Status));
-        Assert.All(second.Tasks, t => Assert.Equal(TaskOutcomes.Committed, t.Status));
+        Assert.All(first.Tasks, t => Assert.Equal(TaskOutcome.Committed, t.Status));
+        Assert.All(second.Tasks, t => Assert.Equal(TaskOutcome.Committed, t.Status));
 
         using var verifier = OnnxLanguageModel.Load(Path.Combine(models.Root, "verifier"));
         Assert.NotEmpty(verifier.Manifest.EosTokenIds);
@@ -301,7 +301,7 @@ public sealed class EvaluateSuiteTests(TinyModelsFixture models, ITestOutputHelp
         var (state, outcome) = await RunAsync(host.Client, Request("chunked", tasks, promptsPerTask: 1, maxNewTokens: 6));
 
         Assert.Equal(tasks, outcome.Tasks.Count);
-        Assert.All(outcome.Tasks, t => Assert.Equal(TaskOutcomes.Committed, t.Status));
+        Assert.All(outcome.Tasks, t => Assert.Equal(TaskOutcome.Committed, t.Status));
         Assert.Equal(outcome.Tasks.Select(t => t.TaskId).Order(StringComparer.Ordinal), outcome.Tasks.Select(t => t.TaskId));
         var manifest = await store.GetManifestAsync("chunked");
         Assert.Equal(tasks, manifest!.Tasks.Values.Count(t => t.HasCommittedTrace));

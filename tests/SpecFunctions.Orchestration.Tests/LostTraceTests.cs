@@ -54,7 +54,7 @@ public sealed class LostTraceTests(TinyModelsFixture models) : IClassFixture<Tin
 
         Assert.True(observer.Deleted, "the observer did not see t01 committed");
         Assert.False(outcome.Cancelled);
-        var lost = Assert.Single(outcome.Tasks, t => t.Status == TaskOutcomes.Failed);
+        var lost = Assert.Single(outcome.Tasks, t => t.Status == TaskOutcome.Failed);
         Assert.Equal("t01", lost.TaskId);
         Assert.Contains("missing", lost.Error);
         Assert.Equal(1, outcome.FailedTasks);
@@ -88,7 +88,7 @@ public sealed class LostTraceTests(TinyModelsFixture models) : IClassFixture<Tin
 
         public void TaskCompleted(string runId, TaskSummary summary)
         {
-            if (summary.TaskId == taskId && summary.Status == TaskOutcomes.Committed)
+            if (summary.TaskId == taskId && summary.Status == TaskOutcome.Committed)
             {
                 File.Delete(Path.Combine(storeFolder, TraceStoreLayout.Trace(runId, taskId)));
                 Deleted = true;

@@ -101,7 +101,7 @@ public sealed class MitigationTests(TinyModelsFixture models) : IClassFixture<Ti
         await host.Client.RaiseEventAsync("ext-mitigation", MitigateDrafterOrchestrator.DrafterReadyEvent, new NewDrafter { Reference = "tiny-drafter", Identity = drafterId });
         var state = await WaitAsync(host.Client, "ext-mitigation");
         var outcome = state.ReadOutputAs<MitigationOutcome>()!;
-        Assert.Equal("kept", outcome.Status);
+        Assert.Equal(MitigationStatus.Kept, outcome.Status);
         Assert.Equal("ext-after-s-cdf", outcome.AfterRunId);
         Assert.Equal(outcome.Report!.UnfairnessBefore, outcome.Report.UnfairnessAfter, 9);
         Assert.All(outcome.Report.Tasks, t => Assert.Equal((2, 1, 0), (t.TrainingPrompts, t.EvaluationPrompts, t.PromptOverlap)));
@@ -146,7 +146,7 @@ public sealed class MitigationTests(TinyModelsFixture models) : IClassFixture<Ti
         var meanHeld = after.Tasks.Average(t => t.MeasuredSpeedup!.Value) >= before.Tasks.Average(t => t.MeasuredSpeedup!.Value) * 0.98;
         Assert.Equal(worstRose && meanHeld, outcome.Report!.Promoted);
         Assert.Equal("measured", outcome.Report.SpeedupKind);
-        Assert.Equal(outcome.Report.Promoted ? "promoted" : "kept", outcome.Status);
+        Assert.Equal(outcome.Report.Promoted ? MitigationStatus.Promoted : MitigationStatus.Kept, outcome.Status);
     }
 
     [Fact]
@@ -197,7 +197,7 @@ public sealed class MitigationTests(TinyModelsFixture models) : IClassFixture<Ti
             DurableNames.MitigateDrafter, MitigationRequests.From(request) with { ExternalTimeoutSeconds = 2 }, new StartOrchestrationOptions("late-mitigation"));
         var state = await WaitAsync(host.Client, "late-mitigation");
         var outcome = state.ReadOutputAs<MitigationOutcome>()!;
-        Assert.Equal("timed-out", outcome.Status);
+        Assert.Equal(MitigationStatus.TimedOut, outcome.Status);
         Assert.Null(outcome.AfterRunId);
         Assert.Null(await store.GetManifestAsync("late-after-s-cdf"));
     }
@@ -251,59 +251,40 @@ public class MitigationDataRuleTests
     }
 }
 
-public class PromotionRuleTests
+/// <summary>The orchestration's enums are serialised as the strings the API, the queue and the custom status always carried.</summary>
+public class WireNameTests
 {
-    private const int Gamma = 4;
-    private const double C = 0.1;
-
-    private static double S(double alpha) => Core.Metrics.SpeculativeMath.AnalyticalSpeedup(alpha, Gamma, C);
-
-    // Reports carry α per task; S_T is f_γ(α)/(1+γc) at the "before" run's c, as in the real runs. The "after" report
-    // claims another c, which the rule must ignore.
-    private static EvaluationReport Report(double unfairness, double costRatio, params double[] alphas) => new()
+    public static TheoryData<object, string> Names => new()
     {
-        RunId = "r",
-        Suite = new SuiteReport
-        {
-            Gamma = Gamma,
-            CostRatio = costRatio,
-            VerificationCostRatio = 1.1,
-            Fairness = new FairnessReport { Unfairness = unfairness, MeanCrossEntropy = 1, SpeedupVariance = 0, SpeedupRange = 0, MinMaxSpeedupRatio = 1, MeanSpeedup = 1, WorstTask = "a" },
-        },
-        Tasks = [.. alphas.Select((a, i) => new TaskReport
-        {
-            TaskId = ((char)('a' + i)).ToString(), Status = TaskState.Committed, Prompts = 1, Steps = 1, DraftedTokens = 4, AcceptedTokens = 2, GeneratedTokens = 3,
-            AcceptanceRate = 0.5, Alpha = a, CrossEntropy = 1, Kl = 0.5, MeanAcceptedLength = 2,
-            AnalyticalSpeedup = Core.Metrics.SpeculativeMath.AnalyticalSpeedup(a, Gamma, costRatio), ExpectedSpeedupPerPrefix = 1,
-            RefinedSpeedup = 1, MeasuredSpeedup = 0.5, SpeedupBound = 1, SpeedupBoundCrossEntropy = 1, AcceptanceRateByPosition = [0.5], AcceptedPastPosition = [0.5],
-        })],
+        { MitigationStatus.Promoted, "promoted" }, { MitigationStatus.Kept, "kept" }, { MitigationStatus.TimedOut, "timed-out" }, { MitigationStatus.Refused, "refused" },
+        { MitigationPath.InProcess, "in-process" }, { MitigationPath.External, "external" }, { MitigationPath.Refused, "refused" },
+        { TaskOutcome.Committed, "committed" }, { TaskOutcome.Reused, "reused" }, { TaskOutcome.Failed, "failed" }, { TaskOutcome.Cancelled, "cancelled" },
+        { EvaluationPhase.WaitingForTrainer, "waiting-for-trainer" }, { EvaluationPhase.ReEvaluating, "re-evaluating" }, { EvaluationPhase.Done, "done" },
     };
-
-    private static readonly MitigationRequest Request = new()
-    {
-        RunId = "r",
-        Evaluation = new EvaluationRequest { RunId = "r", Suite = new SuiteDefinition { Name = "s", Tasks = [] }, Verifier = "v", Drafter = "d" },
-        MeanSpeedupTolerance = 0.02,
-    };
-
-    private static readonly NewDrafter Drafter = new() { Reference = "d@x", Identity = new ModelIdentity { Name = "d", Sha256 = new string('a', 64) } };
 
     [Theory]
-    [InlineData(0.40, 0.20, new[] { 0.8, 0.3 }, new[] { 0.78, 0.5 }, true)]   // U fell, the weak task gained more than the strong one lost
-    [InlineData(0.40, 0.20, new[] { 0.8, 0.3 }, new[] { 0.795, 0.3 }, true)]  // U fell, mean S_T −0.4 % (within 2 %)
-    [InlineData(0.40, 0.20, new[] { 0.8, 0.3 }, new[] { 0.6, 0.35 }, false)]  // U fell, mean S_T fell more than 2 %
-    [InlineData(0.40, 0.45, new[] { 0.8, 0.3 }, new[] { 0.9, 0.5 }, false)]   // U rose
-    [InlineData(0.40, 0.40, new[] { 0.8, 0.3 }, new[] { 0.9, 0.5 }, false)]   // U unchanged
-    public void Compare_PromotesOnlyWhenUFellAndSpeedHeld(double uBefore, double uAfter, double[] before, double[] after, bool promoted)
+    [MemberData(nameof(Names))]
+    public void EnumValue_SerialisesAsItsWireString_AndBack(object value, string wire)
     {
-        var (report, isPromoted, reason) = CompareAndPromoteActivity.Compare(Report(uBefore, C, before), Report(uAfter, 0.5, after), Request, Drafter);
-        Assert.Equal(promoted, isPromoted);
-        Assert.Equal(promoted, report.Promoted);
-        Assert.Equal((uBefore, uAfter), (report.UnfairnessBefore, report.UnfairnessAfter));
-        Assert.Equal(before.Average(S), report.MeanSpeedupBefore, 12);
-        Assert.Equal(after.Average(S), report.MeanSpeedupAfter, 12);
-        Assert.Equal(after.Select(S), report.Tasks.Select(t => t.SpeedupAfter));
-        Assert.Equal(before.Length, report.Tasks.Count);
-        Assert.False(string.IsNullOrWhiteSpace(reason));
+        var type = value.GetType();
+        var json = System.Text.Json.JsonSerializer.Serialize(value, type);
+
+        Assert.Equal($"\"{wire}\"", json);
+        Assert.Equal(value, System.Text.Json.JsonSerializer.Deserialize(json, type));
+        // Also under the camel-case enum policy the CLI and the reports use: the member's own name wins.
+        var camel = new System.Text.Json.JsonSerializerOptions { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase) } };
+        Assert.Equal($"\"{wire}\"", System.Text.Json.JsonSerializer.Serialize(value, type, camel));
+    }
+
+    [Fact]
+    public void EveryMember_HasAWireString()
+    {
+        foreach (var type in new[] { typeof(MitigationStatus), typeof(MitigationPath), typeof(TaskOutcome), typeof(EvaluationPhase) })
+        {
+            foreach (var field in type.GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static))
+            {
+                Assert.NotNull(field.GetCustomAttributes(typeof(System.Text.Json.Serialization.JsonStringEnumMemberNameAttribute), false).SingleOrDefault());
+            }
+        }
     }
 }

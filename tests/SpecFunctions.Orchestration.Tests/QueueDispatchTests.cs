@@ -91,7 +91,7 @@ public sealed class QueueDispatchTests(TinyModelsFixture models) : IClassFixture
         var outcome = await RunAsync(host.Client, Request("queued", tasks: 3));
 
         Assert.Equal(["t00", "t01", "t02"], outcome.Tasks.Select(t => t.TaskId));
-        Assert.All(outcome.Tasks, t => Assert.Equal(TaskOutcomes.Committed, t.Status));
+        Assert.All(outcome.Tasks, t => Assert.Equal(TaskOutcome.Committed, t.Status));
         Assert.Equal([1, 2], queue.Sent.Where(m => m.Task.TaskId == "t01").Select(m => m.Dispatch).Order());
         Assert.Single(queue.Sent, m => m.Task.TaskId == "t00");
         Assert.Single(queue.Sent, m => m.Task.TaskId == "t02");
@@ -115,7 +115,7 @@ public sealed class QueueDispatchTests(TinyModelsFixture models) : IClassFixture
 
         var outcome = await RunAsync(host.Client, Request("unanswered", tasks: 2));
 
-        var failed = Assert.Single(outcome.Tasks, t => t.Status == TaskOutcomes.Failed);
+        var failed = Assert.Single(outcome.Tasks, t => t.Status == TaskOutcome.Failed);
         Assert.Equal("t01", failed.TaskId);
         Assert.Equal("no evaluator answered 2 dispatch(es) of 1 s each", failed.Error);
         Assert.Equal(2, queue.Sent.Count(m => m.Task.TaskId == "t01"));
@@ -139,7 +139,7 @@ public sealed class QueueDispatchTests(TinyModelsFixture models) : IClassFixture
         var outcome = state.ReadOutputAs<EvaluationOutcome>()!;
 
         Assert.True(outcome.Cancelled);
-        Assert.All(outcome.Tasks, t => Assert.Equal(TaskOutcomes.Cancelled, t.Status));
+        Assert.All(outcome.Tasks, t => Assert.Equal(TaskOutcome.Cancelled, t.Status));
         Assert.Equal(2, queue.Sent.Count);
         Assert.All((await store.GetManifestAsync("cancel-queued"))!.Tasks.Values, t => Assert.Equal(TaskState.Cancelled, t.Status));
     }

@@ -2,8 +2,6 @@ using System.Security.Cryptography;
 using SpecFunctions.Core.Mitigation;
 using SpecFunctions.Demo;
 using SpecFunctions.Onnx;
-using SpecFunctions.Orchestration;
-using SpecFunctions.Training;
 using Xunit.Abstractions;
 
 namespace SpecFunctions.Training.Tests;

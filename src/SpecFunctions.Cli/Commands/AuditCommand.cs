@@ -4,6 +4,7 @@ using SpecFunctions.Demo;
 using SpecFunctions.Orchestration;
 using SpecFunctions.Training;
 using Spectre.Console;
+using SpecFunctions.Core.Mitigation;
 
 namespace SpecFunctions.Cli.Commands;
 

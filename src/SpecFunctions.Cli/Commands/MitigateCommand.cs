@@ -122,10 +122,10 @@ internal static class MitigateCommand
                     ReportTable.WriteMitigation(AnsiConsole.Console, outcome.Report);
                 }
 
-                AnsiConsole.MarkupLine($"[bold]{Markup.Escape(outcome.Status)}[/]: {Markup.Escape(outcome.Reason)}");
+                AnsiConsole.MarkupLine($"[bold]{Markup.Escape(WireNames.Of(outcome.Status))}[/]: {Markup.Escape(outcome.Reason)}");
             }
 
-            return outcome.Status is "promoted" or "kept" ? 0 : 1;
+            return outcome.Status is MitigationStatus.Promoted or MitigationStatus.Kept ? 0 : 1;
         });
         return command;
     }

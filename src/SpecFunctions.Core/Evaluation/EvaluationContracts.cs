@@ -100,7 +100,7 @@ public sealed record MitigationPolicy
 
     /// <summary>Mitigation strategy: <c>s-cdf</c> (default), <c>balanced</c>, <c>temperature</c> or <c>none</c>.</summary>
     [JsonPropertyName("strategy")]
-    public string Strategy { get; init; } = "s-cdf";
+    public string Strategy { get; init; } = Mitigation.MitigationStrategies.SCdf;
 
     /// <summary>Largest relative drop of mean speed-up that still allows promoting the new drafter. Default 0.02.</summary>
     [JsonPropertyName("meanSpeedupTolerance")]

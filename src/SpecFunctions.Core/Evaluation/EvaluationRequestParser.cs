@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Unicode;
 using SpecFunctions.Core.Storage;
+using SpecFunctions.Core.Mitigation;
 
 namespace SpecFunctions.Core.Evaluation;
 
@@ -66,7 +67,7 @@ public sealed class EvaluationRequestParser
     private static readonly string[] MitigationFields = ["unfairnessThreshold", "speedupGapThreshold", "autoMitigate", "strategy", "meanSpeedupTolerance"];
 
     /// <summary>Mitigation strategies a submission may name.</summary>
-    public static IReadOnlyList<string> Strategies { get; } = ["s-cdf", "balanced", "temperature", "gating", "none"];
+    public static IReadOnlyList<string> Strategies => MitigationStrategies.All;
 
     private readonly EvaluationLimits _limits;
     private readonly Func<string, bool> _isKnownModel;

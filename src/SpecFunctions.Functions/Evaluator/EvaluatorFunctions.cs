@@ -39,7 +39,7 @@ public sealed class EvaluatorFunctions(
         {
             summary = await evaluateTask.RunAsync(new FunctionActivityContext(EvaluateQueuedTask, context), input).ConfigureAwait(false);
             summary = DeviceLog.Stamp(summary, gpu, logger, input.RunId);
-            span?.SetTag("specfn.status", summary.Status);
+            span?.SetTag("specfn.status", WireNames.Of(summary.Status));
             span?.SetTag("specfn.steps", summary.Steps);
             span?.SetTag("specfn.generated_tokens", summary.GeneratedTokens);
         }
@@ -47,7 +47,7 @@ public sealed class EvaluatorFunctions(
         {
             // The last delivery: report the failure instead of leaving the task to the poison queue and the dispatch timeout.
             logger.QueuedTaskFailed(ex, input.RunId, input.TaskId, message.DequeueCount);
-            summary = new TaskSummary { TaskId = input.TaskId, Status = TaskOutcomes.Failed, Error = FirstLine(ex.Message), Prompts = input.Prompts.Count };
+            summary = new TaskSummary { TaskId = input.TaskId, Status = TaskOutcome.Failed, Error = FirstLine(ex.Message), Prompts = input.Prompts.Count };
         }
 
         await queues.SendAsync(
@@ -83,7 +83,7 @@ public sealed class CompletionFunctions(ILogger<CompletionFunctions> logger)
             ?? throw new InvalidOperationException($"completion queue message {message.MessageId} is empty");
         using var span = EvaluatorFunctions.StartConsumerSpan("CompleteQueuedTask", completion.TraceParent);
         span?.SetTag("specfn.task_id", completion.Summary.TaskId);
-        span?.SetTag("specfn.status", completion.Summary.Status);
+        span?.SetTag("specfn.status", WireNames.Of(completion.Summary.Status));
         var instance = await client.GetInstanceAsync(completion.InstanceId, cancellationToken).ConfigureAwait(false);
         if (instance is null || instance.IsCompleted)
         {
@@ -92,7 +92,7 @@ public sealed class CompletionFunctions(ILogger<CompletionFunctions> logger)
         }
 
         await client.RaiseEventAsync(completion.InstanceId, QueueDispatch.CompletionEvent(completion.Summary.TaskId), completion.Summary, cancellationToken).ConfigureAwait(false);
-        logger.CompletionRaised(completion.InstanceId, completion.Summary.TaskId, completion.Summary.Status, completion.Dispatch);
+        logger.CompletionRaised(completion.InstanceId, completion.Summary.TaskId, WireNames.Of(completion.Summary.Status), completion.Dispatch);
     }
 }
 
@@ -101,7 +101,7 @@ internal static class DeviceLog
 {
     public static TaskSummary Stamp(TaskSummary summary, GpuProbe gpu, ILogger logger, string runId)
     {
-        if (summary.Status is not (TaskOutcomes.Committed or TaskOutcomes.Reused) || summary.ExecutionProvider is null)
+        if (summary.Status is not (TaskOutcome.Committed or TaskOutcome.Reused) || summary.ExecutionProvider is null)
         {
             return summary;
         }

@@ -1,6 +1,6 @@
 using Microsoft.DurableTask;
-using Microsoft.Extensions.Logging;
 using SpecFunctions.Core.Evaluation;
+using SpecFunctions.Core.Mitigation;
 
 namespace SpecFunctions.Orchestration;
 
@@ -21,7 +21,7 @@ public sealed class EvaluateSuiteOrchestrator : TaskOrchestrator<EvaluationReque
 
         // Listening from the start: an event raised before this point is buffered and completes the wait at once.
         var cancel = context.WaitForExternalEvent<string>(DurableNames.CancelEvent);
-        context.SetCustomStatus(new EvaluationProgress { Phase = "preparing", TasksTotal = total });
+        context.SetCustomStatus(new EvaluationProgress { Phase = EvaluationPhase.Preparing, TasksTotal = total });
         var prepared = await context.CallActivityAsync<PreparedRun>(DurableNames.PrepareRun, request, TaskEvaluation.Retry).ConfigureAwait(true);
         var dispatch = prepared.Dispatch;
 
@@ -47,7 +47,7 @@ public sealed class EvaluateSuiteOrchestrator : TaskOrchestrator<EvaluationReque
         // running one stops between prompts, each reporting "cancelled"; what was committed before stays.
         var summaries = new List<TaskSummary>(total);
         var cancelled = false;
-        var phase = "evaluating";
+        var phase = EvaluationPhase.Evaluating;
         context.SetCustomStatus(new EvaluationProgress { Phase = phase, TasksTotal = total });
         while (pending.Count > 0)
         {
@@ -57,7 +57,7 @@ public sealed class EvaluateSuiteOrchestrator : TaskOrchestrator<EvaluationReque
             if (done == cancel)
             {
                 cancelled = true;
-                phase = "cancelling";
+                phase = EvaluationPhase.Cancelling;
                 logger.CancelReceived(request.RunId, pending.Count);
             }
             else
@@ -70,74 +70,32 @@ public sealed class EvaluateSuiteOrchestrator : TaskOrchestrator<EvaluationReque
             context.SetCustomStatus(new EvaluationProgress { Phase = phase, TasksDone = summaries.Count, TasksTotal = total });
         }
 
-        cancelled |= summaries.Any(s => s.Status == TaskOutcomes.Cancelled);
+        cancelled |= summaries.Any(s => s.Status == TaskOutcome.Cancelled);
 
         summaries.Sort((a, b) => string.CompareOrdinal(a.TaskId, b.TaskId));
         var deviceWarning = DeviceWarnings.For(summaries);
-        context.SetCustomStatus(new EvaluationProgress { Phase = "fairness", TasksDone = total, TasksTotal = total });
+        context.SetCustomStatus(new EvaluationProgress { Phase = EvaluationPhase.Fairness, TasksDone = total, TasksTotal = total });
         var fairness = await context.CallActivityAsync<FairnessOutcome>(
             DurableNames.ComputeFairness, new FairnessInput { RunId = request.RunId, Tasks = summaries, Policy = request.Mitigation, DeviceWarning = deviceWarning }, TaskEvaluation.Retry).ConfigureAwait(true);
         // A task whose trace vanished after its commit is failed, not evaluated: the outcome must say so.
-        summaries = [.. summaries.Select(s => fairness.LostTasks.TryGetValue(s.TaskId, out var error) ? s with { Status = TaskOutcomes.Failed, Error = error } : s)];
-        logger.SuiteEvaluated(request.RunId, summaries.Count(s => s.Status == TaskOutcomes.Failed), fairness.Unfairness ?? double.NaN, fairness.Decision);
+        summaries = [.. summaries.Select(s => fairness.LostTasks.TryGetValue(s.TaskId, out var error) ? s with { Status = TaskOutcome.Failed, Error = error } : s)];
+        logger.SuiteEvaluated(request.RunId, summaries.Count(s => s.Status == TaskOutcome.Failed), fairness.Unfairness ?? double.NaN, fairness.Decision);
 
         MitigationOutcome? mitigation = null;
         if (fairness.Decision == MitigationDecision.Mitigate && request.Mitigation.AutoMitigate && !cancelled)
         {
-            context.SetCustomStatus(new EvaluationProgress { Phase = "mitigating", TasksDone = total, TasksTotal = total });
+            context.SetCustomStatus(new EvaluationProgress { Phase = EvaluationPhase.Mitigating, TasksDone = total, TasksTotal = total });
             mitigation = await context.CallSubOrchestratorAsync<MitigationOutcome>(
                 DurableNames.MitigateDrafter,
                 MitigationRequests.From(request),
                 new SubOrchestrationOptions { InstanceId = MitigationRequests.InstanceId(request.RunId) }).ConfigureAwait(true);
         }
 
-        context.SetCustomStatus(new EvaluationProgress { Phase = cancelled ? "cancelled" : "done", TasksDone = total, TasksTotal = total });
+        context.SetCustomStatus(new EvaluationProgress { Phase = cancelled ? EvaluationPhase.Cancelled : EvaluationPhase.Done, TasksDone = total, TasksTotal = total });
         return new EvaluationOutcome { RunId = request.RunId, Tasks = summaries, Fairness = fairness, Mitigation = mitigation, Cancelled = cancelled, DeviceWarning = deviceWarning };
     }
 
     // An async wrapper rather than ContinueWith: continuations must stay on the orchestration's scheduler.
     private static async Task<IReadOnlyList<TaskSummary>> One(TaskOrchestrationContext context, EvaluateTaskInput input, QueueDispatch? dispatch) =>
         [await TaskEvaluation.RunAsync(context, input, dispatch).ConfigureAwait(true)];
-}
-
-/// <summary>Evaluates one chunk of a large suite: one activity per task, all at once.</summary>
-public sealed class EvaluateTaskChunkOrchestrator : TaskOrchestrator<TaskChunkInput, IReadOnlyList<TaskSummary>>
-{
-    public override async Task<IReadOnlyList<TaskSummary>> RunAsync(TaskOrchestrationContext context, TaskChunkInput input)
-    {
-        var results = await Task.WhenAll(input.Tasks.Select(t => TaskEvaluation.RunAsync(context, t, input.Dispatch))).ConfigureAwait(true);
-        return results;
-    }
-}
-
-/// <summary>
-/// Calling <c>EvaluateTask</c> with retries (or, with a <see cref="QueueDispatch"/>, the evaluation queue); a task that
-/// still fails becomes a failed summary, not a failed suite.
-/// </summary>
-internal static class TaskEvaluation
-{
-    /// <summary>Three attempts, 1 s then 2 s apart. Durable timers make the waits replay-safe.</summary>
-    public static TaskOptions Retry { get; } = TaskOptions.FromRetryPolicy(new RetryPolicy(maxNumberOfAttempts: 3, firstRetryInterval: TimeSpan.FromSeconds(1), backoffCoefficient: 2));
-
-    public static async Task<TaskSummary> RunAsync(TaskOrchestrationContext context, EvaluateTaskInput input, QueueDispatch? dispatch = null)
-    {
-        try
-        {
-            return dispatch is not null
-                ? await QueueDispatchLoop.RunAsync(context, input, dispatch).ConfigureAwait(true)
-                : await context.CallActivityAsync<TaskSummary>(DurableNames.EvaluateTask, input, Retry).ConfigureAwait(true);
-        }
-        catch (TaskFailedException ex)
-        {
-            var message = ex.FailureDetails.ErrorMessage;
-            context.CreateReplaySafeLogger(typeof(TaskEvaluation)).TaskFailed(input.RunId, input.TaskId, message);
-            return new TaskSummary { TaskId = input.TaskId, Status = TaskOutcomes.Failed, Error = FirstLine(message), Prompts = input.Prompts.Count };
-        }
-    }
-
-    private static string FirstLine(string message)
-    {
-        var line = message.Split('\n', 2)[0].Trim();
-        return line.Length > 300 ? line[..300] : line;
-    }
 }

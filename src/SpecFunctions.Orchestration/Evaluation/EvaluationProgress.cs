@@ -5,9 +5,8 @@ namespace SpecFunctions.Orchestration;
 /// <summary>Orchestration progress, carried in the Durable custom status.</summary>
 public sealed record EvaluationProgress
 {
-    /// <summary>preparing | evaluating | cancelling | fairness | mitigating | done | cancelled.</summary>
     [JsonPropertyName("phase")]
-    public required string Phase { get; init; }
+    public required EvaluationPhase Phase { get; init; }
 
     [JsonPropertyName("tasksDone")]
     public int TasksDone { get; init; }

@@ -1,0 +1,32 @@
+using System.Text.Json;
+using Microsoft.DurableTask;
+using SpecFunctions.Core.Mitigation;
+using SpecFunctions.Core.Reporting;
+using SpecFunctions.Core.Storage;
+
+namespace SpecFunctions.Orchestration;
+
+/// <summary>Builds the before/after report, applies the promotion rule and records the suite's current drafter.</summary>
+public sealed class CompareAndPromoteActivity(ITraceStore store) : TaskActivity<CompareInput, MitigationOutcome>
+{
+    public override async Task<MitigationOutcome> RunAsync(TaskActivityContext context, CompareInput input)
+    {
+        var request = input.Request;
+        var before = await ReportPublisher.ReadAsync(store, request.RunId).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"run '{request.RunId}' has no report");
+        var after = await ReportPublisher.ReadAsync(store, input.AfterRunId).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"re-evaluation '{input.AfterRunId}' has no report");
+
+        var (report, promoted, reason) = PromotionRule.Compare(
+            before, after, request.Strategy, request.MeanSpeedupTolerance, input.Drafter.Identity, PlanMitigationActivity.Data(request));
+        await ReportPublisher.PublishAsync(store, before with { Mitigation = report }).ConfigureAwait(false);
+        await ReportPublisher.PublishAsync(store, after with { Mitigation = report }).ConfigureAwait(false);
+        if (promoted)
+        {
+            await store.WriteArtifactAsync(request.RunId, RunArtifact.PromotedDrafter, async (stream, ct) =>
+                await JsonSerializer.SerializeAsync(stream, input.Drafter.Identity, EvaluationDefaults.Json, ct).ConfigureAwait(false)).ConfigureAwait(false);
+        }
+
+        return new MitigationOutcome { Status = promoted ? MitigationStatus.Promoted : MitigationStatus.Kept, Reason = reason, AfterRunId = input.AfterRunId, Report = report };
+    }
+}

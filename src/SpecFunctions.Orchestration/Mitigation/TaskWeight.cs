@@ -1,0 +1,4 @@
+
+namespace SpecFunctions.Orchestration;
+
+public sealed record TaskWeight(double CrossEntropy, double Weight);
