@@ -4,9 +4,11 @@ using SpecFunctions.Core.Tracing;
 namespace SpecFunctions.Core.Decoding;
 
 /// <summary>
-/// Runs one task's prompts under the measurement protocol (method.md §5): per prompt, speculative decoding and the
-/// autoregressive baseline on the same prompt and budget, interleaved, <see cref="Repeats"/> times each; every
-/// <see cref="StepTrace"/> of the kept speculative repeat and one <see cref="PromptTrace"/> per prompt go to the sink.
+/// Runs one task's prompts under the measurement protocol (method.md §4): per prompt, speculative decoding and the
+/// autoregressive baseline on the same prompt and budget, interleaved, <see cref="Repeats"/> times each, computing no
+/// statistics; then one untimed <see cref="ReferencePass"/> over the baseline's continuation. Every
+/// <see cref="StepTrace"/> of the kept speculative repeat, the prompt's <see cref="ReferenceTrace"/> and one
+/// <see cref="PromptTrace"/> go to the sink, in that order.
 /// </summary>
 /// <remarks>
 /// The sampler is seeded per prompt, so the repeats of a prompt generate the same tokens in the same steps and differ
@@ -43,9 +45,14 @@ public sealed class TaskRunner(ILanguageModel drafter, ILanguageModel verifier, 
         ArgumentNullException.ThrowIfNull(prompts);
         ArgumentNullException.ThrowIfNull(sink);
         ArgumentOutOfRangeException.ThrowIfLessThan(Repeats, 1);
-        var speculative = new SpeculativeDecoder(drafter, verifier, options);
-        var baseline = RunBaseline ? new AutoregressiveDecoder(verifier, options) : null;
-        var plain = PlainDecoding ? new AutoregressiveDecoder(verifier, options) : null;
+        // The timed arms do what a user's speculative decoding does, nothing more: the statistics come from the
+        // untimed reference pass. The plain-decoding mode's untimed speculative pass keeps its in-run figures.
+        var timed = options with { ComputeStatistics = false };
+        var speculative = new SpeculativeDecoder(drafter, verifier, timed);
+        var statisticsPass = PlainDecoding ? new SpeculativeDecoder(drafter, verifier, options) : null;
+        var baseline = RunBaseline ? new AutoregressiveDecoder(verifier, timed) : null;
+        var plain = PlainDecoding ? new AutoregressiveDecoder(verifier, timed) : null;
+        var reference = new ReferencePass(drafter, verifier, options.Sampling);
         for (var i = 0; i < prompts.Count; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -55,7 +62,7 @@ public sealed class TaskRunner(ILanguageModel drafter, ILanguageModel verifier, 
             if (plain is not null)
             {
                 statisticsSteps = new BufferSink();
-                statisticsRun = speculative.Generate(prompt, statisticsSteps, i, cancellationToken);
+                statisticsRun = statisticsPass!.Generate(prompt, statisticsSteps, i, cancellationToken);
             }
 
             Kept? keptSpec = null, keptBaseline = null;
@@ -92,6 +99,9 @@ public sealed class TaskRunner(ILanguageModel drafter, ILanguageModel verifier, 
 
             var result = keptSpec!.Result;
             var baselineResult = keptBaseline?.Result;
+            sink.Write(baselineResult is not null
+                ? reference.Run(i, prompt, baselineResult.Tokens, ReferenceSource.Baseline, cancellationToken)
+                : reference.Run(i, prompt, result.Tokens, ReferenceSource.Speculative, cancellationToken));
             sink.Write(new PromptTrace
             {
                 Prompt = i,

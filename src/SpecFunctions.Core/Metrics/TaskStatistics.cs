@@ -20,8 +20,21 @@ public sealed record PromptStatistics
     /// <summary>Σ over drafted prefixes of f_γ(α(s)), for the per-prefix expected speed-up.</summary>
     public double PerPrefixTokensSum { get; set; }
 
-    /// <summary>Positions with statistics recorded (may be fewer than <see cref="Drafted"/> when statistics were off).</summary>
+    /// <summary>
+    /// Prefixes the statistics above are taken over: the prompt's reference prefixes (method.md §3). Only a trace
+    /// written before reference prefixes existed falls back to its drafted positions (<see cref="FromReference"/> false).
+    /// </summary>
     public int Positions { get; set; }
+
+    /// <summary>The statistics come from the prompt's <see cref="ReferenceTrace"/>.</summary>
+    public bool FromReference { get; set; }
+
+    /// <summary>"Realised, in-run" sums over drafted positions (untimed passes and old traces only; they never feed U).</summary>
+    public double InRunAlphaSum { get; set; }
+    public double InRunCrossEntropySum { get; set; }
+    public double InRunKlSum { get; set; }
+    public double InRunPerPrefixTokensSum { get; set; }
+    public int InRunPositions { get; set; }
     public double DrafterMs { get; set; }
     public int DrafterCalls { get; set; }
     public double VerifierMs { get; set; }
@@ -67,19 +80,19 @@ public sealed class TaskStatisticsBuilder(int gamma) : ITraceSink
                 stats.VerifierMs += step.VerifierMs;
                 for (var i = 0; i < step.Alpha.Length; i++)
                 {
-                    stats.AlphaSum += step.Alpha[i];
-                    stats.PerPrefixTokensSum += SpeculativeMath.ExpectedTokensPerStep(step.Alpha[i], Gamma);
-                    stats.Positions++;
+                    stats.InRunAlphaSum += step.Alpha[i];
+                    stats.InRunPerPrefixTokensSum += SpeculativeMath.ExpectedTokensPerStep(step.Alpha[i], Gamma);
+                    stats.InRunPositions++;
                 }
 
                 foreach (var ce in step.CrossEntropy)
                 {
-                    stats.CrossEntropySum += ce;
+                    stats.InRunCrossEntropySum += ce;
                 }
 
                 foreach (var kl in step.Kl)
                 {
-                    stats.KlSum += kl;
+                    stats.InRunKlSum += kl;
                 }
 
                 for (var i = 0; i < step.Gamma && i < Gamma; i++)
@@ -96,6 +109,14 @@ public sealed class TaskStatisticsBuilder(int gamma) : ITraceSink
                     }
                 }
 
+                break;
+            case ReferenceTrace reference:
+                stats.FromReference = true;
+                stats.AlphaSum = Sum(reference.Alpha, reference);
+                stats.CrossEntropySum = Sum(reference.CrossEntropy, reference);
+                stats.KlSum = Sum(reference.Kl, reference);
+                stats.PerPrefixTokensSum = reference.Alpha.Sum(a => SpeculativeMath.ExpectedTokensPerStep(a, Gamma));
+                stats.Positions = reference.Alpha.Length;
                 break;
             case PromptTrace prompt:
                 stats.SpeculativeMs = prompt.SpeculativeMs;
@@ -119,7 +140,40 @@ public sealed class TaskStatisticsBuilder(int gamma) : ITraceSink
         }
     }
 
-    public IReadOnlyList<PromptStatistics> Build() => [.. _prompts.Values];
+    /// <summary>
+    /// The per-prompt sums. A prompt without a <see cref="ReferenceTrace"/> (a trace written before reference prefixes)
+    /// takes its in-run figures as its statistics.
+    /// </summary>
+    public IReadOnlyList<PromptStatistics> Build()
+    {
+        foreach (var stats in _prompts.Values.Where(s => !s.FromReference))
+        {
+            stats.AlphaSum = stats.InRunAlphaSum;
+            stats.CrossEntropySum = stats.InRunCrossEntropySum;
+            stats.KlSum = stats.InRunKlSum;
+            stats.PerPrefixTokensSum = stats.InRunPerPrefixTokensSum;
+            stats.Positions = stats.InRunPositions;
+        }
+
+        return [.. _prompts.Values];
+    }
+
+    /// <summary>Σ of one statistic over a prompt's reference prefixes; a NaN or negative value is an error that names the prompt.</summary>
+    private static double Sum(double[] values, ReferenceTrace reference)
+    {
+        var sum = 0.0;
+        foreach (var v in values)
+        {
+            if (!(v >= 0) || double.IsInfinity(v))
+            {
+                throw new InvalidDataException($"prompt {reference.Prompt}: a reference statistic is {v} (must be finite and ≥ 0)");
+            }
+
+            sum += v;
+        }
+
+        return sum;
+    }
 
     private PromptStatistics Get(int prompt)
     {

@@ -25,7 +25,8 @@ public static class ContentKey
         using (var writer = new Utf8JsonWriter(buffer))
         {
             writer.WriteStartObject();
-            writer.WriteNumber("v", 1);
+            // 2: statistics on reference prefixes (ReferenceTrace); a v1 trace has none, so it is never reused.
+            writer.WriteNumber("v", 2);
             writer.WriteString("drafter", drafterSha256);
             writer.WriteString("verifier", verifierSha256);
             writer.WritePropertyName("settings");

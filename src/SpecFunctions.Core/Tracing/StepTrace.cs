@@ -10,6 +10,7 @@ namespace SpecFunctions.Core.Tracing;
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "$type", UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FailSerialization)]
 [JsonDerivedType(typeof(StepTrace), "step")]
 [JsonDerivedType(typeof(PromptTrace), "prompt")]
+[JsonDerivedType(typeof(ReferenceTrace), "reference")]
 public abstract record TraceRecord
 {
     /// <summary>Index of the prompt within its task.</summary>
@@ -45,7 +46,10 @@ public sealed record StepTrace : TraceRecord
     [JsonPropertyName("emitted")]
     public int Emitted { get; init; }
 
-    /// <summary>Exact acceptance probability α(s) = Σ min(p, q) per drafted position (length Gamma).</summary>
+    /// <summary>
+    /// Exact acceptance probability α(s) = Σ min(p, q) per drafted position (length Gamma): "realised, in-run" figures,
+    /// recorded only by untimed passes and old traces; α_T, D_T and KL_T come from the <see cref="ReferenceTrace"/>.
+    /// </summary>
     [JsonPropertyName("alpha")]
     public double[] Alpha { get; init; } = [];
 
@@ -147,4 +151,43 @@ public sealed record PromptTrace : TraceRecord
     /// <summary>The generated token ids (optional; kept for greedy-equivalence checks and debugging).</summary>
     [JsonPropertyName("tokens")]
     public int[]? Tokens { get; init; }
+}
+
+/// <summary>Whose continuation a prompt's reference prefixes follow.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<ReferenceSource>))]
+public enum ReferenceSource
+{
+    /// <summary>The verifier-only baseline arm's output: the verifier's own continuation under the run's sampling settings.</summary>
+    [JsonStringEnumMemberName("baseline")]
+    Baseline,
+
+    /// <summary>
+    /// The speculative arm's output, where no baseline ran: lossless decoding makes it a draw from the verifier's own
+    /// distribution (greedy: the same tokens).
+    /// </summary>
+    [JsonStringEnumMemberName("speculative")]
+    Speculative,
+}
+
+/// <summary>
+/// The statistics of one prompt on its reference prefixes (method.md §3; <c>"$type":"reference"</c>): per position i of
+/// the verifier's continuation y, at the prefix prompt ⊕ y_&lt;i, computed by teacher-forcing both models in an untimed
+/// pass. α_T, D_T, KL_T, U, the bound and the predictions come from these, never from the timed arms.
+/// </summary>
+public sealed record ReferenceTrace : TraceRecord
+{
+    [JsonPropertyName("source")]
+    public ReferenceSource Source { get; init; }
+
+    /// <summary>α(s) per reference prefix (greedy: 1 when the argmaxes agree, else 0).</summary>
+    [JsonPropertyName("alpha")]
+    public double[] Alpha { get; init; } = [];
+
+    /// <summary>−Σ p log q per reference prefix, nats.</summary>
+    [JsonPropertyName("ce")]
+    public double[] CrossEntropy { get; init; } = [];
+
+    /// <summary>KL(p‖q) per reference prefix, nats.</summary>
+    [JsonPropertyName("kl")]
+    public double[] Kl { get; init; } = [];
 }
