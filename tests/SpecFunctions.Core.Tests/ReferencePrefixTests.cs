@@ -150,6 +150,48 @@ public sealed class ReferencePrefixTests
         }
     }
 
+    /// <summary>Per-prompt sums with the given mean KL per prefix (α and D fixed), as a reference pass leaves them.</summary>
+    private static PromptStatistics[] WithKl(double kl, int positions = 10) =>
+    [
+        .. Enumerable.Range(0, 3).Select(i => new PromptStatistics
+        {
+            Prompt = i, Steps = 5, Drafted = 10, Accepted = 6, Emitted = 11, FromReference = true, Positions = positions,
+            AlphaSum = 0.6 * positions, CrossEntropySum = (kl + 1) * positions, KlSum = kl * positions, PerPrefixTokensSum = 2 * positions,
+            ProposedAt = [5, 5], AcceptedAt = [4, 2], ReachedAt = [5, 4],
+        }),
+    ];
+
+    [Fact]
+    public void KlUnfairness_IsTheVarianceOfKlT_BesideU()
+    {
+        var suite = SuiteAnalyzer.Analyze([("a", WithKl(0.5)), ("b", WithKl(1.0)), ("c", WithKl(2.1))], 2, new SuiteAnalysisOptions { CostRatio = 0.1 });
+
+        var mean = (0.5 + 1.0 + 2.1) / 3;
+        var expected = (Math.Pow(0.5 - mean, 2) + Math.Pow(1.0 - mean, 2) + Math.Pow(2.1 - mean, 2)) / 3;
+        Assert.Equal(expected, suite.Fairness.KlUnfairness, 12);
+        Assert.Equal(expected, suite.Fairness.Unfairness, 12); // D_T = KL_T + 1 here: the same spread
+    }
+
+    [Fact]
+    public void ATaskWithoutReferencePrefixes_IsAnErrorThatNamesIt()
+    {
+        var error = Assert.Throws<InvalidDataException>(() =>
+            SuiteAnalyzer.Analyze([("a", WithKl(0.5)), ("empty", WithKl(0.5, positions: 0))], 2, new SuiteAnalysisOptions { CostRatio = 0.1 }));
+
+        Assert.Contains("task 'empty'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ANaNReferenceStatistic_IsRefusedWhenTheTraceIsRead()
+    {
+        var builder = new TaskStatisticsBuilder(2);
+
+        var error = Assert.Throws<InvalidDataException>(() =>
+            builder.Add(new ReferenceTrace { Prompt = 3, Alpha = [0.5, 0.4], CrossEntropy = [1.0, double.NaN], Kl = [0.1, 0.2] }));
+
+        Assert.Contains("prompt 3", error.Message, StringComparison.Ordinal);
+    }
+
     private sealed class ListSink(List<TraceRecord> records) : ITraceSink
     {
         public void Write(TraceRecord record) => records.Add(record);

@@ -86,10 +86,12 @@ public sealed class SideBySideTests : IDisposable
             // one token apart per prompt.
             Assert.InRange(genAi.Accepted - ours.Accepted, 0, 3);
 
-            // Greedy α(s) is the acceptance indicator at every drafted prefix, also past a round's first rejection: 1 on
-            // every accepted draft, 0 on the first rejected one, either after it; so its mean is at least accepted/proposed.
-            Assert.InRange(language.ExactAlpha, (double)ours.Accepted / ours.Proposed, 1.0);
+            // Greedy α(s) on the reference prefixes (the verifier's own greedy continuation) is 1 where the argmaxes agree.
+            // Every accepted draft is such a prefix, and the continuation has at most accepted + rounds tokens, so the mean
+            // is at least accepted / (accepted + rounds); a rejection's correction token is a prefix where they differ.
+            Assert.InRange(language.ExactAlpha, (double)ours.Accepted / (ours.Accepted + ours.Rounds), 1.0);
             Assert.True(language.ExactAlpha < 1.0);
+            Assert.All(language.Arms["d"].UntimedMs!, ms => Assert.True(ms > 0, "arm (d) reported no untimed reference pass"));
             Assert.All(language.Arms.Values, a => Assert.Equal(3, a.PromptMs.Length));
             Assert.All(language.Arms.Values, a => Assert.All(a.PromptMs, ms => Assert.True(ms > 0)));
             Assert.InRange(language.OptimalGamma!.Value, 0, 3);

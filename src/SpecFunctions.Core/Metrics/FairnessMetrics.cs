@@ -9,6 +9,9 @@ public sealed record FairnessMetrics
     /// <summary>D̄, the mean per-task cross-entropy (nats).</summary>
     public required double MeanCrossEntropy { get; init; }
 
+    /// <summary>U_KL = (1/m) Σ (KL_T − KL̄)², the variance of per-task KL(p‖q) (nats²; method.md §6), beside U; NaN when not computed.</summary>
+    public double KlUnfairness { get; init; } = double.NaN;
+
     /// <summary>Variance (1/m) of per-task speed-ups.</summary>
     public required double SpeedupVariance { get; init; }
 

@@ -87,9 +87,10 @@ public static class SuiteAnalyzer
         var verificationRatio = options.VerificationCostRatio ?? loopRatio ?? rawProfile?[^1] ?? 1.0;
         var profile = loopRatio is { } loop ? Anchor(rawProfile, loop) : rawProfile;
         var metrics = tasks.Select(t => AnalyzeTask(t.TaskId, t.Prompts, gamma, costRatio, verificationRatio, options, profile)).ToList();
-        var fairness = FairnessMetrics.Compute([.. metrics.Select(m => (m.TaskId, m.CrossEntropy, m.AnalyticalSpeedup))]);
+        var klUnfairness = FairnessMetrics.UnfairnessOf([.. metrics.Select(m => m.Kl)]);
+        var fairness = FairnessMetrics.Compute([.. metrics.Select(m => (m.TaskId, m.CrossEntropy, m.AnalyticalSpeedup))]) with { KlUnfairness = klUnfairness };
         var measured = metrics.All(m => m.MeasuredSpeedup is not null)
-            ? FairnessMetrics.Compute([.. metrics.Select(m => (m.TaskId, m.CrossEntropy, m.MeasuredSpeedup!.Value))])
+            ? FairnessMetrics.Compute([.. metrics.Select(m => (m.TaskId, m.CrossEntropy, m.MeasuredSpeedup!.Value))]) with { KlUnfairness = klUnfairness }
             : null;
 
         return new SuiteMetrics
@@ -125,6 +126,14 @@ public static class SuiteAnalyzer
         var crossEntropy = Ratio(prompts.Sum(p => p.CrossEntropySum), positions);
         var kl = Ratio(prompts.Sum(p => p.KlSum), positions);
         var perPrefixTokens = Ratio(prompts.Sum(p => p.PerPrefixTokensSum), positions);
+        if (positions == 0 || !double.IsFinite(alpha) || !double.IsFinite(crossEntropy) || !double.IsFinite(kl))
+        {
+            // A NaN here would make U NaN and the mitigation decision silently "none" (NaN > threshold is false).
+            throw new InvalidDataException(
+                $"task '{taskId}' has no usable statistics (α_T {alpha}, D_T {crossEntropy}, KL_T {kl} over {positions} prefixes): " +
+                "none of its prompts left a reference prefix (every continuation empty, or every prompt at the context length)");
+        }
+
         var drafted = prompts.Sum(p => p.Drafted);
         var accepted = prompts.Sum(p => p.Accepted);
         var steps = prompts.Sum(p => p.Steps);

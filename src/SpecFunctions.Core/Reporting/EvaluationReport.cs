@@ -112,6 +112,11 @@ public sealed record FairnessReport
     [JsonPropertyName("meanCrossEntropy")]
     public required double MeanCrossEntropy { get; init; }
 
+    /// <summary>U_KL = (1/m) Σ (KL_T − KL̄)², nats² (method.md §6); absent in reports made before it existed.</summary>
+    [JsonPropertyName("klUnfairness")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? KlUnfairness { get; init; }
+
     [JsonPropertyName("speedupVariance")]
     public required double SpeedupVariance { get; init; }
 

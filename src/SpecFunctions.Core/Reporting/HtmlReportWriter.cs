@@ -120,6 +120,9 @@ public static class HtmlReportWriter
             new XElement(H + "h2", "Fairness"),
             new XElement(H + "dl", new XAttribute("class", "summary"),
                 Pair("Unfairness U = (1/m) Σ (D_T − D̄)²", F(fairness.Unfairness, 6) + " nats²", "unfairness", fairness.Unfairness),
+                fairness.KlUnfairness is { } klUnfairness
+                    ? Pair("U_KL = (1/m) Σ (KL_T − KL̄)²", F(klUnfairness, 6) + " nats²", "kl-unfairness", klUnfairness)
+                    : null,
                 Pair("Mean cross-entropy D̄", F(fairness.MeanCrossEntropy, 4) + " nats", "mean-cross-entropy", fairness.MeanCrossEntropy),
                 Pair("Mean analytical speed-up", F(fairness.MeanSpeedup, 3) + "×", "mean-speedup", fairness.MeanSpeedup),
                 Pair("Speed-up variance", F(fairness.SpeedupVariance, 5), "speedup-variance", fairness.SpeedupVariance),

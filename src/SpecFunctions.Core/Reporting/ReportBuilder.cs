@@ -157,6 +157,7 @@ public static class ReportBuilder
     {
         Unfairness = f.Unfairness,
         MeanCrossEntropy = f.MeanCrossEntropy,
+        KlUnfairness = double.IsFinite(f.KlUnfairness) ? f.KlUnfairness : null,
         SpeedupVariance = f.SpeedupVariance,
         SpeedupRange = f.SpeedupRange,
         MinMaxSpeedupRatio = f.MinMaxSpeedupRatio,
