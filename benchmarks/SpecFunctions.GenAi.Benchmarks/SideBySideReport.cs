@@ -14,7 +14,7 @@ internal static class SideBySideReport
         ["a"] = "GenAI, target only",
         ["b"] = "GenAI, speculative",
         ["c"] = "ours, autoregressive",
-        ["d"] = "ours, spec. + statistics",
+        ["d"] = "ours, spec., evaluation timing",
         ["e"] = "ours, spec., bare",
         ["f"] = "GenAI, adaptive K",
         ["g"] = "ours at γ*",

@@ -31,8 +31,9 @@ public sealed class ComputeFairnessActivity(ITraceStore store, IOptions<Evaluati
         {
             report = await ReportBuilder.BuildAsync(store, input.RunId, new SuiteAnalysisOptions { BootstrapResamples = options.Value.BootstrapResamples }).ConfigureAwait(false);
         }
-        catch (TraceStoreException ex)
+        catch (Exception ex) when (ex is TraceStoreException or InvalidDataException)
         {
+            // InvalidDataException: a task without usable statistics (SuiteAnalyzer names it); no decision from a NaN.
             logger.ReportNotBuilt(input.RunId, ex.Message);
             Core.Telemetry.SpecFunctionsTelemetry.EvaluationsFailed.Add(1);
             return new FairnessOutcome { Decision = "not-evaluated", Reason = ex.Message, Error = ex.Message };
