@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Moq;
 using SpecFunctions.Core.Evaluation;
 using SpecFunctions.Core.Mitigation;
+using SpecFunctions.Core.Mitigation.Training;
 using SpecFunctions.Core.Reporting;
 using SpecFunctions.Core.Storage;
 using SpecFunctions.Onnx;
@@ -31,7 +32,7 @@ public sealed class MitigationTests(TinyModelsFixture models) : IClassFixture<Ti
         Settings = new EvaluationSettings { Gamma = 3, MaxNewTokens = 12 },
     };
 
-    private async Task<(DurableTaskTestHost Host, ITraceStore Store)> StartAsync(IMitigationPlanSender sender)
+    private async Task<(DurableTaskTestHost Host, ITraceStore Store)> StartAsync(IMitigationPlanSender sender, IDrafterTrainer? trainer = null)
     {
         var store = new TraceStore(new LocalFolderObjectStore(Directory.CreateTempSubdirectory("specfn-mit-").FullName));
         var host = await DurableTaskTestHost.StartAsync(
@@ -44,6 +45,10 @@ public sealed class MitigationTests(TinyModelsFixture models) : IClassFixture<Ti
                     services.AddSingleton(models.Catalog);
                     services.AddSingleton(new OnnxModelOptions { IntraOpThreads = 1 });
                     services.AddSingleton(sender);
+                    if (trainer is not null)
+                    {
+                        services.AddSingleton(trainer);
+                    }
                     services.AddSpecFunctionsEvaluation(o =>
                     {
                         o.MaxConcurrentEvaluations = 3;
@@ -60,6 +65,60 @@ public sealed class MitigationTests(TinyModelsFixture models) : IClassFixture<Ti
         var state = await client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, cts.Token);
         Assert.True(state.RuntimeStatus == OrchestrationRuntimeStatus.Completed, $"{state.RuntimeStatus}: {state.FailureDetails?.ErrorMessage}");
         return state;
+    }
+
+    /// <summary>A trainer for every family that records its job and returns the base drafter unchanged.</summary>
+    private sealed class RecordingTrainer : IDrafterTrainer
+    {
+        public List<DrafterTrainingJob> Jobs { get; } = [];
+
+        public bool Supports(string family) => true;
+
+        public Task<string> TrainAsync(DrafterTrainingJob job, string outputFolder, IProgress<string>? progress, CancellationToken cancellationToken)
+        {
+            Jobs.Add(job);
+            var folder = Directory.CreateDirectory(Path.Combine(outputFolder, "drafter")).FullName;
+            foreach (var file in Directory.EnumerateFiles(job.DrafterFolder))
+            {
+                File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+            }
+
+            return Task.FromResult(folder);
+        }
+    }
+
+    [Fact]
+    public async Task MitigateDrafter_InProcess_TrainerChoosesOnTheDevSplit_NeverOnEvaluationPrompts()
+    {
+        var trainer = new RecordingTrainer();
+        var (host, _) = await StartAsync(new Mock<IMitigationPlanSender>().Object, trainer);
+        await using var _ = host;
+        var evaluation = Request("devsplit") with
+        {
+            Suite = Request("devsplit").Suite with
+            {
+                Tasks = [.. Request("devsplit").Suite.Tasks.Select((t, i) => t with { TrainingPrompts = [.. Enumerable.Range(0, 10).Select(k => $"task {i} trains on {k}")] })],
+            },
+            Mitigation = new MitigationPolicy { AutoMitigate = false },
+        };
+        await host.Client.ScheduleNewOrchestrationInstanceAsync(DurableNames.EvaluateSuite, evaluation, new StartOrchestrationOptions("devsplit"));
+        await WaitAsync(host.Client, "devsplit");
+
+        var id = await host.Client.ScheduleNewOrchestrationInstanceAsync(DurableNames.MitigateDrafter, MitigationRequests.From(evaluation));
+        var outcome = (await WaitAsync(host.Client, id)).ReadOutputAs<MitigationOutcome>()!;
+
+        var job = Assert.Single(trainer.Jobs);
+        foreach (var task in job.Tasks)
+        {
+            var suiteTask = evaluation.Suite.Tasks.Single(t => t.Id == task.Id);
+            Assert.Equal(suiteTask.TrainingPrompts!.Take(8), task.TrainingPrompts);   // the training part
+            Assert.Equal(suiteTask.TrainingPrompts!.Skip(8), task.HeldOutPrompts);    // the dev split: the last 20 %
+            Assert.Empty(task.HeldOutPrompts.Intersect(suiteTask.Prompts));
+        }
+
+        // The same drafter came back, so it is kept; the report states the split per task.
+        Assert.Equal(MitigationStatus.Kept, outcome.Status);
+        Assert.All(outcome.Report!.Tasks, t => Assert.Equal((10, 2, 0), (t.TrainingPrompts, t.DevPrompts, t.PromptOverlap)));
     }
 
     [Fact]
@@ -220,7 +279,7 @@ public class MitigationDataRuleTests
 
         Assert.Equal([], PlanMitigationActivity.TrainingPrompts(request)["ja"]);
         Assert.Equal(
-            [new MitigationTaskData("en", 2, 3, 0), new MitigationTaskData("ja", 0, 2, 0)],
+            [new MitigationTaskData("en", 2, 3, 0, DevPrompts: 1), new MitigationTaskData("ja", 0, 2, 0)],
             PlanMitigationActivity.Data(request));
         Assert.Equal(
             "mitigation refused: task 'ja' has no training prompts, and corrective data never comes from evaluation prompts; "
@@ -236,7 +295,7 @@ public class MitigationDataRuleTests
             new SuiteTask { Id = "en", Prompts = ["a", "b", "c"], TrainingPrompts = [" b", "B", "c ", "c", "d"] },
             new SuiteTask { Id = "de", Prompts = ["e"], TrainingPrompts = ["f"] });
 
-        Assert.Equal([new MitigationTaskData("en", 5, 3, 3), new MitigationTaskData("de", 1, 1, 0)], PlanMitigationActivity.Data(request));
+        Assert.Equal([new MitigationTaskData("en", 5, 3, 3, DevPrompts: 1), new MitigationTaskData("de", 1, 1, 0, DevPrompts: 1)], PlanMitigationActivity.Data(request));
         Assert.Equal(
             "mitigation refused: training prompts that are also evaluation prompts in task 'en' (3); training and evaluation prompts must be disjoint",
             MitigationData.RefusalReason(PlanMitigationActivity.Data(request)));

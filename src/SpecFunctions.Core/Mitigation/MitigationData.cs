@@ -5,7 +5,8 @@ namespace SpecFunctions.Core.Mitigation;
 /// <param name="TrainingPrompts">Prompts the corrective data comes from.</param>
 /// <param name="EvaluationPrompts">Prompts the before/after comparison is measured on.</param>
 /// <param name="Overlap">Training prompts that are also evaluation prompts (ordinal, after trimming); must be 0.</param>
-public sealed record MitigationTaskData(string TaskId, int TrainingPrompts, int EvaluationPrompts, int Overlap);
+/// <param name="DevPrompts">Training prompts held out as the dev split (<see cref="MitigationData.DevSplit"/>).</param>
+public sealed record MitigationTaskData(string TaskId, int TrainingPrompts, int EvaluationPrompts, int Overlap, int DevPrompts = 0);
 
 /// <summary>
 /// The rule that keeps a mitigation honest (method.md §6): corrective data never comes from a task's evaluation
@@ -22,7 +23,30 @@ public static class MitigationData
     {
         ArgumentNullException.ThrowIfNull(tasks);
         return [.. tasks.Select(t => new MitigationTaskData(
-            t.TaskId, t.TrainingPrompts?.Count ?? 0, t.EvaluationPrompts.Count, Overlap(t.TrainingPrompts ?? [], t.EvaluationPrompts)))];
+            t.TaskId, t.TrainingPrompts?.Count ?? 0, t.EvaluationPrompts.Count, Overlap(t.TrainingPrompts ?? [], t.EvaluationPrompts),
+            DevSplit(t.TrainingPrompts ?? []).Dev.Count))];
+    }
+
+    /// <summary>Share of a task's training prompts held out as its dev split. Default 0.2.</summary>
+    public const double DevFraction = 0.2;
+
+    /// <summary>
+    /// The dev split of a task's training prompts (method.md §6: choices made from data use it, never the evaluation
+    /// prompts): the last ⌈<see cref="DevFraction"/>·n⌉ prompts (at least one) are the dev part — what the trainers
+    /// re-estimate D_T and the task weights on and the temperature baseline picks τ on — and the others the training
+    /// part the corrective data comes from. Deterministic, so a repeated mitigation splits alike. With a single training
+    /// prompt no split is possible: it is both.
+    /// </summary>
+    public static (IReadOnlyList<string> Train, IReadOnlyList<string> Dev) DevSplit(IReadOnlyList<string> training)
+    {
+        ArgumentNullException.ThrowIfNull(training);
+        if (training.Count < 2)
+        {
+            return (training, training);
+        }
+
+        var dev = Math.Clamp((int)Math.Ceiling(DevFraction * training.Count), 1, training.Count - 1);
+        return ([.. training.Take(training.Count - dev)], [.. training.Skip(training.Count - dev)]);
     }
 
     /// <summary>Training prompts (counted with repeats) that equal an evaluation prompt after trimming.</summary>

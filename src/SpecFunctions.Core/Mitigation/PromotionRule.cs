@@ -45,6 +45,7 @@ public static class PromotionRule
             {
                 TrainingPrompts = rows.TryGetValue(t.TaskId, out var d) ? d.TrainingPrompts : 0,
                 PromptOverlap = d?.Overlap ?? 0,
+                DevPrompts = d?.DevPrompts ?? 0,
             })],
             Promoted = promoted,
         };

@@ -389,6 +389,11 @@ public sealed record MitigationTaskReport
     [JsonPropertyName("promptOverlap")]
     public int PromptOverlap { get; init; }
 
+    /// <summary>Training prompts held out as the dev split (D_T re-estimates, weights, τ); 0 in older reports.</summary>
+    [JsonPropertyName("devPrompts")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int DevPrompts { get; init; }
+
     /// <summary>Draft length before and after (the gating strategy changes it per task; 0 = plain decoding); null otherwise.</summary>
     [JsonPropertyName("gammaBefore")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]

@@ -1,5 +1,6 @@
 using Microsoft.DurableTask;
 using Microsoft.Extensions.Logging;
+using SpecFunctions.Core.Mitigation;
 using SpecFunctions.Core.Mitigation.Training;
 using SpecFunctions.Core.Reporting;
 using SpecFunctions.Core.Storage;
@@ -17,8 +18,13 @@ public sealed class FineTuneDrafterActivity(ITraceStore store, ModelCache models
         var (drafter, drafterId) = models.Get(request.Evaluation.Drafter);
         var trainer = trainers.First(t => t.Supports(drafter.Manifest.Family));
         var prompts = PlanMitigationActivity.TrainingPrompts(request);
-        var tasks = before.Tasks.Select(t => new MitigationTask(
-            t.TaskId, t.CrossEntropy, prompts[t.TaskId], request.Evaluation.Suite.Tasks.First(s => s.Id == t.TaskId).Prompts)).ToList();
+        // The trainers choose from data (D_T re-estimates, task weights, τ) on the dev split of the training prompts,
+        // never on the evaluation prompts, which only judge the result.
+        var tasks = before.Tasks.Select(t =>
+        {
+            var (train, dev) = MitigationData.DevSplit(prompts[t.TaskId]);
+            return new MitigationTask(t.TaskId, t.CrossEntropy, train, dev);
+        }).ToList();
         var job = new DrafterTrainingJob
         {
             VerifierFolder = models.GetFolder(request.Evaluation.Verifier),

@@ -112,3 +112,36 @@ public class PromotionRuleTests
         Assert.True(isPromoted);
     }
 }
+
+/// <summary>The dev split of a task's training prompts (method.md §6: choices from data are made on it).</summary>
+public class DevSplitTests
+{
+    [Theory]
+    [InlineData(2, 1)]
+    [InlineData(5, 1)]
+    [InlineData(6, 2)]   // ⌈1.2⌉
+    [InlineData(10, 2)]
+    [InlineData(40, 8)]
+    public void DevSplit_HoldsOutTheLastFifth_AtLeastOne_NeverAll(int count, int dev)
+    {
+        var prompts = Enumerable.Range(0, count).Select(i => $"p{i}").ToList();
+
+        var (train, held) = MitigationData.DevSplit(prompts);
+
+        Assert.Equal(prompts.Take(count - dev), train);
+        Assert.Equal(prompts.Skip(count - dev), held);
+        Assert.Equal(dev, MitigationData.Describe([("t", ["e"], prompts)]).Single().DevPrompts);
+    }
+
+    [Fact]
+    public void DevSplit_OfOnePrompt_IsThatPromptForBoth_AndOfNoneIsEmpty()
+    {
+        var (train, dev) = MitigationData.DevSplit(["only"]);
+        Assert.Equal(["only"], train);
+        Assert.Equal(["only"], dev);
+
+        var (none, noDev) = MitigationData.DevSplit([]);
+        Assert.Empty(none);
+        Assert.Empty(noDev);
+    }
+}
