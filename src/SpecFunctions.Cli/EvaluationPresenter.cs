@@ -169,6 +169,7 @@ internal static class ReportTable
         }
 
         console.MarkupLine($"U {m.UnfairnessBefore:G4} → [bold]{m.UnfairnessAfter:G4}[/] ({change:+0.0%;-0.0%}), mean speed-up {m.MeanSpeedupBefore:F3} → {m.MeanSpeedupAfter:F3}");
-        console.MarkupLine($"Data: {m.Tasks.Sum(t => t.TrainingPrompts)} training prompts ({m.Tasks.Sum(t => t.DevPrompts)} of them the dev split: D_T re-estimates, weights, τ), {m.Tasks.Sum(t => t.EvaluationPrompts)} evaluation prompts, overlap {m.Tasks.Sum(t => t.PromptOverlap)} (before and after measured on the evaluation prompts only)");
+        var dev = m.Tasks.Sum(t => t.DevPrompts);
+        console.MarkupLine($"Data: {m.Tasks.Sum(t => t.TrainingPrompts)} training prompts{(dev > 0 ? $" ({dev} of them the dev split: D_T re-estimates, weights, τ)" : "")}, {m.Tasks.Sum(t => t.EvaluationPrompts)} evaluation prompts, overlap {m.Tasks.Sum(t => t.PromptOverlap)} (before and after measured on the evaluation prompts only)");
     }
 }

@@ -115,7 +115,7 @@ public sealed class RunCommandEndToEndTests(ITestOutputHelper output) : IAsyncLi
                 Tasks = [new MitigationTaskReport
                 {
                     TaskId = "zh", AlphaBefore = 0.2, AlphaAfter = 0.5, CrossEntropyBefore = 4, CrossEntropyAfter = 3, SpeedupBefore = 0.8, SpeedupAfter = 1.2,
-                    TrainingPrompts = 40, EvaluationPrompts = 20, PromptOverlap = 0,
+                    TrainingPrompts = 40, EvaluationPrompts = 20, PromptOverlap = 0, DevPrompts = 8,
                 }],
             },
         });
@@ -124,7 +124,7 @@ public sealed class RunCommandEndToEndTests(ITestOutputHelper output) : IAsyncLi
         Assert.Contains($"U = {report.Suite.Fairness.Unfairness:G4}", rendered);
         Assert.Contains("promoted", rendered);
         Assert.Matches(@"zh\s*│\s*0\.200\s*│\s*0\.500\s*│\s*4\.000\s*│\s*3\.000\s*│\s*0\.80\s*│\s*1\.20\s*│\s*40\s*│\s*20\s*│\s*0\s*│", rendered);
-        Assert.Contains("Data: 40 training prompts, 20 evaluation prompts, overlap 0", rendered);
+        Assert.Contains("Data: 40 training prompts (8 of them the dev split: D_T re-estimates, weights, τ), 20 evaluation prompts, overlap 0", rendered);
 
         // The closed loop on the same run and store: s-CDF in process, the new drafter stored content-addressed in the
         // blob container, the suite re-evaluated with it (resolved as name@sha256), before/after written back.
