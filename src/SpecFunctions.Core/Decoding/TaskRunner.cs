@@ -31,8 +31,9 @@ public sealed class TaskRunner(ILanguageModel drafter, ILanguageModel verifier, 
 
     /// <summary>
     /// Plain decoding (γ = 0, speculation does not pay on this task): the timed arm is the verifier alone, and one untimed
-    /// speculative pass at the options' γ records the task's statistics (α(s), D_T …), marked <see cref="PromptTrace.Plain"/>
-    /// so that its step times stay out of c and v_γ. Default false.
+    /// speculative pass at the options' γ records the steps (accepted lengths, acceptance by position), marked
+    /// <see cref="PromptTrace.Plain"/> so that its step times stay out of c and v_γ; α(s), D_T … come from the reference
+    /// pass as for every task. Default false.
     /// </summary>
     public bool PlainDecoding { get; init; }
 
@@ -46,10 +47,9 @@ public sealed class TaskRunner(ILanguageModel drafter, ILanguageModel verifier, 
         ArgumentNullException.ThrowIfNull(sink);
         ArgumentOutOfRangeException.ThrowIfLessThan(Repeats, 1);
         // The timed arms do what a user's speculative decoding does, nothing more: the statistics come from the
-        // untimed reference pass. The plain-decoding mode's untimed speculative pass keeps its in-run figures.
+        // untimed reference pass (so the plain mode's untimed speculative pass needs none either).
         var timed = options with { ComputeStatistics = false };
         var speculative = new SpeculativeDecoder(drafter, verifier, timed);
-        var statisticsPass = PlainDecoding ? new SpeculativeDecoder(drafter, verifier, options) : null;
         var baseline = RunBaseline ? new AutoregressiveDecoder(verifier, timed) : null;
         var plain = PlainDecoding ? new AutoregressiveDecoder(verifier, timed) : null;
         var reference = new ReferencePass(drafter, verifier, options.Sampling);
@@ -62,7 +62,7 @@ public sealed class TaskRunner(ILanguageModel drafter, ILanguageModel verifier, 
             if (plain is not null)
             {
                 statisticsSteps = new BufferSink();
-                statisticsRun = statisticsPass!.Generate(prompt, statisticsSteps, i, cancellationToken);
+                statisticsRun = speculative.Generate(prompt, statisticsSteps, i, cancellationToken);
             }
 
             Kept? keptSpec = null, keptBaseline = null;

@@ -142,7 +142,8 @@ public sealed record PromptTrace : TraceRecord
 
     /// <summary>
     /// The prompt was decoded plainly (γ = 0): <see cref="SpeculativeMs"/> times the verifier alone, and the prompt's step
-    /// records come from an untimed speculative pass that only supplies the statistics.
+    /// records come from an untimed speculative pass that only supplies the step counts (the statistics come from the
+    /// <see cref="ReferenceTrace"/>).
     /// </summary>
     [JsonPropertyName("plain")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
