@@ -70,17 +70,20 @@ public sealed class FunctionsPublishTests : IDisposable
         Directory.CreateDirectory(destination);
         foreach (var copy in copies)
         {
+            // COPY SOURCE... DEST: a folder's contents go into DEST, a file into the folder DEST.
             var parts = copy.Arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var target = System.IO.Path.Combine(destination, parts[^1].TrimEnd('/'));
             foreach (var source in parts[..^1])
             {
                 var path = RepositoryRoot.Combine(source.TrimEnd('/'));
                 if (Directory.Exists(path))
                 {
-                    CopyTree(path, System.IO.Path.Combine(destination, parts[^1].TrimEnd('/')));
+                    CopyTree(path, target);
                 }
                 else
                 {
-                    File.Copy(path, System.IO.Path.Combine(destination, System.IO.Path.GetFileName(path)));
+                    Directory.CreateDirectory(target);
+                    File.Copy(path, System.IO.Path.Combine(target, System.IO.Path.GetFileName(path)));
                 }
             }
         }
