@@ -129,6 +129,13 @@ internal static class ReportTable
         }
     }
 
+    /// <summary>A task's after/before with its paired interval, red when it is not shown to stay above 1 − margin.</summary>
+    private static string Ratio(MitigationTaskReport t) => t.SpeedupRatio is not { } r
+        ? "—"
+        : t.NoWorseOff
+            ? Markup.Escape($"{r:F3} [{t.SpeedupRatioCi?.Lower:F3}, {t.SpeedupRatioCi?.Upper:F3}]")
+            : $"[red]{Markup.Escape($"{r:F3} [{t.SpeedupRatioCi?.Lower:F3}, {t.SpeedupRatioCi?.Upper:F3}]")}[/]";
+
     /// <summary>Before/after of a mitigation: U, mean speed-up, per-task α, D, S and the prompts it trained and was measured on.</summary>
     public static void WriteMitigation(IAnsiConsole console, MitigationReport m)
     {
@@ -139,9 +146,11 @@ internal static class ReportTable
         var table = new Table().Border(TableBorder.Rounded).Title(title);
         table.AddColumn("task");
         var speed = m.SpeedupKind == "analytical" ? "S" : m.SpeedupKind;
+        var level = m.Tasks.Select(t => t.SpeedupRatioCi?.Level).FirstOrDefault(l => l is not null) ?? 0.95;
+        var ratio = $"after/before ({level:P0})";
         string[] columns = gating
-            ? ["γ before", "γ after", "α_T", "D_T", $"{speed} before", $"{speed} after", "eval"]
-            : ["α before", "α after", "D before", "D after", "S before", "S after", "train", "eval", "overlap"];
+            ? ["γ before", "γ after", "α_T", "D_T", $"{speed} before", $"{speed} after", "eval", ratio]
+            : ["α before", "α after", "D before", "D after", $"{speed} before", $"{speed} after", "train", "eval", "overlap", ratio];
         foreach (var c in columns)
         {
             table.AddColumn(new TableColumn(c).RightAligned());
@@ -151,16 +160,22 @@ internal static class ReportTable
         {
             if (gating)
             {
-                table.AddRow(Markup.Escape(t.TaskId), $"{t.GammaBefore}", t.GammaAfter == 0 ? "0 (plain)" : $"{t.GammaAfter}", $"{t.AlphaBefore:F3}", $"{t.CrossEntropyBefore:F3}", $"{t.SpeedupBefore:F2}", $"{t.SpeedupAfter:F2}", $"{t.EvaluationPrompts}");
+                table.AddRow(Markup.Escape(t.TaskId), $"{t.GammaBefore}", t.GammaAfter == 0 ? "0 (plain)" : $"{t.GammaAfter}", $"{t.AlphaBefore:F3}", $"{t.CrossEntropyBefore:F3}", $"{t.SpeedupBefore:F2}", $"{t.SpeedupAfter:F2}", $"{t.EvaluationPrompts}", Ratio(t));
             }
             else
             {
                 table.AddRow(Markup.Escape(t.TaskId), $"{t.AlphaBefore:F3}", $"{t.AlphaAfter:F3}", $"{t.CrossEntropyBefore:F3}", $"{t.CrossEntropyAfter:F3}", $"{t.SpeedupBefore:F2}", $"{t.SpeedupAfter:F2}",
-                    $"{t.TrainingPrompts}", $"{t.EvaluationPrompts}", t.PromptOverlap == 0 ? "0" : $"[red]{t.PromptOverlap}[/]");
+                    $"{t.TrainingPrompts}", $"{t.EvaluationPrompts}", t.PromptOverlap == 0 ? "0" : $"[red]{t.PromptOverlap}[/]", Ratio(t));
             }
         }
 
         console.Write(table);
+        if (m.Rule is { } rule)
+        {
+            // The rule's verdict with the interval that decided it (method.md §6 step 5).
+            console.MarkupLine($"Promotion rule ({rule.Resamples} paired resamples over prompts, margin {rule.SpeedupMargin:0.###}): {Markup.Escape(rule.Reason)}");
+        }
+
         var change = m.UnfairnessBefore > 0 ? (m.UnfairnessAfter - m.UnfairnessBefore) / m.UnfairnessBefore : 0;
         if (gating)
         {

@@ -24,7 +24,7 @@ public sealed partial class SubmitEvaluationFuzzTests(ITestOutputHelper output) 
         {"runId":"fuzz-1","suite":{"name":"mgsm","tasks":[{"id":"en","prompts":["one","two"],"trainingPrompts":["t"]},{"id":"de","prompts":["drei"]}]},
          "verifier":"demo-verifier","drafter":"demo-drafter",
          "settings":{"gamma":4,"temperature":0.5,"topK":3,"topP":0.9,"maxNewTokens":32,"seed":7,"ignoreEos":true},
-         "mitigation":{"unfairnessThreshold":0.05,"speedupGapThreshold":0.25,"autoMitigate":false,"strategy":"s-cdf","meanSpeedupTolerance":0.02}}
+         "mitigation":{"unfairnessThreshold":0.05,"speedupGapThreshold":0.25,"autoMitigate":false,"strategy":"s-cdf","speedupMargin":0.05}}
         """;
 
     private static readonly string[] HostileStrings =

@@ -163,6 +163,7 @@ public sealed class MitigationTests(TinyModelsFixture models) : IClassFixture<Ti
         Assert.Equal(MitigationStatus.Kept, outcome.Status);
         Assert.Equal("ext-after-s-cdf", outcome.AfterRunId);
         Assert.Equal(outcome.Report!.UnfairnessBefore, outcome.Report.UnfairnessAfter, 9);
+        Assert.Equal((PromotionCondition.UnfairnessFell, false), (outcome.Report.Rule!.DecidedBy, outcome.Report.Rule.TargetShown));
         Assert.All(outcome.Report.Tasks, t => Assert.Equal((2, 1, 0), (t.TrainingPrompts, t.EvaluationPrompts, t.PromptOverlap)));
         var republished = (await ReportPublisher.ReadAsync(store, "ext"))!;
         Assert.NotNull(republished.Mitigation);
@@ -200,10 +201,15 @@ public sealed class MitigationTests(TinyModelsFixture models) : IClassFixture<Ti
             Assert.Equal((t.MeasuredSpeedup!.Value, gated.MeasuredSpeedup!.Value), (row.SpeedupBefore, row.SpeedupAfter));
         }
 
-        // The rule, recomputed from the two reports: the worst measured speed-up rose and the mean held within 2 %.
-        var worstRose = after.Tasks.Min(t => t.MeasuredSpeedup!.Value) > before.Tasks.Min(t => t.MeasuredSpeedup!.Value);
-        var meanHeld = after.Tasks.Average(t => t.MeasuredSpeedup!.Value) >= before.Tasks.Average(t => t.MeasuredSpeedup!.Value) * 0.98;
-        Assert.Equal(worstRose && meanHeld, outcome.Report!.Promoted);
+        // The rule, as the report states it: the worst task's measured speed-up shown to rise (its paired interval above
+        // 0) and every task's after/before shown to stay at or above 0.95; the verdict follows from the intervals.
+        var rule = outcome.Report!.Rule!;
+        Assert.Equal(PromotionCondition.WorstTaskRose, rule.Target);
+        Assert.Equal(after.Tasks.Min(t => t.MeasuredSpeedup!.Value) - before.Tasks.Min(t => t.MeasuredSpeedup!.Value), rule.TargetChange, 9);
+        Assert.Equal(rule.TargetChangeCi.Lower > 0, rule.TargetShown);
+        Assert.All(outcome.Report.Tasks, t => Assert.Equal(t.SpeedupRatioCi!.Lower >= 0.95, t.NoWorseOff));
+        Assert.Equal(rule.TargetShown && outcome.Report.Tasks.All(t => t.NoWorseOff), outcome.Report.Promoted);
+        Assert.Equal(rule.Reason, outcome.Reason);
         Assert.Equal("measured", outcome.Report.SpeedupKind);
         Assert.Equal(outcome.Report.Promoted ? MitigationStatus.Promoted : MitigationStatus.Kept, outcome.Status);
     }

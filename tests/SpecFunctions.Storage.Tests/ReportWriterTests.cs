@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Xml.Linq;
 using AngleSharp.Html.Parser;
+using SpecFunctions.Core.Mitigation;
 using SpecFunctions.Core.Reporting;
 using SpecFunctions.Core.Storage;
 
@@ -44,8 +45,15 @@ public sealed class ReportWriterTests
                 [
                     new MitigationTaskReport { TaskId = "en", AlphaBefore = 0.82, AlphaAfter = 0.81, CrossEntropyBefore = 1.9, CrossEntropyAfter = 1.92, SpeedupBefore = 1.77, SpeedupAfter = 1.75, TrainingPrompts = 40, EvaluationPrompts = 20 },
                     new MitigationTaskReport { TaskId = "de", AlphaBefore = 0.71, AlphaAfter = 0.74, CrossEntropyBefore = 2.0, CrossEntropyAfter = 1.96, SpeedupBefore = 1.52, SpeedupAfter = 1.58, TrainingPrompts = 30, EvaluationPrompts = 20 },
-                    new MitigationTaskReport { TaskId = "sw", AlphaBefore = 0.44, AlphaAfter = 0.55, CrossEntropyBefore = 2.4, CrossEntropyAfter = 2.2, SpeedupBefore = 0.98, SpeedupAfter = 1.19, TrainingPrompts = 25, EvaluationPrompts = 10 },
+                    new MitigationTaskReport { TaskId = "sw", AlphaBefore = 0.44, AlphaAfter = 0.55, CrossEntropyBefore = 2.4, CrossEntropyAfter = 2.2, SpeedupBefore = 0.98, SpeedupAfter = 1.19, TrainingPrompts = 25, EvaluationPrompts = 10,
+                        SpeedupRatio = 1.214, SpeedupRatioCi = new IntervalReport { Lower = 1.1, Upper = 1.3 }, NoWorseOff = true },
                 ],
+                Rule = new PromotionReport
+                {
+                    Target = PromotionCondition.UnfairnessFell, TargetChange = -0.0115, TargetChangeCi = new IntervalReport { Lower = -0.02, Upper = -0.004 },
+                    TargetShown = true, SpeedupMargin = 0.05, Resamples = 1000, DecidedBy = PromotionCondition.NoTaskWorseOff,
+                    Reason = "kept the current drafter: en's <b>measured</b> after/before is low",
+                },
             }
             : null,
         Decision = new DecisionReport
@@ -193,8 +201,14 @@ public sealed class ReportWriterTests
         Assert.Equal(["40", "30", "25"], Field("training-prompts"));
         Assert.Equal(["20", "20", "10"], Field("evaluation-prompts"));
         Assert.Equal(["0", "0", "0"], Field("prompt-overlap"));
+        // The paired after/before with its interval; a task not shown to stay above 1 − margin is marked (older rows: "–").
+        Assert.Equal(["–", "–", "1.214 [1.100, 1.300]"], Field("speedup-ratio"));
+        Assert.Equal(["false", "false", "true"], rows.Select(r => r.QuerySelector("td[data-field='speedup-ratio']")!.GetAttribute("data-no-worse-off")));
+        var rule = document.QuerySelector("#mitigation-table + p.rule")!;
+        Assert.Equal("no-task-worse-off", rule.GetAttribute("data-decided-by"));
+        Assert.Contains("margin 0.05): kept the current drafter: en's <b>measured</b> after/before is low.", rule.TextContent, StringComparison.Ordinal);
         var columns = document.QuerySelectorAll("#mitigation-table thead th").Length;
-        Assert.Equal(10, columns);
+        Assert.Equal(11, columns);
         Assert.All(rows, r => Assert.Equal(columns, r.Children.Length));
 
         var json = System.Text.Json.JsonDocument.Parse(report.ToJson()).RootElement.GetProperty("mitigation").GetProperty("tasks");

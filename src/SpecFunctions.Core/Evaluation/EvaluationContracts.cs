@@ -102,9 +102,12 @@ public sealed record MitigationPolicy
     [JsonPropertyName("strategy")]
     public string Strategy { get; init; } = Mitigation.MitigationStrategies.SCdf;
 
-    /// <summary>Largest relative drop of mean speed-up that still allows promoting the new drafter. Default 0.02.</summary>
-    [JsonPropertyName("meanSpeedupTolerance")]
-    public double MeanSpeedupTolerance { get; init; } = 0.02;
+    /// <summary>
+    /// How much slower any one task may get: a result is promoted only when, for every task, the paired 95 % interval of
+    /// measured speed-up after / before has its lower end at or above 1 − margin (method.md §6 step 5). Default 0.05.
+    /// </summary>
+    [JsonPropertyName("speedupMargin")]
+    public double SpeedupMargin { get; init; } = 0.05;
 }
 
 /// <summary>A validated evaluation submission: the input of the <c>EvaluateSuite</c> orchestration.</summary>

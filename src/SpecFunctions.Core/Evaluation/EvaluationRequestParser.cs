@@ -64,7 +64,7 @@ public sealed class EvaluationRequestParser
     private static readonly string[] TaskFields = ["id", "prompts", "trainingPrompts", "gamma"];
     private static readonly string[] FileTaskFields = ["id", "prompts", "promptsFile", "trainingPrompts", "gamma"];
     private static readonly string[] SettingsFields = ["gamma", "temperature", "topK", "topP", "maxNewTokens", "seed", "ignoreEos", "repeats"];
-    private static readonly string[] MitigationFields = ["unfairnessThreshold", "speedupGapThreshold", "autoMitigate", "strategy", "meanSpeedupTolerance"];
+    private static readonly string[] MitigationFields = ["unfairnessThreshold", "speedupGapThreshold", "autoMitigate", "strategy", "speedupMargin", "meanSpeedupTolerance"];
 
     /// <summary>Mitigation strategies a submission may name.</summary>
     public static IReadOnlyList<string> Strategies => MitigationStrategies.All;
@@ -588,12 +588,18 @@ public sealed class EvaluationRequestParser
         }
 
         var errorsBefore = w.ErrorCount;
+        if (obj.ContainsKey("meanSpeedupTolerance"))
+        {
+            // The rule no longer guards the mean: it guards every task with a paired interval (method.md §6 step 5).
+            w.Error($"{path}.meanSpeedupTolerance", "was replaced by speedupMargin: a result is promoted only when no task's measured after/before falls below 1 − speedupMargin at 95 % confidence");
+        }
+
         var policy = new MitigationPolicy
         {
             UnfairnessThreshold = w.OptionalDouble(obj, path, "unfairnessThreshold", defaults.UnfairnessThreshold, v => v >= 0, "must be ≥ 0"),
             SpeedupGapThreshold = w.OptionalDouble(obj, path, "speedupGapThreshold", defaults.SpeedupGapThreshold, v => v >= 0, "must be ≥ 0"),
             AutoMitigate = w.OptionalBool(obj, path, "autoMitigate", defaults.AutoMitigate),
-            MeanSpeedupTolerance = w.OptionalDouble(obj, path, "meanSpeedupTolerance", defaults.MeanSpeedupTolerance, v => v is >= 0 and <= 1, "must be in [0, 1]"),
+            SpeedupMargin = w.OptionalDouble(obj, path, "speedupMargin", defaults.SpeedupMargin, v => v is >= 0 and < 1, "must be in [0, 1)"),
             Strategy = obj.TryGetValue("strategy", out var strategy) ? Strategy(w, strategy, $"{path}.strategy") ?? defaults.Strategy : defaults.Strategy,
         };
         return w.ErrorCount == errorsBefore ? policy : null;

@@ -4,125 +4,294 @@ using SpecFunctions.Core.Storage;
 
 namespace SpecFunctions.Core.Mitigation;
 
+/// <summary>Settings of <see cref="PromotionRule"/>.</summary>
+public sealed record PromotionSettings
+{
+    /// <summary>
+    /// How much slower a task may get: every task's paired interval of measured after / before must have its lower end at
+    /// or above 1 − margin. Default 0.05 (method.md §6 step 5).
+    /// </summary>
+    public double SpeedupMargin { get; init; } = 0.05;
+
+    /// <summary>Paired bootstrap resamples over prompts. Default 1000.</summary>
+    public int Resamples { get; init; } = 1000;
+
+    /// <summary>Confidence level of every interval the rule reads. Default 0.95.</summary>
+    public double ConfidenceLevel { get; init; } = 0.95;
+
+    /// <summary>Bootstrap seed. Default 1.</summary>
+    public int Seed { get; init; } = 1;
+}
+
+/// <summary>One run as the promotion rule reads it: its report and each task's per-prompt statistics.</summary>
+public sealed record RunStatistics(EvaluationReport Report, IReadOnlyDictionary<string, IReadOnlyList<PromptStatistics>> Prompts);
+
+/// <summary>What <see cref="PromotionRule.Compare"/> decided.</summary>
+public sealed record PromotionResult(MitigationReport Report, bool Promoted, string Reason);
+
 /// <summary>
-/// Whether a mitigation's result replaces the current drafter (method.md §6): pure functions of the "before" and "after"
-/// reports. <c>CompareAndPromote</c> applies them and publishes what they return; the tests call them directly.
+/// Whether a mitigation's result replaces what is served (method.md §6 step 5: promote only what is shown to help): a
+/// pure function of the "before" and "after" runs' per-prompt statistics, judged by a paired bootstrap over the
+/// evaluation prompts (both runs measured the same prompts; every resample draws the same prompts for both).
+/// <list type="number">
+/// <item>(a) The target improved, with the interval of the change excluding 0: U fell (a new drafter), or, for gating,
+/// whose drafter is unchanged so that U cannot move, the worst task's measured speed-up rose.</item>
+/// <item>(b) No task is worse off: for every task, the lower end of the interval of measured after / before is at least
+/// 1 − margin.</item>
+/// </list>
+/// Only interval ends decide, never a point estimate: a reading too noisy to judge has a low lower end and refuses by
+/// itself. Runs without a baseline judge α-based predictions instead (analytical S_T at the "before" run's c; gating:
+/// the refined prediction), and the report says which kind decided.
 /// </summary>
 public static class PromotionRule
 {
-    /// <summary>
-    /// The promotion rule: U fell and the mean analytical speed-up dropped by at most the tolerance (relative). Both
-    /// runs' speed-ups use the "before" run's measured c, since the drafter's architecture (hence its cost) is unchanged:
-    /// comparing at one c keeps timing noise out of the decision. Measured speed-ups stay in both reports.
-    /// </summary>
-    public static (MitigationReport Report, bool Promoted, string Reason) Compare(
-        EvaluationReport before, EvaluationReport after, string strategy, double meanSpeedupTolerance, ModelIdentity drafterAfter, IReadOnlyList<MitigationTaskData> data)
+    /// <summary>Applies the rule to two runs of the same suite and returns the before/after report, the verdict and its reason.</summary>
+    public static PromotionResult Compare(
+        RunStatistics before, RunStatistics after, string strategy, ModelIdentity drafterAfter, IReadOnlyList<MitigationTaskData> data, PromotionSettings? settings = null)
     {
-        if (strategy == MitigationStrategies.Gating)
+        ArgumentNullException.ThrowIfNull(before);
+        ArgumentNullException.ThrowIfNull(after);
+        settings ??= new PromotionSettings();
+        var gating = strategy == MitigationStrategies.Gating;
+        var afterTasks = after.Report.Tasks.ToDictionary(t => t.TaskId, StringComparer.Ordinal);
+        var tasks = before.Report.Tasks
+            .Where(t => afterTasks.ContainsKey(t.TaskId) && before.Prompts.ContainsKey(t.TaskId) && after.Prompts.ContainsKey(t.TaskId))
+            .Select(t => PairedTask.Create(t, afterTasks[t.TaskId], before, after, gating))
+            .ToList();
+        if (tasks.Count == 0)
         {
-            return CompareGating(before, after, strategy, meanSpeedupTolerance, drafterAfter);
+            throw new InvalidDataException($"runs '{before.Report.RunId}' and '{after.Report.RunId}' share no task with prompt statistics to compare");
         }
 
-        var gamma = before.Suite.Gamma;
-        var c = before.Suite.CostRatio;
-        double AfterSpeedup(TaskReport t) => SpeculativeMath.AnalyticalSpeedup(t.Alpha, gamma, c);
-        var afterTasks = after.Tasks.ToDictionary(t => t.TaskId);
-        var rows = data.ToDictionary(d => d.TaskId);
-        var common = before.Tasks.Where(t => afterTasks.ContainsKey(t.TaskId)).ToList();
-        var summary = Summarize(before, after, strategy, drafterAfter, common, t => t.AnalyticalSpeedup, AfterSpeedup, "analytical");
-        var (uBefore, uAfter, sBefore, sAfter) = (summary.UnfairnessBefore, summary.UnfairnessAfter, summary.MeanSpeedupBefore, summary.MeanSpeedupAfter);
-        var uFell = uAfter < uBefore;
-        var speedHeld = sAfter >= sBefore * (1 - meanSpeedupTolerance);
-        var promoted = uFell && speedHeld;
-        var reason = promoted
-            ? $"U {uBefore:G4} → {uAfter:G4} and mean S_T {sBefore:F3} → {sAfter:F3} (tolerance {meanSpeedupTolerance:P0})"
-            : !uFell
-                ? $"kept the current drafter: U did not fall ({uBefore:G4} → {uAfter:G4})"
-                : $"kept the current drafter: mean S_T fell {sBefore:F3} → {sAfter:F3}, more than {meanSpeedupTolerance:P0}";
-        var report = summary with
+        var measured = tasks.All(t => t.Measured);
+        var kind = measured ? "measured" : gating ? "refined" : "analytical";
+        var m = tasks.Count;
+
+        // Per resample: [0] the target's change (ΔU, or the change of the worst task's speed-up), [1 + i] task i's after/before.
+        void Statistics(int[][] counts, double[] values)
         {
-            Tasks = [.. common.Select(t => Row(t, afterTasks[t.TaskId], t.AnalyticalSpeedup, AfterSpeedup(afterTasks[t.TaskId])) with
+            Span<double> dBefore = stackalloc double[m], dAfter = stackalloc double[m], sBefore = stackalloc double[m], sAfter = stackalloc double[m];
+            for (var i = 0; i < m; i++)
             {
-                TrainingPrompts = rows.TryGetValue(t.TaskId, out var d) ? d.TrainingPrompts : 0,
-                PromptOverlap = d?.Overlap ?? 0,
-                DevPrompts = d?.DevPrompts ?? 0,
-            })],
-            Promoted = promoted,
+                (dBefore[i], dAfter[i], sBefore[i], sAfter[i]) = tasks[i].Resample(counts[i], measured);
+                values[1 + i] = sAfter[i] / sBefore[i];
+            }
+
+            values[0] = gating ? Min(sAfter) - Min(sBefore) : Variance(dAfter) - Variance(dBefore);
+        }
+
+        var ones = Enumerable.Range(0, m).Select(i => Enumerable.Repeat(1, tasks[i].Units).ToArray()).ToArray();
+        var point = new double[1 + m];
+        Statistics(ones, point);
+        var intervals = Bootstrap.Stratified([.. tasks.Select(t => t.Units)], 1 + m, Statistics, settings.Resamples, settings.ConfidenceLevel, settings.Seed);
+
+        var targetShown = gating ? intervals[0].Lower > 0 : intervals[0].Upper < 0;
+        var floor = 1 - settings.SpeedupMargin;
+        var rows = data.ToDictionary(d => d.TaskId, StringComparer.Ordinal);
+        var taskRows = tasks.Select((t, i) =>
+        {
+            var (_, _, sBefore, sAfter) = t.Resample(ones[i], measured);
+            var row = new MitigationTaskReport
+            {
+                TaskId = t.Before.TaskId,
+                AlphaBefore = t.Before.Alpha,
+                AlphaAfter = t.After.Alpha,
+                CrossEntropyBefore = t.Before.CrossEntropy,
+                CrossEntropyAfter = t.After.CrossEntropy,
+                SpeedupBefore = sBefore,
+                SpeedupAfter = sAfter,
+                EvaluationPrompts = t.Units,
+                SpeedupRatio = point[1 + i],
+                SpeedupRatioCi = Interval(intervals[1 + i], settings.ConfidenceLevel),
+                NoWorseOff = intervals[1 + i].Lower >= floor,
+            };
+            return gating
+                ? row with { GammaBefore = t.Before.Gamma ?? before.Report.Suite.Gamma, GammaAfter = t.After.Gamma ?? after.Report.Suite.Gamma }
+                : row with
+                {
+                    TrainingPrompts = rows.TryGetValue(t.Before.TaskId, out var d) ? d.TrainingPrompts : 0,
+                    PromptOverlap = d?.Overlap ?? 0,
+                    DevPrompts = d?.DevPrompts ?? 0,
+                };
+        }).ToList();
+
+        var worseOff = taskRows.Where(r => !r.NoWorseOff).OrderBy(r => r.SpeedupRatioCi?.Lower ?? double.NegativeInfinity).ToList();
+        var promoted = targetShown && worseOff.Count == 0;
+        var target = gating ? PromotionCondition.WorstTaskRose : PromotionCondition.UnfairnessFell;
+        var decidedBy = !targetShown ? target : worseOff.Count > 0 ? PromotionCondition.NoTaskWorseOff : PromotionCondition.Both;
+        var level = $"{settings.ConfidenceLevel:P0}";
+        var change = gating
+            ? $"the worst task's {kind} speed-up {Min(taskRows.Select(r => r.SpeedupBefore)):F3} → {Min(taskRows.Select(r => r.SpeedupAfter)):F3} (change {point[0]:+0.000;-0.000} [{intervals[0].Lower:+0.000;-0.000}, {intervals[0].Upper:+0.000;-0.000}])"
+            : $"U {before.Report.Suite.Fairness.Unfairness:G4} → {after.Report.Suite.Fairness.Unfairness:G4} (ΔU {point[0]:+0.####;-0.####} [{intervals[0].Lower:+0.####;-0.####}, {intervals[0].Upper:+0.####;-0.####}])";
+        var kept = gating ? $"kept γ = {before.Report.Suite.Gamma} on every task" : "kept the current drafter";
+        var lowest = taskRows.MinBy(r => r.SpeedupRatioCi?.Lower ?? double.NegativeInfinity)!;
+        var reason = decidedBy switch
+        {
+            PromotionCondition.Both => $"{(gating ? "per-task draft lengths adopted" : "promoted")}: {change} at {level}, and no task worse off " +
+                $"(lowest {kind} after/before: {lowest.TaskId} {Ratio(lowest)} ≥ {floor:0.###})",
+            PromotionCondition.NoTaskWorseOff => $"{kept}: {string.Join("; ", worseOff.Select(r => $"{r.TaskId}'s {kind} speed-up after/before {Ratio(r)}"))} " +
+                $"{(worseOff.Count == 1 ? "is" : "are")} not shown to stay above 1 − {settings.SpeedupMargin:0.###} at {level}, although {change}",
+            _ => $"{kept}: {change}, whose {level} interval does not exclude 0",
         };
-        return (report, promoted, reason);
-    }
 
-    /// <summary>One task's row: α_T, D_T and the given speed-ups before and after, on the evaluated run's prompts.</summary>
-    private static MitigationTaskReport Row(TaskReport before, TaskReport after, double speedupBefore, double speedupAfter) => new()
-    {
-        TaskId = before.TaskId,
-        AlphaBefore = before.Alpha,
-        AlphaAfter = after.Alpha,
-        CrossEntropyBefore = before.CrossEntropy,
-        CrossEntropyAfter = after.CrossEntropy,
-        SpeedupBefore = speedupBefore,
-        SpeedupAfter = speedupAfter,
-        EvaluationPrompts = before.Prompts,
-    };
-
-    /// <summary>The figures both rules report: U, mean and worst/best speed-up (of the given kind) before and after, the drafters.</summary>
-    private static MitigationReport Summarize(
-        EvaluationReport before, EvaluationReport after, string strategy, ModelIdentity drafterAfter, IReadOnlyList<TaskReport> common,
-        Func<TaskReport, double> speedupBefore, Func<TaskReport, double> speedupAfter, string kind)
-    {
-        var afterTasks = after.Tasks.ToDictionary(t => t.TaskId);
-        double After(TaskReport t) => speedupAfter(afterTasks[t.TaskId]);
-        return new MitigationReport
+        var speedupsBefore = taskRows.Select(r => r.SpeedupBefore).ToList();
+        var speedupsAfter = taskRows.Select(r => r.SpeedupAfter).ToList();
+        var report = new MitigationReport
         {
             Strategy = strategy,
             SpeedupKind = kind,
-            UnfairnessBefore = before.Suite.Fairness.Unfairness,
-            UnfairnessAfter = after.Suite.Fairness.Unfairness,
-            MeanSpeedupBefore = common.Average(speedupBefore),
-            MeanSpeedupAfter = common.Average(After),
-            MinMaxSpeedupRatioBefore = common.Min(speedupBefore) / common.Max(speedupBefore),
-            MinMaxSpeedupRatioAfter = common.Min(After) / common.Max(After),
-            Promoted = false,
-            DrafterBefore = before.Drafter,
+            UnfairnessBefore = before.Report.Suite.Fairness.Unfairness,
+            UnfairnessAfter = after.Report.Suite.Fairness.Unfairness,
+            MeanSpeedupBefore = speedupsBefore.Average(),
+            MeanSpeedupAfter = speedupsAfter.Average(),
+            MinMaxSpeedupRatioBefore = speedupsBefore.Min() / speedupsBefore.Max(),
+            MinMaxSpeedupRatioAfter = speedupsAfter.Min() / speedupsAfter.Max(),
+            Promoted = promoted,
+            DrafterBefore = before.Report.Drafter,
             DrafterAfter = drafterAfter,
+            Tasks = taskRows,
+            Rule = new PromotionReport
+            {
+                Target = target,
+                TargetChange = point[0],
+                TargetChangeCi = Interval(intervals[0], settings.ConfidenceLevel),
+                TargetShown = targetShown,
+                SpeedupMargin = settings.SpeedupMargin,
+                Resamples = settings.Resamples,
+                DecidedBy = decidedBy,
+                Reason = reason,
+            },
         };
+        return new PromotionResult(report, promoted, reason);
+
+        static string Ratio(MitigationTaskReport r) =>
+            $"{r.SpeedupRatio:F3} [{r.SpeedupRatioCi?.Lower:F3}, {r.SpeedupRatioCi?.Upper:F3}]";
     }
 
-    /// <summary>
-    /// Gating's rule: the drafter is unchanged, so U is not the target (it moves only because D_T averages over the
-    /// prefixes each γ drafts); the per-task draft lengths are adopted when the worst task's measured speed-up rose and
-    /// the mean measured speed-up held within the tolerance. Measured, because only wall time says whether a draft length
-    /// paid; a run without baselines falls back to the refined prediction.
-    /// </summary>
-    private static (MitigationReport Report, bool Promoted, string Reason) CompareGating(
-        EvaluationReport before, EvaluationReport after, string strategy, double meanSpeedupTolerance, ModelIdentity drafterAfter)
+    private static IntervalReport Interval(ConfidenceInterval ci, double level) => new() { Lower = ci.Lower, Upper = ci.Upper, Level = level };
+
+    private static double Min(ReadOnlySpan<double> values)
     {
-        var afterTasks = after.Tasks.ToDictionary(t => t.TaskId);
-        var common = before.Tasks.Where(t => afterTasks.ContainsKey(t.TaskId)).ToList();
-        var measured = common.All(t => t.MeasuredSpeedup is not null && afterTasks[t.TaskId].MeasuredSpeedup is not null);
-        double Speedup(TaskReport t) => measured ? t.MeasuredSpeedup!.Value : t.RefinedSpeedup;
-        var kind = measured ? "measured" : "refined";
-        var summary = Summarize(before, after, strategy, drafterAfter, common, Speedup, Speedup, kind);
-        var (sBefore, sAfter) = (summary.MeanSpeedupBefore, summary.MeanSpeedupAfter);
-        var worstBefore = common.Min(Speedup);
-        var worstAfter = common.Min(t => Speedup(afterTasks[t.TaskId]));
-        var worstRose = worstAfter > worstBefore;
-        var speedHeld = sAfter >= sBefore * (1 - meanSpeedupTolerance);
-        var promoted = worstRose && speedHeld;
-        var reason = promoted
-            ? $"per-task draft lengths adopted: worst {kind} speed-up {worstBefore:F3} → {worstAfter:F3}, mean {sBefore:F3} → {sAfter:F3} (tolerance {meanSpeedupTolerance:P0})"
-            : !worstRose
-                ? $"kept γ = {before.Suite.Gamma} on every task: the worst {kind} speed-up did not rise ({worstBefore:F3} → {worstAfter:F3})"
-                : $"kept γ = {before.Suite.Gamma} on every task: the mean {kind} speed-up fell {sBefore:F3} → {sAfter:F3}, more than {meanSpeedupTolerance:P0}";
-        var report = summary with
+        var min = double.PositiveInfinity;
+        foreach (var v in values)
         {
-            Promoted = promoted,
-            Tasks = [.. common.Select(t => Row(t, afterTasks[t.TaskId], Speedup(t), Speedup(afterTasks[t.TaskId])) with
+            min = Math.Min(min, v);
+        }
+
+        return min;
+    }
+
+    private static double Min(IEnumerable<double> values) => values.Min();
+
+    /// <summary>U's form (method.md §5): the variance of per-task values with weight 1/m.</summary>
+    private static double Variance(ReadOnlySpan<double> values)
+    {
+        double mean = 0;
+        foreach (var v in values)
+        {
+            mean += v;
+        }
+
+        mean /= values.Length;
+        double sum = 0;
+        foreach (var v in values)
+        {
+            sum += (v - mean) * (v - mean);
+        }
+
+        return sum / values.Length;
+    }
+
+    /// <summary>One task's prompts in both runs, matched by prompt index, with each run's α → speed-up prediction.</summary>
+    private sealed record PairedTask(
+        TaskReport Before, TaskReport After, PromptStatistics[] PromptsBefore, PromptStatistics[] PromptsAfter,
+        Func<double, double> PredictedBefore, Func<double, double> PredictedAfter)
+    {
+        public int Units => PromptsBefore.Length;
+
+        /// <summary>Both runs timed a baseline of every prompt, so the measured speed-up exists on both sides.</summary>
+        public bool Measured => HasBaseline(PromptsBefore) && HasBaseline(PromptsAfter);
+
+        public static PairedTask Create(TaskReport before, TaskReport after, RunStatistics beforeRun, RunStatistics afterRun, bool gating)
+        {
+            var afterByPrompt = afterRun.Prompts[before.TaskId].ToDictionary(p => p.Prompt);
+            var shared = beforeRun.Prompts[before.TaskId].Where(p => afterByPrompt.ContainsKey(p.Prompt)).OrderBy(p => p.Prompt).ToArray();
+            if (shared.Length == 0)
             {
-                GammaBefore = t.Gamma ?? before.Suite.Gamma,
-                GammaAfter = afterTasks[t.TaskId].Gamma ?? after.Suite.Gamma,
-            })],
-        };
-        return (report, promoted, reason);
+                throw new InvalidDataException($"task '{before.TaskId}' has no evaluation prompt measured in both runs");
+            }
+
+            // One c for both sides when the drafter changed (its architecture, hence its cost, did not): timing noise
+            // stays out of the α-based fallback. Gating changes the draft length, so each side uses its own γ and v_γ.
+            var suite = beforeRun.Report.Suite;
+            Func<double, double> Predicted(TaskReport task, SuiteReport runSuite) => gating
+                ? RefinedAt(task.Gamma ?? runSuite.Gamma, suite.CostRatio, suite)
+                : alpha => SpeculativeMath.AnalyticalSpeedup(alpha, suite.Gamma, suite.CostRatio);
+            return new PairedTask(
+                before, after, shared, [.. shared.Select(p => afterByPrompt[p.Prompt])],
+                Predicted(before, suite), Predicted(after, afterRun.Report.Suite));
+        }
+
+        /// <summary>D_T and the speed-up of both sides under one draw of prompt counts.</summary>
+        public (double DBefore, double DAfter, double SBefore, double SAfter) Resample(int[] counts, bool measured) =>
+            (CrossEntropy(PromptsBefore, counts), CrossEntropy(PromptsAfter, counts),
+             measured ? MeasuredSpeedup(PromptsBefore, counts) : PredictedBefore(Alpha(PromptsBefore, counts)),
+             measured ? MeasuredSpeedup(PromptsAfter, counts) : PredictedAfter(Alpha(PromptsAfter, counts)));
+
+        private static bool HasBaseline(PromptStatistics[] prompts) =>
+            prompts.All(p => p.BaselineMs is not null && p.BaselineTokens > 0 && p.GeneratedTokens > 0);
+
+        private static double CrossEntropy(PromptStatistics[] prompts, int[] counts)
+        {
+            double sum = 0, positions = 0;
+            for (var i = 0; i < prompts.Length; i++)
+            {
+                sum += counts[i] * prompts[i].CrossEntropySum;
+                positions += counts[i] * prompts[i].Positions;
+            }
+
+            return sum / positions;
+        }
+
+        private static double Alpha(PromptStatistics[] prompts, int[] counts)
+        {
+            double sum = 0, positions = 0;
+            for (var i = 0; i < prompts.Length; i++)
+            {
+                sum += counts[i] * prompts[i].AlphaSum;
+                positions += counts[i] * prompts[i].Positions;
+            }
+
+            return sum / positions;
+        }
+
+        /// <summary>Pooled per-token times, as the report's measured speed-up (<see cref="SuiteAnalyzer"/>).</summary>
+        private static double MeasuredSpeedup(PromptStatistics[] prompts, int[] counts)
+        {
+            double baselineMs = 0, baselineTokens = 0, speculativeMs = 0, speculativeTokens = 0;
+            for (var i = 0; i < prompts.Length; i++)
+            {
+                baselineMs += counts[i] * prompts[i].BaselineMs!.Value;
+                baselineTokens += counts[i] * prompts[i].BaselineTokens!.Value;
+                speculativeMs += counts[i] * prompts[i].SpeculativeMs;
+                speculativeTokens += counts[i] * prompts[i].GeneratedTokens;
+            }
+
+            return baselineMs / baselineTokens / (speculativeMs / speculativeTokens);
+        }
+
+        /// <summary>The refined prediction at draft length γ (0: plain decoding, 1), v_γ from the run's cost profile.</summary>
+        private static Func<double, double> RefinedAt(int gamma, double costRatio, SuiteReport suite)
+        {
+            if (gamma == 0)
+            {
+                return _ => 1;
+            }
+
+            var v = gamma == suite.Gamma || suite.VerificationCostProfile is not { } profile || gamma > profile.Count
+                ? suite.VerificationCostRatio
+                : profile[gamma - 1];
+            return alpha => SpeculativeMath.RefinedSpeedup(alpha, gamma, costRatio, v);
+        }
     }
 }

@@ -336,8 +336,8 @@ public sealed record MitigationReport
     public ModelIdentity? DrafterAfter { get; init; }
 
     /// <summary>
-    /// Which speed-up the before/after columns hold: <c>analytical</c> (S_T at the before run's c; the drafter changed)
-    /// or <c>measured</c> (the gating strategy: the draft length changed, so only wall time says whether it paid).
+    /// Which speed-up the before/after columns hold and the rule judged: <c>measured</c> (wall time, both runs timed a
+    /// baseline), else <c>analytical</c> (S_T at the before run's c; the drafter changed) or <c>refined</c> (gating).
     /// </summary>
     [JsonPropertyName("speedupKind")]
     public string SpeedupKind { get; init; } = "analytical";
@@ -351,6 +351,11 @@ public sealed record MitigationReport
 
     [JsonPropertyName("tasks")]
     public IReadOnlyList<MitigationTaskReport> Tasks { get; init; } = [];
+
+    /// <summary>How the promotion rule judged it (paired intervals, the deciding condition); null in older reports.</summary>
+    [JsonPropertyName("rule")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public PromotionReport? Rule { get; init; }
 }
 
 /// <summary>One task before and after a mitigation: α_T, D_T (nats), S_T, and the data the mitigation used.</summary>
@@ -376,6 +381,20 @@ public sealed record MitigationTaskReport
 
     [JsonPropertyName("speedupAfter")]
     public required double SpeedupAfter { get; init; }
+
+    /// <summary>Speed-up after / before on the same prompts (the kind of the columns); null in older reports.</summary>
+    [JsonPropertyName("speedupRatio")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? SpeedupRatio { get; init; }
+
+    /// <summary>Paired bootstrap interval of <see cref="SpeedupRatio"/> over the evaluation prompts.</summary>
+    [JsonPropertyName("speedupRatioCi")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IntervalReport? SpeedupRatioCi { get; init; }
+
+    /// <summary>The interval's lower end is at or above 1 − margin: this task is shown not to be worse off.</summary>
+    [JsonPropertyName("noWorseOff")]
+    public bool NoWorseOff { get; init; }
 
     /// <summary>Prompts the corrective data came from.</summary>
     [JsonPropertyName("trainingPrompts")]

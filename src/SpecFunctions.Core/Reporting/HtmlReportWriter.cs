@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using System.Xml;
 using System.Xml.Linq;
 
@@ -287,8 +288,10 @@ public static class HtmlReportWriter
             return GatingTable(mitigation);
         }
 
-        string[] headers = ["task", "α before", "α after", "D before", "D after", "S before", "S after", "training prompts", "evaluation prompts", "overlap"];
-        return new XElement(H + "table", new XAttribute("id", "mitigation-table"),
+        var kind = mitigation.SpeedupKind == "analytical" ? "S" : mitigation.SpeedupKind;
+        string[] headers = ["task", "α before", "α after", "D before", "D after", $"{kind} before", $"{kind} after", "training prompts", "evaluation prompts", "overlap", RatioHeader(mitigation)];
+        return new XElement(H + "div", new XAttribute("class", "mitigation"),
+            new XElement(H + "table", new XAttribute("id", "mitigation-table"),
             new XElement(H + "thead", new XElement(H + "tr", headers.Select((h, i) => new XElement(H + "th", i == 0 ? new XAttribute("class", "task") : null, h)))),
             new XElement(H + "tbody", mitigation.Tasks.Select(t => new XElement(H + "tr",
                 new XAttribute("data-task", t.TaskId),
@@ -298,16 +301,39 @@ public static class HtmlReportWriter
                 Td(F(t.SpeedupBefore, 3)), Td(F(t.SpeedupAfter, 3)),
                 Td(t.TrainingPrompts.ToString(CultureInfo.InvariantCulture), "training-prompts", t.TrainingPrompts),
                 Td(t.EvaluationPrompts.ToString(CultureInfo.InvariantCulture), "evaluation-prompts", t.EvaluationPrompts),
-                Td(t.PromptOverlap.ToString(CultureInfo.InvariantCulture), "prompt-overlap", t.PromptOverlap)))),
+                Td(t.PromptOverlap.ToString(CultureInfo.InvariantCulture), "prompt-overlap", t.PromptOverlap),
+                RatioCell(t))))),
+            RuleNote(mitigation),
             new XElement(H + "p", new XAttribute("class", "note"),
                 "Corrective data comes from each task's training prompts only; before and after are both measured on the evaluation prompts, and the overlap of the two sets must be 0."));
     }
 
+    private static string RatioHeader(MitigationReport mitigation) =>
+        $"after/before ({(mitigation.Tasks.Select(t => t.SpeedupRatioCi?.Level).FirstOrDefault(l => l is not null) ?? 0.95).ToString("P0", CultureInfo.InvariantCulture)} paired interval)";
+
+    /// <summary>A task's after/before with its paired interval; marked when it is not shown to stay above 1 − margin.</summary>
+    private static XElement RatioCell(MitigationTaskReport t) =>
+        new(H + "td",
+            new XAttribute("data-field", "speedup-ratio"),
+            t.SpeedupRatio is { } r ? new XAttribute("data-value", R(r)) : null,
+            new XAttribute("data-no-worse-off", t.NoWorseOff ? "true" : "false"),
+            t.SpeedupRatio is { } ratio ? $"{F(ratio, 3)} {Interval(t.SpeedupRatioCi, 3)}{(t.NoWorseOff ? "" : " ✗")}" : "–");
+
+    /// <summary>The promotion rule's verdict and the condition that decided it (method.md §6 step 5); nothing for older reports.</summary>
+    private static XElement? RuleNote(MitigationReport mitigation) => mitigation.Rule is not { } rule
+        ? null
+        : new XElement(H + "p",
+            new XAttribute("class", "rule"),
+            new XAttribute("data-decided-by", JsonSerializer.Serialize(rule.DecidedBy).Trim('"')),
+            $"Promotion rule ({rule.Resamples} paired bootstrap resamples over the evaluation prompts; margin {rule.SpeedupMargin.ToString("0.###", CultureInfo.InvariantCulture)}): {rule.Reason}. " +
+            "A result is promoted only when (a) its target improved with the interval of the change excluding 0 and (b) no task's after/before has its interval's lower end below 1 − margin; ✗ marks a task not shown to stay above it.");
+
     /// <summary>The gating strategy's before/after: each task's draft length and its speed-up at each (same drafter, same D_T).</summary>
     private static XElement GatingTable(MitigationReport mitigation)
     {
-        string[] headers = ["task", "γ before", "γ after", "α_T", "D_T", $"{mitigation.SpeedupKind} speed-up before", $"{mitigation.SpeedupKind} speed-up after"];
-        return new XElement(H + "table", new XAttribute("id", "mitigation-table"),
+        string[] headers = ["task", "γ before", "γ after", "α_T", "D_T", $"{mitigation.SpeedupKind} speed-up before", $"{mitigation.SpeedupKind} speed-up after", RatioHeader(mitigation)];
+        return new XElement(H + "div", new XAttribute("class", "mitigation"),
+            new XElement(H + "table", new XAttribute("id", "mitigation-table"),
             new XElement(H + "thead", new XElement(H + "tr", headers.Select((h, i) => new XElement(H + "th", i == 0 ? new XAttribute("class", "task") : null, h)))),
             new XElement(H + "tbody", mitigation.Tasks.Select(t => new XElement(H + "tr",
                 new XAttribute("data-task", t.TaskId),
@@ -315,10 +341,12 @@ public static class HtmlReportWriter
                 Td(t.GammaBefore?.ToString(CultureInfo.InvariantCulture) ?? "—", "gamma-before", t.GammaBefore),
                 Td(t.GammaAfter == 0 ? "0 (plain)" : t.GammaAfter?.ToString(CultureInfo.InvariantCulture) ?? "—", "gamma-after", t.GammaAfter),
                 Td(F(t.AlphaBefore, 3)), Td(F(t.CrossEntropyBefore, 3)),
-                Td(F(t.SpeedupBefore, 3), "speedup-before", t.SpeedupBefore), Td(F(t.SpeedupAfter, 3), "speedup-after", t.SpeedupAfter)))),
+                Td(F(t.SpeedupBefore, 3), "speedup-before", t.SpeedupBefore), Td(F(t.SpeedupAfter, 3), "speedup-after", t.SpeedupAfter),
+                RatioCell(t))))),
+            RuleNote(mitigation),
             new XElement(H + "p", new XAttribute("class", "note"),
                 "Gating re-evaluates each task at the draft length with the highest predicted speed-up (0: plain decoding, no drafter). " +
-                "The drafter and verifier are unchanged; D_T and U move only because they average over the prefixes each draft length drafts. " +
+                "The drafter and verifier are unchanged, and so are D_T and U, taken on the same reference prefixes whatever the draft length. " +
                 "What gating changes is that no task should run slower than plain decoding."));
     }
 

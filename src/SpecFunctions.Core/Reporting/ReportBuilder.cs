@@ -30,24 +30,16 @@ public static class ReportBuilder
         var statistics = new List<(string TaskId, IReadOnlyList<PromptStatistics> Prompts)>(complete.Count);
         foreach (var entry in complete)
         {
-            // A task decoded at its own γ has step records of that γ (plain decoding: of its γ = 1 statistics pass).
-            var builder = new TaskStatisticsBuilder(entry.Gamma is { } own ? Math.Max(1, own) : gamma);
             try
             {
-                await foreach (var record in store.ReadTraceAsync(runId, entry.TaskId, cancellationToken).ConfigureAwait(false))
-                {
-                    builder.Add(record);
-                }
+                statistics.Add((entry.TaskId, await ReadTaskAsync(store, runId, entry, gamma, cancellationToken).ConfigureAwait(false)));
             }
             catch (TraceMissingException ex)
             {
                 // Committed, then lost: the task is reported failed, never silently left out of U. The manifest in the
                 // store is left as it is; ComputeFairness records the failure.
                 manifest = manifest.WithTask(entry with { Status = TaskState.Failed, Trace = null, Error = ex.Message });
-                continue;
             }
-
-            statistics.Add((entry.TaskId, builder.Build()));
         }
 
         if (statistics.Count == 0)
@@ -71,6 +63,40 @@ public static class ReportBuilder
         }
 
         return FromMetrics(runId, suite, manifest, options?.ConfidenceLevel ?? 0.95);
+    }
+
+    /// <summary>
+    /// Each committed task's per-prompt statistics (what the report was computed from), for judgements that resample
+    /// prompts across two runs (the promotion rule's paired bootstrap).
+    /// </summary>
+    /// <exception cref="RunNotFoundException">The run does not exist.</exception>
+    /// <exception cref="TraceMissingException">A committed trace has gone missing from the store.</exception>
+    public static async Task<IReadOnlyDictionary<string, IReadOnlyList<PromptStatistics>>> ReadPromptStatisticsAsync(
+        ITraceStore store, string runId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var manifest = await store.GetManifestAsync(runId, cancellationToken).ConfigureAwait(false)
+            ?? throw new RunNotFoundException(runId, store.Location);
+        var statistics = new Dictionary<string, IReadOnlyList<PromptStatistics>>(StringComparer.Ordinal);
+        foreach (var entry in manifest.Tasks.Values.Where(t => t.HasCommittedTrace))
+        {
+            statistics[entry.TaskId] = await ReadTaskAsync(store, runId, entry, manifest.Settings.Gamma, cancellationToken).ConfigureAwait(false);
+        }
+
+        return statistics;
+    }
+
+    private static async Task<IReadOnlyList<PromptStatistics>> ReadTaskAsync(
+        ITraceStore store, string runId, TaskEntry entry, int gamma, CancellationToken cancellationToken)
+    {
+        // A task decoded at its own γ has step records of that γ (plain decoding: of its γ = 1 statistics pass).
+        var builder = new TaskStatisticsBuilder(entry.Gamma is { } own ? Math.Max(1, own) : gamma);
+        await foreach (var record in store.ReadTraceAsync(runId, entry.TaskId, cancellationToken).ConfigureAwait(false))
+        {
+            builder.Add(record);
+        }
+
+        return builder.Build();
     }
 
     /// <summary>Maps suite metrics (and, when given, the manifest's task states and models) to the report schema.</summary>

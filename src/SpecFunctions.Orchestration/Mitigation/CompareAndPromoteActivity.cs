@@ -1,13 +1,17 @@
 using System.Text.Json;
 using Microsoft.DurableTask;
+using Microsoft.Extensions.Options;
 using SpecFunctions.Core.Mitigation;
 using SpecFunctions.Core.Reporting;
 using SpecFunctions.Core.Storage;
 
 namespace SpecFunctions.Orchestration;
 
-/// <summary>Builds the before/after report, applies the promotion rule and records the suite's current drafter.</summary>
-public sealed class CompareAndPromoteActivity(ITraceStore store) : TaskActivity<CompareInput, MitigationOutcome>
+/// <summary>
+/// Builds the before/after report, applies the promotion rule (a paired bootstrap over both runs' per-prompt statistics)
+/// and records the suite's current drafter.
+/// </summary>
+public sealed class CompareAndPromoteActivity(ITraceStore store, IOptions<EvaluationOptions> options) : TaskActivity<CompareInput, MitigationOutcome>
 {
     public override async Task<MitigationOutcome> RunAsync(TaskActivityContext context, CompareInput input)
     {
@@ -18,7 +22,12 @@ public sealed class CompareAndPromoteActivity(ITraceStore store) : TaskActivity<
             ?? throw new InvalidOperationException($"re-evaluation '{input.AfterRunId}' has no report");
 
         var (report, promoted, reason) = PromotionRule.Compare(
-            before, after, request.Strategy, request.MeanSpeedupTolerance, input.Drafter.Identity, PlanMitigationActivity.Data(request));
+            new RunStatistics(before, await ReportBuilder.ReadPromptStatisticsAsync(store, request.RunId).ConfigureAwait(false)),
+            new RunStatistics(after, await ReportBuilder.ReadPromptStatisticsAsync(store, input.AfterRunId).ConfigureAwait(false)),
+            request.Strategy,
+            input.Drafter.Identity,
+            PlanMitigationActivity.Data(request),
+            new PromotionSettings { SpeedupMargin = request.SpeedupMargin, Resamples = options.Value.BootstrapResamples });
         await ReportPublisher.PublishAsync(store, before with { Mitigation = report }).ConfigureAwait(false);
         await ReportPublisher.PublishAsync(store, after with { Mitigation = report }).ConfigureAwait(false);
         if (promoted)

@@ -7,7 +7,7 @@ namespace SpecFunctions.Orchestration;
 /// <summary>
 /// The closed loop of method.md §6: weights from measured D_T → a new drafter (trained in process for supported
 /// families, else by an external trainer awaited as a Durable external event with a timeout) → re-evaluate the same
-/// suite with it → before/after report → promote only if U fell and mean speed-up held.
+/// suite with it → before/after report → promote only what the paired-bootstrap rule shows to help (<see cref="SpecFunctions.Core.Mitigation.PromotionRule"/>).
 /// </summary>
 public sealed class MitigateDrafterOrchestrator : TaskOrchestrator<MitigationRequest, MitigationOutcome>
 {

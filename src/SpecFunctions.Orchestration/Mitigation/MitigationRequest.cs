@@ -22,8 +22,8 @@ public sealed record MitigationRequest
     /// </summary>
     public IReadOnlyDictionary<string, IReadOnlyList<string>> TrainingPrompts { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
 
-    /// <summary>Largest relative drop of mean speed-up that still allows promotion. Default 0.02.</summary>
-    public double MeanSpeedupTolerance { get; init; } = 0.02;
+    /// <summary>Condition (b) of the promotion rule: no task's measured after / before below 1 − margin. Default 0.05.</summary>
+    public double SpeedupMargin { get; init; } = 0.05;
 
     /// <summary>How long to wait for an external trainer's new drafter, seconds. Default 24 h.</summary>
     public double ExternalTimeoutSeconds { get; init; } = 24 * 3600;

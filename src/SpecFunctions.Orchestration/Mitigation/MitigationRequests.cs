@@ -13,7 +13,7 @@ public static class MitigationRequests
         RunId = evaluation.RunId,
         Evaluation = evaluation,
         Strategy = strategy ?? evaluation.Mitigation.Strategy,
-        MeanSpeedupTolerance = evaluation.Mitigation.MeanSpeedupTolerance,
+        SpeedupMargin = evaluation.Mitigation.SpeedupMargin,
         Seed = (int)(evaluation.Settings.Seed & 0x7FFFFFFF),
         TrainingPrompts = evaluation.Suite.Tasks
             .Where(t => t.TrainingPrompts is { Count: > 0 })

@@ -59,19 +59,21 @@ public class EvaluationRequestParserTests
         var json = """
             {"suite":{"name":"s","tasks":[{"id":"en","prompts":["p"],"trainingPrompts":["a","b"]}]},
              "verifier":"demo-verifier","drafter":"demo-drafter",
-             "mitigation":{"strategy":"balanced","meanSpeedupTolerance":0.05}}
+             "mitigation":{"strategy":"balanced","speedupMargin":0.1}}
             """;
 
         var result = Parser().Parse(Bytes(json));
 
         Assert.True(result.IsValid, string.Join("\n", result.Errors));
         Assert.Equal(["a", "b"], result.Value!.Suite.Tasks[0].TrainingPrompts);
-        Assert.Equal(("balanced", 0.05), (result.Value.Mitigation.Strategy, result.Value.Mitigation.MeanSpeedupTolerance));
+        Assert.Equal(("balanced", 0.1), (result.Value.Mitigation.Strategy, result.Value.Mitigation.SpeedupMargin));
     }
 
     [Theory]
     [InlineData("\"mitigation\":{\"strategy\":\"magic\"}", "mitigation.strategy")]
-    [InlineData("\"mitigation\":{\"meanSpeedupTolerance\":2}", "mitigation.meanSpeedupTolerance")]
+    [InlineData("\"mitigation\":{\"speedupMargin\":1}", "mitigation.speedupMargin")]
+    [InlineData("\"mitigation\":{\"speedupMargin\":-0.1}", "mitigation.speedupMargin")]
+    [InlineData("\"mitigation\":{\"meanSpeedupTolerance\":0.02}", "mitigation.meanSpeedupTolerance")]   // replaced by speedupMargin
     [InlineData("\"mitigation\":{\"strategy\":3}", "mitigation.strategy")]
     public void Parse_BadMitigation_NamesTheField(string fragment, string field)
     {
