@@ -149,7 +149,7 @@ internal static class ReportTable
         var level = m.Tasks.Select(t => t.SpeedupRatioCi?.Level).FirstOrDefault(l => l is not null) ?? 0.95;
         var ratio = $"after/before ({level:P0})";
         string[] columns = gating
-            ? ["γ before", "γ after", "α_T", "D_T", $"{speed} before", $"{speed} after", "eval", ratio]
+            ? ["γ before", "γ after", "dev α", "α_T", "D_T", $"{speed} before", $"{speed} after", "eval", ratio]
             : ["α before", "α after", "D before", "D after", $"{speed} before", $"{speed} after", "train", "eval", "overlap", ratio];
         foreach (var c in columns)
         {
@@ -160,7 +160,7 @@ internal static class ReportTable
         {
             if (gating)
             {
-                table.AddRow(Markup.Escape(t.TaskId), $"{t.GammaBefore}", t.GammaAfter == 0 ? "0 (plain)" : $"{t.GammaAfter}", $"{t.AlphaBefore:F3}", $"{t.CrossEntropyBefore:F3}", $"{t.SpeedupBefore:F2}", $"{t.SpeedupAfter:F2}", $"{t.EvaluationPrompts}", Ratio(t));
+                table.AddRow(Markup.Escape(t.TaskId), $"{t.GammaBefore}", t.GammaAfter == 0 ? "0 (plain)" : $"{t.GammaAfter}", t.DevAlpha is { } devAlpha ? $"{devAlpha:F3}" : "—", $"{t.AlphaBefore:F3}", $"{t.CrossEntropyBefore:F3}", $"{t.SpeedupBefore:F2}", $"{t.SpeedupAfter:F2}", $"{t.EvaluationPrompts}", Ratio(t));
             }
             else
             {

@@ -193,11 +193,16 @@ public sealed class MitigationTests(TinyModelsFixture models) : IClassFixture<Ti
         var after = (await ReportPublisher.ReadAsync(store, "gate-after-gating"))!;
         foreach (var t in before.Tasks)
         {
-            Assert.Equal(t.OptimalGamma, manifest.Tasks[t.TaskId].Gamma);
-            var gated = after.Tasks.Single(a => a.TaskId == t.TaskId);
-            Assert.Equal(t.OptimalGamma == 3 ? null : t.OptimalGamma, gated.Gamma);
+            // γ* was chosen on the task's dev prompt (the last of its two training prompts), never on its evaluation
+            // prompt: the report states the dev α, and γ* is the best refined prediction from it at the run's costs.
             var row = outcome.Report!.Tasks.Single(r => r.TaskId == t.TaskId);
-            Assert.Equal((3, t.OptimalGamma), (row.GammaBefore!.Value, row.GammaAfter));
+            Assert.InRange(row.DevAlpha!.Value, 0, 1);
+            var chosen = DraftLength.Best(row.DevAlpha.Value, before.Suite.CostRatio, before.Suite.VerificationCostProfile!);
+            Assert.Equal(chosen, manifest.Tasks[t.TaskId].Gamma);
+            var gated = after.Tasks.Single(a => a.TaskId == t.TaskId);
+            Assert.Equal(chosen == 3 ? null : chosen, gated.Gamma);
+            Assert.Equal((3, chosen), (row.GammaBefore!.Value, row.GammaAfter));
+            Assert.Equal(1, row.DevPrompts);
             Assert.Equal((t.MeasuredSpeedup!.Value, gated.MeasuredSpeedup!.Value), (row.SpeedupBefore, row.SpeedupAfter));
         }
 

@@ -196,17 +196,10 @@ public static class SuiteAnalyzer
         }
 
         // The draft length that pays (method.md §5): f_γ(α_T)/(γc + v_γ) for γ = 1 … G from the cost profile, and 1 for
-        // γ = 0 (plain decoding). α_T was measured at the run's γ and is used for every γ.
-        double[]? byGamma = null;
-        if (verificationProfile is { Count: > 0 } && double.IsFinite(alpha))
-        {
-            byGamma = new double[verificationProfile.Count + 1];
-            byGamma[0] = 1;
-            for (var g = 1; g <= verificationProfile.Count; g++)
-            {
-                byGamma[g] = SpeculativeMath.RefinedSpeedup(alpha, g, costRatio, verificationProfile[g - 1]);
-            }
-        }
+        // γ = 0 (plain decoding). α_T is taken on reference prefixes, which do not depend on γ.
+        var byGamma = verificationProfile is { Count: > 0 } && double.IsFinite(alpha)
+            ? Mitigation.DraftLength.Predict(alpha, costRatio, verificationProfile)
+            : null;
 
         var optimalGamma = byGamma is null ? (int?)null : Array.IndexOf(byGamma, byGamma.Max());
         var halfWidth = RelativeHalfWidth(measured, measuredCi);

@@ -6,7 +6,8 @@ namespace SpecFunctions.Core.Mitigation;
 /// <param name="EvaluationPrompts">Prompts the before/after comparison is measured on.</param>
 /// <param name="Overlap">Training prompts that are also evaluation prompts (ordinal, after trimming); must be 0.</param>
 /// <param name="DevPrompts">Training prompts held out as the dev split (<see cref="MitigationData.DevSplit"/>).</param>
-public sealed record MitigationTaskData(string TaskId, int TrainingPrompts, int EvaluationPrompts, int Overlap, int DevPrompts = 0);
+/// <param name="DevAlpha">Gating: α on the dev prompts' reference prefixes, which γ* was chosen from; null otherwise.</param>
+public sealed record MitigationTaskData(string TaskId, int TrainingPrompts, int EvaluationPrompts, int Overlap, int DevPrompts = 0, double? DevAlpha = null);
 
 /// <summary>
 /// The rule that keeps a mitigation honest (method.md §6): corrective data never comes from a task's evaluation

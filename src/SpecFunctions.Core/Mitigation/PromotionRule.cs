@@ -105,14 +105,15 @@ public static class PromotionRule
                 SpeedupRatioCi = Interval(intervals[1 + i], settings.ConfidenceLevel),
                 NoWorseOff = intervals[1 + i].Lower >= floor,
             };
+            row = row with
+            {
+                TrainingPrompts = rows.TryGetValue(t.Before.TaskId, out var d) ? d.TrainingPrompts : 0,
+                PromptOverlap = d?.Overlap ?? 0,
+                DevPrompts = d?.DevPrompts ?? 0,
+            };
             return gating
-                ? row with { GammaBefore = t.Before.Gamma ?? before.Report.Suite.Gamma, GammaAfter = t.After.Gamma ?? after.Report.Suite.Gamma }
-                : row with
-                {
-                    TrainingPrompts = rows.TryGetValue(t.Before.TaskId, out var d) ? d.TrainingPrompts : 0,
-                    PromptOverlap = d?.Overlap ?? 0,
-                    DevPrompts = d?.DevPrompts ?? 0,
-                };
+                ? row with { GammaBefore = t.Before.Gamma ?? before.Report.Suite.Gamma, GammaAfter = t.After.Gamma ?? after.Report.Suite.Gamma, DevAlpha = d?.DevAlpha }
+                : row;
         }).ToList();
 
         var worseOff = taskRows.Where(r => !r.NoWorseOff).OrderBy(r => r.SpeedupRatioCi?.Lower ?? double.NegativeInfinity).ToList();

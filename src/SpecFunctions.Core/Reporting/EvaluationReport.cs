@@ -421,6 +421,11 @@ public sealed record MitigationTaskReport
     [JsonPropertyName("gammaAfter")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public int? GammaAfter { get; init; }
+
+    /// <summary>Gating: α on the reference prefixes of the task's dev prompts, which γ after was chosen from.</summary>
+    [JsonPropertyName("devAlpha")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? DevAlpha { get; init; }
 }
 
 /// <summary>The mitigation decision and what it was based on (filled by the decision issue).</summary>

@@ -331,7 +331,7 @@ public static class HtmlReportWriter
     /// <summary>The gating strategy's before/after: each task's draft length and its speed-up at each (same drafter, same D_T).</summary>
     private static XElement GatingTable(MitigationReport mitigation)
     {
-        string[] headers = ["task", "γ before", "γ after", "α_T", "D_T", $"{mitigation.SpeedupKind} speed-up before", $"{mitigation.SpeedupKind} speed-up after", RatioHeader(mitigation)];
+        string[] headers = ["task", "γ before", "γ after", "dev α (γ chosen on it)", "α_T", "D_T", $"{mitigation.SpeedupKind} speed-up before", $"{mitigation.SpeedupKind} speed-up after", RatioHeader(mitigation)];
         return new XElement(H + "div", new XAttribute("class", "mitigation"),
             new XElement(H + "table", new XAttribute("id", "mitigation-table"),
             new XElement(H + "thead", new XElement(H + "tr", headers.Select((h, i) => new XElement(H + "th", i == 0 ? new XAttribute("class", "task") : null, h)))),
@@ -340,12 +340,14 @@ public static class HtmlReportWriter
                 new XElement(H + "td", new XAttribute("class", "task"), t.TaskId),
                 Td(t.GammaBefore?.ToString(CultureInfo.InvariantCulture) ?? "—", "gamma-before", t.GammaBefore),
                 Td(t.GammaAfter == 0 ? "0 (plain)" : t.GammaAfter?.ToString(CultureInfo.InvariantCulture) ?? "—", "gamma-after", t.GammaAfter),
+                Td(F(t.DevAlpha, 3), "dev-alpha", t.DevAlpha),
                 Td(F(t.AlphaBefore, 3)), Td(F(t.CrossEntropyBefore, 3)),
                 Td(F(t.SpeedupBefore, 3), "speedup-before", t.SpeedupBefore), Td(F(t.SpeedupAfter, 3), "speedup-after", t.SpeedupAfter),
                 RatioCell(t))))),
             RuleNote(mitigation),
             new XElement(H + "p", new XAttribute("class", "note"),
-                "Gating re-evaluates each task at the draft length with the highest predicted speed-up (0: plain decoding, no drafter). " +
+                "Gating re-evaluates each task at the draft length with the highest predicted speed-up (0: plain decoding, no drafter), " +
+                "predicted from α on the dev split of the task's training prompts (never the evaluation prompts) and the run's measured costs. " +
                 "The drafter and verifier are unchanged, and so are D_T and U, taken on the same reference prefixes whatever the draft length. " +
                 "What gating changes is that no task should run slower than plain decoding."));
     }

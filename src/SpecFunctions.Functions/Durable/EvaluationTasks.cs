@@ -41,8 +41,8 @@ public sealed class MitigationActivities(
         planMitigation.RunAsync(new FunctionActivityContext(DurableNames.PlanMitigation, context), input);
 
     [Function(DurableNames.PlanGating)]
-    public Task<GatingPlan> PlanGating([ActivityTrigger] string runId, FunctionContext context) =>
-        planGating.RunAsync(new FunctionActivityContext(DurableNames.PlanGating, context), runId);
+    public Task<GatingPlan> PlanGating([ActivityTrigger] MitigationRequest request, FunctionContext context) =>
+        planGating.RunAsync(new FunctionActivityContext(DurableNames.PlanGating, context), request);
 
     [Function(DurableNames.FineTuneDrafter)]
     public Task<NewDrafter> FineTuneDrafter([ActivityTrigger] MitigationRequest input, FunctionContext context) =>

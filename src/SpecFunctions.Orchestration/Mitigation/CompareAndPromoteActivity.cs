@@ -26,7 +26,7 @@ public sealed class CompareAndPromoteActivity(ITraceStore store, IOptions<Evalua
             new RunStatistics(after, await ReportBuilder.ReadPromptStatisticsAsync(store, input.AfterRunId).ConfigureAwait(false)),
             request.Strategy,
             input.Drafter.Identity,
-            PlanMitigationActivity.Data(request),
+            [.. PlanMitigationActivity.Data(request).Select(d => d with { DevAlpha = input.DevAlpha?.GetValueOrDefault(d.TaskId) })],
             new PromotionSettings { SpeedupMargin = request.SpeedupMargin, Resamples = options.Value.BootstrapResamples });
         await ReportPublisher.PublishAsync(store, before with { Mitigation = report }).ConfigureAwait(false);
         await ReportPublisher.PublishAsync(store, after with { Mitigation = report }).ConfigureAwait(false);

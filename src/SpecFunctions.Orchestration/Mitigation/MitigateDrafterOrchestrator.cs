@@ -51,11 +51,11 @@ public sealed class MitigateDrafterOrchestrator : TaskOrchestrator<MitigationReq
         return await ReEvaluateAndCompareAsync(context, request, request.Evaluation with { Drafter = drafter.Reference }, drafter).ConfigureAwait(true);
     }
 
-    /// <summary>The gating strategy: each task at its γ* (from the report's cost profile), re-evaluated and compared on measured speed-ups.</summary>
+    /// <summary>The gating strategy: each task at its γ* (chosen on its dev prompts), re-evaluated and compared on measured speed-ups.</summary>
     private static async Task<MitigationOutcome> GateAsync(TaskOrchestrationContext context, MitigationRequest request)
     {
         context.SetCustomStatus(new EvaluationProgress { Phase = EvaluationPhase.Planning });
-        var plan = await context.CallActivityAsync<GatingPlan>(DurableNames.PlanGating, request.RunId, TaskEvaluation.Retry).ConfigureAwait(true);
+        var plan = await context.CallActivityAsync<GatingPlan>(DurableNames.PlanGating, request, TaskEvaluation.Retry).ConfigureAwait(true);
         if (plan.Refusal is { } refusal)
         {
             context.SetCustomStatus(new EvaluationProgress { Phase = EvaluationPhase.Refused });
@@ -64,7 +64,7 @@ public sealed class MitigateDrafterOrchestrator : TaskOrchestrator<MitigationReq
 
         var suite = request.Evaluation.Suite with { Tasks = [.. request.Evaluation.Suite.Tasks.Select(t => t with { Gamma = plan.Gammas[t.Id] })] };
         var drafter = new NewDrafter { Reference = request.Evaluation.Drafter, Identity = plan.Drafter, Notes = "gating: " + string.Join(", ", plan.Gammas.Select(g => $"{g.Key} γ={g.Value}")) };
-        return await ReEvaluateAndCompareAsync(context, request, request.Evaluation with { Suite = suite }, drafter).ConfigureAwait(true);
+        return await ReEvaluateAndCompareAsync(context, request, request.Evaluation with { Suite = suite }, drafter, plan.DevAlpha).ConfigureAwait(true);
     }
 
     /// <summary>
@@ -72,7 +72,8 @@ public sealed class MitigateDrafterOrchestrator : TaskOrchestrator<MitigationReq
     /// (with auto-mitigation off), then compare it with the evaluated run and apply the promotion rule.
     /// </summary>
     private static async Task<MitigationOutcome> ReEvaluateAndCompareAsync(
-        TaskOrchestrationContext context, MitigationRequest request, EvaluationRequest evaluation, NewDrafter drafter)
+        TaskOrchestrationContext context, MitigationRequest request, EvaluationRequest evaluation, NewDrafter drafter,
+        IReadOnlyDictionary<string, double>? devAlpha = null)
     {
         context.SetCustomStatus(new EvaluationProgress { Phase = EvaluationPhase.ReEvaluating });
         var afterRunId = AfterRunId(request);
@@ -82,7 +83,7 @@ public sealed class MitigateDrafterOrchestrator : TaskOrchestrator<MitigationReq
 
         context.SetCustomStatus(new EvaluationProgress { Phase = EvaluationPhase.Comparing });
         var outcome = await context.CallActivityAsync<MitigationOutcome>(
-            DurableNames.CompareAndPromote, new CompareInput { Request = request, AfterRunId = after.RunId, Drafter = drafter }, TaskEvaluation.Retry).ConfigureAwait(true);
+            DurableNames.CompareAndPromote, new CompareInput { Request = request, AfterRunId = after.RunId, Drafter = drafter, DevAlpha = devAlpha }, TaskEvaluation.Retry).ConfigureAwait(true);
         context.SetCustomStatus(new EvaluationProgress { Phase = EvaluationPhase.Done });
         return outcome;
     }
