@@ -126,6 +126,61 @@ public sealed class DraftLengthTests
         }
     }
 
+    [Fact]
+    public void Analyze_StepCostProfile_PredictsEveryGammaFromItsOwnTimedSteps()
+    {
+        // Baseline: 10 ms per token. Steps at γ = 1 … 4 timed at 13, 16, 19, 22 ms → s_γ = 1.3, 1.6, 1.9, 2.2; one prompt's
+        // preempted profile must not move the medians. The verifier cost profile is present too and must not be used.
+        double[] steps = [13, 16, 19, 22];
+        double[] preempted = [13, 160, 19, 220];
+        var prompts = Enumerable.Range(0, 5).Select(i => Prompt(i, 0.7, [1, 1.2, 3, 5, 9]) with { StepMsByGamma = i == 3 ? preempted : steps }).ToList();
+
+        var suite = SuiteAnalyzer.Analyze([("t", prompts)], 4);
+
+        double[] s = [1.3, 1.6, 1.9, 2.2];
+        for (var g = 0; g < 4; g++)
+        {
+            Assert.Equal(s[g], suite.StepCostProfile![g], 12);
+        }
+
+        static double F(double a, int g) => Enumerable.Range(0, g + 1).Sum(k => Math.Pow(a, k));
+        var task = suite.Tasks[0];
+        Assert.Equal(1.0, task.PredictedSpeedupByGamma![0]);
+        for (var g = 1; g <= 4; g++)
+        {
+            Assert.Equal(F(0.7, g) / s[g - 1], task.PredictedSpeedupByGamma[g], 12);
+        }
+
+        // By hand: 1.7/1.3 = 1.308, 2.19/1.6 = 1.369, 2.533/1.9 = 1.333, 2.773/2.2 = 1.261 → γ* = 2.
+        Assert.Equal(2, task.OptimalGamma);
+        Assert.Equal(Core.Mitigation.DraftLength.Best(0.7, s), task.OptimalGamma);
+    }
+
+    [Fact]
+    public void TaskRunner_StepProfile_TimesEveryGammaInTheLoop_OnTheFirstPromptsOnly()
+    {
+        // The verifier sleeps 3 ms per position: a step at γ verifies γ + 1 positions (fewer only where the budget cuts
+        // the draft short), so a step lasts at least 3 ms and about 3 ms more per extra draft position.
+        var (drafter, verifier) = SyntheticPair.Create(16, 0.7, seed: 2);
+        var records = new List<TraceRecord>();
+        var options = new DecodingOptions { Gamma = 3, MaxNewTokens = 24, Seed = 1, Sampling = new SamplingOptions { Temperature = 1 } };
+        new TaskRunner(drafter, new Slow(verifier, 3), options) { StepProfilePrompts = 2 }.Run([[1, 2, 3], [2, 3, 4], [3, 4, 5]], new Sink(records));
+
+        var traces = records.OfType<PromptTrace>().ToList();
+        Assert.Equal([true, true, false], traces.Select(t => t.StepMsByGamma is not null));
+        foreach (var profile in traces.Take(2).Select(t => t.StepMsByGamma!))
+        {
+            Assert.Equal(3, profile.Length);
+            Assert.True(profile[0] >= 3, $"a step at γ = 1 took {profile[0]} ms");
+            Assert.True(profile[0] < profile[1] && profile[1] < profile[2], $"step times by γ: {string.Join(", ", profile)} ms");
+        }
+
+        // Without the baseline there is no token time to relate the steps to: no profile.
+        records.Clear();
+        new TaskRunner(drafter, verifier, options) { RunBaseline = false }.Run([[1, 2, 3]], new Sink(records));
+        Assert.Null(records.OfType<PromptTrace>().Single().StepMsByGamma);
+    }
+
     private sealed class Slow(ILanguageModel inner, int msPerPosition) : ILanguageModel
     {
         public string Name => inner.Name;

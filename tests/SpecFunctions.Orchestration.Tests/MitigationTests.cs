@@ -194,10 +194,10 @@ public sealed class MitigationTests(TinyModelsFixture models) : IClassFixture<Ti
         foreach (var t in before.Tasks)
         {
             // γ* was chosen on the task's dev prompt (the last of its two training prompts), never on its evaluation
-            // prompt: the report states the dev α, and γ* is the best refined prediction from it at the run's costs.
+            // prompt: the report states the dev α, and γ* is the best prediction from it at the step costs timed in the run.
             var row = outcome.Report!.Tasks.Single(r => r.TaskId == t.TaskId);
             Assert.InRange(row.DevAlpha!.Value, 0, 1);
-            var chosen = DraftLength.Best(row.DevAlpha.Value, before.Suite.CostRatio, before.Suite.VerificationCostProfile!);
+            var chosen = DraftLength.Best(row.DevAlpha.Value, before.Suite.StepCostProfile!);
             Assert.Equal(chosen, manifest.Tasks[t.TaskId].Gamma);
             var gated = after.Tasks.Single(a => a.TaskId == t.TaskId);
             Assert.Equal(chosen == 3 ? null : chosen, gated.Gamma);

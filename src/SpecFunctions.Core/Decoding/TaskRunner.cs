@@ -40,6 +40,13 @@ public sealed class TaskRunner(ILanguageModel drafter, ILanguageModel verifier, 
     /// <summary>Largest draft length of the verifier cost profile (<see cref="PromptTrace.VerifierCallMs"/>); default the options' γ.</summary>
     public int? CostProfileGamma { get; init; }
 
+    /// <summary>
+    /// Prompts (the first ones) on which the step-cost profile (<see cref="PromptTrace.StepMsByGamma"/>) is measured in the
+    /// decode loop: one full speculative generation at every γ = 1 … <see cref="CostProfileGamma"/>, the γs in an order
+    /// that rotates from prompt to prompt. Needs the baseline; 0 turns it off. Default 2.
+    /// </summary>
+    public int StepProfilePrompts { get; init; } = 2;
+
     /// <summary>Runs all prompts in order; reports the number of prompts finished.</summary>
     public void Run(IReadOnlyList<int[]> prompts, ITraceSink sink, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -117,6 +124,7 @@ public sealed class TaskRunner(ILanguageModel drafter, ILanguageModel verifier, 
                 SpeculativeRepeatsMs = Repeats > 1 ? specTimes : null,
                 BaselineRepeatsMs = Repeats > 1 ? baselineTimes : null,
                 VerifierCallMs = baseline is null ? null : VerifierCallProfile(prompt, result.Tokens, CostProfileGamma ?? options.Gamma),
+                StepMsByGamma = baseline is null || plain is not null || i >= StepProfilePrompts ? null : StepProfile(prompt, i, timed, CostProfileGamma ?? options.Gamma, cancellationToken),
                 Plain = plain is not null,
             });
             progress?.Report(i + 1);
@@ -164,6 +172,25 @@ public sealed class TaskRunner(ILanguageModel drafter, ILanguageModel verifier, 
         }
 
         return times;
+    }
+
+    /// <summary>
+    /// Wall time per speculative step at γ = 1 … <paramref name="gamma"/> (element γ − 1), milliseconds: one untraced
+    /// generation of the run's budget at each γ, in the decode loop a user runs (drafter calls, catch-up, verification,
+    /// acceptance, rewinds, prefill amortised as in the timed arms). The γs rotate with the prompt index so that no γ
+    /// always runs first or last.
+    /// </summary>
+    private double[] StepProfile(int[] prompt, int index, DecodingOptions timed, int gamma, CancellationToken cancellationToken)
+    {
+        var perStep = new double[gamma];
+        for (var k = 0; k < gamma; k++)
+        {
+            var g = 1 + ((index + k) % gamma);
+            var result = new SpeculativeDecoder(drafter, verifier, timed with { Gamma = g }).Generate(prompt, null, index, cancellationToken);
+            perStep[g - 1] = result.Steps > 0 ? result.Elapsed.TotalMilliseconds / result.Steps : double.NaN;
+        }
+
+        return perStep;
     }
 
     /// <summary>Keeps the fastest repeat among those that generated the first repeat's tokens.</summary>

@@ -58,6 +58,12 @@ public sealed record SuiteMetrics
 
     /// <summary>v_γ for γ = 1 … <see cref="Gamma"/> (element γ − 1) from the verifier cost profile; null without one.</summary>
     public IReadOnlyList<double>? VerificationCostProfile { get; init; }
+
+    /// <summary>
+    /// s_γ for γ = 1 … G (element γ − 1): a speculative step's wall time at γ over a baseline token's, measured in the decode
+    /// loop (<see cref="SuiteAnalyzer.StepCostProfile"/>); γ* and the per-γ predictions come from it. Null without one.
+    /// </summary>
+    public IReadOnlyList<double>? StepCostProfile { get; init; }
 }
 
 /// <summary>Turns per-prompt statistics of each task into task metrics and suite fairness.</summary>
@@ -86,7 +92,8 @@ public static class SuiteAnalyzer
         var loopRatio = MeasuredVerificationRatio(atSuiteGamma);
         var verificationRatio = options.VerificationCostRatio ?? loopRatio ?? rawProfile?[^1] ?? 1.0;
         var profile = loopRatio is { } loop ? Anchor(rawProfile, loop) : rawProfile;
-        var metrics = tasks.Select(t => AnalyzeTask(t.TaskId, t.Prompts, gamma, costRatio, verificationRatio, options, profile)).ToList();
+        var stepCosts = StepCostProfile(all);
+        var metrics = tasks.Select(t => AnalyzeTask(t.TaskId, t.Prompts, gamma, costRatio, verificationRatio, options, profile, stepCosts)).ToList();
         var klUnfairness = FairnessMetrics.UnfairnessOf([.. metrics.Select(m => m.Kl)]);
         var fairness = FairnessMetrics.Compute([.. metrics.Select(m => (m.TaskId, m.CrossEntropy, m.AnalyticalSpeedup))]) with { KlUnfairness = klUnfairness };
         var measured = metrics.All(m => m.MeasuredSpeedup is not null)
@@ -102,12 +109,13 @@ public static class SuiteAnalyzer
             Fairness = fairness,
             MeasuredFairness = measured,
             VerificationCostProfile = profile,
+            StepCostProfile = stepCosts,
         };
     }
 
     public static TaskMetrics AnalyzeTask(
         string taskId, IReadOnlyList<PromptStatistics> prompts, int gamma, double costRatio, double verificationRatio, SuiteAnalysisOptions options,
-        IReadOnlyList<double>? verificationProfile = null)
+        IReadOnlyList<double>? verificationProfile = null, IReadOnlyList<double>? stepCosts = null)
     {
         if (prompts.Count == 0)
         {
@@ -195,10 +203,12 @@ public static class SuiteAnalyzer
             acceptanceRate[i] = reached > 0 ? (double)acceptedAt / reached : double.NaN;
         }
 
-        // The draft length that pays (method.md §5): f_γ(α_T)/(γc + v_γ) for γ = 1 … G from the cost profile, and 1 for
-        // γ = 0 (plain decoding). α_T is taken on reference prefixes, which do not depend on γ.
-        var byGamma = verificationProfile is { Count: > 0 } && double.IsFinite(alpha)
-            ? Mitigation.DraftLength.Predict(alpha, costRatio, verificationProfile)
+        // The draft length that pays (method.md §5): f_γ(α_T) over a step's cost at γ — measured in the decode loop where
+        // the run has a step-cost profile, else γc + v_γ — for γ = 1 … G, and 1 for γ = 0 (plain decoding). α_T is taken
+        // on reference prefixes, which do not depend on γ.
+        var byGamma = !double.IsFinite(alpha) ? null
+            : stepCosts is { Count: > 0 } ? Mitigation.DraftLength.PredictFromStepCosts(alpha, stepCosts)
+            : verificationProfile is { Count: > 0 } ? Mitigation.DraftLength.Predict(alpha, costRatio, verificationProfile)
             : null;
 
         var optimalGamma = byGamma is null ? (int?)null : Array.IndexOf(byGamma, byGamma.Max());
@@ -263,6 +273,28 @@ public static class SuiteAnalyzer
 
         var single = Median(profiles.Select(p => p[0]));
         return single > 0 ? [.. Enumerable.Range(1, gamma).Select(g => Median(profiles.Select(p => p[g])) / single)] : null;
+    }
+
+    /// <summary>
+    /// s_γ for γ = 1 … G (element γ − 1) from the prompts' step-cost profiles (<see cref="PromptStatistics.StepMsByGamma"/>):
+    /// per prompt, a speculative step's wall time at γ over the same prompt's baseline wall time per token; the median over
+    /// prompts (each γ was timed once per prompt, so one preempted generation must not move the profile). Null when no
+    /// prompt has a complete profile.
+    /// </summary>
+    public static double[]? StepCostProfile(IEnumerable<PromptStatistics> prompts)
+    {
+        var profiles = prompts
+            .Where(p => p.StepMsByGamma is { Length: > 0 } steps && steps.All(double.IsFinite) && p.BaselineMs > 0 && p.BaselineTokens > 0)
+            .Select(p => (Steps: p.StepMsByGamma!, TokenMs: p.BaselineMs!.Value / p.BaselineTokens!.Value))
+            .ToList();
+        if (profiles.Count == 0)
+        {
+            return null;
+        }
+
+        var gamma = profiles.Max(p => p.Steps.Length);
+        var complete = profiles.Where(p => p.Steps.Length == gamma).ToList();
+        return [.. Enumerable.Range(0, gamma).Select(g => Median(complete.Select(p => p.Steps[g] / p.TokenMs)))];
     }
 
     /// <summary>

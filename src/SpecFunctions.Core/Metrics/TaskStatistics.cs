@@ -50,6 +50,9 @@ public sealed record PromptStatistics
     /// <summary>The prompt's verifier cost profile (<see cref="PromptTrace.VerifierCallMs"/>), or null.</summary>
     public double[]? VerifierCallMs { get; set; }
 
+    /// <summary>The prompt's step-cost profile (<see cref="PromptTrace.StepMsByGamma"/>), or null.</summary>
+    public double[]? StepMsByGamma { get; set; }
+
     /// <summary>Per draft position i: steps that proposed a draft at i, and steps that accepted it.</summary>
     public int[] ProposedAt { get; set; } = [];
     public int[] AcceptedAt { get; set; } = [];
@@ -125,6 +128,7 @@ public sealed class TaskStatisticsBuilder(int gamma) : ITraceSink
                 stats.BaselineTokens = prompt.BaselineTokens;
                 stats.BaselineStepMs = prompt.BaselineStepMs;
                 stats.VerifierCallMs = prompt.VerifierCallMs;
+                stats.StepMsByGamma = prompt.StepMsByGamma;
                 stats.Plain = prompt.Plain;
                 break;
         }

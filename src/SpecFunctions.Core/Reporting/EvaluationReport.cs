@@ -92,6 +92,14 @@ public sealed record SuiteReport
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<double>? VerificationCostProfile { get; init; }
 
+    /// <summary>
+    /// s_γ for γ = 1 … G (element γ − 1): a speculative step's wall time at γ over a baseline token's, measured in the
+    /// decode loop on the first prompts; the per-γ predictions and γ* come from it. Null without one (older runs).
+    /// </summary>
+    [JsonPropertyName("stepCostProfile")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<double>? StepCostProfile { get; init; }
+
     /// <summary>Fairness over analytical speed-ups S_T (the paper's form).</summary>
     [JsonPropertyName("fairness")]
     public required FairnessReport Fairness { get; init; }

@@ -171,6 +171,7 @@ public static class ReportBuilder
                 CostRatio = suite.CostRatio,
                 VerificationCostRatio = suite.VerificationCostRatio,
                 VerificationCostProfile = suite.VerificationCostProfile,
+                StepCostProfile = suite.StepCostProfile,
                 Fairness = ToReport(suite.Fairness),
                 MeasuredFairness = suite.MeasuredFairness is null ? null : ToReport(suite.MeasuredFairness),
             },

@@ -141,6 +141,14 @@ public sealed record PromptTrace : TraceRecord
     public double[]? VerifierCallMs { get; init; }
 
     /// <summary>
+    /// Wall time per speculative step when this prompt is decoded at γ = 1 … G (element γ − 1), milliseconds, measured in
+    /// the decode loop on the run's first prompts: the step-cost profile γ* is predicted from (method.md §5). Null elsewhere.
+    /// </summary>
+    [JsonPropertyName("stepMsByGamma")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double[]? StepMsByGamma { get; init; }
+
+    /// <summary>
     /// The prompt was decoded plainly (γ = 0): <see cref="SpeculativeMs"/> times the verifier alone, and the prompt's step
     /// records come from an untimed speculative pass that only supplies the step counts (the statistics come from the
     /// <see cref="ReferenceTrace"/>).

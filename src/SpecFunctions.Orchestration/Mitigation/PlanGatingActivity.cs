@@ -58,7 +58,9 @@ public sealed class PlanGatingActivity(ITraceStore store, ModelCache models, ILo
             }
 
             devAlpha[task.Id] = alphaSum / positions;
-            gammas[task.Id] = DraftLength.Best(devAlpha[task.Id], before.Suite.CostRatio, profile);
+            gammas[task.Id] = before.Suite.StepCostProfile is { Count: > 0 } stepCosts
+                ? DraftLength.Best(devAlpha[task.Id], stepCosts)
+                : DraftLength.Best(devAlpha[task.Id], before.Suite.CostRatio, profile);
         }
 
         return new GatingPlan { Gammas = gammas, DevAlpha = devAlpha, Drafter = before.Drafter };
