@@ -152,7 +152,11 @@ public sealed class MitigationTests(TinyModelsFixture models) : IClassFixture<Ti
         Assert.Equal("tiny-drafter", plan.BaseDrafter.Name);
         var expected = TaskWeights.Compute([.. before.Tasks.Select(t => t.CrossEntropy)], WeightRule.ShiftByMinimum);
         Assert.Equal(expected, before.Tasks.Select(t => plan.Tasks[t.TaskId].Weight));
-        Assert.All(request.Suite.Tasks, t => Assert.Equal(t.TrainingPrompts, plan.TrainingPrompts[t.Id]));
+        // The split travels with the plan: train on the first prompt, choose on the dev one (the last 20 %, at least one),
+        // under the run's sampling settings.
+        Assert.All(request.Suite.Tasks, t => Assert.Equal(t.TrainingPrompts!.Take(1), plan.TrainingPrompts[t.Id]));
+        Assert.All(request.Suite.Tasks, t => Assert.Equal(t.TrainingPrompts!.Skip(1), plan.DevPrompts[t.Id]));
+        Assert.Equal(request.Settings, plan.Settings);
         Assert.NotNull(await store.OpenArtifactAsync("ext", RunArtifact.MitigationPlan));
 
         // The "external trainer" answers with the same drafter: U cannot fall, so nothing is promoted.

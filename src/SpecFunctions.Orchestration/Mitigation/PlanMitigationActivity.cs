@@ -40,7 +40,9 @@ public sealed class PlanMitigationActivity(ITraceStore store, ModelCache models,
             BaseDrafter = drafterId,
             Verifier = verifierId,
             PlanLocation = $"{store.Location}/{TraceStoreLayout.Artifact(request.RunId, RunArtifact.MitigationPlan)}",
-            TrainingPrompts = TrainingPrompts(request),
+            TrainingPrompts = TrainingPrompts(request).ToDictionary(t => t.Key, t => MitigationData.DevSplit(t.Value).Train),
+            DevPrompts = TrainingPrompts(request).ToDictionary(t => t.Key, t => MitigationData.DevSplit(t.Value).Dev),
+            Settings = request.Evaluation.Settings,
         };
         await store.WriteArtifactAsync(request.RunId, RunArtifact.MitigationPlan, async (stream, ct) =>
             await JsonSerializer.SerializeAsync(stream, plan, EvaluationDefaults.Json, ct).ConfigureAwait(false)).ConfigureAwait(false);
