@@ -76,6 +76,27 @@ public sealed class DeploymentFilesTests(CompiledInfrastructure infra)
         Assert.Matches(@"(?m)^  evaluator:\s*\n(\s{4}.*\n)*?\s{4}apiVersion:", services);
     }
 
+    [Theory]
+    [InlineData("api")]
+    [InlineData("evaluator")]
+    public void Infra_HasNoPerServiceModule_SoAzdTakesTheImageUpdatePath(string service)
+    {
+        // azd deploys infra/<service>.bicep (+ .parameters.json or a .bicepparam) instead of updating the image when one
+        // exists ("controlled revisions"); the design here is the image update at the template's API version.
+        Assert.False(File.Exists(Path.Combine(infra.InfraDirectory, service + ".bicep")));
+        Assert.False(File.Exists(Path.Combine(infra.InfraDirectory, service + ".bicepparam")));
+        Assert.True(File.Exists(Path.Combine(infra.InfraDirectory, "main.bicep")));
+    }
+
+    [Fact]
+    public void ParametersFile_GpuTypeAndThePreviousOne_ComeFromTheAzdEnvironment()
+    {
+        var parameters = JsonNode.Parse(File.ReadAllText(Path.Combine(infra.InfraDirectory, "main.parameters.json")))!["parameters"]!;
+
+        Assert.Equal("${SPECFN_GPU_PROFILE=Consumption-GPU-NC8as-T4}", (string?)parameters["gpuWorkloadProfileType"]!["value"]);
+        Assert.Equal("${SPECFN_GPU_PROFILE_PREVIOUS=}", (string?)parameters["previousGpuWorkloadProfileType"]!["value"]);
+    }
+
     [Fact]
     public void HostJson_UsesConnectionName_AndNoSamplingThatOpenTelemetryIgnores()
     {
