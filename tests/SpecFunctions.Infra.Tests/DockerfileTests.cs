@@ -104,7 +104,8 @@ public sealed class DockerfileTests
 
         Assert.Contains(env, e => e.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains("CI=true"));
         Assert.Contains("<RestoreLockedMode Condition=\"'$(CI)' == 'true'\">true</RestoreLockedMode>", File.ReadAllText(RepositoryRoot.Combine("Directory.Build.props")), StringComparison.Ordinal);
-        foreach (var file in Directory.EnumerateFiles(RepositoryRoot.Path, "Directory.*").Append(RepositoryRoot.Combine("global.json")))
+        // Every root file a local build reads: the Directory.* props and targets, the SDK pin, the analyzer settings.
+        foreach (var file in Directory.EnumerateFiles(RepositoryRoot.Path, "Directory.*").Append(RepositoryRoot.Combine("global.json")).Append(RepositoryRoot.Combine(".editorconfig")))
         {
             Assert.Contains(System.IO.Path.GetFileName(file), copied);
         }
