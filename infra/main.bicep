@@ -17,6 +17,14 @@ param location string = resourceGroup().location
 ])
 param gpuWorkloadProfileType string = 'Consumption-GPU-NC8as-T4'
 
+@description('During a switch of GPU type only: the type the evaluator ran on before. Its profile stays in the environment while the app moves to the new one (a profile in use cannot be removed or retyped); clear it and provision again to remove the old profile. Empty: none kept.')
+@allowed([
+  ''
+  'Consumption-GPU-NC8as-T4'
+  'Consumption-GPU-NC24-A100'
+])
+param previousGpuWorkloadProfileType string = ''
+
 @description('vCPU per evaluator replica, as a decimal string. T4 replicas offer up to 8, A100 replicas up to 24.')
 param functionCpu string = '8.0'
 
@@ -32,6 +40,16 @@ param minReplicas int = 0
 @minValue(1)
 @maxValue(100)
 param maxReplicas int = 2
+
+@description('Seconds an evaluator replica gets to finish its evaluation when scale-in removes it (SIGTERM to SIGKILL; Container Apps allows at most 600). An evaluation still running then is lost with the replica, and the control plane puts the task on the queue again after dispatchTimeoutSeconds.')
+@minValue(30)
+@maxValue(600)
+param evaluatorTerminationGracePeriodSeconds int = 600
+
+@description('Seconds the evaluator stays up after the evaluation queue was last non-empty before it scales to zero (KEDA cooldownPeriod): a GPU kept a little longer saves a cold start when the next task follows soon.')
+@minValue(60)
+@maxValue(3600)
+param evaluatorCooldownSeconds int = 600
 
 @description('vCPU per control-plane replica (Consumption profile), as a decimal string; fairness bootstraps and the demo family\'s s-CDF run here.')
 param controlCpu string = '1.0'
@@ -115,7 +133,25 @@ var names = {
   control: 'ca-ctl-${resourceToken}'
   evaluator: 'ca-gpu-${resourceToken}'
 }
-var gpuWorkloadProfileName = 'gpu'
+// A GPU profile is named after its type (Consumption-GPU-NC8as-T4 -> NC8as-T4), so a switch of type adds a profile
+// and moves the evaluator to it instead of retyping the profile the running app uses.
+var gpuWorkloadProfileName = replace(gpuWorkloadProfileType, 'Consumption-GPU-', '')
+var gpuWorkloadProfiles = concat(
+  [
+    {
+      name: gpuWorkloadProfileName
+      type: gpuWorkloadProfileType
+    }
+  ],
+  empty(previousGpuWorkloadProfileType) || previousGpuWorkloadProfileType == gpuWorkloadProfileType
+    ? []
+    : [
+        {
+          name: replace(previousGpuWorkloadProfileType, 'Consumption-GPU-', '')
+          type: previousGpuWorkloadProfileType
+        }
+      ]
+)
 // Placeholder until the first image push; Microsoft's Functions-on-Container-Apps quickstart image.
 var placeholderImage = 'mcr.microsoft.com/azure-functions/dotnet8-quickstart-demo:1.0'
 
@@ -166,6 +202,7 @@ module rbac 'modules/rbac.bicep' = {
     storageAccountName: names.storage
     registryName: names.registry
     appIdentityName: names.identity
+    applicationInsightsName: names.applicationInsights
     deployerPrincipalId: deployerPrincipalId
     deployerPrincipalType: deployerPrincipalType
   }
@@ -173,6 +210,7 @@ module rbac 'modules/rbac.bicep' = {
     storage
     registry
     identity
+    monitoring
   ]
 }
 
@@ -183,8 +221,7 @@ module environment 'modules/containerAppsEnvironment.bicep' = {
     tags: tags
     name: names.environment
     logAnalyticsWorkspaceName: names.logAnalytics
-    gpuWorkloadProfileName: gpuWorkloadProfileName
-    gpuWorkloadProfileType: gpuWorkloadProfileType
+    gpuWorkloadProfiles: gpuWorkloadProfiles
   }
   dependsOn: [
     monitoring
@@ -201,6 +238,7 @@ module controlPlane 'modules/functionContainerApp.bicep' = {
     tags: union(tags, { 'azd-service-name': 'api' })
     name: names.control
     externalIngress: true
+    hostId: 'ctl-${resourceToken}'
     // Dispatch through the evaluation queue; never run the evaluator function here.
     roleSettings: [
       {
@@ -216,7 +254,12 @@ module controlPlane 'modules/functionContainerApp.bicep' = {
         value: 'true'
       }
     ]
+    // No rules of its own and the platform's trigger-derived ones overridden: the baseline HTTP scaler only, pinned by
+    // min = max = 1 (one replica runs the orchestrations, the timer and the completion queue).
     scaleRules: []
+    cooldownPeriodSeconds: 300
+    pollingIntervalSeconds: 30
+    terminationGracePeriodSeconds: 60
     workloadProfileName: 'Consumption'
     cpu: controlCpu
     memory: controlMemory
@@ -254,6 +297,7 @@ module evaluator 'modules/functionContainerApp.bicep' = {
     tags: union(tags, { 'azd-service-name': 'evaluator' })
     name: names.evaluator
     externalIngress: false
+    hostId: 'gpu-${resourceToken}'
     // Load the one function: no HTTP API, timer or Durable work on the GPU replicas.
     roleSettings: [
       {
@@ -261,7 +305,8 @@ module evaluator 'modules/functionContainerApp.bicep' = {
         value: 'EvaluateQueuedTask'
       }
     ]
-    // One replica (one GPU) per waiting task, up to maxReplicas; KEDA reads the queue with the managed identity.
+    // One replica (one GPU) per waiting task, up to maxReplicas; KEDA reads the queue with the managed identity. KEDA's
+    // default scaling strategy for queue length is kept (replicas = ceil(messages / queueLength)).
     scaleRules: [
       {
         name: 'evaluation-queue'
@@ -273,6 +318,9 @@ module evaluator 'modules/functionContainerApp.bicep' = {
         }
       }
     ]
+    cooldownPeriodSeconds: evaluatorCooldownSeconds
+    pollingIntervalSeconds: 15
+    terminationGracePeriodSeconds: evaluatorTerminationGracePeriodSeconds
     workloadProfileName: gpuWorkloadProfileName
     cpu: functionCpu
     memory: functionMemory

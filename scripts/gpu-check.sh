@@ -23,7 +23,10 @@
 #                temporary folder, then as --published (and the demo pair they carry goes to .specfn/models/demo)
 # Needs: the .NET 10 SDK and the NuGet packages restored (or --no-build over a finished build, or --published); for the
 # GPU run an NVIDIA driver, CUDA 13 and cuDNN 9 (found on the loader path or in the nvidia-* Python wheels of the
-# machine's python3).
+# machine's python3): the natives are Microsoft.ML.OnnxRuntime.Gpu.Linux 1.31.0, built for CUDA 13 (libcudart.so.13;
+# no served version links CUDA 12). A driver that supports only CUDA 12.x needs NVIDIA's forward-compatibility package
+# (cuda-compat-13-0, data-centre GPUs only): when the driver is older and /usr/local/cuda/compat holds it, the script
+# puts it first on the loader path, as the deployed app loads it (docs/deploy.md); the results say which ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -75,12 +78,24 @@ PY
 )
     [[ -n "$wheels" ]] && export LD_LIBRARY_PATH="$wheels${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   fi
+  # The natives need CUDA 13; a driver for CUDA 12.x runs them only through the forward-compatibility libcuda.
+  driver_cuda=$(nvidia-smi 2>/dev/null | grep -oE 'CUDA Version: [0-9]+\.[0-9]+' | grep -oE '[0-9]+\.[0-9]+' || true)
+  compat_note="natives need CUDA 13; driver supports CUDA ${driver_cuda:-unknown}"
+  if [[ -n "$driver_cuda" && "${driver_cuda%%.*}" -lt 13 ]]; then
+    if [[ -e /usr/local/cuda/compat/libcuda.so.1 ]]; then
+      export LD_LIBRARY_PATH="/usr/local/cuda/compat${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+      compat_note="$compat_note: NVIDIA's forward-compatibility libcuda from /usr/local/cuda/compat is used"
+    else
+      compat_note="$compat_note and no forward-compatibility package (cuda-compat-13-0) is at /usr/local/cuda/compat: expect the CPU"
+    fi
+  fi
   # ~0.94 B parameters: 16 layers, width 2048, 16 heads of 128, MLP 8192, vocabulary 32000; float16 throughout.
   large=(--layers 16 --dim 2048 --heads 16 --hidden 8192 --vocab 32000 --positions 2048 --half --context 512 --tokens 64
          --rounds 5 --gamma 4 --drafter-layers 2 --drafter-dim 512 --prompts 4 --new-tokens 64 --label "float16, ~1B")
   small=(--layers 4 --dim 256 --heads 4 --hidden 1024 --vocab 1024 --context 512 --tokens 64 --rounds 5 --label "float32, small")
   demo_args=(--device cuda)
 else
+  compat_note="CPU smoke: no CUDA"
   flavour=false device=cpu
   tests="FullyQualifiedName~IoBindingTests|FullyQualifiedName~LargeModelBuilderTests"
   large=(--layers 2 --dim 64 --heads 4 --hidden 256 --vocab 300 --positions 256 --half --context 64 --tokens 16
@@ -94,6 +109,7 @@ record "# GPU check ($mode mode)" "" \
   "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   "- machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)" \
   "- GPU: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo none)" \
+  "- CUDA: $compat_note" \
   "- benchmarks: ${published:-dotnet run over the Release build of this checkout}" ""
 
 if ((build)); then

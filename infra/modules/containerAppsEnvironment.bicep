@@ -1,4 +1,4 @@
-metadata description = 'Azure Container Apps environment (workload profiles) with the default Consumption profile and one serverless GPU profile for the evaluation replicas.'
+metadata description = 'Azure Container Apps environment (workload profiles) with the default Consumption profile and the serverless GPU profile(s) for the evaluation replicas, each named after its type.'
 
 @description('Azure region for the environment. Serverless GPU profiles exist only in some regions (e.g. westus3, australiaeast, swedencentral).')
 param location string
@@ -12,15 +12,10 @@ param name string
 @description('Name of the Log Analytics workspace that receives container console and system logs.')
 param logAnalyticsWorkspaceName string
 
-@description('Name given to the GPU workload profile inside the environment; apps select it by this name.')
-param gpuWorkloadProfileName string
-
-@description('Serverless GPU workload profile type: Consumption-GPU-NC8as-T4 (NVIDIA T4, 16 GB) or Consumption-GPU-NC24-A100 (NVIDIA A100, 80 GB).')
-@allowed([
-  'Consumption-GPU-NC8as-T4'
-  'Consumption-GPU-NC24-A100'
-])
-param gpuWorkloadProfileType string
+@description('Serverless GPU workload profiles as {name, type} pairs: the one the evaluator runs on and, during a switch of GPU type, the previous one (kept until the app has moved). Types: Consumption-GPU-NC8as-T4 (NVIDIA T4, 16 GB) or Consumption-GPU-NC24-A100 (NVIDIA A100, 80 GB).')
+@minLength(1)
+@maxLength(2)
+param gpuWorkloadProfiles array
 
 resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2025-02-01' existing = {
   name: logAnalyticsWorkspaceName
@@ -39,16 +34,18 @@ resource environment 'Microsoft.App/managedEnvironments@2025-01-01' = {
       }
     }
     // Serverless (Consumption-*) profiles take no node counts: replicas are billed per second and scale to zero.
-    workloadProfiles: [
-      {
-        name: 'Consumption'
-        workloadProfileType: 'Consumption'
-      }
-      {
-        name: gpuWorkloadProfileName
-        workloadProfileType: gpuWorkloadProfileType
-      }
-    ]
+    workloadProfiles: concat(
+      [
+        {
+          name: 'Consumption'
+          workloadProfileType: 'Consumption'
+        }
+      ],
+      map(gpuWorkloadProfiles, profile => {
+        name: profile.name
+        workloadProfileType: profile.type
+      })
+    )
     zoneRedundant: false
   }
 }

@@ -1,4 +1,4 @@
-metadata description = 'One plane of SpecFunctions: the Functions app image as a container app of kind functionapp (Azure Functions on Azure Container Apps), on a given workload profile, with identity-only storage, identity-based ACR pull and, for the evaluator, a queue scale rule read with the managed identity.'
+metadata description = 'One plane of SpecFunctions: the Functions app image as a container app of kind functionapp (Azure Functions on Azure Container Apps), on a given workload profile, with identity-only storage, identity-based ACR pull, Entra-authenticated Application Insights and its own scale rules (the platform\'s trigger-derived rules overridden): the evaluator\'s queue rule read with the managed identity, none for the control plane.'
 
 @description('Azure region for the app (same as the managed environment).')
 param location string
@@ -9,14 +9,32 @@ param tags object
 @description('Name of the container app; also the host name prefix when it has ingress.')
 param name string
 
-@description('True for the control plane (the HTTP API, public ingress); false for the evaluator, reached only through its queue.')
+@description('True for the control plane (the HTTP API, public ingress); false for the evaluator, whose ingress is internal to the environment: nothing calls it (work arrives through its queue), but Functions on Container Apps expects an ingress, and the platform\'s own scaling needs one should the override ever be off.')
 param externalIngress bool
+
+@description('Functions host ID (AzureFunctionsWebHost__hostid): lower-case letters, digits and dashes, at most 32 characters. Each plane has its own because both share one storage account, where the host keeps its locks and timer schedule under this ID (the default, derived from the machine name, is neither stable nor unique on Container Apps).')
+@minLength(1)
+@maxLength(32)
+param hostId string
 
 @description('App settings of this plane on top of the common ones ({name, value} pairs): the control plane\'s dispatch mode, the evaluator\'s function list.')
 param roleSettings array
 
-@description('KEDA scale rules (Container Apps scale.rules): the evaluator\'s azureQueue rule on the evaluation queue; none for the control plane.')
+@description('KEDA scale rules (Container Apps scale.rules), which replace the rules the platform would derive from the app\'s triggers (allowScalingRuleOverride): the evaluator\'s azureQueue rule on the evaluation queue; none for the control plane (only the platform\'s baseline HTTP scaler, with min = max replicas).')
 param scaleRules array
+
+@description('Seconds KEDA waits after the last scale-rule activity before it scales the app to zero (scale.cooldownPeriod); it does not apply to scale-in above zero.')
+@minValue(0)
+param cooldownPeriodSeconds int
+
+@description('Seconds between two reads of the scale rules\' sources (scale.pollingInterval).')
+@minValue(1)
+param pollingIntervalSeconds int
+
+@description('Seconds a replica gets between SIGTERM and SIGKILL when it is removed (template.terminationGracePeriodSeconds, at most 600): an evaluation in flight on a replica that scale-in picked finishes in that time or is put back on the queue by the control plane.')
+@minValue(0)
+@maxValue(600)
+param terminationGracePeriodSeconds int
 
 @description('Resource ID of the Container Apps managed environment.')
 param managedEnvironmentId string
@@ -104,6 +122,16 @@ var commonSettings = [
     value: 'dotnet-isolated'
   }
   {
+    name: 'AzureFunctionsWebHost__hostid'
+    value: hostId
+  }
+  {
+    // Telemetry is sent with the identity's Entra token (the component has local authentication off); the host reads
+    // this setting, and so does the worker's Azure Monitor exporter (HostingExtensions.AzureMonitorCredential).
+    name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
+    value: 'Authorization=AAD;ClientId=${identityClientId}'
+  }
+  {
     name: 'AzureWebJobsStorage__accountName'
     value: storageAccountName
   }
@@ -171,7 +199,12 @@ var commonSettings = [
   }
 ]
 
-resource app 'Microsoft.App/containerApps@2025-07-01' = {
+var appInsightsSecretName = 'appinsights-connection-string'
+
+// 2026-03-02-preview is the first API version with template.scale.allowScalingRuleOverride, without which a kind
+// functionapp app runs in platform-managed scaling mode and rejects any rule of its own (FunctionAppCannotSetScaleRules).
+// azure.yaml deploys with the same version (apiVersion per service), so azd's image update keeps the override.
+resource app 'Microsoft.App/containerApps@2026-03-02-preview' = {
   name: name
   location: location
   tags: tags
@@ -187,15 +220,20 @@ resource app 'Microsoft.App/containerApps@2025-07-01' = {
     workloadProfileName: workloadProfileName
     configuration: {
       activeRevisionsMode: 'Single'
-      // The API is the control plane's; the evaluator is reached only through its queue.
-      ingress: !externalIngress
-        ? null
-        : {
-            external: true
-            targetPort: 80
-            transport: 'auto'
-            allowInsecure: false
-          }
+      // The API is the control plane's (public); the evaluator's ingress is internal to the environment.
+      ingress: {
+        external: externalIngress
+        targetPort: 80
+        transport: 'auto'
+        allowInsecure: false
+      }
+      // The connection string names the component and its ingestion endpoint; kept a secret, not a plain setting.
+      secrets: [
+        {
+          name: appInsightsSecretName
+          value: applicationInsights.properties.ConnectionString
+        }
+      ]
       registries: [
         {
           server: registryLoginServer
@@ -204,6 +242,7 @@ resource app 'Microsoft.App/containerApps@2025-07-01' = {
       ]
     }
     template: {
+      terminationGracePeriodSeconds: terminationGracePeriodSeconds
       containers: [
         {
           name: 'functions'
@@ -212,13 +251,13 @@ resource app 'Microsoft.App/containerApps@2025-07-01' = {
             cpu: json(cpu)
             memory: memory
           }
-          // The connection string is read at deployment time, so it stays out of commonSettings (kept a plain variable).
+          // The connection string comes from the app's secret, so it stays out of commonSettings (a plain variable).
           env: concat(
             commonSettings,
             [
               {
                 name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
-                value: applicationInsights.properties.ConnectionString
+                secretRef: appInsightsSecretName
               }
             ],
             roleSettings
@@ -228,6 +267,12 @@ resource app 'Microsoft.App/containerApps@2025-07-01' = {
       scale: {
         minReplicas: minReplicas
         maxReplicas: maxReplicas
+        cooldownPeriod: cooldownPeriodSeconds
+        pollingInterval: pollingIntervalSeconds
+        // Documented for kind functionapp from API 2026-03-02-preview (learn.microsoft.com/azure/container-apps/
+        // functions-scale-rule-override), but Bicep 0.49.2's type data for that version lacks it: BCP037 only.
+        #disable-next-line BCP037
+        allowScalingRuleOverride: true
         rules: scaleRules
       }
     }
@@ -237,5 +282,5 @@ resource app 'Microsoft.App/containerApps@2025-07-01' = {
 @description('Name of the container app.')
 output name string = app.name
 
-@description('Host name of the app\'s ingress, e.g. ca-xyz.<env domain> (empty for the evaluator, which has none).')
-output defaultHostName string = externalIngress ? app.properties.configuration.ingress.fqdn : ''
+@description('Host name of the app\'s ingress, e.g. ca-xyz.<env domain> (the evaluator\'s is internal: ca-xyz.internal.<env domain>).')
+output defaultHostName string = app.properties.configuration.ingress.fqdn

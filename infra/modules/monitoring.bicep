@@ -38,6 +38,9 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
     Application_Type: 'web'
     WorkspaceResourceId: logAnalytics.id
     IngestionMode: 'LogAnalytics'
+    // Entra ID only: telemetry without a token from an identity holding Monitoring Metrics Publisher is refused, so
+    // the instrumentation key in the connection string alone no longer lets anyone write to this component.
+    DisableLocalAuth: true
   }
 }
 

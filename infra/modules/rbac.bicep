@@ -1,4 +1,4 @@
-metadata description = 'Least-privilege role assignments: the app identity gets the three storage data roles the Functions host and Durable Functions need plus AcrPull; optionally the deploying user may read and write traces.'
+metadata description = 'Least-privilege role assignments: the app identity gets the three storage data roles the Functions host and Durable Functions need, AcrPull, and Monitoring Metrics Publisher on Application Insights; optionally the deploying user may read and write traces.'
 
 @description('Name of the storage account the roles are scoped to.')
 param storageAccountName string
@@ -8,6 +8,9 @@ param registryName string
 
 @description('Name of the app\'s user-assigned managed identity.')
 param appIdentityName string
+
+@description('Name of the Application Insights component the apps send telemetry to with their identity.')
+param applicationInsightsName string
 
 @description('Object ID of the person or pipeline running the deployment, granted Storage Blob Data Contributor so it can read reports without shared keys. Empty: no assignment.')
 param deployerPrincipalId string = ''
@@ -29,6 +32,8 @@ var roles = {
   // Durable task hub history and instance tables.
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d'
+  // Entra-authenticated telemetry ingestion (the component has local authentication off).
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 }
 
@@ -50,6 +55,10 @@ resource registry 'Microsoft.ContainerRegistry/registries@2025-04-01' existing =
   name: registryName
 }
 
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
 resource appStorageAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   for roleId in appStorageRoles: {
     name: guid(storage.id, appIdentity.id, roleId)
@@ -68,6 +77,16 @@ resource acrPullAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' 
   scope: registry
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.acrPull)
+    principalId: appIdentity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource telemetryPublisherAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(applicationInsights.id, appIdentity.id, roles.monitoringMetricsPublisher)
+  scope: applicationInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
     principalId: appIdentity.properties.principalId
     principalType: 'ServicePrincipal'
   }

@@ -30,6 +30,13 @@ resource registry 'Microsoft.ContainerRegistry/registries@2025-04-01' = {
     adminUserEnabled: false
     anonymousPullEnabled: false
     publicNetworkAccess: 'Enabled'
+    policies: {
+      // Container Apps pulls with the identity's ARM-audience token; stated here so a tenant-wide default that turns
+      // ARM-audience tokens off cannot break the pull silently.
+      azureADAuthenticationAsArmPolicy: {
+        status: 'enabled'
+      }
+    }
   }
 }
 

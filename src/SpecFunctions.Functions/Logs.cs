@@ -44,6 +44,9 @@ internal static partial class Logs
     [LoggerMessage(116, LogLevel.Information, "Device: {Requested} requested; GPU {Gpu}, driver {Driver} (CUDA {DriverCuda}){Problem}")]
     public static partial void DeviceAtStartup(this ILogger logger, string requested, string gpu, string driver, string driverCuda, string problem);
 
+    [LoggerMessage(118, LogLevel.Information, "CUDA natives: {Needs}; forward compatibility: {Compat}")]
+    public static partial void CudaNativesAtStartup(this ILogger logger, string needs, string compat);
+
     [LoggerMessage(117, LogLevel.Warning, "GPU requested but this process cannot use one; evaluations will run on the CPU and be marked so: {Reason}")]
     public static partial void GpuUnusableAtStartup(this ILogger logger, string reason);
 

@@ -1,3 +1,4 @@
+using Azure.Monitor.OpenTelemetry.Exporter;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -43,6 +44,42 @@ public class HostingTests
 
         Assert.NotNull(provider.GetRequiredService<OpenTelemetry.Metrics.MeterProvider>());
         Assert.NotNull(provider.GetRequiredService<OpenTelemetry.Trace.TracerProvider>());
+    }
+
+    [Theory]
+    [InlineData(null, null)]
+    [InlineData("  ", null)]
+    [InlineData("Authorization=AAD;ClientId=00000000-0000-0000-0000-000000000001", typeof(Azure.Identity.ManagedIdentityCredential))]
+    [InlineData("ClientId=00000000-0000-0000-0000-000000000001; authorization = aad", typeof(Azure.Identity.ManagedIdentityCredential))]
+    [InlineData("Authorization=AAD", typeof(Azure.Identity.ManagedIdentityCredential))]
+    public void AzureMonitorCredential_HostFormat_GivesAManagedIdentityOrNone(string? setting, Type? expected)
+    {
+        Assert.Equal(expected, HostingExtensions.AzureMonitorCredential(setting)?.GetType());
+    }
+
+    [Theory]
+    [InlineData("ClientId=00000000-0000-0000-0000-000000000001")]
+    [InlineData("Authorization=Key")]
+    public void AzureMonitorCredential_WithoutAad_IsRefusedNamingTheSetting(string setting)
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => HostingExtensions.AzureMonitorCredential(setting));
+
+        Assert.Contains("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AddSpecFunctionsTelemetry_EntraAuthenticationString_ProvidersBuild()
+    {
+        var configuration = Config(
+            ("APPLICATIONINSIGHTS_CONNECTION_STRING", "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://localhost/"),
+            ("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "Authorization=AAD;ClientId=00000000-0000-0000-0000-000000000001"));
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSpecFunctionsTelemetry(configuration);
+        using var provider = services.BuildServiceProvider();
+
+        Assert.IsType<Azure.Identity.ManagedIdentityCredential>(
+            provider.GetRequiredService<IOptionsMonitor<AzureMonitorExporterOptions>>().Get(Options.DefaultName).Credential);
     }
 
     private static ServiceProvider Build(IConfiguration configuration)

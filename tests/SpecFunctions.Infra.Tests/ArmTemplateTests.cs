@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
@@ -91,7 +92,7 @@ public sealed partial class ArmTemplateTests(CompiledInfrastructure infra)
         Assert.Equal("[parameters('identityClientId')]", settings["SPECFN_TRACE_STORAGE__clientId"]);
         Assert.Equal("[parameters('identityClientId')]", settings["AZURE_CLIENT_ID"]);
         var env = Container(plane)["env"].AsText()!;
-        Assert.StartsWith("[concat(variables('commonSettings'), createArray(createObject('name', 'APPLICATIONINSIGHTS_CONNECTION_STRING'", env, StringComparison.Ordinal);
+        Assert.StartsWith("[concat(variables('commonSettings'), createArray(createObject('name', 'APPLICATIONINSIGHTS_CONNECTION_STRING', 'secretRef', variables('appInsightsSecretName')))", env, StringComparison.Ordinal);
         Assert.EndsWith("parameters('roleSettings'))]", env, StringComparison.Ordinal);
         // main binds the client ID to the identity module's output, not to some other value.
         Assert.Contains("'identity'", Main.ModuleArgument(plane, "identityClientId"), StringComparison.Ordinal);
@@ -114,11 +115,22 @@ public sealed partial class ArmTemplateTests(CompiledInfrastructure infra)
     }
 
     [Fact]
-    public void Planes_Ingress_OnlyTheControlPlaneServesHttp()
+    public void Planes_Ingress_ControlPlanePublic_EvaluatorInternal()
     {
         Assert.Equal("True", Main.ModuleArgument(Control, "externalIngress"), ignoreCase: true);
         Assert.Equal("False", Main.ModuleArgument(Evaluator, "externalIngress"), ignoreCase: true);
         Assert.Contains("controlPlane", (string?)Main.Outputs["API_BASE_URL"]!["value"], StringComparison.Ordinal);
+
+        // Both planes have an ingress (the evaluator's internal to the environment): platform-managed scaling of Functions
+        // on Container Apps needs one, so a fallback to it would otherwise leave a min-0 evaluator at zero for good.
+        foreach (var plane in new[] { Control, Evaluator })
+        {
+            var ingress = App(plane)["properties"]!["configuration"]!["ingress"]!;
+            Assert.Equal(JsonValueKind.Object, ingress.GetValueKind());
+            Assert.Equal("[parameters('externalIngress')]", ingress["external"].AsText());
+            Assert.Equal(80, (int)ingress["targetPort"]!);
+            Assert.False((bool)ingress["allowInsecure"]!);
+        }
     }
 
     [Fact]
@@ -138,7 +150,11 @@ public sealed partial class ArmTemplateTests(CompiledInfrastructure infra)
         Assert.Contains("'identity'", queue["identity"].AsText(), StringComparison.Ordinal);
         Assert.Contains("outputs.id", queue["identity"].AsText(), StringComparison.Ordinal);
         Assert.Null(queue["auth"]);
-        Assert.Null(App(Evaluator)["properties"]!["configuration"]!["secrets"]);
+        // The app's only secret is the Application Insights connection string: nothing of the storage account's.
+        var secret = Assert.Single(App(Evaluator)["properties"]!["configuration"]!["secrets"]!.AsArray())!;
+        Assert.Equal("appinsights-connection-string", (string?)Main.Module(Evaluator).Variables["appInsightsSecretName"]);
+        Assert.Contains("Microsoft.Insights/components", secret["value"].AsText(), StringComparison.Ordinal);
+        Assert.EndsWith(".ConnectionString]", secret["value"].AsText(), StringComparison.Ordinal);
         Assert.Equal("specfn-evaluations", (string?)Main.Module("storage").Parameters["evaluationQueueName"]!["defaultValue"]);
         Assert.Equal([], Main.ModuleDeployment(Control)["properties"]!["parameters"]!["scaleRules"]!["value"]!.AsArray().Select(r => r!.ToJsonString()));
     }
@@ -210,19 +226,125 @@ public sealed partial class ArmTemplateTests(CompiledInfrastructure infra)
     public void GpuProfile_OnlyTheEvaluatorRunsOnIt_ControlPlaneOnConsumption()
     {
         var environment = Main.Module("containerAppsEnvironment").OfType("Microsoft.App/managedEnvironments").Single();
-        var profiles = environment["properties"]!["workloadProfiles"]!.AsArray().Select(p => p!.AsObject()).ToList();
+        var profiles = environment["properties"]!["workloadProfiles"].AsText()!;
 
-        var gpuProfile = Assert.Single(profiles, p => (string?)p["workloadProfileType"] == "[parameters('gpuWorkloadProfileType')]");
-        Assert.Contains(profiles, p => (string?)p["name"] == "Consumption" && (string?)p["workloadProfileType"] == "Consumption");
-        Assert.Equal("[parameters('gpuWorkloadProfileName')]", (string?)gpuProfile["name"]);
+        // The Consumption profile, then one per entry of the GPU list main passes (name and type from each entry).
+        Assert.Equal("[concat(createArray(createObject('name', 'Consumption', 'workloadProfileType', 'Consumption')), " +
+                     "map(parameters('gpuWorkloadProfiles'), lambda('profile', createObject('name', lambdaVariables('profile').name, " +
+                     "'workloadProfileType', lambdaVariables('profile').type))))]", profiles);
+        Assert.Equal("[variables('gpuWorkloadProfiles')]", Main.ModuleArgument("containerAppsEnvironment", "gpuWorkloadProfiles"));
         var allowed = Main.Parameters["gpuWorkloadProfileType"]!["allowedValues"]!.AsArray().Select(v => (string)v!).ToList();
         Assert.Equal(["Consumption-GPU-NC8as-T4", "Consumption-GPU-NC24-A100"], allowed);
         Assert.Equal("Consumption-GPU-NC8as-T4", (string?)Main.Parameters["gpuWorkloadProfileType"]!["defaultValue"]);
         Assert.Equal("[parameters('workloadProfileName')]", App(Evaluator)["properties"]!["workloadProfileName"]!.AsText());
-        // The evaluator selects the name the environment gives its GPU profile; the control plane does not.
-        Assert.Equal(Main.ModuleArgument("containerAppsEnvironment", "gpuWorkloadProfileName"), Main.ModuleArgument(Evaluator, "workloadProfileName"));
+        // The evaluator selects the name of the current GPU profile; the control plane does not.
+        Assert.Equal("[variables('gpuWorkloadProfileName')]", Main.ModuleArgument(Evaluator, "workloadProfileName"));
+        Assert.StartsWith("[concat(createArray(createObject('name', variables('gpuWorkloadProfileName'), 'type', parameters('gpuWorkloadProfileType')))",
+            Main.Variables["gpuWorkloadProfiles"].AsText(), StringComparison.Ordinal);
         Assert.Equal("Consumption", Main.ModuleArgument(Control, "workloadProfileName"));
-        Assert.NotEqual(Main.ModuleArgument(Evaluator, "workloadProfileName"), Main.ModuleArgument(Control, "workloadProfileName"));
+    }
+
+    [Fact]
+    public void GpuProfile_IsNamedAfterItsType_SoASwitchAddsAProfileAndMovesTheApp()
+    {
+        // name = type less the "Consumption-GPU-" prefix (the docs' NC8as-T4 / NC24-A100): a new type is a new profile,
+        // never a retype of the profile the running evaluator uses.
+        Assert.Equal("[replace(parameters('gpuWorkloadProfileType'), 'Consumption-GPU-', '')]", Main.Variables["gpuWorkloadProfileName"].AsText());
+        var names = Main.Parameters["gpuWorkloadProfileType"]!["allowedValues"]!.AsArray()
+            .Select(v => ((string)v!).Replace("Consumption-GPU-", "", StringComparison.Ordinal)).ToList();
+        Assert.Equal(["NC8as-T4", "NC24-A100"], names);
+
+        // During a switch the previous type's profile stays (under its own name) until the app has moved off it.
+        var list = Main.Variables["gpuWorkloadProfiles"].AsText()!;
+        Assert.Contains("if(or(empty(parameters('previousGpuWorkloadProfileType')), equals(parameters('previousGpuWorkloadProfileType'), parameters('gpuWorkloadProfileType'))), createArray(), " +
+                        "createArray(createObject('name', replace(parameters('previousGpuWorkloadProfileType'), 'Consumption-GPU-', ''), 'type', parameters('previousGpuWorkloadProfileType'))))", list, StringComparison.Ordinal);
+        Assert.Equal("", (string?)Main.Parameters["previousGpuWorkloadProfileType"]!["defaultValue"]);
+        Assert.Equal(["", "Consumption-GPU-NC8as-T4", "Consumption-GPU-NC24-A100"],
+            Main.Parameters["previousGpuWorkloadProfileType"]!["allowedValues"]!.AsArray().Select(v => (string)v!));
+        Assert.Equal(2, (int)Main.Module("containerAppsEnvironment").Parameters["gpuWorkloadProfiles"]!["maxLength"]!);
+    }
+
+    [Theory]
+    [InlineData(Control)]
+    [InlineData(Evaluator)]
+    public void Plane_OverridesThePlatformsScaleRules_OnTheApiVersionThatHasTheOverride(string plane)
+    {
+        var app = App(plane);
+        var scale = app["properties"]!["template"]!["scale"]!;
+
+        // kind functionapp without the override is platform-scaled and refuses rules of its own (FunctionAppCannotSetScaleRules).
+        Assert.Equal("2026-03-02-preview", (string?)app["apiVersion"]);
+        Assert.True((bool)scale["allowScalingRuleOverride"]!);
+        Assert.Equal("[parameters('scaleRules')]", scale["rules"].AsText());
+        Assert.Equal("[parameters('cooldownPeriodSeconds')]", scale["cooldownPeriod"].AsText());
+        Assert.Equal("[parameters('pollingIntervalSeconds')]", scale["pollingInterval"].AsText());
+        // The one suppression in the templates is this property, which Bicep's type data for the version lacks.
+        var module = File.ReadAllText(Path.Combine(infra.InfraDirectory, "modules", "functionContainerApp.bicep"));
+        Assert.Single(Regex.Matches(module, "#disable-next-line"));
+        Assert.Matches(@"#disable-next-line BCP037\s*\n\s*allowScalingRuleOverride: true", module);
+        Assert.DoesNotContain(Directory.EnumerateFiles(infra.InfraDirectory, "*.bicep", SearchOption.AllDirectories),
+            f => !f.EndsWith("functionContainerApp.bicep", StringComparison.Ordinal) && File.ReadAllText(f).Contains("#disable", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ControlPlane_NoRulesOfItsOwn_BaselineHttpAtOneReplica()
+    {
+        Assert.Equal("[]", Main.ModuleDeployment(Control)["properties"]!["parameters"]!["scaleRules"]!["value"].AsText());
+        Assert.Equal(1, (int)Main.Parameters["controlMinReplicas"]!["defaultValue"]!);
+        Assert.Equal(1, (int)Main.Parameters["controlMaxReplicas"]!["defaultValue"]!);
+    }
+
+    [Fact]
+    public void Evaluator_ScaleIn_GivesAnEvaluationTheLongestGraceAndAnExplicitCooldown()
+    {
+        var template = App(Evaluator)["properties"]!["template"]!;
+
+        Assert.Equal("[parameters('terminationGracePeriodSeconds')]", template["terminationGracePeriodSeconds"].AsText());
+        Assert.Equal(600, (int)Main.Module(Evaluator).Parameters["terminationGracePeriodSeconds"]!["maxValue"]!);
+        Assert.Equal("[parameters('evaluatorTerminationGracePeriodSeconds')]", Main.ModuleArgument(Evaluator, "terminationGracePeriodSeconds"));
+        Assert.Equal(600, (int)Main.Parameters["evaluatorTerminationGracePeriodSeconds"]!["defaultValue"]!);
+        Assert.Equal(600, (int)Main.Parameters["evaluatorTerminationGracePeriodSeconds"]!["maxValue"]!);
+        Assert.Equal("[parameters('evaluatorCooldownSeconds')]", Main.ModuleArgument(Evaluator, "cooldownPeriodSeconds"));
+        Assert.Equal(600, (int)Main.Parameters["evaluatorCooldownSeconds"]!["defaultValue"]!);
+        // KEDA's default queue-length strategy: the rule sets queueLength only, no custom scaling strategy.
+        var rule = Main.ModuleDeployment(Evaluator)["properties"]!["parameters"]!["scaleRules"]!["value"]!.AsArray().Single()!;
+        Assert.Equal(["name", "azureQueue"], rule.AsObject().Select(p => p.Key));
+        Assert.Equal(["accountName", "queueName", "queueLength", "identity"], rule["azureQueue"]!.AsObject().Select(p => p.Key));
+    }
+
+    [Fact]
+    public void Planes_HaveTheirOwnFunctionsHostIds_InTheSharedStorageAccount()
+    {
+        Assert.Equal("[parameters('hostId')]", CommonSettings(Control)["AzureFunctionsWebHost__hostid"]);
+        Assert.Equal("[format('ctl-{0}', variables('resourceToken'))]", Main.ModuleArgument(Control, "hostId"));
+        Assert.Equal("[format('gpu-{0}', variables('resourceToken'))]", Main.ModuleArgument(Evaluator, "hostId"));
+        Assert.Equal(32, (int)Main.Module(Control).Parameters["hostId"]!["maxLength"]!);
+        // uniqueString gives 13 characters: "ctl-" + 13 stays within the host's 32.
+        Assert.StartsWith("[toLower(uniqueString(", Main.Variables["resourceToken"].AsText(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Telemetry_GoesToApplicationInsightsWithTheIdentitysEntraToken()
+    {
+        var settings = CommonSettings(Evaluator);
+        var component = Main.Module("monitoring").OfType("Microsoft.Insights/components").Single();
+        var rbac = Main.Module("rbac");
+
+        Assert.Equal("[format('Authorization=AAD;ClientId={0}', parameters('identityClientId'))]", settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]);
+        Assert.True((bool)component["properties"]!["DisableLocalAuth"]!);
+        var publisher = Assert.Single(rbac.OfType("Microsoft.Authorization/roleAssignments"),
+            a => RoleDefinitions.Resolve(a, rbac.Variables).SequenceEqual([RoleDefinitions.MonitoringMetricsPublisher]));
+        Assert.Contains("Microsoft.Insights/components", (string?)publisher["scope"], StringComparison.Ordinal);
+        Assert.Contains("parameters('appIdentityName')", (string?)publisher["properties"]!["principalId"], StringComparison.Ordinal);
+        Assert.Equal(Main.ModuleArgument("monitoring", "applicationInsightsName"), Main.ModuleArgument("rbac", "applicationInsightsName"));
+    }
+
+    [Fact]
+    public void Registry_StatesTheArmAudienceTokenPolicy()
+    {
+        var registry = Main.Module("registry").OfType("Microsoft.ContainerRegistry/registries").Single();
+
+        Assert.Equal("enabled", (string?)registry["properties"]!["policies"]!["azureADAuthenticationAsArmPolicy"]!["status"]);
     }
 
     [Theory]
@@ -269,6 +391,7 @@ public sealed partial class ArmTemplateTests(CompiledInfrastructure infra)
             RoleDefinitions.StorageQueueDataContributor,
             RoleDefinitions.StorageTableDataContributor,
             RoleDefinitions.AcrPull,
+            RoleDefinitions.MonitoringMetricsPublisher,
         ];
         Assert.Equal(expected.Order(), granted);
         Assert.All(appAssignments, a => Assert.Equal("ServicePrincipal", (string?)a["properties"]!["principalType"]));
@@ -283,8 +406,8 @@ public sealed partial class ArmTemplateTests(CompiledInfrastructure infra)
         {
             var scope = (string?)assignment["scope"] ?? "";
             var roles = RoleDefinitions.Resolve(assignment, rbac.Variables);
-            var expectedScope = roles.SequenceEqual([RoleDefinitions.AcrPull])
-                ? "Microsoft.ContainerRegistry/registries"
+            var expectedScope = roles.SequenceEqual([RoleDefinitions.AcrPull]) ? "Microsoft.ContainerRegistry/registries"
+                : roles.SequenceEqual([RoleDefinitions.MonitoringMetricsPublisher]) ? "Microsoft.Insights/components"
                 : "Microsoft.Storage/storageAccounts";
             Assert.Contains(expectedScope, scope, StringComparison.Ordinal);
         }

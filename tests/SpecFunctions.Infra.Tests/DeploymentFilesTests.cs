@@ -59,6 +59,56 @@ public sealed class DeploymentFilesTests(CompiledInfrastructure infra)
         Assert.Contains("'azd-service-name': 'evaluator'", File.ReadAllText(Path.Combine(infra.InfraDirectory, "main.bicep")), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void AzureYaml_BothServices_DeployWithTheApiVersionTheBicepUses()
+    {
+        // azd reads the app and writes it back whole on every deploy; at its SDK's older version the scale-rule override
+        // and the rule's identity are dropped and the write is refused. The same version as the template keeps them.
+        var yaml = File.ReadAllText(RepositoryRoot.Combine("azure.yaml"));
+        var bicepVersion = (string?)infra.Template.Module("evaluator").OfType("Microsoft.App/containerApps").Single()["apiVersion"];
+
+        var services = yaml[yaml.IndexOf("\nservices:", StringComparison.Ordinal)..];
+        var versions = Regex.Matches(services, @"(?m)^\s{4}apiVersion:\s*(?<v>\S+)\s*$").Select(m => m.Groups["v"].Value).ToList();
+        Assert.Equal([bicepVersion!, bicepVersion!], versions);
+        Assert.Equal("2026-03-02-preview", bicepVersion);
+        // Each service's apiVersion sits inside that service's block.
+        Assert.Matches(@"(?m)^  api:\s*\n(\s{4}.*\n)*?\s{4}apiVersion:", services);
+        Assert.Matches(@"(?m)^  evaluator:\s*\n(\s{4}.*\n)*?\s{4}apiVersion:", services);
+    }
+
+    [Theory]
+    [InlineData("api")]
+    [InlineData("evaluator")]
+    public void Infra_HasNoPerServiceModule_SoAzdTakesTheImageUpdatePath(string service)
+    {
+        // azd deploys infra/<service>.bicep (+ .parameters.json or a .bicepparam) instead of updating the image when one
+        // exists ("controlled revisions"); the design here is the image update at the template's API version.
+        Assert.False(File.Exists(Path.Combine(infra.InfraDirectory, service + ".bicep")));
+        Assert.False(File.Exists(Path.Combine(infra.InfraDirectory, service + ".bicepparam")));
+        Assert.True(File.Exists(Path.Combine(infra.InfraDirectory, "main.bicep")));
+    }
+
+    [Fact]
+    public void ParametersFile_GpuTypeAndThePreviousOne_ComeFromTheAzdEnvironment()
+    {
+        var parameters = JsonNode.Parse(File.ReadAllText(Path.Combine(infra.InfraDirectory, "main.parameters.json")))!["parameters"]!;
+
+        Assert.Equal("${SPECFN_GPU_PROFILE=Consumption-GPU-NC8as-T4}", (string?)parameters["gpuWorkloadProfileType"]!["value"]);
+        Assert.Equal("${SPECFN_GPU_PROFILE_PREVIOUS=}", (string?)parameters["previousGpuWorkloadProfileType"]!["value"]);
+    }
+
+    [Fact]
+    public void HostJson_UsesConnectionName_AndNoSamplingThatOpenTelemetryIgnores()
+    {
+        var host = JsonNode.Parse(File.ReadAllText(RepositoryRoot.Combine("host.json")))!;
+        var provider = host["extensions"]!["durableTask"]!["storageProvider"]!.AsObject();
+
+        Assert.Equal("OpenTelemetry", (string?)host["telemetryMode"]);
+        Assert.Equal("AzureWebJobsStorage", (string?)provider["connectionName"]);
+        Assert.False(provider.ContainsKey("connectionStringName"));
+        Assert.Null(host["logging"]!["applicationInsights"]);
+    }
+
     private static string YamlValue(string yaml, string key, string? after = null)
     {
         var start = after is null ? 0 : yaml.IndexOf(after, StringComparison.Ordinal);

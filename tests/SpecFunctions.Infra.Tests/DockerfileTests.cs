@@ -48,16 +48,35 @@ public sealed class DockerfileTests
         var env = string.Join(' ', final.Instructions.Where(i => i.Keyword == "ENV").Select(i => i.Arguments));
         var copies = string.Join(' ', final.Instructions.Where(i => i.Keyword == "COPY").Select(i => i.Arguments));
         var cudaStage = Stages.Single(s => s.Image.StartsWith("nvidia/cuda:", StringComparison.Ordinal));
-        var gathered = string.Join(' ', cudaStage.Instructions.Where(i => i.Keyword == "RUN").Select(i => i.Arguments));
+        var gathered = cudaStage.Instructions.Single(i => i.Keyword == "RUN" && i.Arguments.Contains("/cuda-libs/", StringComparison.Ordinal)).Arguments;
 
         Assert.Contains("SPECFN_DEVICE=cuda", env, StringComparison.Ordinal);
         Assert.Contains("LD_LIBRARY_PATH=/opt/cuda/lib", env, StringComparison.Ordinal);
         Assert.Contains($"--from={cudaStage.Alias}", copies, StringComparison.Ordinal);
-        // The sonames libonnxruntime_providers_cuda.so (ONNX Runtime GPU 1.31.0) links or dlopens.
-        foreach (var library in new[] { "libcudart.so.13", "libcublas.so.13", "libcublasLt.so.13", "libcurand.so.10", "libcudnn", "libcufft.so.12" })
-        {
-            Assert.Contains(library, gathered, StringComparison.Ordinal);
-        }
+        // The sonames libonnxruntime_providers_cuda.so (ONNX Runtime GPU 1.31.0) links (FunctionsPublishTests reads them
+        // from the publish output) or dlopens; the driver is the host's or the compatibility package's.
+        Assert.All(CudaNatives.ImageCarries, library => Assert.Contains(library, gathered, StringComparison.Ordinal));
+        Assert.DoesNotContain(CudaNatives.Driver, gathered, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Image_CarriesNvidiasForwardCompatibilityDriver_OffTheLoaderPath()
+    {
+        var cudaStage = Stages.Single(s => s.Image.StartsWith("nvidia/cuda:", StringComparison.Ordinal));
+        var final = Stages[^1];
+        var install = cudaStage.Instructions.Single(i => i.Keyword == "RUN" && i.Arguments.Contains("cuda-compat", StringComparison.Ordinal)).Arguments;
+        var cudaVersion = ImageReference.Parse(cudaStage.Image).Tag!.Split('-')[0].Split('.');
+
+        // The package of the natives' CUDA (13.0 for the nvidia/cuda:13.0.x stage), checked to hold libcuda.so.1.
+        Assert.Contains($"cuda-compat-{cudaVersion[0]}-{cudaVersion[1]}", install, StringComparison.Ordinal);
+        Assert.Contains("test -e /cuda-compat/libcuda.so.1", install, StringComparison.Ordinal);
+        Assert.Contains(final.Instructions, i => i.Keyword == "COPY" && i.Arguments == $"--from={cudaStage.Alias} /cuda-compat/ /usr/local/cuda/compat/");
+        // The folder the app loads it from (src/SpecFunctions.Functions/Evaluator/CudaForwardCompatibility.cs).
+        Assert.Contains("public const string DefaultDirectory = \"/usr/local/cuda/compat\";",
+            File.ReadAllText(RepositoryRoot.Combine("src", "SpecFunctions.Functions", "Evaluator", "CudaForwardCompatibility.cs")), StringComparison.Ordinal);
+        // Never on the loader path: a host driver new enough for CUDA 13 must keep its own libcuda.
+        var loaderPaths = string.Join(' ', final.Instructions.Where(i => i.Keyword is "ENV" or "RUN").Select(i => i.Arguments));
+        Assert.DoesNotContain("compat", loaderPaths, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -85,7 +104,8 @@ public sealed class DockerfileTests
 
         Assert.Contains(env, e => e.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains("CI=true"));
         Assert.Contains("<RestoreLockedMode Condition=\"'$(CI)' == 'true'\">true</RestoreLockedMode>", File.ReadAllText(RepositoryRoot.Combine("Directory.Build.props")), StringComparison.Ordinal);
-        foreach (var file in Directory.EnumerateFiles(RepositoryRoot.Path, "Directory.*").Append(RepositoryRoot.Combine("global.json")))
+        // Every root file a local build reads: the Directory.* props and targets, the SDK pin, the analyzer settings.
+        foreach (var file in Directory.EnumerateFiles(RepositoryRoot.Path, "Directory.*").Append(RepositoryRoot.Combine("global.json")).Append(RepositoryRoot.Combine(".editorconfig")))
         {
             Assert.Contains(System.IO.Path.GetFileName(file), copied);
         }
@@ -139,6 +159,7 @@ public sealed class DockerfileTests
     [Theory]
     [InlineData("mcr.microsoft.com/dotnet/sdk:10.0.100", null)]
     [InlineData("nvidia/cuda:13.0.2-cudnn-runtime-ubuntu24.04", null)]
+    [InlineData("nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04", null)]
     [InlineData("localhost:5000/app:1.2.3", null)]
     [InlineData("ubuntu:24.04@sha256:0123456789abcdef", null)]
     [InlineData("ubuntu", "has no tag")]

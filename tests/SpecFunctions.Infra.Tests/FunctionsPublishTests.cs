@@ -40,6 +40,30 @@ public sealed class FunctionsPublishTests : IDisposable
         Assert.True(File.Exists(System.IO.Path.Combine(cpu, "Microsoft.ML.OnnxRuntime.dll")));
         Assert.True(File.Exists(System.IO.Path.Combine(gpu, "Microsoft.ML.OnnxRuntime.dll")));
         Assert.True(File.Exists(System.IO.Path.Combine(gpu, "functions.metadata")), "not a Functions publish output");
+
+        // Which CUDA the natives are built for, read from the provider's ELF dynamic section (readelf -d): CUDA 13.
+        // No served Microsoft.ML.OnnxRuntime.Gpu.Linux (1.30.0 to 1.32.0) links CUDA 12, so the image carries these
+        // CUDA 13 libraries and NVIDIA's forward-compatibility driver for the platform's CUDA 12.x (docs/deploy.md).
+        var provider = ElfDynamicSection.Read(System.IO.Path.Combine(gpu, "libonnxruntime_providers_cuda.so"));
+        var cudaLinked = provider.Needed.Where(n => n.StartsWith("libcu", StringComparison.Ordinal) || n.StartsWith("libnv", StringComparison.Ordinal)).ToList();
+        Assert.Equal(CudaNatives.LinkedByProvider, cudaLinked);
+        Assert.DoesNotContain(provider.Needed, n => n.EndsWith(".so.12", StringComparison.Ordinal));
+        Assert.Equal("libonnxruntime.so.1", ElfDynamicSection.Read(System.IO.Path.Combine(gpu, "libonnxruntime.so")).Soname);
+        // The CPU build and the GPU core library link no CUDA at all (the provider is loaded on request).
+        Assert.DoesNotContain(ElfDynamicSection.Read(System.IO.Path.Combine(cpu, "libonnxruntime.so")).Needed, n => n.StartsWith("libcu", StringComparison.Ordinal));
+        Assert.DoesNotContain(ElfDynamicSection.Read(System.IO.Path.Combine(gpu, "libonnxruntime.so")).Needed, n => n.StartsWith("libcu", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ElfDynamicSection_ASystemLibrary_ReadsItsSonameAndNeeds()
+    {
+        var zlib = new[] { "/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1", "/lib64/libz.so.1" }.First(File.Exists);
+
+        var section = ElfDynamicSection.Read(zlib);
+
+        Assert.Equal("libz.so.1", section.Soname);
+        Assert.Contains("libc.so.6", section.Needed);
+        Assert.Throws<InvalidDataException>(() => ElfDynamicSection.Read(RepositoryRoot.Combine("host.json")));
     }
 
     private async Task<string> PublishAsync(string name, params string[] extra)

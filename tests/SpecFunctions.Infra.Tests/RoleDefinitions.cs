@@ -13,6 +13,7 @@ internal static partial class RoleDefinitions
     public const string StorageQueueDataContributor = "974c5e8b-45b9-4653-ba55-5f855dd0fb88";
     public const string StorageTableDataContributor = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3";
     public const string AcrPull = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
+    public const string MonitoringMetricsPublisher = "3913510d-42f4-4e42-8a64-420c390055eb";
 
     /// <summary>Role GUIDs granted by <paramref name="assignment"/>: one, or one per copy-loop iteration.</summary>
     public static IReadOnlyList<string> Resolve(JsonObject assignment, JsonObject variables)

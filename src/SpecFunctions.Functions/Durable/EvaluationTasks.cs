@@ -67,9 +67,13 @@ public sealed class EvaluationActivities(
         prepareRun.RunAsync(new FunctionActivityContext(DurableNames.PrepareRun, context), input);
 
     [Function(DurableNames.EvaluateTask)]
-    public async Task<TaskSummary> EvaluateTask([ActivityTrigger] EvaluateTaskInput input, FunctionContext context) =>
-        SpecFunctions.Functions.Evaluator.DeviceLog.Stamp(
+    public async Task<TaskSummary> EvaluateTask([ActivityTrigger] EvaluateTaskInput input, FunctionContext context)
+    {
+        // The probe runs once, before the first CUDA session: it loads the forward-compatibility driver when it is needed.
+        _ = gpu.Gpu;
+        return SpecFunctions.Functions.Evaluator.DeviceLog.Stamp(
             await evaluateTask.RunAsync(new FunctionActivityContext(DurableNames.EvaluateTask, context), input), gpu, logger, input.RunId);
+    }
 
     [Function(DurableNames.DispatchTask)]
     public Task<TaskSummary?> DispatchTask([ActivityTrigger] QueuedTask input, FunctionContext context) =>

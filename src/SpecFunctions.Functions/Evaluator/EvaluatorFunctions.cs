@@ -31,6 +31,7 @@ public sealed class EvaluatorFunctions(
         span?.SetTag("specfn.task_id", input.TaskId);
         span?.SetTag("specfn.dispatch", queued.Dispatch);
         span?.SetTag("messaging.message.delivery_count", message.DequeueCount);
+        // Describe runs the probe once, before the first CUDA session: it loads the forward-compatibility driver if needed.
         span?.SetTag("specfn.device.requested", gpu.Describe(null).Requested);
         logger.QueuedTaskReceived(input.RunId, input.TaskId, queued.Dispatch, message.DequeueCount);
 

@@ -18,26 +18,66 @@ public sealed record GpuInfo(string? Name, string? DriverVersion, int DriverCuda
 
 /// <summary>
 /// Reads the GPU name, driver version and the driver's CUDA version through NVML (<c>libnvidia-ml.so.1</c>, which the
-/// NVIDIA container runtime mounts with the driver), once per process; and says plainly when the driver is too old for
-/// the CUDA user-space libraries the image ships (ONNX Runtime's CUDA provider would not load and the CPU would do the work).
+/// NVIDIA container runtime mounts with the driver), once per process; when a GPU is requested and the driver is older
+/// than the natives need, loads NVIDIA's forward-compatibility driver libraries from the image
+/// (<see cref="CudaForwardCompatibility"/>); and says plainly when neither works (ONNX Runtime's CUDA provider would
+/// not load and the CPU would do the work).
 /// </summary>
-public sealed class GpuProbe(OnnxModelOptions onnx)
+public sealed class GpuProbe
 {
     /// <summary>
-    /// The CUDA major version ONNX Runtime's GPU package in the image is built for (Microsoft.ML.OnnxRuntime.Gpu 1.31:
-    /// CUDA 13, cuDNN 9; docs/deploy.md). A driver whose CUDA version is older cannot run it.
+    /// The CUDA major version ONNX Runtime's GPU natives in the image are built for: Microsoft.ML.OnnxRuntime.Gpu.Linux
+    /// 1.31.0 links libcudart.so.13 (every version the registry serves, 1.30.0 to 1.32.0, does; none links CUDA 12).
+    /// A driver whose CUDA version is older needs the forward-compatibility libraries. docs/deploy.md.
     /// </summary>
     public const int RequiredCudaMajor = 13;
 
-    private readonly Lazy<GpuInfo> _gpu = new(Query, LazyThreadSafetyMode.ExecutionAndPublication);
+    /// <summary>What the CUDA natives need at run time, as the start-up log states it.</summary>
+    public const string NativesNeed =
+        "ONNX Runtime's CUDA provider is built for CUDA 13 (libcudart.so.13, libcublas.so.13, libcublasLt.so.13, libcurand.so.10, libcufft.so.12) and cuDNN 9 (libcudnn.so.9)";
 
-    public GpuInfo Gpu => _gpu.Value;
+    private readonly OnnxModelOptions _onnx;
+    private readonly string _compatDirectory;
+    private readonly Lazy<(GpuInfo Gpu, CudaCompatDecision? Compat, string? CompatError)> _state;
+
+    /// <summary>A probe whose forward-compatibility libraries are looked for in <see cref="CudaForwardCompatibility.DefaultDirectory"/>.</summary>
+    public GpuProbe(OnnxModelOptions onnx)
+        : this(onnx, CudaForwardCompatibility.DefaultDirectory, Query)
+    {
+    }
+
+    /// <summary>A probe over a given GPU reading and compatibility folder (tests).</summary>
+    internal GpuProbe(OnnxModelOptions onnx, string compatDirectory, Func<GpuInfo> query)
+    {
+        _onnx = onnx;
+        _compatDirectory = compatDirectory;
+        _state = new(() => Initialise(query()), LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    public GpuInfo Gpu => _state.Value.Gpu;
+
+    /// <summary>The forward-compatibility decision when a GPU was requested (null for the CPU), taken once.</summary>
+    public CudaCompatDecision? Compat => _state.Value.Compat;
+
+    /// <summary>Why the decided forward-compatibility libraries did not load, or null.</summary>
+    public string? CompatError => _state.Value.CompatError;
+
+    private (GpuInfo, CudaCompatDecision?, string?) Initialise(GpuInfo gpu)
+    {
+        if (_onnx.Device != OnnxDevice.Cuda)
+        {
+            return (gpu, null, null);
+        }
+
+        var decision = CudaForwardCompatibility.Decide(gpu, _compatDirectory);
+        return (gpu, decision, decision.Use ? CudaForwardCompatibility.Load(decision) : null);
+    }
 
     /// <summary>The device report of an evaluation that ran on <paramref name="executionProvider"/>.</summary>
     public DeviceReport Describe(string? executionProvider)
     {
         var gpu = Gpu;
-        var requested = onnx.Device == OnnxDevice.Cuda ? "cuda" : "cpu";
+        var requested = _onnx.Device == OnnxDevice.Cuda ? "cuda" : "cpu";
         return new DeviceReport
         {
             Requested = requested,
@@ -45,13 +85,20 @@ public sealed class GpuProbe(OnnxModelOptions onnx)
             GpuName = gpu.Name,
             DriverVersion = gpu.DriverVersion,
             DriverCudaVersion = gpu.DriverCudaText,
-            Note = requested == "cuda" ? DriverProblem(gpu) : null,
+            Note = requested == "cuda" ? DriverProblem(gpu, Compat, CompatError) : null,
         };
     }
 
-    /// <summary>Why a GPU run cannot work on this machine, or null when the driver is recent enough.</summary>
-    public static string? DriverProblem(GpuInfo gpu)
+    /// <summary>Why a GPU run cannot work on this machine, or null when the driver is recent enough (no forward compatibility considered).</summary>
+    public static string? DriverProblem(GpuInfo gpu) => DriverProblem(gpu, null, null);
+
+    /// <summary>
+    /// Why a GPU run cannot work on this machine, or null when the driver is recent enough or the forward-compatibility
+    /// libraries were loaded in its place.
+    /// </summary>
+    public static string? DriverProblem(GpuInfo gpu, CudaCompatDecision? compat, string? compatError)
     {
+        ArgumentNullException.ThrowIfNull(gpu);
         if (gpu.Problem is not null)
         {
             return gpu.Problem;
@@ -59,7 +106,14 @@ public sealed class GpuProbe(OnnxModelOptions onnx)
 
         if (gpu.DriverCudaVersion > 0 && gpu.DriverCudaVersion / 1000 < RequiredCudaMajor)
         {
-            return $"NVIDIA driver {gpu.DriverVersion} supports CUDA up to {gpu.DriverCudaText}; the image's ONNX Runtime needs CUDA {RequiredCudaMajor}, so it runs on the CPU";
+            var tooOld = $"NVIDIA driver {gpu.DriverVersion} supports CUDA up to {gpu.DriverCudaText}; the image's ONNX Runtime needs CUDA {RequiredCudaMajor}";
+            return compat switch
+            {
+                null => $"{tooOld}, so it runs on the CPU",
+                { Use: true } when compatError is null => null,
+                { Use: true } => $"{tooOld} and {compatError}, so it runs on the CPU",
+                _ => $"{tooOld} and no forward-compatibility libraries were found in the image, so it runs on the CPU",
+            };
         }
 
         return null;

@@ -1,5 +1,7 @@
 using System.Text.Json;
+using Azure.Core;
 using Azure.Core.Serialization;
+using Azure.Identity;
 using Azure.Monitor.OpenTelemetry.Exporter;
 using Microsoft.Azure.Functions.Worker;
 using Azure.Storage.Blobs;
@@ -71,6 +73,12 @@ public sealed class ModelCatalogOptions
 public static class HostingExtensions
 {
     public const string AzureMonitorConnectionStringSetting = "APPLICATIONINSIGHTS_CONNECTION_STRING";
+
+    /// <summary>
+    /// How the Functions host authenticates to Application Insights (<c>Authorization=AAD;ClientId=&lt;identity&gt;</c> on
+    /// Azure, where the component accepts Entra tokens only); the worker's exporter follows the same setting.
+    /// </summary>
+    public const string AzureMonitorAuthenticationSetting = "APPLICATIONINSIGHTS_AUTHENTICATION_STRING";
     public const string OtlpEndpointSetting = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
     /// <summary>Azure Monitor when its connection string is set, else OTLP when an endpoint is set, else the console.</summary>
@@ -83,6 +91,33 @@ public static class HostingExtensions
         }
 
         return string.IsNullOrWhiteSpace(configuration[OtlpEndpointSetting]) ? TelemetryExporter.Console : TelemetryExporter.Otlp;
+    }
+
+    /// <summary>
+    /// The credential the Azure Monitor exporter sends telemetry with, from <see cref="AzureMonitorAuthenticationSetting"/>
+    /// in the host's format: <c>Authorization=AAD</c> with an optional <c>ClientId</c> (a user-assigned identity; without
+    /// it the system-assigned one). Null when the setting is empty (the connection string's key alone is used).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The setting is present but names no <c>Authorization=AAD</c>.</exception>
+    public static TokenCredential? AzureMonitorCredential(string? authenticationString)
+    {
+        if (string.IsNullOrWhiteSpace(authenticationString))
+        {
+            return null;
+        }
+
+        var parts = authenticationString.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(part => part.Split('=', 2, StringSplitOptions.TrimEntries))
+            .ToDictionary(pair => pair[0], pair => pair.Length == 2 ? pair[1] : "", StringComparer.OrdinalIgnoreCase);
+        if (!parts.TryGetValue("Authorization", out var authorization) || !string.Equals(authorization, "AAD", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidOperationException(
+                $"{AzureMonitorAuthenticationSetting} must read 'Authorization=AAD' (optionally ';ClientId=<client id>'); it has no Authorization=AAD.");
+        }
+
+        return parts.TryGetValue("ClientId", out var clientId) && clientId.Length > 0
+            ? new ManagedIdentityCredential(ManagedIdentityId.FromUserAssignedClientId(clientId))
+            : new ManagedIdentityCredential(ManagedIdentityId.SystemAssigned);
     }
 
     /// <summary>
@@ -106,7 +141,12 @@ public static class HostingExtensions
         switch (exporter)
         {
             case TelemetryExporter.AzureMonitor:
-                otel.UseAzureMonitorExporter(o => o.ConnectionString = configuration[AzureMonitorConnectionStringSetting]);
+                var credential = AzureMonitorCredential(configuration[AzureMonitorAuthenticationSetting]);
+                otel.UseAzureMonitorExporter(o =>
+                {
+                    o.ConnectionString = configuration[AzureMonitorConnectionStringSetting];
+                    o.Credential = credential;
+                });
                 break;
             case TelemetryExporter.Otlp:
                 otel.WithTracing(t => t.AddOtlpExporter()).WithMetrics(m => m.AddOtlpExporter()).WithLogging(l => l.AddOtlpExporter());
