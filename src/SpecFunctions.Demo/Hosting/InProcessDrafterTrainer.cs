@@ -1,4 +1,5 @@
 using SpecFunctions.Core.Mitigation.Training;
+using SpecFunctions.Demo.Pairs;
 
 namespace SpecFunctions.Demo.Hosting;
 
