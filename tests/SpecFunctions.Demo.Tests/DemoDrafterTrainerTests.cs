@@ -8,7 +8,7 @@ using SpecFunctions.Onnx;
 using SpecFunctions.Core.Mitigation.Training;
 using SpecFunctions.Demo.Hosting;
 
-namespace SpecFunctions.Orchestration.Tests.Demo;
+namespace SpecFunctions.Demo.Tests;
 
 /// <summary>The real demo pair (seed 1), trained once per test run into a temporary folder.</summary>
 public sealed class DemoPairFixture : IAsyncLifetime
