@@ -28,18 +28,24 @@ public sealed record SoftLabelTask(string Id, IReadOnlyList<SoftLabelExample> Ex
             var logits = verifier.ForwardAll(bytes);
             for (var t = 0; t < bytes.Length; t++)
             {
-                DemoEvaluation.LogSoftmax(logits.AsSpan(t * v, v), 1.0, logProbabilities);
-                var target = new float[v];
-                for (var x = 0; x < v; x++)
-                {
-                    target[x] = (float)Math.Exp(logProbabilities[x]);
-                }
-
-                examples.Add(new SoftLabelExample(bytes[..(t + 1)], target));
+                examples.Add(new SoftLabelExample(bytes[..(t + 1)], Distribution(logits.AsSpan(t * v, v), logProbabilities)));
             }
         }
 
         return new SoftLabelTask(id, examples);
+    }
+
+    /// <summary>The softmax of <paramref name="logits"/> (temperature 1) as a soft label; <paramref name="logP"/> is scratch of the same length.</summary>
+    internal static float[] Distribution(ReadOnlySpan<float> logits, double[] logP)
+    {
+        DemoEvaluation.LogSoftmax(logits, 1.0, logP);
+        var p = new float[logP.Length];
+        for (var x = 0; x < p.Length; x++)
+        {
+            p[x] = (float)Math.Exp(logP[x]);
+        }
+
+        return p;
     }
 }
 
@@ -157,7 +163,13 @@ public static class DrafterTrainer
     }
 
     /// <summary>Mean soft-label cross-entropy −Σ p log q of <paramref name="drafter"/> on a task's examples (nats).</summary>
-    public static double CrossEntropy(DemoModelWeights drafter, SoftLabelTask task)
+    public static double CrossEntropy(DemoModelWeights drafter, SoftLabelTask task) => Agreement(drafter, task, alpha: false).CrossEntropy;
+
+    /// <summary>
+    /// One drafter forward pass per example: mean α(s) = Σ min(p, q) (only when <paramref name="alpha"/>: it costs an
+    /// exponential per token; NaN otherwise) and mean −Σ p log q (nats), as <see cref="DemoEvaluation.Compare"/>.
+    /// </summary>
+    public static (double Alpha, double CrossEntropy) Agreement(DemoModelWeights drafter, SoftLabelTask task, bool alpha)
     {
         ArgumentNullException.ThrowIfNull(drafter);
         ValidateTask(task);
@@ -165,18 +177,22 @@ public static class DrafterTrainer
         const int v = DemoModelConfig.VocabularySize;
         var logits = new float[v];
         var logQ = new double[v];
-        double total = 0;
+        double alphaTotal = 0, crossEntropyTotal = 0;
         foreach (var example in task.Examples)
         {
             model.Forward(example.Context, logits);
             DemoEvaluation.LogSoftmax(logits, 1.0, logQ);
             for (var x = 0; x < v; x++)
             {
-                total -= example.Target[x] * logQ[x];
+                crossEntropyTotal -= example.Target[x] * logQ[x];
+                if (alpha)
+                {
+                    alphaTotal += Math.Min(example.Target[x], Math.Exp(logQ[x]));
+                }
             }
         }
 
-        return total / task.Examples.Count;
+        return (alpha ? alphaTotal / task.Examples.Count : double.NaN, crossEntropyTotal / task.Examples.Count);
     }
 
     private static void ValidateTask(SoftLabelTask task)

@@ -15,7 +15,7 @@ public sealed class MlpFineTunableDrafter : IFineTunableDrafter
     private readonly DemoModelWeights _verifier;
     private readonly byte[]? _manifest;
     private readonly List<SoftLabelTask> _correctiveData = [];
-    private HeldOutSet[] _heldOut = [];
+    private SoftLabelTask[] _heldOut = [];
     private SoftLabelStepper? _stepper;
 
     /// <summary>Fine-tunes a copy of <paramref name="drafter"/> against <paramref name="verifier"/> (neither is changed).</summary>
@@ -53,13 +53,13 @@ public sealed class MlpFineTunableDrafter : IFineTunableDrafter
 
     /// <inheritdoc/>
     public void SetHeldOut(IReadOnlyList<IReadOnlyList<string>> prompts) =>
-        _heldOut = [.. prompts.Select(p => HeldOutSet.Create(_verifier, p))];
+        _heldOut = [.. prompts.Select((p, i) => SoftLabelTask.FromVerifier($"held-out {i}", new DemoModel(_verifier), p))];
 
     /// <inheritdoc/>
     public IReadOnlyList<(double Alpha, double CrossEntropy)> MeasureHeldOut(double temperature, bool alpha)
     {
         var drafter = temperature == 1.0 ? Weights : WithOutputTemperature(Weights, temperature);
-        return [.. _heldOut.Select(h => h.Measure(drafter, alpha))];
+        return [.. _heldOut.Select(h => DrafterTrainer.Agreement(drafter, h, alpha))];
     }
 
     /// <inheritdoc/>
@@ -146,13 +146,13 @@ public sealed class MlpFineTunableDrafter : IFineTunableDrafter
             var all = model.ForwardAll(text.ToArray());
             for (var t = 0; t < text.Count - 1; t++)
             {
-                examples.Add(new SoftLabelExample(text.GetRange(0, t + 1).ToArray(), Probabilities(all.AsSpan(t * v, v), logP)));
+                examples.Add(new SoftLabelExample(text.GetRange(0, t + 1).ToArray(), SoftLabelTask.Distribution(all.AsSpan(t * v, v), logP)));
             }
 
             all.AsSpan((text.Count - 1) * v, v).CopyTo(logits);
             for (var i = 0; i < continuationBytes; i++)
             {
-                var target = Probabilities(logits, logP);
+                var target = SoftLabelTask.Distribution(logits, logP);
                 examples.Add(new SoftLabelExample(text.ToArray(), target));
                 var next = Sample(target, random);
                 text.Add((byte)next);
@@ -166,18 +166,6 @@ public sealed class MlpFineTunableDrafter : IFineTunableDrafter
         }
 
         return new SoftLabelTask(id, examples);
-    }
-
-    private static float[] Probabilities(ReadOnlySpan<float> logits, double[] logP)
-    {
-        DemoEvaluation.LogSoftmax(logits, 1.0, logP);
-        var p = new float[logP.Length];
-        for (var x = 0; x < p.Length; x++)
-        {
-            p[x] = (float)Math.Exp(logP[x]);
-        }
-
-        return p;
     }
 
     private static int Sample(float[] p, DeterministicRandom random)
@@ -206,68 +194,5 @@ public sealed class MlpFineTunableDrafter : IFineTunableDrafter
         }
 
         return (int)hash;
-    }
-
-    /// <summary>Held-out prefixes of one task with the verifier's log-probabilities cached (they never change).</summary>
-    private sealed class HeldOutSet
-    {
-        private readonly byte[][] _contexts;
-        private readonly float[] _p;
-
-        private HeldOutSet(byte[][] contexts, float[] p)
-        {
-            _contexts = contexts;
-            _p = p;
-        }
-
-        public static HeldOutSet Create(DemoModelWeights verifier, IEnumerable<string> prompts)
-        {
-            const int v = DemoModelConfig.VocabularySize;
-            var model = new DemoModel(verifier);
-            var contexts = new List<byte[]>();
-            var p = new List<float>();
-            var logP = new double[v];
-            foreach (var prompt in prompts)
-            {
-                var bytes = Encoding.UTF8.GetBytes(prompt);
-                var logits = model.ForwardAll(bytes);
-                for (var t = 0; t < bytes.Length; t++)
-                {
-                    contexts.Add(bytes[..(t + 1)]);
-                    p.AddRange(Probabilities(logits.AsSpan(t * v, v), logP));
-                }
-            }
-
-            return new HeldOutSet([.. contexts], [.. p]);
-        }
-
-        /// <summary>
-        /// One drafter forward pass per prefix: mean α(s) = Σ min(p, q) (only when <paramref name="alpha"/>: it costs an
-        /// exponential per token) and mean −Σ p log q, as <see cref="DemoEvaluation.Compare"/>.
-        /// </summary>
-        public (double Alpha, double CrossEntropy) Measure(DemoModelWeights drafter, bool alpha)
-        {
-            const int v = DemoModelConfig.VocabularySize;
-            var model = new DemoModel(drafter);
-            var logits = new float[v];
-            var logQ = new double[v];
-            double alphaTotal = 0, crossEntropyTotal = 0;
-            for (var i = 0; i < _contexts.Length; i++)
-            {
-                model.Forward(_contexts[i], logits);
-                DemoEvaluation.LogSoftmax(logits, 1.0, logQ);
-                var p = _p.AsSpan(i * v, v);
-                for (var x = 0; x < v; x++)
-                {
-                    crossEntropyTotal -= p[x] * logQ[x];
-                    if (alpha)
-                    {
-                        alphaTotal += Math.Min(p[x], Math.Exp(logQ[x]));
-                    }
-                }
-            }
-
-            return (alpha ? alphaTotal / _contexts.Length : double.NaN, crossEntropyTotal / _contexts.Length);
-        }
     }
 }
