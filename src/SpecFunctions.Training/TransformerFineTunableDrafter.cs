@@ -44,22 +44,13 @@ public sealed class TransformerFineTunableDrafter : IFineTunableDrafter
     /// <summary>Loads the verifier and the base drafter of two folders written by <see cref="TransformerModels"/>.</summary>
     public static TransformerFineTunableDrafter Open(string verifierFolder, string drafterFolder)
     {
+        var tokenizer = HuggingFaceTokenizer.Load(Path.Combine(drafterFolder, "tokenizer.json"));
+        var bos = Onnx.OnnxLanguageModel.ReadManifest(drafterFolder).BosTokenId
+            ?? throw new InvalidDataException($"'{drafterFolder}' has no bosTokenId in its manifest.");
         var verifier = TransformerModels.LoadModel(verifierFolder);
         try
         {
-            var drafter = TransformerModels.LoadModel(drafterFolder);
-            try
-            {
-                var tokenizer = HuggingFaceTokenizer.Load(Path.Combine(drafterFolder, "tokenizer.json"));
-                var manifest = Onnx.OnnxLanguageModel.ReadManifest(drafterFolder);
-                var bos = manifest.BosTokenId ?? throw new InvalidDataException($"'{drafterFolder}' has no bosTokenId in its manifest.");
-                return new TransformerFineTunableDrafter(verifier, drafter, tokenizer, bos, drafterFolder);
-            }
-            catch
-            {
-                drafter.Dispose();
-                throw;
-            }
+            return new TransformerFineTunableDrafter(verifier, TransformerModels.LoadModel(drafterFolder), tokenizer, bos, drafterFolder);
         }
         catch
         {
