@@ -63,14 +63,9 @@ public sealed class MlpFineTunableDrafter : IFineTunableDrafter
     }
 
     /// <inheritdoc/>
-    public int AddCorrectiveData(int task, string id, IReadOnlyList<string> prompts, MitigationOptions options, int seed)
+    public int AddCorrectiveData(string id, IReadOnlyList<string> prompts, MitigationOptions options, int seed)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (task != _correctiveData.Count)
-        {
-            throw new InvalidOperationException($"Corrective data is added in task order: expected task {_correctiveData.Count}, got {task}.");
-        }
-
         var data = CreateCorrectiveData(id, _verifier, prompts, options.Continuation, seed);
         _correctiveData.Add(data);
         return data.Examples.Count;

@@ -82,15 +82,10 @@ public sealed class TransformerFineTunableDrafter : IFineTunableDrafter
     }
 
     /// <inheritdoc/>
-    public int AddCorrectiveData(int task, string id, IReadOnlyList<string> prompts, MitigationOptions options, int seed)
+    public int AddCorrectiveData(string id, IReadOnlyList<string> prompts, MitigationOptions options, int seed)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (task != _correctiveData.Count)
-        {
-            throw new InvalidOperationException($"Corrective data is added in task order: expected task {_correctiveData.Count}, got {task}.");
-        }
-
-        var sequences = Continue([.. prompts.Select(p => Encode(p, MaxPositions - options.Continuation))], options.Continuation, seed + (997L * task));
+        var sequences = Continue([.. prompts.Select(p => Encode(p, MaxPositions - options.Continuation))], options.Continuation, seed + (997L * _correctiveData.Count));
         var batch = Batch.Create(_verifier, sequences);
         _correctiveData.Add(batch);
         return batch.Positions;

@@ -216,7 +216,7 @@ public static class DrafterMitigation
                 throw new ArgumentException($"Task '{tasks[i].Id}' has no training prompts.", nameof(tasks));
             }
 
-            prefixes[i] = drafter.AddCorrectiveData(i, tasks[i].Id, prompts, options, seed);
+            prefixes[i] = drafter.AddCorrectiveData(tasks[i].Id, prompts, options, seed);
         }
 
         var perTask = string.Join(", ", tasks.Select((t, i) => $"{t.Id} {prefixes[i]}"));

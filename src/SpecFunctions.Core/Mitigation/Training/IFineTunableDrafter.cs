@@ -4,7 +4,7 @@ namespace SpecFunctions.Core.Mitigation.Training;
 /// One model family's part of a drafter mitigation: everything <see cref="DrafterMitigation"/> cannot do without knowing
 /// the network. An instance holds the (read-only) verifier and the drafter being changed; the loop calls
 /// <see cref="SetHeldOut"/> first, then the measurements, and for the training strategies <see cref="AddCorrectiveData"/>
-/// once per task (in task order) before the first <see cref="Step"/>.
+/// once per task, in task order (the n-th call builds task n), before the first <see cref="Step"/>.
 /// </summary>
 public interface IFineTunableDrafter : IDisposable
 {
@@ -30,10 +30,10 @@ public interface IFineTunableDrafter : IDisposable
     IReadOnlyList<(double Alpha, double CrossEntropy)> MeasureHeldOut(double temperature, bool alpha);
 
     /// <summary>
-    /// Builds the corrective data of task <paramref name="task"/> (soft labels: the verifier's continuations of
-    /// <paramref name="prompts"/>, every prefix labelled with the verifier's distribution). Returns its prefix count.
+    /// Builds the corrective data of the next task (soft labels: the verifier's continuations of <paramref name="prompts"/>,
+    /// every prefix labelled with the verifier's distribution). Returns its prefix count.
     /// </summary>
-    int AddCorrectiveData(int task, string id, IReadOnlyList<string> prompts, MitigationOptions options, int seed);
+    int AddCorrectiveData(string id, IReadOnlyList<string> prompts, MitigationOptions options, int seed);
 
     /// <summary>Rows a batch of task <paramref name="task"/> is drawn from (uniformly, with repeats).</summary>
     int BatchRows(int task);
