@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using SpecFunctions.Core.Mitigation;
+using SpecFunctions.Core.Mitigation.Training;
 using SpecFunctions.Demo;
 
 /// <summary>
@@ -19,15 +20,15 @@ internal static class MitigationBenchmark
         var inv = CultureInfo.InvariantCulture;
         var seed = args.Length > 1 ? int.Parse(args[1], inv) : DemoModels.DefaultSeed;
         var mgsm = args.Length > 2 ? args[2] : Path.GetFullPath(Path.Combine("..", "shared", "data", "mgsm"));
-        var options = new DemoMitigationOptions();
+        var options = MitigationOptions.Mlp;
         if (args.Length > 5)
         {
-            options = options with { Steps = int.Parse(args[3], inv), LearningRate = float.Parse(args[4], inv), ReweightEvery = int.Parse(args[5], inv) };
+            options = options with { Steps = int.Parse(args[3], inv), LearningRate = double.Parse(args[4], inv), ReweightEvery = int.Parse(args[5], inv) };
         }
 
         if (args.Length > 7)
         {
-            options = options with { PromptsPerTask = int.Parse(args[6], inv), ContinuationBytes = int.Parse(args[7], inv) };
+            options = options with { PromptsPerTask = int.Parse(args[6], inv), Continuation = int.Parse(args[7], inv) };
         }
 
         var rule = args.Length > 8 ? Enum.Parse<WeightRule>(args[8]) : WeightRule.ShiftByMinimum;
@@ -42,7 +43,7 @@ internal static class MitigationBenchmark
             ? Directory.GetFiles(mgsm, "mgsm_*.tsv").Order().Select(f => (Id: Path.GetFileNameWithoutExtension(f)[5..], Prompts: File.ReadLines(f).Take(30).Select(l => l.Split('\t')[0]).ToArray())).ToArray()
             : [];
         var baseAgreement = languages.Select(l => DemoEvaluation.Compare(verifier, new DemoModel(drafterWeights), l.HeldOutPrompts)).ToArray();
-        var tasks = languages.Select((l, i) => new DemoMitigationTask(l.Id, baseAgreement[i].MeanCrossEntropy, DemoCorpus.TrainingPrompts(l.Id), l.HeldOutPrompts)).ToArray();
+        var tasks = languages.Select((l, i) => new MitigationTask(l.Id, baseAgreement[i].MeanCrossEntropy, DemoCorpus.TrainingPrompts(l.Id), l.HeldOutPrompts)).ToArray();
         var baseMgsm = mgsmSets.Select(m => DemoEvaluation.Compare(verifier, new DemoModel(drafterWeights), m.Prompts).MeanAlpha).ToArray();
         Console.WriteLine($"Cores {Environment.ProcessorCount}; seed {seed}; options {System.Text.Json.JsonSerializer.Serialize(options)}; rule {rule}");
         Console.WriteLine($"| strategy | time (s) | U before | U after | ΔU | mean S_T before | mean S_T after | {string.Join(" | ", languages.Select(l => $"{l.Id} α / D_T"))} |");
@@ -51,9 +52,10 @@ internal static class MitigationBenchmark
         foreach (var strategy in new[] { MitigationStrategies.None, MitigationStrategies.SCdf, MitigationStrategies.Balanced, MitigationStrategies.Temperature })
         {
             var stopwatch = Stopwatch.StartNew();
-            var result = DemoMitigation.Train(verifierWeights, drafterWeights, strategy, rule, tasks, trainingSeed, options, strategy == MitigationStrategies.Temperature ? new ConsoleProgress() : null);
+            using var mlp = new MlpFineTunableDrafter(verifierWeights, drafterWeights);
+            var result = DrafterMitigation.Run(mlp, strategy, rule, tasks, trainingSeed, options, strategy == MitigationStrategies.Temperature ? new ConsoleProgress() : null);
             var seconds = stopwatch.Elapsed.TotalSeconds;
-            var drafter = new DemoModel(result.Weights);
+            var drafter = new DemoModel(mlp.Weights);
             var after = languages.Select(l => DemoEvaluation.Compare(verifier, drafter, l.HeldOutPrompts)).ToArray();
             var uBefore = SpecFunctions.Core.Metrics.FairnessMetrics.UnfairnessOf([.. baseAgreement.Select(a => a.MeanCrossEntropy)]);
             var uAfter = SpecFunctions.Core.Metrics.FairnessMetrics.UnfairnessOf([.. after.Select(a => a.MeanCrossEntropy)]);
@@ -84,7 +86,7 @@ internal static class MitigationBenchmark
     /// suite without training prompts got before issue 19; "disjoint" trains on questions 31–70 (what
     /// `--training-per-language 40` writes) and re-estimates D_T on 71–100, so no measured question is ever seen.
     /// </summary>
-    private static void MgsmAsTasks(string folder, DemoModelWeights verifierWeights, DemoModelWeights drafterWeights, WeightRule rule, int seed, DemoMitigationOptions options)
+    private static void MgsmAsTasks(string folder, DemoModelWeights verifierWeights, DemoModelWeights drafterWeights, WeightRule rule, int seed, MitigationOptions options)
     {
         var inv = CultureInfo.InvariantCulture;
         var verifier = new DemoModel(verifierWeights);
@@ -101,15 +103,16 @@ internal static class MitigationBenchmark
         foreach (var contaminated in new[] { true, false })
         {
             var tasks = sets.Select((m, i) => contaminated
-                ? new DemoMitigationTask(m.Id, before[i].MeanCrossEntropy, m.Eval, m.Eval)
-                : new DemoMitigationTask(m.Id, before[i].MeanCrossEntropy, m.Train, m.Dev)).ToArray();
+                ? new MitigationTask(m.Id, before[i].MeanCrossEntropy, m.Eval, m.Eval)
+                : new MitigationTask(m.Id, before[i].MeanCrossEntropy, m.Train, m.Dev)).ToArray();
             var overlap = tasks.Select((t, i) => SpecFunctions.Core.Mitigation.MitigationData.Overlap(t.TrainingPrompts, sets[i].Eval)).Sum();
             foreach (var strategy in new[] { MitigationStrategies.SCdf, MitigationStrategies.Balanced })
             {
                 var stopwatch = Stopwatch.StartNew();
-                var result = DemoMitigation.Train(verifierWeights, drafterWeights, strategy, rule, tasks, seed, options);
+                using var mlp = new MlpFineTunableDrafter(verifierWeights, drafterWeights);
+                DrafterMitigation.Run(mlp, strategy, rule, tasks, seed, options);
                 var seconds = stopwatch.Elapsed.TotalSeconds;
-                var drafter = new DemoModel(result.Weights);
+                var drafter = new DemoModel(mlp.Weights);
                 var after = sets.Select(m => DemoEvaluation.Compare(verifier, drafter, m.Eval)).ToArray();
                 var uBefore = SpecFunctions.Core.Metrics.FairnessMetrics.UnfairnessOf([.. before.Select(a => a.MeanCrossEntropy)]);
                 var uAfter = SpecFunctions.Core.Metrics.FairnessMetrics.UnfairnessOf([.. after.Select(a => a.MeanCrossEntropy)]);

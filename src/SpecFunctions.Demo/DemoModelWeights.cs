@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using SpecFunctions.Core.Sampling;
 
 namespace SpecFunctions.Demo;
 

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using SpecFunctions.Core.Models;
+using SpecFunctions.Demo.Pairs;
 
 namespace SpecFunctions.Demo;
 
@@ -86,33 +87,22 @@ public static class DemoModels
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(rootDir);
         var root = Path.GetFullPath(rootDir);
-        var verifierDir = Path.Combine(root, "verifier");
-        var drafterDir = Path.Combine(root, "drafter");
         var corpus = DemoCorpus.Default;
         var key = ComputeCacheKey(corpus, seed);
-        if (IsCached(root, key))
+        TimeSpan verifierTime = default, drafterTime = default;
+        var (_, reused) = await ModelPairCache.EnsureAsync(root, CacheFileName, key, ["model.onnx", ModelManifest.FileName, DemoModelWeights.FileName], staging =>
         {
-            return new DemoModelPaths(verifierDir, drafterDir, key, true, TimeSpan.Zero, TimeSpan.Zero);
-        }
-
-        var (verifier, verifierTime) = await Task.Run(
-            () => Timed(() => DemoTrainer.Train(DemoModelConfig.Verifier, corpus, VerifierTraining, seed, progress, cancellationToken)),
-            cancellationToken).ConfigureAwait(false);
-        var (drafter, drafterTime) = await Task.Run(
-            () => Timed(() => DemoTrainer.Train(DemoModelConfig.Drafter, corpus, DrafterTraining, seed, teacher: verifier, progress, cancellationToken)),
-            cancellationToken).ConfigureAwait(false);
-
-        // Write beside the final folders, then swap them in; the cache file comes last so a crash leaves no stale hit.
-        Directory.CreateDirectory(root);
-        File.Delete(Path.Combine(root, CacheFileName));
-        var staging = StagedFolders.Create(root, key[..16]);
-        WriteModelFolder(verifier, Path.Combine(staging, "verifier"));
-        WriteModelFolder(drafter, Path.Combine(staging, "drafter"));
-        StagedFolders.Publish(staging, (Path.Combine(staging, "verifier"), verifierDir), (Path.Combine(staging, "drafter"), drafterDir));
-        var stamp = new CacheStamp(key, seed, CodeVersion, corpus.Hash, DateTimeOffset.UtcNow);
-        await File.WriteAllTextAsync(Path.Combine(root, CacheFileName), JsonSerializer.Serialize(stamp, IndentedJson), cancellationToken)
-            .ConfigureAwait(false);
-        return new DemoModelPaths(verifierDir, drafterDir, key, false, verifierTime, drafterTime);
+            var stopwatch = Stopwatch.StartNew();
+            var verifier = DemoTrainer.Train(DemoModelConfig.Verifier, corpus, VerifierTraining, seed, progress, cancellationToken);
+            verifierTime = stopwatch.Elapsed;
+            stopwatch.Restart();
+            var drafter = DemoTrainer.Train(DemoModelConfig.Drafter, corpus, DrafterTraining, seed, teacher: verifier, progress, cancellationToken);
+            drafterTime = stopwatch.Elapsed;
+            WriteModelFolder(verifier, Path.Combine(staging, ModelPairCache.VerifierFolder));
+            WriteModelFolder(drafter, Path.Combine(staging, ModelPairCache.DrafterFolder));
+            return new CacheStamp(key, seed, CodeVersion, corpus.Hash, DateTimeOffset.UtcNow);
+        }, cancellationToken).ConfigureAwait(false);
+        return new DemoModelPaths(Path.Combine(root, ModelPairCache.VerifierFolder), Path.Combine(root, ModelPairCache.DrafterFolder), key, reused, verifierTime, drafterTime);
     }
 
     /// <summary>
@@ -173,41 +163,7 @@ public static class DemoModels
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
     }
 
-    private static bool IsCached(string root, string key)
-    {
-        var stampPath = Path.Combine(root, CacheFileName);
-        if (!File.Exists(stampPath))
-        {
-            return false;
-        }
-
-        CacheStamp? stamp;
-        try
-        {
-            stamp = JsonSerializer.Deserialize<CacheStamp>(File.ReadAllText(stampPath));
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-
-        if (stamp?.Key != key)
-        {
-            return false;
-        }
-
-        string[] files = ["model.onnx", ModelManifest.FileName, DemoModelWeights.FileName];
-        return new[] { "verifier", "drafter" }.All(m => files.All(f => File.Exists(Path.Combine(root, m, f))));
-    }
-
-    private static (DemoModelWeights Weights, TimeSpan Time) Timed(Func<DemoModelWeights> train)
-    {
-        var stopwatch = Stopwatch.StartNew();
-        var weights = train();
-        return (weights, stopwatch.Elapsed);
-    }
-
     private static readonly JsonSerializerOptions IndentedJson = new() { WriteIndented = true };
 
-    private sealed record CacheStamp(string Key, int Seed, string CodeVersion, string CorpusHash, DateTimeOffset CreatedUtc);
+    private sealed record CacheStamp(string Key, int Seed, string CodeVersion, string CorpusHash, DateTimeOffset CreatedUtc) : IModelPairStamp;
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Numerics.Tensors;
 using System.Text;
 using System.Text.Json.Serialization;
+using SpecFunctions.Core.Sampling;
 
 namespace SpecFunctions.Demo;
 

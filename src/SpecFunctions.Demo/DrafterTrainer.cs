@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using SpecFunctions.Core.Mitigation.Training;
 
 namespace SpecFunctions.Demo;
 
@@ -27,18 +28,24 @@ public sealed record SoftLabelTask(string Id, IReadOnlyList<SoftLabelExample> Ex
             var logits = verifier.ForwardAll(bytes);
             for (var t = 0; t < bytes.Length; t++)
             {
-                DemoEvaluation.LogSoftmax(logits.AsSpan(t * v, v), 1.0, logProbabilities);
-                var target = new float[v];
-                for (var x = 0; x < v; x++)
-                {
-                    target[x] = (float)Math.Exp(logProbabilities[x]);
-                }
-
-                examples.Add(new SoftLabelExample(bytes[..(t + 1)], target));
+                examples.Add(new SoftLabelExample(bytes[..(t + 1)], Distribution(logits.AsSpan(t * v, v), logProbabilities)));
             }
         }
 
         return new SoftLabelTask(id, examples);
+    }
+
+    /// <summary>The softmax of <paramref name="logits"/> (temperature 1) as a soft label; <paramref name="logP"/> is scratch of the same length.</summary>
+    internal static float[] Distribution(ReadOnlySpan<float> logits, double[] logP)
+    {
+        DemoEvaluation.LogSoftmax(logits, 1.0, logP);
+        var p = new float[logP.Length];
+        for (var x = 0; x < p.Length; x++)
+        {
+            p[x] = (float)Math.Exp(logP[x]);
+        }
+
+        return p;
     }
 }
 
@@ -84,6 +91,9 @@ public sealed record FineTuneResult(
 /// <summary>Continues training a drafter against verifier distributions (the mitigation's inner loop).</summary>
 public static class DrafterTrainer
 {
+    /// <summary>Salt of the MLP family's task and batch sampling stream (see <see cref="IFineTunableDrafter.SamplingStream"/>).</summary>
+    internal const ulong SamplingStream = 0xF1E7A000UL;
+
     /// <summary>
     /// Fine-tunes a copy of <paramref name="drafter"/>: each step draws a task with probability proportional to its
     /// weight, a minibatch of that task's examples uniformly, and steps on −Σ_x p(x) log q(x). Every
@@ -130,45 +140,36 @@ public static class DrafterTrainer
             ValidateTask(task);
         }
 
-        var cumulative = Cumulative(taskWeights, tasks, "taskWeights");
+        ValidateWeights(taskWeights, tasks, "taskWeights");
         var weights = drafter.Clone();
-        var optimizer = new MlpOptimizer(weights, options.BatchSize, Math.Min(options.Shards, options.BatchSize));
-        var random = new DeterministicRandom(0xF1E7A000UL ^ (ulong)(uint)options.Seed);
-        var window = weights.Config.Window;
-        const int v = DemoModelConfig.VocabularySize;
-        var windows = new int[options.BatchSize * window];
-        var targets = new float[options.BatchSize * v];
-        var stepsPerTask = new int[tasks.Count];
-        var current = taskWeights.ToArray();
+        var stepper = new SoftLabelStepper(weights, options.BatchSize, options.Shards);
         double lossSum = 0;
-        for (var step = 0; step < options.Steps; step++)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (reweight is not null && step > 0 && step % options.ReweightEvery == 0)
+        var run = DrafterMitigation.FineTune(
+            options.Steps,
+            options.BatchSize,
+            options.ReweightEvery,
+            SamplingStream ^ (ulong)(uint)options.Seed,
+            taskWeights,
+            t => tasks[t].Examples.Count,
+            (t, batch) => lossSum += stepper.Step(tasks[t], batch, options.LearningRate),
+            reweight is null ? null : step =>
             {
                 var updated = reweight(step, weights) ?? throw new InvalidOperationException("The reweight callback returned null.");
-                cumulative = Cumulative(updated, tasks, "reweight result");
-                current = updated.ToArray();
-            }
-
-            var t = random.NextWeighted(cumulative);
-            stepsPerTask[t]++;
-            var examples = tasks[t].Examples;
-            for (var i = 0; i < options.BatchSize; i++)
-            {
-                var example = examples[random.NextInt(examples.Count)];
-                MlpWorkspace.FillWindow(example.Context, windows.AsSpan(i * window, window));
-                example.Target.CopyTo(targets, i * v);
-            }
-
-            lossSum += optimizer.Step(windows, null, targets, options.LearningRate);
-        }
-
-        return new FineTuneResult(weights, stepsPerTask, options.Steps == 0 ? 0 : lossSum / options.Steps, current);
+                ValidateWeights(updated, tasks, "reweight result");
+                return updated;
+            },
+            cancellationToken);
+        return new FineTuneResult(weights, run.StepsPerTask, options.Steps == 0 ? 0 : lossSum / options.Steps, run.FinalTaskWeights);
     }
 
     /// <summary>Mean soft-label cross-entropy −Σ p log q of <paramref name="drafter"/> on a task's examples (nats).</summary>
-    public static double CrossEntropy(DemoModelWeights drafter, SoftLabelTask task)
+    public static double CrossEntropy(DemoModelWeights drafter, SoftLabelTask task) => Agreement(drafter, task, alpha: false).CrossEntropy;
+
+    /// <summary>
+    /// One drafter forward pass per example: mean α(s) = Σ min(p, q) (only when <paramref name="alpha"/>: it costs an
+    /// exponential per token; NaN otherwise) and mean −Σ p log q (nats), as <see cref="DemoEvaluation.Compare"/>.
+    /// </summary>
+    public static (double Alpha, double CrossEntropy) Agreement(DemoModelWeights drafter, SoftLabelTask task, bool alpha)
     {
         ArgumentNullException.ThrowIfNull(drafter);
         ValidateTask(task);
@@ -176,18 +177,22 @@ public static class DrafterTrainer
         const int v = DemoModelConfig.VocabularySize;
         var logits = new float[v];
         var logQ = new double[v];
-        double total = 0;
+        double alphaTotal = 0, crossEntropyTotal = 0;
         foreach (var example in task.Examples)
         {
             model.Forward(example.Context, logits);
             DemoEvaluation.LogSoftmax(logits, 1.0, logQ);
             for (var x = 0; x < v; x++)
             {
-                total -= example.Target[x] * logQ[x];
+                crossEntropyTotal -= example.Target[x] * logQ[x];
+                if (alpha)
+                {
+                    alphaTotal += Math.Min(example.Target[x], Math.Exp(logQ[x]));
+                }
             }
         }
 
-        return total / task.Examples.Count;
+        return (alpha ? alphaTotal / task.Examples.Count : double.NaN, crossEntropyTotal / task.Examples.Count);
     }
 
     private static void ValidateTask(SoftLabelTask task)
@@ -212,7 +217,8 @@ public static class DrafterTrainer
         }
     }
 
-    private static double[] Cumulative(IReadOnlyList<double> weights, IReadOnlyList<SoftLabelTask> tasks, string what)
+    // Task weights must be finite, non-negative and not all zero; the messages name the task.
+    private static void ValidateWeights(IReadOnlyList<double> weights, IReadOnlyList<SoftLabelTask> tasks, string what)
     {
         ArgumentNullException.ThrowIfNull(weights, what);
         if (weights.Count != tasks.Count)
@@ -220,7 +226,6 @@ public static class DrafterTrainer
             throw new ArgumentException($"{what} has {weights.Count} weights for {tasks.Count} tasks.", what);
         }
 
-        var cumulative = new double[weights.Count];
         double total = 0;
         for (var i = 0; i < weights.Count; i++)
         {
@@ -230,9 +235,36 @@ public static class DrafterTrainer
             }
 
             total += weights[i];
-            cumulative[i] = total;
         }
 
-        return total > 0 ? cumulative : throw new ArgumentException($"{what}: all task weights are zero.", what);
+        if (!(total > 0))
+        {
+            throw new ArgumentException($"{what}: all task weights are zero.", what);
+        }
+    }
+}
+
+/// <summary>One Adam step of an MLP drafter on a batch of soft-label examples: the MLP family's inner step, shared by
+/// <see cref="DrafterTrainer.FineTune(DemoModelWeights, IReadOnlyList{SoftLabelTask}, IReadOnlyList{double}, FineTuneOptions, Func{int, DemoModelWeights, IReadOnlyList{double}}?, CancellationToken)"/>
+/// and <see cref="MlpFineTunableDrafter"/>.</summary>
+internal sealed class SoftLabelStepper(DemoModelWeights weights, int batchSize, int shards)
+{
+    private readonly MlpOptimizer _optimizer = new(weights, batchSize, Math.Min(shards, batchSize));
+    private readonly int[] _windows = new int[batchSize * weights.Config.Window];
+    private readonly float[] _targets = new float[batchSize * DemoModelConfig.VocabularySize];
+
+    /// <summary>Steps on −Σ_x p(x) log q(x) over <paramref name="batch"/> (indices into the task's examples); returns the loss before the update.</summary>
+    public double Step(SoftLabelTask task, ReadOnlySpan<int> batch, float learningRate)
+    {
+        var window = weights.Config.Window;
+        const int v = DemoModelConfig.VocabularySize;
+        for (var i = 0; i < batch.Length; i++)
+        {
+            var example = task.Examples[batch[i]];
+            MlpWorkspace.FillWindow(example.Context, _windows.AsSpan(i * window, window));
+            example.Target.CopyTo(_targets, i * v);
+        }
+
+        return _optimizer.Step(_windows, null, _targets, learningRate);
     }
 }

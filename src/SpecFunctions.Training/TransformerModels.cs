@@ -5,6 +5,7 @@ using System.Text.Json;
 using Onnx;
 using SpecFunctions.Core.Models;
 using SpecFunctions.Demo;
+using SpecFunctions.Demo.Pairs;
 using SpecFunctions.Onnx;
 using SpecFunctions.Onnx.Testing;
 using SpecFunctions.Onnx.Tokenizers;
@@ -113,23 +114,23 @@ public static class TransformerModels
         ArgumentException.ThrowIfNullOrWhiteSpace(rootDir);
         settings ??= TransformerPairSettings.Default;
         var root = Path.GetFullPath(rootDir);
-        var verifierDir = Path.Combine(root, "verifier");
-        var drafterDir = Path.Combine(root, "drafter");
         var corpus = DemoCorpus.Default;
         var key = ComputeCacheKey(corpus, seed, settings);
-        if (ReadStamp(root) is { } cached && cached.Key == key && IsComplete(root))
+        TransformerModelPaths? trained = null;
+        var (stamp, reused) = await ModelPairCache.EnsureAsync(root, CacheFileName, key, PairFiles, staging =>
         {
-            return new TransformerModelPaths(verifierDir, drafterDir, key, true, TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero, cached.VerifierParameters, cached.DrafterParameters);
-        }
-
-        Directory.CreateDirectory(root);
-        File.Delete(Path.Combine(root, CacheFileName));
-        var staging = StagedFolders.Create(root, key[..16]);
-        var result = await Task.Run(() => TrainAndWrite(staging, corpus, seed, settings, progress, cancellationToken), cancellationToken).ConfigureAwait(false);
-        StagedFolders.Publish(staging, (Path.Combine(staging, "verifier"), verifierDir), (Path.Combine(staging, "drafter"), drafterDir));
-        var stamp = new CacheStamp(key, seed, CodeVersion, corpus.Hash, result.VerifierParameters, result.DrafterParameters, DateTimeOffset.UtcNow);
-        await File.WriteAllTextAsync(Path.Combine(root, CacheFileName), JsonSerializer.Serialize(stamp, IndentedJson), cancellationToken).ConfigureAwait(false);
-        return result with { VerifierDirectory = verifierDir, DrafterDirectory = drafterDir, CacheKey = key };
+            trained = TrainAndWrite(staging, corpus, seed, settings, progress, cancellationToken);
+            return new CacheStamp(key, seed, CodeVersion, corpus.Hash, trained.VerifierParameters, trained.DrafterParameters, DateTimeOffset.UtcNow);
+        }, cancellationToken).ConfigureAwait(false);
+        var paths = trained ?? new TransformerModelPaths(
+            string.Empty, string.Empty, key, true, TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero, stamp.VerifierParameters, stamp.DrafterParameters);
+        return paths with
+        {
+            VerifierDirectory = Path.Combine(root, ModelPairCache.VerifierFolder),
+            DrafterDirectory = Path.Combine(root, ModelPairCache.DrafterFolder),
+            CacheKey = key,
+            Reused = reused,
+        };
     }
 
     /// <summary>The cache key: SHA-256 of code version, seed, corpus and all settings.</summary>
@@ -212,7 +213,6 @@ public static class TransformerModels
         model.save(Path.Combine(folder, WeightsFileName));
     }
 
-
     private static TransformerModelPaths TrainAndWrite(
         string staging,
         DemoCorpus corpus,
@@ -246,31 +246,11 @@ public static class TransformerModels
             tokenizerTime, verifierTime, drafterTime, verifier.ParameterCount, drafter.ParameterCount);
     }
 
-    private static CacheStamp? ReadStamp(string root)
-    {
-        var path = Path.Combine(root, CacheFileName);
-        if (!File.Exists(path))
-        {
-            return null;
-        }
-
-        try
-        {
-            return JsonSerializer.Deserialize<CacheStamp>(File.ReadAllText(path));
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
-
-    private static bool IsComplete(string root)
-    {
-        string[] files = ["model.onnx", ModelManifest.FileName, "genai_config.json", "tokenizer.json", "tokenizer_config.json", ConfigFileName, WeightsFileName];
-        return new[] { "verifier", "drafter" }.All(m => files.All(f => File.Exists(Path.Combine(root, m, f))));
-    }
+    /// <summary>Files each model folder of a complete pair holds.</summary>
+    private static readonly string[] PairFiles =
+        ["model.onnx", ModelManifest.FileName, "genai_config.json", "tokenizer.json", "tokenizer_config.json", ConfigFileName, WeightsFileName];
 
     private static readonly JsonSerializerOptions IndentedJson = new() { WriteIndented = true };
 
-    private sealed record CacheStamp(string Key, int Seed, string CodeVersion, string CorpusHash, long VerifierParameters, long DrafterParameters, DateTimeOffset CreatedUtc);
+    private sealed record CacheStamp(string Key, int Seed, string CodeVersion, string CorpusHash, long VerifierParameters, long DrafterParameters, DateTimeOffset CreatedUtc) : IModelPairStamp;
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using SpecFunctions.Core.Sampling;
 using SpecFunctions.Demo;
 using SpecFunctions.Onnx.Testing;
 using TorchSharp;

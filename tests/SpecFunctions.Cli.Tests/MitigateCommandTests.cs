@@ -1,7 +1,5 @@
-using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using SpecFunctions.Cli.Commands;
 using SpecFunctions.Core.Evaluation;
 using SpecFunctions.Core.Storage;
 using SpecFunctions.Orchestration;
@@ -46,23 +44,9 @@ public sealed class MitigateCommandTests : IDisposable
         });
     }
 
-    private async Task<(int Exit, string Out, string Error)> MitigateAsync(params string[] args)
-    {
-        var (stdout, stderr) = (new StringWriter(), new StringWriter());
-        var (previousOut, previousError) = (Console.Out, Console.Error);
-        try
-        {
-            Console.SetOut(stdout);
-            Console.SetError(stderr);
-            var exit = await new RootCommand { MitigateCommand.Create() }.Parse(["mitigate", .. args, "--store", _store, "--models", Path.Combine(_store, "no-models")]).InvokeAsync();
-            return (exit, stdout.ToString(), stderr.ToString());
-        }
-        finally
-        {
-            Console.SetOut(previousOut);
-            Console.SetError(previousError);
-        }
-    }
+    // Through the CLI's entry point: the command's refusals go through its one error policy (SpecfnCli, CliErrors).
+    private Task<(int Exit, string Out, string Error)> MitigateAsync(params string[] args) =>
+        CliHarness.RunAsync(["mitigate", .. args, "--store", _store, "--models", Path.Combine(_store, "no-models")]);
 
     [Fact]
     public async Task Mitigate_RunOfSpecfnRunWithoutModelOptions_OneLineNamingTheOptionsExit2()
@@ -107,5 +91,16 @@ public sealed class MitigateCommandTests : IDisposable
             stderr);
         Assert.Equal("", stdout);
         Assert.False(Directory.Exists(Path.Combine(_store, "no-models")), "the demo pair was built for a refused mitigation");
+    }
+
+    [Fact]
+    public async Task Mitigate_UnknownRun_OneLineNamingTheStoreExit2()
+    {
+        var (exit, stdout, stderr) = await MitigateAsync("no-such-run");
+
+        Assert.Equal(2, exit);
+        Assert.Equal($"specfn: run 'no-such-run' not found in {new TraceStore(new LocalFolderObjectStore(_store)).Location}" + Environment.NewLine, stderr);
+        Assert.Equal("", stdout);
+        Assert.False(Directory.Exists(Path.Combine(_store, "no-models")));
     }
 }

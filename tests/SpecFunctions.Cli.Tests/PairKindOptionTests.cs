@@ -1,3 +1,5 @@
+using SpecFunctions.Cli.Pairs;
+
 namespace SpecFunctions.Cli.Tests;
 
 /// <summary>The <c>--kind</c> / <c>--pair</c> choice between the MLP and the transformer demo pair: unknown values are refused before anything runs.</summary>
@@ -45,5 +47,17 @@ public sealed class PairKindOptionTests : IDisposable
         Assert.Equal(0, exit);
         Assert.Contains("--kind", stdout, StringComparison.Ordinal);
         Assert.Contains("transformer", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DemoPairs_KindsAndAuditModelNames_FindTheirPair()
+    {
+        Assert.Equal(["mlp", "transformer"], DemoPairs.Kinds);
+        Assert.Same(DemoPairs.Mlp, DemoPairs.Get("mlp"));
+        Assert.Same(DemoPairs.Transformer, DemoPairs.ForModels("tf-verifier", "tf-drafter"));
+        Assert.Same(DemoPairs.Mlp, DemoPairs.ForModels("demo-verifier", "demo-drafter"));
+        Assert.Null(DemoPairs.ForModels("demo-verifier", "tf-drafter"));
+        Assert.Equal(".specfn/models/transformer", DemoPairs.Transformer.DefaultRoot);
+        Assert.Contains("rnn", Assert.Throws<ArgumentException>(() => DemoPairs.Get("rnn")).Message, StringComparison.Ordinal);
     }
 }

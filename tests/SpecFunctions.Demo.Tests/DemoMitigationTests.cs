@@ -1,10 +1,11 @@
 using SpecFunctions.Core.Mitigation;
+using SpecFunctions.Core.Mitigation.Training;
 using SpecFunctions.Demo;
 using SpecFunctions.Demo.Hosting;
 
 namespace SpecFunctions.Demo.Tests;
 
-/// <summary>The pure parts of <see cref="DemoMitigation"/>; training runs are tested through DemoDrafterTrainer (Orchestration.Tests).</summary>
+/// <summary>The pure parts of <see cref="DrafterMitigation"/> and <see cref="MlpFineTunableDrafter"/>; training runs are tested through DemoDrafterTrainer.</summary>
 public sealed class DemoMitigationTests
 {
     [Fact]
@@ -12,7 +13,7 @@ public sealed class DemoMitigationTests
     {
         double[] d = [1.0, 2.0, 4.0, 5.0];
 
-        var weights = DemoMitigation.SamplingWeights(d, WeightRule.VarianceGradient);
+        var weights = DrafterMitigation.SamplingWeights(d, WeightRule.VarianceGradient);
 
         // Mean 3: tasks 0 and 1 are better than average (negative gradient weight) and get none.
         Assert.Equal(0, weights[0]);
@@ -23,7 +24,7 @@ public sealed class DemoMitigationTests
     [Fact]
     public void SamplingWeights_AllTasksEqual_Uniform()
     {
-        var weights = DemoMitigation.SamplingWeights([2.5, 2.5, 2.5], WeightRule.ShiftByMinimum);
+        var weights = DrafterMitigation.SamplingWeights([2.5, 2.5, 2.5], WeightRule.ShiftByMinimum);
 
         Assert.Equal([1.0, 1.0, 1.0], weights);
     }
@@ -43,7 +44,7 @@ public sealed class DemoMitigationTests
         var context = "Hola, ¿qué tal?"u8.ToArray();
         var before = new DemoModel(weights).Forward(context);
 
-        var scaled = DemoMitigation.WithOutputTemperature(weights, 1.6);
+        var scaled = MlpFineTunableDrafter.WithOutputTemperature(weights, 1.6);
 
         var after = new DemoModel(scaled).Forward(context);
         Assert.Equal(before, new DemoModel(weights).Forward(context));

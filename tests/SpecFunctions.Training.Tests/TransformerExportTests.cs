@@ -100,6 +100,22 @@ public sealed class TransformerExportTests(TinyTrainedPairFixture fixture, ITest
     }
 
     [Fact]
+    public async Task EnsureAsync_SecondCallSameInputs_ReusesAndReportsTheRecordedParameterCounts()
+    {
+        var again = await TransformerModels.EnsureAsync(fixture.Root, seed: 3, settings: TinySettings.Pair);
+
+        Assert.False(fixture.Paths.Reused);
+        Assert.True(again.Reused);
+        Assert.Equal(fixture.Paths.CacheKey, again.CacheKey);
+        Assert.Equal(fixture.Paths.VerifierDirectory, again.VerifierDirectory);
+        Assert.Equal(fixture.Paths.DrafterDirectory, again.DrafterDirectory);
+        Assert.Equal(fixture.Paths.VerifierParameters, again.VerifierParameters);
+        Assert.Equal(fixture.Paths.DrafterParameters, again.DrafterParameters);
+        Assert.True(fixture.Paths.DrafterParameters > 0 && fixture.Paths.VerifierParameters > fixture.Paths.DrafterParameters);
+        Assert.Equal(TimeSpan.Zero, again.VerifierTrainingTime);
+    }
+
+    [Fact]
     public void ModelFolder_HasGenAiLayoutAndLoadsWithTheProductsTokenizer()
     {
         foreach (var folder in new[] { fixture.Paths.VerifierDirectory, fixture.Paths.DrafterDirectory })

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using SpecFunctions.Core.Mitigation;
+using SpecFunctions.Core.Mitigation.Training;
 using SpecFunctions.Demo;
 using SpecFunctions.Onnx;
 using Xunit.Abstractions;
@@ -13,13 +14,13 @@ public sealed class TransformerMitigationTests(TinyTrainedPairFixture fixture, I
     // The tiny pair's drafter saw only English.
     private static readonly string[] TaskIds = ["en", "es", "zh"];
 
-    private static TransformerMitigationOptions Options { get; } = new() { Steps = 60, BatchSize = 8, LearningRate = 3e-3, ReweightEvery = 20, PromptsPerTask = 12, ContinuationTokens = 12 };
+    private static MitigationOptions Options { get; } = MitigationOptions.Transformer with { Steps = 60, BatchSize = 8, LearningRate = 3e-3, ReweightEvery = 20, PromptsPerTask = 12, Continuation = 12 };
 
     public void Dispose() => Directory.Delete(_out, recursive: true);
 
-    private static DemoMitigationTask[] Tasks(double[] crossEntropy) =>
+    private static MitigationTask[] Tasks(double[] crossEntropy) =>
     [
-        .. TaskIds.Select((id, i) => new DemoMitigationTask(id, crossEntropy[i], DemoCorpus.TrainingPrompts(id, 12), DemoCorpus.Default[id].HeldOutPrompts.Take(8).ToArray())),
+        .. TaskIds.Select((id, i) => new MitigationTask(id, crossEntropy[i], DemoCorpus.TrainingPrompts(id, 12), DemoCorpus.Default[id].HeldOutPrompts.Take(8).ToArray())),
     ];
 
     [Fact]
@@ -27,13 +28,13 @@ public sealed class TransformerMitigationTests(TinyTrainedPairFixture fixture, I
     {
         var verifierHash = FolderHash(fixture.Paths.VerifierDirectory);
         var drafterHash = FolderHash(fixture.Paths.DrafterDirectory);
-        var none = TransformerMitigation.TrainToFolder(
-            fixture.Paths.VerifierDirectory, fixture.Paths.DrafterDirectory, MitigationStrategies.None, WeightRule.ShiftByMinimum,
+        var none = TrainToFolder(
+            MitigationStrategies.None, WeightRule.ShiftByMinimum,
             Tasks([1, 1, 1]), 1, Path.Combine(_out, "none"), Options).Result;
 
         // Measured D_T handed in as the evaluation would: the held-out estimates of the base drafter.
-        var (folder, result) = TransformerMitigation.TrainToFolder(
-            fixture.Paths.VerifierDirectory, fixture.Paths.DrafterDirectory, MitigationStrategies.SCdf, WeightRule.ShiftByMinimum,
+        var (folder, result) = TrainToFolder(
+            MitigationStrategies.SCdf, WeightRule.ShiftByMinimum,
             Tasks([.. none.CrossEntropyBefore]), 1, Path.Combine(_out, "s-cdf"), Options, new Collect(output.WriteLine));
 
         output.WriteLine($"D_T before {string.Join(" ", result.CrossEntropyBefore.Select(d => d.ToString("F3")))}, after {string.Join(" ", result.CrossEntropyAfter.Select(d => d.ToString("F3")))}");
@@ -55,8 +56,8 @@ public sealed class TransformerMitigationTests(TinyTrainedPairFixture fixture, I
     {
         var tasks = Tasks([2.0, 3.0, 4.0]);
         var small = Options with { Steps = 10, ReweightEvery = 5 };
-        var a = TransformerMitigation.TrainToFolder(fixture.Paths.VerifierDirectory, fixture.Paths.DrafterDirectory, MitigationStrategies.SCdf, WeightRule.ShiftByMinimum, tasks, 7, Path.Combine(_out, "a"), small).Folder;
-        var b = TransformerMitigation.TrainToFolder(fixture.Paths.VerifierDirectory, fixture.Paths.DrafterDirectory, MitigationStrategies.SCdf, WeightRule.ShiftByMinimum, tasks, 7, Path.Combine(_out, "b"), small).Folder;
+        var a = TrainToFolder(MitigationStrategies.SCdf, WeightRule.ShiftByMinimum, tasks, 7, Path.Combine(_out, "a"), small).Folder;
+        var b = TrainToFolder(MitigationStrategies.SCdf, WeightRule.ShiftByMinimum, tasks, 7, Path.Combine(_out, "b"), small).Folder;
 
         Assert.Equal(File.ReadAllBytes(Path.Combine(a, "model.onnx")), File.ReadAllBytes(Path.Combine(b, "model.onnx")));
     }
@@ -64,8 +65,8 @@ public sealed class TransformerMitigationTests(TinyTrainedPairFixture fixture, I
     [Fact]
     public void Temperature_KeepsTheManifestAndNeverRaisesU()
     {
-        var (folder, result) = TransformerMitigation.TrainToFolder(
-            fixture.Paths.VerifierDirectory, fixture.Paths.DrafterDirectory, MitigationStrategies.Temperature, WeightRule.ShiftByMinimum,
+        var (folder, result) = TrainToFolder(
+            MitigationStrategies.Temperature, WeightRule.ShiftByMinimum,
             Tasks([1, 1, 1]), 1, Path.Combine(_out, "t"), Options, new Collect(output.WriteLine));
 
         Assert.True(result.UnfairnessAfter <= result.UnfairnessBefore);
@@ -82,9 +83,24 @@ public sealed class TransformerMitigationTests(TinyTrainedPairFixture fixture, I
         Assert.False(trainer.Supports(DemoModels.Family));
 
         Directory.CreateDirectory(Path.Combine(_out, "x", "drafter"));
-        Assert.Throws<IOException>(() => TransformerMitigation.TrainToFolder(
-            fixture.Paths.VerifierDirectory, fixture.Paths.DrafterDirectory, MitigationStrategies.None, WeightRule.ShiftByMinimum, Tasks([1, 1, 1]), 1, Path.Combine(_out, "x"), Options));
+        Assert.Throws<IOException>(() => TrainToFolder(
+            MitigationStrategies.None, WeightRule.ShiftByMinimum, Tasks([1, 1, 1]), 1, Path.Combine(_out, "x"), Options));
     }
+
+    private (string Folder, DrafterMitigationResult Result) TrainToFolder(
+        string strategy, WeightRule rule, MitigationTask[] tasks, int seed, string outputFolder, MitigationOptions options, IProgress<string>? progress = null) =>
+        new TransformerDrafterTrainer(options).TrainToFolder(
+            new DrafterTrainingJob
+            {
+                VerifierFolder = fixture.Paths.VerifierDirectory,
+                DrafterFolder = fixture.Paths.DrafterDirectory,
+                Strategy = strategy,
+                WeightRule = rule,
+                Tasks = tasks,
+                Seed = seed,
+            },
+            outputFolder,
+            progress);
 
     private static string FolderHash(string folder) => Convert.ToHexString(SHA256.HashData(
         [.. Directory.GetFiles(folder).Order(StringComparer.Ordinal).SelectMany(f => File.ReadAllBytes(f))]));

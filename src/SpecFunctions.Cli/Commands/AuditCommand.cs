@@ -1,10 +1,10 @@
 using System.CommandLine;
+using SpecFunctions.Cli.Pairs;
 using SpecFunctions.Core.Evaluation;
+using SpecFunctions.Core.Mitigation;
 using SpecFunctions.Demo;
 using SpecFunctions.Orchestration;
-using SpecFunctions.Training;
 using Spectre.Console;
-using SpecFunctions.Core.Mitigation;
 
 namespace SpecFunctions.Cli.Commands;
 
@@ -16,30 +16,20 @@ namespace SpecFunctions.Cli.Commands;
 /// </summary>
 internal static class AuditCommand
 {
-    public const string DefaultModels = ".specfn/models/demo";
-
-    /// <summary>Catalog names of the transformer pair's models in runs of <c>audit --pair transformer</c>.</summary>
-    public const string TransformerVerifier = "tf-verifier";
-
-    /// <inheritdoc cref="TransformerVerifier"/>
-    public const string TransformerDrafter = "tf-drafter";
-
     public static Command Create()
     {
         var pairKind = new Option<string>("--pair")
         {
-            Description = $"Which demo pair: {PairKinds.Mlp} (byte-level MLP window models, fast) or {PairKinds.Transformer} (GPT-style decoders with a trained BPE tokenizer, KV cache)",
-            DefaultValueFactory = _ => PairKinds.Mlp,
+            Description = $"Which demo pair: {DemoPairs.Mlp.Kind} (byte-level MLP window models, fast) or {DemoPairs.Transformer.Kind} (GPT-style decoders with a trained BPE tokenizer, KV cache)",
+            DefaultValueFactory = _ => DemoPairs.Mlp.Kind,
         };
-        pairKind.AcceptOnlyFromAmong(PairKinds.All);
-        var models = new Option<string?>("--models") { Description = $"Folder of the demo model pair (built on first use, cached by content hash). Default {DefaultModels} or {TransformerModels.DefaultRoot}" };
+        pairKind.AcceptOnlyFromAmong(DemoPairs.Kinds);
+        var models = new Option<string?>("--models") { Description = $"Folder of the demo model pair (built on first use, cached by content hash). Default {string.Join(" or ", DemoPairs.All.Select(p => p.DefaultRoot))}" };
         var seed = new Option<int>("--model-seed") { Description = "Seed of the demo pair's training", DefaultValueFactory = _ => DemoModels.DefaultSeed };
         var promptsPerTask = new Option<int?>("--prompts-per-task")
         {
-            // The MLP pair evaluates all 20 held-out prompts by default: with 64-token generations the prompts' own spread
-            // of acceptance is what widens a task's measured interval (docs/benchmarks.md, "Measured speed-ups that hold
-            // still"). The transformer pair, about 10× slower per token on 2 cores, keeps 8.
-            Description = "Held-out prompts per language (1..64; the corpus has 20). Default 20 for the mlp pair, 8 for the transformer pair",
+            // Each pair's own default (IDemoPair.DefaultPromptsPerTask).
+            Description = $"Held-out prompts per language (1..64; the corpus has 20). Default {string.Join(", ", DemoPairs.All.Select(p => $"{p.DefaultPromptsPerTask} for the {p.Kind} pair"))}",
         };
         var output = new Option<string>("--out") { Description = "Folder for the JSON and HTML reports", DefaultValueFactory = _ => ".specfn" };
         var runId = new Option<string?>("--run-id") { Description = "Run id (default: generated)" };
@@ -64,24 +54,24 @@ internal static class AuditCommand
             var asJson = parse.GetValue(json);
             var log = asJson ? Console.Error : Console.Out;
             var started = System.Diagnostics.Stopwatch.StartNew();
-            var kind = parse.GetValue(pairKind)!;
-            var root = parse.GetValue(models) ?? PairKinds.DefaultRoot(kind);
-            log.WriteLine($"Preparing the {kind} demo model pair in {root} ...");
-            var pair = await PreparePairAsync(kind, root, parse.GetValue(seed), DemoTrainingProgress.LogTo(log), cancellationToken);
-            log.WriteLine(pair.Summary);
+            var pair = DemoPairs.Get(parse.GetValue(pairKind)!);
+            var root = parse.GetValue(models) ?? pair.DefaultRoot;
+            log.WriteLine($"Preparing the {pair.Kind} demo model pair in {root} ...");
+            var built = await pair.EnsureAsync(root, parse.GetValue(seed), DemoTrainingProgress.LogTo(log), cancellationToken);
+            log.WriteLine(built.Reused ? $"  reused cached pair (key {built.CacheKey[..12]})" : built.AuditTrained);
 
-            var suite = DefaultSuite(parse.GetValue(promptsPerTask) ?? (parse.GetValue(pairKind) == PairKinds.Transformer ? 8 : 20));
+            var suite = DefaultSuite(parse.GetValue(promptsPerTask) ?? pair.DefaultPromptsPerTask);
             var catalog = new ModelCatalog(new Dictionary<string, string>
             {
-                [pair.Verifier] = pair.VerifierDirectory,
-                [pair.Drafter] = pair.DrafterDirectory,
+                [pair.VerifierName] = built.VerifierDirectory,
+                [pair.DrafterName] = built.DrafterDirectory,
             });
             var request = new EvaluationRequest
             {
                 RunId = parse.GetValue(runId) ?? RunIds.New("audit"),
                 Suite = suite,
-                Verifier = pair.Verifier,
-                Drafter = pair.Drafter,
+                Verifier = pair.VerifierName,
+                Drafter = pair.DrafterName,
                 Settings = settings.Read(parse),
                 Mitigation = new MitigationPolicy { AutoMitigate = !parse.GetValue(noMitigate), Strategy = parse.GetValue(strategy)! },
                 MeasureAfresh = !parse.GetValue(reuse),
@@ -98,8 +88,8 @@ internal static class AuditCommand
             var exit = EvaluationRunner.Print(result, asJson, new Dictionary<string, object?>
             {
                 ["totalSeconds"] = started.Elapsed.TotalSeconds,
-                ["pair"] = kind,
-                ["modelsReused"] = pair.Reused,
+                ["pair"] = pair.Kind,
+                ["modelsReused"] = built.Reused,
                 ["mitigation"] = result.Report?.Mitigation,
                 ["mitigationOutcome"] = result.Outcome.Mitigation is { } m ? new { m.Status, m.Reason, m.AfterRunId } : null,
             });
@@ -111,27 +101,6 @@ internal static class AuditCommand
             return exit;
         });
         return command;
-    }
-
-    /// <summary>A prepared demo pair: catalog names, folders and a one-line summary of what was trained or reused.</summary>
-    private sealed record PreparedPair(string Verifier, string Drafter, string VerifierDirectory, string DrafterDirectory, bool Reused, string Summary);
-
-    private static async Task<PreparedPair> PreparePairAsync(string kind, string root, int seed, IProgress<DemoTrainingProgress> progress, CancellationToken cancellationToken)
-    {
-        if (kind == PairKinds.Transformer)
-        {
-            var t = await TransformerModels.EnsureAsync(root, seed, progress, cancellationToken: cancellationToken);
-            return new PreparedPair(
-                TransformerVerifier, TransformerDrafter, t.VerifierDirectory, t.DrafterDirectory, t.Reused, t.Reused
-                    ? $"  reused cached pair (key {t.CacheKey[..12]})"
-                    : $"  trained tokenizer in {t.TokenizerTrainingTime.TotalSeconds:F1} s, verifier ({t.VerifierParameters:N0} parameters) in {t.VerifierTrainingTime.TotalSeconds:F1} s, drafter ({t.DrafterParameters:N0}) in {t.DrafterTrainingTime.TotalSeconds:F1} s");
-        }
-
-        var m = await DemoModels.EnsureAsync(root, seed, progress, cancellationToken);
-        return new PreparedPair(
-            "demo-verifier", "demo-drafter", m.VerifierDirectory, m.DrafterDirectory, m.Reused, m.Reused
-                ? $"  reused cached pair (key {m.CacheKey[..12]})"
-                : $"  trained verifier in {m.VerifierTrainingTime.TotalSeconds:F1} s, drafter in {m.DrafterTrainingTime.TotalSeconds:F1} s");
     }
 
     /// <summary>The default suite: one task per demo corpus language, its first held-out prompts.</summary>

@@ -1,25 +1,24 @@
 using System.CommandLine;
 using System.Text.Json;
+using SpecFunctions.Cli.Pairs;
 using SpecFunctions.Core.Evaluation;
 using SpecFunctions.Core.Mitigation;
+using SpecFunctions.Core.Models;
 using SpecFunctions.Core.Reporting;
 using SpecFunctions.Core.Storage;
 using SpecFunctions.Demo;
 using SpecFunctions.Orchestration;
 using Spectre.Console;
-using SpecFunctions.Core.Models;
 
 namespace SpecFunctions.Cli.Commands;
 
 /// <summary>
 /// <c>specfn mitigate RUN_ID</c>: runs the <c>MitigateDrafter</c> loop on a stored run — new drafter (s-CDF or a
-/// baseline), re-evaluation of the same suite, before/after report, promotion rule.
+/// baseline), re-evaluation of the same suite, before/after report, promotion rule. Refusals are
+/// <see cref="CliException"/>s with <see cref="ExitCodes.Usage"/>: one <c>specfn: …</c> line through the CLI's error policy.
 /// </summary>
 internal static class MitigateCommand
 {
-    private const string DemoVerifier = "demo-verifier";
-    private const string DemoDrafter = "demo-drafter";
-
     public static Command Create()
     {
         var runId = new Argument<string>("RUN_ID") { Description = "The evaluated run to mitigate" };
@@ -28,7 +27,7 @@ internal static class MitigateCommand
         var rule = new Option<WeightRule>("--weights") { Description = "s-CDF task weights: ShiftByMinimum | AboveMean | CrossEntropy | VarianceGradient", DefaultValueFactory = _ => WeightRule.ShiftByMinimum };
         var verifier = new Option<DirectoryInfo?>("--verifier") { Description = "Verifier model folder (runs made by `specfn run`)" };
         var drafter = new Option<DirectoryInfo?>("--drafter") { Description = "Drafter model folder (runs made by `specfn run`)" };
-        var models = new Option<string?>("--models") { Description = $"Demo pair folder (runs made by `specfn audit`; default {AuditCommand.DefaultModels}, or {Training.TransformerModels.DefaultRoot} for `--pair transformer`)" };
+        var models = new Option<string?>("--models") { Description = $"Demo pair folder (runs made by `specfn audit`; default {DemoPairs.Mlp.DefaultRoot}, or {DemoPairs.Transformer.DefaultRoot} for `--pair {DemoPairs.Transformer.Kind}`)" };
         var output = new Option<string>("--out") { Description = "Folder for report copies", DefaultValueFactory = _ => ".specfn" };
         var json = new Option<bool>("--json") { Description = "Print one JSON document" };
         var store = new CliStore();
@@ -43,16 +42,14 @@ internal static class MitigateCommand
             var id = parse.GetValue(runId)!;
             if (!StoreIds.IsValid(id))
             {
-                Console.Error.WriteLine($"specfn: RUN_ID must match {StoreIds.Pattern}");
-                return 2;
+                throw new CliException($"RUN_ID must match {StoreIds.Pattern}", ExitCodes.Usage);
             }
 
             var traceStore = store.Open(parse);
             var manifest = await traceStore.GetManifestAsync(id, cancellationToken);
             if (manifest?.Submission is null)
             {
-                Console.Error.WriteLine($"specfn: run '{id}' not found in {traceStore.Location}");
-                return 2;
+                throw new CliException($"run '{id}' not found in {traceStore.Location}", ExitCodes.Usage);
             }
 
             var evaluation = manifest.Submission.Deserialize<EvaluationRequest>(EvaluationDefaults.Json)!;
@@ -61,43 +58,10 @@ internal static class MitigateCommand
             // The same rule PlanMitigation applies, checked before any model is loaded or trained (gating trains nothing).
             if (request.Strategy != MitigationStrategies.Gating && MitigationData.RefusalReason(PlanMitigationActivity.Data(request)) is { } refusal)
             {
-                Console.Error.WriteLine($"specfn: run '{id}': {refusal}");
-                return 2;
+                throw new CliException($"run '{id}': {refusal}", ExitCodes.Usage);
             }
 
-            var (v, d) = (parse.GetValue(verifier), parse.GetValue(drafter));
-            IModelCatalog catalog;
-            if (v is not null && d is not null)
-            {
-                foreach (var dir in new[] { v, d })
-                {
-                    if (!File.Exists(Path.Combine(dir.FullName, Core.Models.ModelManifest.FileName)))
-                    {
-                        Console.Error.WriteLine($"specfn: '{dir.FullName}' is not a model folder (no {Core.Models.ModelManifest.FileName})");
-                        return 2;
-                    }
-                }
-
-                catalog = new ModelCatalog(new Dictionary<string, string> { [evaluation.Verifier] = v.FullName, [evaluation.Drafter] = d.FullName });
-            }
-            else if (v is null && d is null && evaluation.Verifier == DemoVerifier && evaluation.Drafter == DemoDrafter)
-            {
-                var pair = await DemoModels.EnsureAsync(parse.GetValue(models) ?? AuditCommand.DefaultModels, cancellationToken: cancellationToken);
-                catalog = new ModelCatalog(new Dictionary<string, string> { [DemoVerifier] = pair.VerifierDirectory, [DemoDrafter] = pair.DrafterDirectory });
-            }
-            else if (v is null && d is null && evaluation.Verifier == AuditCommand.TransformerVerifier && evaluation.Drafter == AuditCommand.TransformerDrafter)
-            {
-                var pair = await Training.TransformerModels.EnsureAsync(parse.GetValue(models) ?? Training.TransformerModels.DefaultRoot, cancellationToken: cancellationToken);
-                catalog = new ModelCatalog(new Dictionary<string, string> { [evaluation.Verifier] = pair.VerifierDirectory, [evaluation.Drafter] = pair.DrafterDirectory });
-            }
-            else
-            {
-                Console.Error.WriteLine(v is null && d is null
-                    ? $"specfn: run '{id}' was evaluated on its own models (verifier '{evaluation.Verifier}', drafter '{evaluation.Drafter}'): pass --verifier DIR --drafter DIR, the model folders given to `specfn run`"
-                    : "specfn: pass both --verifier DIR and --drafter DIR (the model folders the run was evaluated on), or neither for a run of the demo pair");
-                return 2;
-            }
-
+            var catalog = await CatalogAsync(id, evaluation, parse.GetValue(verifier), parse.GetValue(drafter), parse.GetValue(models), cancellationToken);
             var asJson = parse.GetValue(json);
             var observer = new ConsoleObserver(plain: true, asJson ? Console.Error : Console.Out);
             await using var engine = await EmbeddedEngine.StartAsync(traceStore, catalog, observer, cancellationToken: cancellationToken);
@@ -128,5 +92,35 @@ internal static class MitigateCommand
             return outcome.Status is MitigationStatus.Promoted or MitigationStatus.Kept ? 0 : 1;
         });
         return command;
+    }
+
+    // The run's models: the folders given on the command line, or the demo pair an audit evaluated (built or reused).
+    private static async Task<IModelCatalog> CatalogAsync(
+        string id, EvaluationRequest evaluation, DirectoryInfo? verifier, DirectoryInfo? drafter, string? models, CancellationToken cancellationToken)
+    {
+        if (verifier is not null && drafter is not null)
+        {
+            foreach (var dir in new[] { verifier, drafter })
+            {
+                if (!File.Exists(Path.Combine(dir.FullName, ModelManifest.FileName)))
+                {
+                    throw new CliException($"'{dir.FullName}' is not a model folder (no {ModelManifest.FileName})", ExitCodes.Usage);
+                }
+            }
+
+            return new ModelCatalog(new Dictionary<string, string> { [evaluation.Verifier] = verifier.FullName, [evaluation.Drafter] = drafter.FullName });
+        }
+
+        if (verifier is null && drafter is null && DemoPairs.ForModels(evaluation.Verifier, evaluation.Drafter) is { } pair)
+        {
+            var built = await pair.EnsureAsync(models ?? pair.DefaultRoot, DemoModels.DefaultSeed, progress: null, cancellationToken);
+            return new ModelCatalog(new Dictionary<string, string> { [pair.VerifierName] = built.VerifierDirectory, [pair.DrafterName] = built.DrafterDirectory });
+        }
+
+        throw new CliException(
+            verifier is null && drafter is null
+                ? $"run '{id}' was evaluated on its own models (verifier '{evaluation.Verifier}', drafter '{evaluation.Drafter}'): pass --verifier DIR --drafter DIR, the model folders given to `specfn run`"
+                : "pass both --verifier DIR and --drafter DIR (the model folders the run was evaluated on), or neither for a run of the demo pair",
+            ExitCodes.Usage);
     }
 }

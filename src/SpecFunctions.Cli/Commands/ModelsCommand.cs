@@ -1,6 +1,6 @@
 using System.CommandLine;
+using SpecFunctions.Cli.Pairs;
 using SpecFunctions.Demo;
-using SpecFunctions.Training;
 
 namespace SpecFunctions.Cli.Commands;
 
@@ -21,13 +21,13 @@ internal static class ModelsCommand
     {
         var kindOption = new Option<string>("--kind")
         {
-            Description = $"Which pair: {PairKinds.Mlp} (byte-level MLP window models, the fast default) or {PairKinds.Transformer} (GPT-style decoders with a trained BPE tokenizer, in the optimum / ONNX Runtime GenAI layout).",
-            DefaultValueFactory = _ => PairKinds.Mlp,
+            Description = $"Which pair: {DemoPairs.Mlp.Kind} (byte-level MLP window models, the fast default) or {DemoPairs.Transformer.Kind} (GPT-style decoders with a trained BPE tokenizer, in the optimum / ONNX Runtime GenAI layout).",
+            DefaultValueFactory = _ => DemoPairs.Mlp.Kind,
         };
-        kindOption.AcceptOnlyFromAmong(PairKinds.All);
+        kindOption.AcceptOnlyFromAmong(DemoPairs.Kinds);
         var outOption = new Option<string?>("--out")
         {
-            Description = $"Root folder; the models go to DIR/verifier and DIR/drafter, the suite to DIR/suite.json. Default {DemoModels.DefaultRoot} ({PairKinds.Mlp}) or {TransformerModels.DefaultRoot} ({PairKinds.Transformer}).",
+            Description = $"Root folder; the models go to DIR/verifier and DIR/drafter, the suite to DIR/suite.json. Default {string.Join(" or ", DemoPairs.All.Select(p => $"{p.DefaultRoot} ({p.Kind})"))}.",
         };
         var seedOption = new Option<int>("--seed")
         {
@@ -44,41 +44,20 @@ internal static class ModelsCommand
         };
         command.SetAction((parseResult, cancellationToken) =>
         {
-            var kind = parseResult.GetValue(kindOption)!;
-            var outDir = parseResult.GetValue(outOption) ?? PairKinds.DefaultRoot(kind);
-            return kind == PairKinds.Transformer
-                ? RunTransformerAsync(outDir, parseResult.GetValue(seedOption), Console.Out, Console.Error, cancellationToken)
-                : RunAsync(outDir, parseResult.GetValue(seedOption), Console.Out, Console.Error, cancellationToken);
+            var pair = DemoPairs.Get(parseResult.GetValue(kindOption)!);
+            var outDir = parseResult.GetValue(outOption) ?? pair.DefaultRoot;
+            return RunAsync(pair, outDir, parseResult.GetValue(seedOption), Console.Out, Console.Error, cancellationToken);
         });
         return command;
     }
 
-    internal static Task<int> RunAsync(string outDir, int seed, TextWriter output, TextWriter error, CancellationToken cancellationToken) =>
+    internal static Task<int> RunAsync(IDemoPair pair, string outDir, int seed, TextWriter output, TextWriter error, CancellationToken cancellationToken) =>
         GuardedAsync(outDir, error, async () =>
         {
-            await output.WriteLineAsync($"Demo models (seed {seed}) in {Path.GetFullPath(outDir)}").ConfigureAwait(false);
-            var progress = new SynchronousProgress<DemoTrainingProgress>(p =>
-                output.WriteLine($"  {p.Model,-14} step {p.Step,5}/{p.TotalSteps}  loss {p.Loss:F3} nats/byte  {p.Elapsed.TotalSeconds,6:F1} s"));
-            var paths = await DemoModels.EnsureAsync(outDir, seed, progress, cancellationToken).ConfigureAwait(false);
-            await WriteSummaryAsync(
-                output, outDir, paths.Reused, paths.CacheKey,
-                $"Trained verifier in {paths.VerifierTrainingTime.TotalSeconds:F1} s and drafter in {paths.DrafterTrainingTime.TotalSeconds:F1} s",
-                paths.VerifierDirectory, paths.DrafterDirectory).ConfigureAwait(false);
-        });
-
-    internal static Task<int> RunTransformerAsync(string outDir, int seed, TextWriter output, TextWriter error, CancellationToken cancellationToken) =>
-        GuardedAsync(outDir, error, async () =>
-        {
-            await output.WriteLineAsync($"Transformer demo models (seed {seed}) in {Path.GetFullPath(outDir)}").ConfigureAwait(false);
-            var progress = new SynchronousProgress<DemoTrainingProgress>(p => output.WriteLine(p.Model == "tokenizer"
-                ? $"  {"tokenizer",-14} byte-level BPE trained  {p.Elapsed.TotalSeconds,6:F1} s"
-                : $"  {p.Model,-14} step {p.Step,5}/{p.TotalSteps}  loss {p.Loss:F3} nats/token  {p.Elapsed.TotalSeconds,6:F1} s"));
-            var paths = await TransformerModels.EnsureAsync(outDir, seed, progress, cancellationToken: cancellationToken).ConfigureAwait(false);
-            await WriteSummaryAsync(
-                output, outDir, paths.Reused, paths.CacheKey,
-                $"Trained tokenizer in {paths.TokenizerTrainingTime.TotalSeconds:F1} s, verifier in {paths.VerifierTrainingTime.TotalSeconds:F1} s and drafter in {paths.DrafterTrainingTime.TotalSeconds:F1} s",
-                $"{paths.VerifierDirectory} ({paths.VerifierParameters:N0} parameters)",
-                $"{paths.DrafterDirectory} ({paths.DrafterParameters:N0} parameters)").ConfigureAwait(false);
+            await output.WriteLineAsync($"{pair.Title} (seed {seed}) in {Path.GetFullPath(outDir)}").ConfigureAwait(false);
+            var progress = new SynchronousProgress<DemoTrainingProgress>(p => output.WriteLine(pair.ProgressLine(p)));
+            var built = await pair.EnsureAsync(outDir, seed, progress, cancellationToken).ConfigureAwait(false);
+            await WriteSummaryAsync(output, outDir, built.Reused, built.CacheKey, built.Trained, built.VerifierLine, built.DrafterLine).ConfigureAwait(false);
         });
 
     // Checks --out, runs the body and turns cancellation and file-system failures into one line and an exit code.
@@ -87,23 +66,23 @@ internal static class ModelsCommand
         if (string.IsNullOrWhiteSpace(outDir))
         {
             await error.WriteLineAsync("specfn models demo: --out must name a folder.").ConfigureAwait(false);
-            return 2;
+            return ExitCodes.Usage;
         }
 
         try
         {
             await body().ConfigureAwait(false);
-            return 0;
+            return ExitCodes.Ok;
         }
         catch (OperationCanceledException)
         {
             await error.WriteLineAsync("specfn models demo: cancelled.").ConfigureAwait(false);
-            return 130;
+            return ExitCodes.Cancelled;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
         {
             await error.WriteLineAsync($"specfn models demo: {e.Message}").ConfigureAwait(false);
-            return 1;
+            return ExitCodes.Failure;
         }
     }
 

@@ -3,52 +3,35 @@ using SpecFunctions.Core.Mitigation.Training;
 namespace SpecFunctions.Demo.Hosting;
 
 /// <summary>
-/// Trains a new demo drafter (family <c>specfn-demo</c>) in process with <see cref="DemoMitigation"/>: s-CDF,
-/// data balancing, drafter temperature tuning or none (hyperparameters: SpecFunctions.Demo README, "Mitigation").
-/// The verifier and base drafter folders are only read. Deterministic for the job's seed.
+/// Trains a new demo drafter (family <c>specfn-demo</c>) in process with <see cref="DrafterMitigation"/> on an
+/// <see cref="MlpFineTunableDrafter"/>: s-CDF, data balancing, drafter temperature tuning or none (hyperparameters:
+/// <see cref="MitigationOptions.Mlp"/>, SpecFunctions.Demo README, "Mitigation"). Beside the new drafter it writes the
+/// corrective data the training used. Deterministic for the job's seed.
 /// </summary>
-public sealed class DemoDrafterTrainer : IDrafterTrainer
+public sealed class DemoDrafterTrainer : InProcessDrafterTrainer
 {
-    private readonly DemoMitigationOptions _options;
-
     /// <summary>Uses the documented default hyperparameters.</summary>
     public DemoDrafterTrainer()
-        : this(new DemoMitigationOptions())
+        : this(MitigationOptions.Mlp)
     {
     }
 
     /// <summary>Uses <paramref name="options"/> (tests and experiments).</summary>
-    public DemoDrafterTrainer(DemoMitigationOptions options)
+    public DemoDrafterTrainer(MitigationOptions options)
+        : base(DemoModels.Family, options)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        _options = options;
     }
 
     /// <inheritdoc/>
-    public bool Supports(string family) => string.Equals(family, DemoModels.Family, StringComparison.Ordinal);
+    protected override IFineTunableDrafter Open(string verifierFolder, string drafterFolder) => MlpFineTunableDrafter.Open(verifierFolder, drafterFolder);
 
-    /// <summary>
-    /// Writes the new drafter to <c>outputFolder/drafter</c> and returns that folder. The folder appears only when it
-    /// is complete (assembled under a staging name, renamed last); a cancelled or failed run leaves none.
-    /// </summary>
-    public Task<string> TrainAsync(DrafterTrainingJob job, string outputFolder, IProgress<string>? progress, CancellationToken cancellationToken)
+    /// <inheritdoc/>
+    protected override void WriteFiles(IFineTunableDrafter drafter, string outputFolder)
     {
-        ArgumentNullException.ThrowIfNull(job);
-        ArgumentException.ThrowIfNullOrWhiteSpace(outputFolder);
-        var tasks = job.Tasks.Select(t => new DemoMitigationTask(t.Id, t.CrossEntropy, t.TrainingPrompts, t.HeldOutPrompts)).ToArray();
-        return Task.Run(
-            () =>
-            {
-                var (folder, result) = DemoMitigation.TrainToFolder(
-                    job.VerifierFolder, job.DrafterFolder, job.Strategy, job.WeightRule, tasks, job.Seed, outputFolder, _options, progress, cancellationToken);
-                if (result.CorrectiveData is { Count: > 0 } data)
-                {
-                    WriteCorrectiveData(data, Path.Combine(outputFolder, DrafterTrainerFiles.CorrectiveData));
-                }
-
-                return folder;
-            },
-            cancellationToken);
+        if (drafter is MlpFineTunableDrafter { CorrectiveData: { Count: > 0 } data })
+        {
+            WriteCorrectiveData(data, Path.Combine(outputFolder, DrafterTrainerFiles.CorrectiveData));
+        }
     }
 
     /// <summary>Number of most likely next bytes kept per soft label; the remaining mass is recorded as <c>rest</c>.</summary>

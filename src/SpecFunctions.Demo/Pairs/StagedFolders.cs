@@ -1,4 +1,4 @@
-namespace SpecFunctions.Demo;
+namespace SpecFunctions.Demo.Pairs;
 
 /// <summary>
 /// Model folders written beside their final place and moved in last, so that an interrupted write never leaves a folder

@@ -8,7 +8,7 @@ using SpecFunctions.Onnx;
 using SpecFunctions.Core.Mitigation.Training;
 using SpecFunctions.Demo.Hosting;
 
-namespace SpecFunctions.Orchestration.Tests.Demo;
+namespace SpecFunctions.Demo.Tests;
 
 /// <summary>The real demo pair (seed 1), trained once per test run into a temporary folder.</summary>
 public sealed class DemoPairFixture : IAsyncLifetime
@@ -134,7 +134,7 @@ public sealed class DemoDrafterTrainerTests(DemoPairFixture fixture)
     [Fact]
     public async Task TrainAsync_SameSeed_ByteIdenticalModel()
     {
-        var trainer = new DemoDrafterTrainer(new DemoMitigationOptions { Steps = 200 });
+        var trainer = new DemoDrafterTrainer(MitigationOptions.Mlp with { Steps = 200 });
 
         var first = await trainer.TrainAsync(fixture.Job(MitigationStrategies.SCdf, seed: 7), fixture.NewOutputFolder(), null, CancellationToken.None);
         var second = await trainer.TrainAsync(fixture.Job(MitigationStrategies.SCdf, seed: 7), fixture.NewOutputFolder(), null, CancellationToken.None);
@@ -174,7 +174,7 @@ public sealed class DemoDrafterTrainerTests(DemoPairFixture fixture)
     public async Task TrainAsync_Temperature_BakesOneOverTauIntoLogits()
     {
         // A one-point grid and a tolerance that accepts any speed-up force τ = 2, so the bake itself is checked.
-        var trainer = new DemoDrafterTrainer(new DemoMitigationOptions { TemperatureGrid = [2.0], SpeedupTolerance = 1.0 });
+        var trainer = new DemoDrafterTrainer(MitigationOptions.Mlp with { TemperatureGrid = [2.0], SpeedupTolerance = 1.0 });
 
         var folder = await trainer.TrainAsync(fixture.Job(MitigationStrategies.Temperature), fixture.NewOutputFolder(), null, CancellationToken.None);
 

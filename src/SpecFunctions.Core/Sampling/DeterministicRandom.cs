@@ -1,8 +1,9 @@
-namespace SpecFunctions.Demo;
+namespace SpecFunctions.Core.Sampling;
 
 /// <summary>
 /// SplitMix64: a small generator whose sequence is fixed by this code alone (unlike <see cref="Random"/>, whose
-/// algorithm may change between runtimes), so a seed gives the same model everywhere.
+/// algorithm may change between runtimes), so a seed gives the same model everywhere. Used by both demo pairs'
+/// trainers and by the shared mitigation loop (<see cref="Mitigation.Training.DrafterMitigation"/>).
 /// </summary>
 public sealed class DeterministicRandom(ulong seed)
 {
