@@ -12,10 +12,10 @@ public sealed record SoftLabelExample(byte[] Context, float[] Target);
 public sealed record SoftLabelTask(string Id, IReadOnlyList<SoftLabelExample> Examples)
 {
     /// <summary>
-    /// Builds a task from the verifier's own distributions (temperature 1) after every prefix of every text: the
-    /// soft labels of s-CDF. For a text of n bytes that gives n examples (after its first 1..n bytes).
+    /// Builds a task from the verifier's own distributions (at <paramref name="temperature"/>, the run's) after every
+    /// prefix of every text: the soft labels of s-CDF. For a text of n bytes that gives n examples (after its first 1..n bytes).
     /// </summary>
-    public static SoftLabelTask FromVerifier(string id, DemoModel verifier, IEnumerable<string> texts)
+    public static SoftLabelTask FromVerifier(string id, DemoModel verifier, IEnumerable<string> texts, double temperature = 1.0)
     {
         ArgumentNullException.ThrowIfNull(verifier);
         ArgumentNullException.ThrowIfNull(texts);
@@ -28,17 +28,17 @@ public sealed record SoftLabelTask(string Id, IReadOnlyList<SoftLabelExample> Ex
             var logits = verifier.ForwardAll(bytes);
             for (var t = 0; t < bytes.Length; t++)
             {
-                examples.Add(new SoftLabelExample(bytes[..(t + 1)], Distribution(logits.AsSpan(t * v, v), logProbabilities)));
+                examples.Add(new SoftLabelExample(bytes[..(t + 1)], Distribution(logits.AsSpan(t * v, v), logProbabilities, temperature)));
             }
         }
 
         return new SoftLabelTask(id, examples);
     }
 
-    /// <summary>The softmax of <paramref name="logits"/> (temperature 1) as a soft label; <paramref name="logP"/> is scratch of the same length.</summary>
-    internal static float[] Distribution(ReadOnlySpan<float> logits, double[] logP)
+    /// <summary>The softmax of <paramref name="logits"/> at <paramref name="temperature"/> as a soft label; <paramref name="logP"/> is scratch of the same length.</summary>
+    internal static float[] Distribution(ReadOnlySpan<float> logits, double[] logP, double temperature = 1.0)
     {
-        DemoEvaluation.LogSoftmax(logits, 1.0, logP);
+        DemoEvaluation.LogSoftmax(logits, temperature, logP);
         var p = new float[logP.Length];
         for (var x = 0; x < p.Length; x++)
         {

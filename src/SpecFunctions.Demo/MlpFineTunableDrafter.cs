@@ -52,8 +52,8 @@ public sealed class MlpFineTunableDrafter : IFineTunableDrafter
     }
 
     /// <inheritdoc/>
-    public void SetHeldOut(IReadOnlyList<IReadOnlyList<string>> prompts) =>
-        _heldOut = [.. prompts.Select((p, i) => SoftLabelTask.FromVerifier($"held-out {i}", new DemoModel(_verifier), p))];
+    public void SetHeldOut(IReadOnlyList<IReadOnlyList<string>> prompts, double temperature) =>
+        _heldOut = [.. prompts.Select((p, i) => SoftLabelTask.FromVerifier($"held-out {i}", new DemoModel(_verifier), p, temperature))];
 
     /// <inheritdoc/>
     public IReadOnlyList<(double Alpha, double CrossEntropy)> MeasureHeldOut(double temperature, bool alpha)
@@ -66,7 +66,7 @@ public sealed class MlpFineTunableDrafter : IFineTunableDrafter
     public int AddCorrectiveData(string id, IReadOnlyList<string> prompts, MitigationOptions options, int seed)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var data = CreateCorrectiveData(id, _verifier, prompts, options.Continuation, seed);
+        var data = CreateCorrectiveData(id, _verifier, prompts, options.Continuation, seed, options.Temperature);
         _correctiveData.Add(data);
         return data.Examples.Count;
     }
@@ -117,10 +117,10 @@ public sealed class MlpFineTunableDrafter : IFineTunableDrafter
 
     /// <summary>
     /// The corrective data of one task: for each prompt the verifier samples up to <paramref name="continuationBytes"/>
-    /// bytes (temperature 1, stopping after a line feed); every prefix of prompt + continuation becomes an example
-    /// whose soft label is the verifier's next-byte distribution there.
+    /// bytes (at <paramref name="temperature"/>, the run's, stopping after a line feed); every prefix of prompt +
+    /// continuation becomes an example whose soft label is the verifier's next-byte distribution there, at that temperature.
     /// </summary>
-    public static SoftLabelTask CreateCorrectiveData(string id, DemoModelWeights verifier, IEnumerable<string> prompts, int continuationBytes, int seed)
+    public static SoftLabelTask CreateCorrectiveData(string id, DemoModelWeights verifier, IEnumerable<string> prompts, int continuationBytes, int seed, double temperature = 1.0)
     {
         ArgumentNullException.ThrowIfNull(verifier);
         ArgumentNullException.ThrowIfNull(prompts);
@@ -141,13 +141,13 @@ public sealed class MlpFineTunableDrafter : IFineTunableDrafter
             var all = model.ForwardAll(text.ToArray());
             for (var t = 0; t < text.Count - 1; t++)
             {
-                examples.Add(new SoftLabelExample(text.GetRange(0, t + 1).ToArray(), SoftLabelTask.Distribution(all.AsSpan(t * v, v), logP)));
+                examples.Add(new SoftLabelExample(text.GetRange(0, t + 1).ToArray(), SoftLabelTask.Distribution(all.AsSpan(t * v, v), logP, temperature)));
             }
 
             all.AsSpan((text.Count - 1) * v, v).CopyTo(logits);
             for (var i = 0; i < continuationBytes; i++)
             {
-                var target = SoftLabelTask.Distribution(logits, logP);
+                var target = SoftLabelTask.Distribution(logits, logP, temperature);
                 examples.Add(new SoftLabelExample(text.ToArray(), target));
                 var next = Sample(target, random);
                 text.Add((byte)next);

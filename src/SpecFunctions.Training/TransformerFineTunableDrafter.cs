@@ -60,10 +60,10 @@ public sealed class TransformerFineTunableDrafter : IFineTunableDrafter
     }
 
     /// <inheritdoc/>
-    public void SetHeldOut(IReadOnlyList<IReadOnlyList<string>> prompts)
+    public void SetHeldOut(IReadOnlyList<IReadOnlyList<string>> prompts, double temperature)
     {
         ArgumentNullException.ThrowIfNull(prompts);
-        _heldOut = [.. prompts.Select(p => Batch.Create(_verifier, [.. p.Select(text => Encode(text, MaxPositions))]))];
+        _heldOut = [.. prompts.Select(p => Batch.Create(_verifier, [.. p.Select(text => Encode(text, MaxPositions))], temperature))];
     }
 
     /// <inheritdoc/>
@@ -85,8 +85,8 @@ public sealed class TransformerFineTunableDrafter : IFineTunableDrafter
     public int AddCorrectiveData(string id, IReadOnlyList<string> prompts, MitigationOptions options, int seed)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var sequences = Continue([.. prompts.Select(p => Encode(p, MaxPositions - options.Continuation))], options.Continuation, seed + (997L * _correctiveData.Count));
-        var batch = Batch.Create(_verifier, sequences);
+        var sequences = Continue([.. prompts.Select(p => Encode(p, MaxPositions - options.Continuation))], options.Continuation, seed + (997L * _correctiveData.Count), options.Temperature);
+        var batch = Batch.Create(_verifier, sequences, options.Temperature);
         _correctiveData.Add(batch);
         return batch.Positions;
     }
@@ -141,8 +141,8 @@ public sealed class TransformerFineTunableDrafter : IFineTunableDrafter
         return ids.Length <= maxTokens ? ids : ids[..maxTokens];
     }
 
-    /// <summary>The verifier's continuations (temperature 1) of every prompt, all prompts in one right-padded batch.</summary>
-    private long[][] Continue(long[][] prompts, int tokens, long seed)
+    /// <summary>The verifier's continuations (at the run's temperature) of every prompt, all prompts in one right-padded batch.</summary>
+    private long[][] Continue(long[][] prompts, int tokens, long seed, double temperature)
     {
         var lengths = prompts.Select(p => p.Length).ToArray();
         var width = lengths.Max() + tokens;
@@ -161,7 +161,7 @@ public sealed class TransformerFineTunableDrafter : IFineTunableDrafter
             var batch = tensor(ids, [prompts.Length, width]).narrow(1, 0, used);
             var logits = _verifier.forward(batch);
             var last = logits.gather(1, tensor(lengths.Select(l => (long)(l - 1)).ToArray(), [prompts.Length, 1, 1]).expand(-1, 1, logits.shape[2])).squeeze(1);
-            var next = multinomial(F.softmax(last, -1), 1, generator: generator).flatten().data<long>().ToArray();
+            var next = multinomial(F.softmax(temperature == 1 ? last : last / temperature, -1), 1, generator: generator).flatten().data<long>().ToArray();
             for (var r = 0; r < prompts.Length; r++)
             {
                 ids[(r * width) + lengths[r]] = next[r];
@@ -195,7 +195,7 @@ public sealed class TransformerFineTunableDrafter : IFineTunableDrafter
         /// <summary>Number of prefixes (real positions).</summary>
         public int Positions { get; }
 
-        public static Batch Create(TorchTransformer verifier, long[][] sequences)
+        public static Batch Create(TorchTransformer verifier, long[][] sequences, double temperature)
         {
             var width = sequences.Max(s => s.Length);
             var ids = new long[sequences.Length * width];
@@ -208,7 +208,8 @@ public sealed class TransformerFineTunableDrafter : IFineTunableDrafter
 
             var idTensor = tensor(ids, [sequences.Length, width]).DetachFromDisposeScope();
             using var noGrad = no_grad();
-            var p = F.softmax(verifier.forward(idTensor), -1).detach().DetachFromDisposeScope();
+            var logits = verifier.forward(idTensor);
+            var p = F.softmax(temperature == 1 ? logits : logits / temperature, -1).detach().DetachFromDisposeScope();
             return new Batch(idTensor, p, tensor(mask, [sequences.Length, width]).DetachFromDisposeScope(), sequences.Sum(s => s.Length));
         }
 

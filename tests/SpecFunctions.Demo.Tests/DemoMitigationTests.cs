@@ -54,6 +54,55 @@ public sealed class DemoMitigationTests
         }
     }
 
+    [Theory]
+    [InlineData(0.5)]
+    [InlineData(1.5)]
+    public void Run_AtTheRunsTemperature_MeasuresDTWithBothDistributionsAtIt_AndLeavesTheNetworkUnscaled(double temperature)
+    {
+        // Random networks (not the trained pair): D_T at the run's temperature T is −Σ p_T log q_T over every prefix of
+        // the dev prompt, p_T = softmax(z_verifier / T), q_T = softmax(z_drafter / T), computed here by hand.
+        var verifier = DemoModelWeights.CreateInitial(DemoModelConfig.Verifier, seed: 5);
+        var drafter = DemoModelWeights.CreateInitial(DemoModelConfig.Drafter, seed: 6);
+        const string dev = "Привет, мир";
+        var bytes = System.Text.Encoding.UTF8.GetBytes(dev);
+        double CrossEntropy(double t)
+        {
+            double sum = 0;
+            for (var i = 1; i <= bytes.Length; i++)
+            {
+                var p = Softmax(new DemoModel(verifier).Forward(bytes.AsSpan(0, i)), t);
+                var q = Softmax(new DemoModel(drafter).Forward(bytes.AsSpan(0, i)), t);
+                sum -= p.Zip(q, (a, b) => a * Math.Log(b)).Sum();
+            }
+
+            return sum / bytes.Length;
+        }
+
+        using var fineTunable = new MlpFineTunableDrafter(verifier, drafter);
+        var result = DrafterMitigation.Run(
+            fineTunable, MitigationStrategies.None, WeightRule.ShiftByMinimum, [new MitigationTask("ru", 1.0, ["x"], [dev])], 1,
+            MitigationOptions.Mlp with { Temperature = temperature });
+
+        Assert.Equal(CrossEntropy(temperature), result.CrossEntropyBefore[0], 4);
+        Assert.NotEqual(CrossEntropy(1), result.CrossEntropyBefore[0], 2);
+        // The bake of 1/T is undone: the drafter that leaves is the network the run samples at T.
+        var context = bytes.AsSpan(0, 5);
+        var original = new DemoModel(drafter).Forward(context);
+        var left = new DemoModel(fineTunable.Weights).Forward(context);
+        for (var x = 0; x < original.Length; x++)
+        {
+            Assert.Equal(original[x], left[x], 4);
+        }
+    }
+
+    private static double[] Softmax(float[] logits, double temperature)
+    {
+        var max = logits.Max();
+        var e = logits.Select(z => Math.Exp((z - max) / temperature)).ToArray();
+        var total = e.Sum();
+        return [.. e.Select(v => v / total)];
+    }
+
     [Fact]
     public void ExpectedTokens_Alpha_GeometricSum()
     {

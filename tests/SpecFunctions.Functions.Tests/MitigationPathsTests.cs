@@ -162,12 +162,14 @@ public sealed class MitigationPathsTests : IAsyncLifetime
 
     private async Task AssertDisjointPlanAndReportAsync(string runId, EvaluationOutcome outcome)
     {
-        // The external trainer was handed exactly each task's training prompts, none of them an evaluation prompt.
+        // The external trainer was handed exactly each task's training prompts — the training part and the dev split
+        // (the last one of two) — none of them an evaluation prompt.
         var plan = Assert.Single(_sender.Plans);
         for (var i = 0; i < Prompts.Length; i++)
         {
-            Assert.Equal(Training[i], plan.TrainingPrompts[$"t{i}"]);
-            Assert.Empty(plan.TrainingPrompts[$"t{i}"].Intersect(Prompts[i]));
+            Assert.Equal(Training[i][..1], plan.TrainingPrompts[$"t{i}"]);
+            Assert.Equal(Training[i][1..], plan.DevPrompts[$"t{i}"]);
+            Assert.Empty(plan.TrainingPrompts[$"t{i}"].Concat(plan.DevPrompts[$"t{i}"]).Intersect(Prompts[i]));
         }
 
         // The same drafter came back: U cannot fall, so it is kept; the report states the data per task.

@@ -44,7 +44,9 @@ public abstract class InProcessDrafterTrainer(string supportedFamily, Mitigation
         }
 
         using var drafter = Open(job.VerifierFolder, job.DrafterFolder);
-        var result = DrafterMitigation.Run(drafter, job.Strategy, job.WeightRule, job.Tasks, job.Seed, Options, progress, cancellationToken);
+        // The run's sampling temperature (greedy: 1, where D_T is defined) governs labels, loss and D_T.
+        var options = Options with { Temperature = job.Temperature > 0 ? job.Temperature : 1 };
+        var result = DrafterMitigation.Run(drafter, job.Strategy, job.WeightRule, job.Tasks, job.Seed, options, progress, cancellationToken);
         StagedFolders.WriteNew(parent, DrafterMitigation.OutputFolderName, drafter.Save, cancellationToken);
         progress?.Report(result.Notes);
         WriteFiles(drafter, parent);

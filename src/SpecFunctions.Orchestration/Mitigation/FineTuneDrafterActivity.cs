@@ -33,6 +33,7 @@ public sealed class FineTuneDrafterActivity(ITraceStore store, ModelCache models
             WeightRule = request.WeightRule,
             Tasks = tasks,
             Seed = request.Seed,
+            Temperature = request.Evaluation.Settings.Temperature,
         };
 
         // Train into a scratch folder; the stored version is content-addressed and immutable, so a crash or a retry

@@ -55,15 +55,35 @@ public static class DrafterMitigation
             }
         }
 
-        drafter.SetHeldOut(heldOut);
+        // The run's temperature T: the drafter is trained and measured as q_T = softmax(z / T), which is the network
+        // with 1/T baked into its output layer; the bake is undone before the drafter leaves, so the folder holds the
+        // plain network whose temperature-T sampling the run will use. T = 1 touches nothing.
+        var temperature = options.Temperature;
+        if (!(temperature > 0) || !double.IsFinite(temperature))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), temperature, "the run's temperature must be positive and finite (greedy runs train at 1)");
+        }
+
+        drafter.SetHeldOut(heldOut, temperature);
+        if (temperature != 1)
+        {
+            drafter.ApplyTemperature(temperature);
+        }
+
         var before = CrossEntropies(drafter);
-        progress?.Report($"held-out D_T before: {Format(before)}; U {FairnessMetrics.UnfairnessOf(before):G4}");
-        return strategy switch
+        progress?.Report($"held-out D_T before: {Format(before)}; U {FairnessMetrics.UnfairnessOf(before):G4}{(temperature != 1 ? $" (at the run's temperature {temperature:G4})" : "")}");
+        var result = strategy switch
         {
             MitigationStrategies.None => new DrafterMitigationResult(before, before, "none: the base drafter, unchanged"),
             MitigationStrategies.Temperature => TuneTemperature(drafter, before, options, progress, cancellationToken),
             _ => FineTune(drafter, strategy, strategy == MitigationStrategies.Balanced ? WeightRule.Uniform : weightRule, tasks, before, seed, options, progress, cancellationToken),
         };
+        if (temperature != 1)
+        {
+            drafter.ApplyTemperature(1 / temperature);
+        }
+
+        return result;
     }
 
     /// <summary>

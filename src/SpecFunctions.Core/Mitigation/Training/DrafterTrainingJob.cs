@@ -11,6 +11,9 @@ public sealed record DrafterTrainingJob
     /// <summary>Per task: id, measured D_T, the training part and the dev part of its training prompts (<see cref="MitigationData.DevSplit"/>).</summary>
     public required IReadOnlyList<MitigationTask> Tasks { get; init; }
     public required int Seed { get; init; }
+
+    /// <summary>The evaluated run's sampling temperature (0 = greedy, trained at 1). Default 1.</summary>
+    public double Temperature { get; init; } = 1;
 }
 
 /// <summary>

@@ -18,10 +18,11 @@ public interface IFineTunableDrafter : IDisposable
     string BatchUnit { get; }
 
     /// <summary>
-    /// Caches, per task in task order, the verifier's next-token distributions on every prefix of its dev prompts (all
-    /// non-empty; every task has at least one). The held-out estimates are taken on them.
+    /// Caches, per task in task order, the verifier's next-token distributions at <paramref name="temperature"/> (the
+    /// run's) on every prefix of its dev prompts (all non-empty; every task has at least one). The held-out estimates are
+    /// taken on them.
     /// </summary>
-    void SetHeldOut(IReadOnlyList<IReadOnlyList<string>> prompts);
+    void SetHeldOut(IReadOnlyList<IReadOnlyList<string>> prompts, double temperature);
 
     /// <summary>
     /// Per task: held-out mean α(s) = Σ min(p, q) (NaN unless <paramref name="alpha"/>; it may cost extra) and mean
@@ -30,8 +31,9 @@ public interface IFineTunableDrafter : IDisposable
     IReadOnlyList<(double Alpha, double CrossEntropy)> MeasureHeldOut(double temperature, bool alpha);
 
     /// <summary>
-    /// Builds the corrective data of the next task (soft labels: the verifier's continuations of <paramref name="prompts"/>,
-    /// every prefix labelled with the verifier's distribution). Returns its prefix count.
+    /// Builds the corrective data of the next task (soft labels: the verifier's continuations of <paramref name="prompts"/>
+    /// sampled at <see cref="MitigationOptions.Temperature"/>, every prefix labelled with the verifier's distribution at
+    /// that temperature). Returns its prefix count.
     /// </summary>
     int AddCorrectiveData(string id, IReadOnlyList<string> prompts, MitigationOptions options, int seed);
 

@@ -43,7 +43,15 @@ public sealed record MitigationOptions
     [JsonPropertyName("promptsPerTask")]
     public int PromptsPerTask { get; init; } = 40;
 
-    /// <summary>What the verifier generates after each training prompt at temperature 1: bytes for the MLP (stopping at a line feed), tokens for the transformer.</summary>
+    /// <summary>
+    /// The evaluated run's sampling temperature, which the soft labels, the verifier's continuations, the drafter's loss
+    /// and every held-out D_T follow (method.md §6 step 2: under the run's sampling settings). 1 for greedy runs, whose
+    /// D_T is defined at temperature 1. Default 1.
+    /// </summary>
+    [JsonPropertyName("temperature")]
+    public double Temperature { get; init; } = 1;
+
+    /// <summary>What the verifier generates after each training prompt (at <see cref="Temperature"/>): bytes for the MLP (stopping at a line feed), tokens for the transformer.</summary>
     [JsonPropertyName("continuation")]
     public int Continuation { get; init; } = 96;
 
