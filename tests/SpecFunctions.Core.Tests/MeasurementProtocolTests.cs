@@ -24,9 +24,9 @@ public sealed class MeasurementProtocolTests
         new TaskRunner(drafter, verifier, Options) { Repeats = 4 }.Run([[1, 2]], new TaskStatisticsBuilder(3));
 
         // A speculative generation opens a drafter then a verifier sequence ("D", "V"); the baseline a verifier one ("V");
-        // then the untimed reference pass a drafter and a verifier one (read as a ninth "spec"), and the verifier cost
-        // profile a last verifier one.
-        Assert.Equal("spec base base spec spec base base spec spec base", Arms(log));
+        // then the untimed reference pass a drafter and a verifier one (read as a ninth "spec"), the verifier cost
+        // profile a verifier one, and the step-cost profile (the first prompts only) one speculative generation per γ.
+        Assert.Equal("spec base base spec spec base base spec spec base spec spec spec", Arms(log));
     }
 
     [Fact]
