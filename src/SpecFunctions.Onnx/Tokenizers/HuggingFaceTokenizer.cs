@@ -36,6 +36,9 @@ public sealed class HuggingFaceTokenizer : ITokenizer
 
     public string Identity { get; }
 
+    /// <summary>The scheme, for people: <c>byte-level BPE</c> or <c>BPE</c>.</summary>
+    public string Scheme { get; private init; } = "BPE";
+
     /// <summary>Largest id in the vocabulary or added tokens, plus one.</summary>
     public int VocabularySize { get; }
 
@@ -160,7 +163,10 @@ public sealed class HuggingFaceTokenizer : ITokenizer
         };
 
         var vocabularySize = Math.Max(vocabulary.Count == 0 ? 0 : vocabulary.Values.Max() + 1, specialTokens.Count == 0 ? 0 : specialTokens.Values.Max() + 1);
-        return new HuggingFaceTokenizer(BpeTokenizer.Create(options), specialIds, addPrefixSpace, ComputeIdentity(root), vocabularySize);
+        return new HuggingFaceTokenizer(BpeTokenizer.Create(options), specialIds, addPrefixSpace, ComputeIdentity(root), vocabularySize)
+        {
+            Scheme = byteLevel ? "byte-level BPE" : "BPE",
+        };
     }
 
     private static (PreTokenizer? PreTokenizer, bool ByteLevel, bool AddPrefixSpace) ReadPreTokenizer(JsonElement root, Dictionary<string, int> specialTokens)

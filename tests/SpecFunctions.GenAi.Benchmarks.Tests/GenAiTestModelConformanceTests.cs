@@ -1,0 +1,137 @@
+using Microsoft.ML.OnnxRuntimeGenAI;
+using SpecFunctions.Core.Decoding;
+using SpecFunctions.Core.Sampling;
+using SpecFunctions.Onnx;
+using Xunit.Abstractions;
+
+namespace SpecFunctions.GenAi.Benchmarks.Tests;
+
+/// <summary>
+/// Conformance with ONNX Runtime GenAI on real exports: its own test models (the GPT-2 pair in the combined
+/// <c>past_%d</c> layout, fp32 and fp16), read as they are (no <c>specfn-model.json</c>). Trait <c>Requires=genai-models</c>:
+/// the folders are not part of the repository; <c>$SPECFN_GENAI_MODELS_DIR</c> names the folder holding them
+/// (<c>../shared/data/genai-test-models</c> in CI, switched on by <c>.ci/run</c>).
+/// </summary>
+[Trait("Requires", "genai-models")]
+public sealed class GenAiTestModelConformanceTests(ITestOutputHelper output)
+{
+    private const int NewTokens = 32;
+
+    // The fp32 folder's tokenizer.json is the full 50,257-token GPT-2 tokenizer over a 1,000-logit graph: both models run
+    // with the fp16 folder's, which matches the graph (the folders' README).
+    private const string Fp32 = "tiny-random-gpt2-fp32";
+    private const string Fp16 = "tiny-random-gpt2-fp16";
+
+    private static readonly string[] Prompts =
+    [
+        "The quick brown fox jumps over the lazy dog.",
+        "El rápido zorro marrón salta sobre el perro perezoso.",
+        "Der schnelle braune Fuchs springt über den faulen Hund.",
+        "Быстрая коричневая лиса прыгает через ленивую собаку.",
+        "敏捷的棕色狐狸跳过了懒狗。",
+        "素早い茶色の狐がのろまな犬を飛び越える。",
+        "الثعلب البني السريع يقفز فوق الكلب الكسول.",
+        "Janet’s ducks lay 16 eggs per day. How many does she sell?",
+    ];
+
+    private static string ModelsFolder
+    {
+        get
+        {
+            var folder = Environment.GetEnvironmentVariable("SPECFN_GENAI_MODELS_DIR");
+            Assert.False(string.IsNullOrEmpty(folder), "SPECFN_GENAI_MODELS_DIR is not set: this test needs ONNX Runtime GenAI's test models (run with --filter \"Requires!=genai-models\" without them).");
+            Assert.True(Directory.Exists(folder), $"SPECFN_GENAI_MODELS_DIR is '{folder}', which is not a folder.");
+            return folder;
+        }
+    }
+
+    private static string TokenizerFile => Path.Combine(ModelsFolder, Fp16, "tokenizer.json");
+
+    [Fact]
+    public void Tokenizer_Fp16Folder_EncodesAsGenAiDoes()
+    {
+        using var ours = OnnxLanguageModel.Load(Path.Combine(ModelsFolder, Fp16));
+        using var model = new Model(Path.Combine(ModelsFolder, Fp16));
+        using var tokenizer = new Tokenizer(model);
+        var ids = 0;
+        foreach (var prompt in Prompts)
+        {
+            using var sequences = tokenizer.Encode(prompt);
+            var expected = sequences[0].ToArray();
+            Assert.Equal(expected, ours.Tokenizer.Encode(prompt));
+            ids += expected.Length;
+        }
+
+        output.WriteLine($"tokenizer: {Prompts.Length} strings, {ids} ids, equal to ONNX Runtime GenAI's");
+    }
+
+    [Theory]
+    [InlineData(Fp32)]
+    [InlineData(Fp16)]
+    public void GreedyDecode_EqualsGenAiTokenForToken(string name)
+    {
+        var folder = Path.Combine(ModelsFolder, name);
+        using var ours = OnnxLanguageModel.Load(folder, new OnnxModelOptions { TokenizerFile = TokenizerFile });
+        using var model = new Model(folder);
+        var compared = 0;
+        var stopped = 0;
+        foreach (var prompt in Prompts)
+        {
+            var ids = ours.Tokenizer.Encode(prompt);
+            var expected = GenAiGreedy(model, ids);
+            var actual = new AutoregressiveDecoder(ours, new DecodingOptions { MaxNewTokens = NewTokens, Sampling = SamplingOptions.Greedy }).Generate(ids).Tokens;
+
+            // GenAI stops at the end-of-sequence id (and keeps it); ours runs the whole budget here.
+            Assert.Equal(expected, actual[..expected.Length]);
+            if (expected.Length < NewTokens)
+            {
+                Assert.Contains(expected[^1], ours.Manifest.EosTokenIds);
+                stopped++;
+            }
+
+            compared += expected.Length;
+        }
+
+        output.WriteLine($"{name}: {Prompts.Length} prompts, {compared} greedy tokens equal to ONNX Runtime GenAI's ({stopped} ended at end-of-sequence), 0 mismatches");
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    public void Speculative_Fp16DrafterFp32Verifier_EqualsVerifierGreedy(int gamma)
+    {
+        var options = new OnnxModelOptions { TokenizerFile = TokenizerFile };
+        using var verifier = OnnxLanguageModel.Load(Path.Combine(ModelsFolder, Fp32), options);
+        using var drafter = OnnxLanguageModel.Load(Path.Combine(ModelsFolder, Fp16), options);
+        ModelPair.EnsureCompatible(drafter, verifier);
+        var decoding = new DecodingOptions { Gamma = gamma, MaxNewTokens = NewTokens, Sampling = SamplingOptions.Greedy };
+        long drafted = 0, accepted = 0;
+        foreach (var prompt in Prompts)
+        {
+            var ids = verifier.Tokenizer.Encode(prompt);
+            var expected = new AutoregressiveDecoder(verifier, decoding).Generate(ids);
+            var speculative = new SpeculativeDecoder(drafter, verifier, decoding).Generate(ids);
+            Assert.Equal(expected.Tokens, speculative.Tokens);
+            drafted += speculative.DraftedTokens;
+            accepted += speculative.AcceptedTokens;
+        }
+
+        output.WriteLine($"γ={gamma}: {Prompts.Length} prompts, {accepted}/{drafted} drafts accepted, tokens equal to the verifier's greedy decode");
+        Assert.True(accepted > 0, "the fp16 drafter is the fp32 verifier rounded: most drafts must be accepted");
+    }
+
+    private static int[] GenAiGreedy(Model model, int[] prompt)
+    {
+        using var parameters = new GeneratorParams(model);
+        parameters.SetSearchOption("max_length", prompt.Length + NewTokens);
+        parameters.SetSearchOption("do_sample", false);
+        using var generator = new Generator(model, parameters);
+        generator.AppendTokens(prompt);
+        while (!generator.IsDone())
+        {
+            generator.GenerateNextToken();
+        }
+
+        return generator.GetSequence(0)[prompt.Length..].ToArray();
+    }
+}
