@@ -33,7 +33,9 @@ public static class TinyTransformerBuilder
         else
         {
             // Positions from the cache length, as exports without position_ids do: past_length .. past_length + n − 1.
-            var pastLength = g.Node("Gather", [g.Node("Shape", ["past_key_values.0.key"]), g.Scalar(2L)]);
+            var pastLength = config.CombinedCache
+                ? g.Node("Gather", [g.Node("Shape", ["past_0"]), g.Scalar(3L)])
+                : g.Node("Gather", [g.Node("Shape", ["past_key_values.0.key"]), g.Scalar(2L)]);
             var count = g.Node("Gather", [g.Node("Shape", [inputIds]), g.Scalar(1L)]);
             positionIds = g.Node("Unsqueeze", [g.Node("Range", [pastLength, g.Node("Add", [pastLength, count]), g.Scalar(1L)]), g.Vector(0)]);
         }
@@ -74,8 +76,10 @@ public static class TinyTransformerBuilder
                 g.Node("Transpose", [g.Node("Reshape", [g.Node("MatMul", [normed, W(p + weight, data, d, d)]), splitHeads])], Attribute("perm", 0, 2, 1, 3));
 
             var q = Heads("query", layer.Query);
-            var presentKey = Cache(g, i, "key", Heads("key", layer.Key), cacheType, hd, heads, half);
-            var presentValue = Cache(g, i, "value", Heads("value", layer.Value), cacheType, hd, heads, half);
+            var (presentKey, presentValue) = config.CombinedCache
+                ? CombinedCache(g, i, Heads("key", layer.Key), Heads("value", layer.Value), cacheType, hd, heads, half)
+                : (Cache(g, i, "key", Heads("key", layer.Key), cacheType, hd, heads, half),
+                   Cache(g, i, "value", Heads("value", layer.Value), cacheType, hd, heads, half));
 
             var scores = g.Node("Mul", [g.Node("MatMul", [q, g.Node("Transpose", [presentKey], Attribute("perm", 0, 1, 3, 2))]), scale]);
             var probabilities = g.Node("Softmax", [g.Node("Where", [allowed, scores, masked])], Attribute("axis", -1L));
@@ -134,6 +138,7 @@ public static class TinyTransformerBuilder
             SpecialTokenIds = [.. Enumerable.Range(256, v - 256)],
             ContextLength = model.Config.MaxPositions,
             Format = OnnxLanguageModel.DecoderWithPastFormat,
+            Cache = model.Config.CombinedCache ? KvCacheNames.Gpt2 : null,
         };
         WriteModelFolder(folder, Build(model), manifest);
         File.WriteAllText(Path.Combine(folder, GenAiConfigFileName), GenAiConfig(model.Config, bos: 256, eos: 257));
@@ -146,7 +151,8 @@ public static class TinyTransformerBuilder
     /// <summary>
     /// The ONNX Runtime GenAI <c>genai_config.json</c> of this graph: model type <c>decoder</c> (GenAI's generic decoder-only
     /// model with a separate key and value cache per layer; its <c>gpt2</c> type expects GPT-2's combined <c>past_N</c>
-    /// cache and cannot load this graph), greedy search by default.
+    /// cache and cannot load this graph; with <see cref="TinyTransformerConfig.CombinedCache"/> the graph has that cache and the
+    /// type is <c>gpt2</c>), greedy search by default.
     /// </summary>
     public static string GenAiConfig(TinyTransformerConfig config, int bos, int eos)
     {
@@ -161,8 +167,20 @@ public static class TinyTransformerBuilder
             inputs["position_ids"] = "position_ids";
         }
 
-        inputs["past_key_names"] = "past_key_values.%d.key";
-        inputs["past_value_names"] = "past_key_values.%d.value";
+        JsonObject outputs = new() { ["logits"] = "logits" };
+        if (config.CombinedCache)
+        {
+            inputs["past_names"] = "past_%d";
+            outputs["present_names"] = "present_%d";
+        }
+        else
+        {
+            inputs["past_key_names"] = "past_key_values.%d.key";
+            inputs["past_value_names"] = "past_key_values.%d.value";
+            outputs["present_key_names"] = "present.%d.key";
+            outputs["present_value_names"] = "present.%d.value";
+        }
+
         var root = new JsonObject
         {
             ["model"] = new JsonObject
@@ -176,19 +194,14 @@ public static class TinyTransformerBuilder
                     ["head_size"] = config.HeadDim,
                     ["hidden_size"] = config.ModelDim,
                     ["inputs"] = inputs,
-                    ["outputs"] = new JsonObject
-                    {
-                        ["logits"] = "logits",
-                        ["present_key_names"] = "present.%d.key",
-                        ["present_value_names"] = "present.%d.value",
-                    },
+                    ["outputs"] = outputs,
                     ["num_attention_heads"] = config.Heads,
                     ["num_hidden_layers"] = config.Layers,
                     ["num_key_value_heads"] = config.Heads,
                 },
                 ["eos_token_id"] = eos,
                 ["pad_token_id"] = eos,
-                ["type"] = "decoder",
+                ["type"] = config.CombinedCache ? "gpt2" : "decoder",
                 ["vocab_size"] = config.VocabularySize,
             },
             ["search"] = new JsonObject
@@ -233,6 +246,28 @@ public static class TinyTransformerBuilder
     public const long ExternalDataThreshold = 1L << 30;
 
     private static readonly JsonSerializerOptions ManifestJsonOptions = new() { WriteIndented = true };
+
+    // GPT-2's layout: past_{layer} [2, batch, heads, past, headDim] holds the keys (index 0) and values (1); present_{layer}
+    // stacks the concatenated keys and values the same way. Returns them in the arithmetic's type.
+    private static (string Key, string Value) CombinedCache(OnnxGraphWriter g, int layer, string key, string value, int cacheType, int headDim, int heads, bool half)
+    {
+        var past = g.Input($"past_{layer}", cacheType, 2L, "batch", (long)heads, "past_sequence", (long)headDim);
+        var presentName = $"present_{layer}";
+        g.Output(presentName, cacheType, 2L, "batch", (long)heads, "total_sequence", (long)headDim);
+        var widen = cacheType == Float16Type && !half;
+        string Part(long index, string current)
+        {
+            var stored = g.Node("Gather", [past, g.Scalar(index)], Attribute("axis", 0L));
+            return g.Node("Concat", [stored, widen ? g.Node("Cast", [current], Attribute("to", (long)Float16Type)) : current], Attribute("axis", 2L));
+        }
+
+        var keys = Part(0, key);
+        var values = Part(1, value);
+        g.Node("Concat", [g.Node("Unsqueeze", [keys, g.Vector(0)]), g.Node("Unsqueeze", [values, g.Vector(0)])], presentName, Attribute("axis", 0L));
+        return widen
+            ? (g.Node("Cast", [keys], Attribute("to", (long)FloatType)), g.Node("Cast", [values], Attribute("to", (long)FloatType)))
+            : (keys, values);
+    }
 
     // Concatenates the layer's past and new keys/values; a float16 cache is widened for the arithmetic and narrowed for output.
     private static string Cache(OnnxGraphWriter g, int layer, string kind, string current, int cacheType, int headDim, int heads, bool half)
