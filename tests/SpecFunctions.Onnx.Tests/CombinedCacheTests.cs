@@ -83,13 +83,21 @@ public sealed class CombinedCacheTests(ITestOutputHelper output) : IDisposable
         Assert.True(Assertions.MaxAbsDiff(expected, logits) < 2e-2, $"|Δ| {Assertions.MaxAbsDiff(expected, logits):E2}");
     }
 
-    // The builder's folder with its manifest removed and a byte-level tokenizer.json added: the model is described from
-    // the genai_config.json (type gpt2, past_%d / present_%d) the builder writes beside it.
-    private string DerivedFolder(TinyTransformerConfig config)
+    // An exporter's folder (no manifest): the model is described from its genai_config.json (type gpt2, past_%d / present_%d).
+    private string DerivedFolder(TinyTransformerConfig config) =>
+        TinyTransformerBuilder.WriteExportFolder(_temp.Sub(Guid.NewGuid().ToString("N")), config);
+
+    [Fact]
+    public void ExportFolder_ByteLevelTokenizer_EncodesTheBytesAndDecodesThem()
     {
-        var folder = TinyTransformerBuilder.WriteModelFolder(_temp.Sub(Guid.NewGuid().ToString("N")), config);
-        File.Delete(Path.Combine(folder, Core.Models.ModelManifest.FileName));
-        File.WriteAllText(Path.Combine(folder, "tokenizer.json"), TokenizerTests.TinyBpeJson);
-        return folder;
+        using var model = OnnxLanguageModel.Load(DerivedFolder(new TinyTransformerConfig { CombinedCache = true }));
+        const string text = "Hi, Привет 日本";
+
+        var ids = model.Tokenizer.Encode(text);
+
+        Assert.Equal(System.Text.Encoding.UTF8.GetBytes(text).Select(b => (int)b), ids);
+        Assert.Equal(text, model.Tokenizer.Decode([.. ids, 257]));
+        Assert.Equal([257], model.Manifest.EosTokenIds);
+        Assert.Null(model.Manifest.BosTokenId);
     }
 }

@@ -145,6 +145,57 @@ public static class TinyTransformerBuilder
         return folder;
     }
 
+    /// <summary>
+    /// Writes the folder an exporter would (no <c>specfn-model.json</c>): <c>model.onnx</c>, <c>genai_config.json</c> (bos 256,
+    /// eos 257; type <c>gpt2</c> with <see cref="TinyTransformerConfig.CombinedCache"/>, else <c>decoder</c>) and a
+    /// byte-level BPE <c>tokenizer.json</c> without merges whose ids are the bytes (<see cref="ByteLevelTokenizerJson"/>),
+    /// so it encodes text as the byte tokenizer does. Returns the folder.
+    /// </summary>
+    public static string WriteExportFolder(string folder, TinyTransformerConfig? config = null)
+    {
+        config ??= new TinyTransformerConfig();
+        WriteModelFolder(folder, config, Path.GetFileName(folder));
+        File.Delete(Path.Combine(folder, ModelManifest.FileName));
+        File.WriteAllText(Path.Combine(folder, "tokenizer.json"), ByteLevelTokenizerJson(config.VocabularySize));
+        return folder;
+    }
+
+    /// <summary>
+    /// A GPT-2-style byte-level BPE <c>tokenizer.json</c> with no merges: id b is byte b (in GPT-2's byte-to-character
+    /// mapping), ids 256 … <paramref name="vocabularySize"/> − 1 are special tokens <c>&lt;|special_k|&gt;</c>.
+    /// </summary>
+    public static string ByteLevelTokenizerJson(int vocabularySize)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(vocabularySize, 256);
+        var printable = Enumerable.Range('!', '~' - '!' + 1).Concat(Enumerable.Range('¡', '¬' - '¡' + 1)).Concat(Enumerable.Range('®', 'ÿ' - '®' + 1)).ToHashSet();
+        var vocab = new JsonObject();
+        var shifted = 0;
+        for (var b = 0; b < 256; b++)
+        {
+            vocab[((char)(printable.Contains(b) ? b : 256 + shifted++)).ToString()] = b;
+        }
+
+        var added = new JsonArray();
+        for (var id = 256; id < vocabularySize; id++)
+        {
+            var content = $"<|special_{id - 256}|>";
+            vocab[content] = id;
+            added.Add(new JsonObject { ["id"] = id, ["content"] = content, ["special"] = true });
+        }
+
+        var root = new JsonObject
+        {
+            ["version"] = "1.0",
+            ["added_tokens"] = added,
+            ["normalizer"] = null,
+            ["pre_tokenizer"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = true, ["use_regex"] = true },
+            ["post_processor"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = true, ["trim_offsets"] = false },
+            ["decoder"] = new JsonObject { ["type"] = "ByteLevel" },
+            ["model"] = new JsonObject { ["type"] = "BPE", ["vocab"] = vocab, ["merges"] = new JsonArray() },
+        };
+        return root.ToJsonString();
+    }
+
     /// <summary>The ONNX Runtime GenAI configuration file of a model folder.</summary>
     public const string GenAiConfigFileName = "genai_config.json";
 
