@@ -120,6 +120,45 @@ public sealed class GenAiTestModelConformanceTests(ITestOutputHelper output)
         Assert.True(accepted > 0, "the fp16 drafter is the fp32 verifier rounded: most drafts must be accepted");
     }
 
+    /// <summary>
+    /// The MGSM languages of <c>$SPECFN_MGSM_DIR</c> (both switches needed): tokenizer ids and the fp32 folder's greedy
+    /// decode against GenAI's on the first 20 questions of each language (the suite import's default) (prompts cut to their first 192 ids: byte-level
+    /// text in Bengali or Thai runs to several ids a character, past the graph's 512 positions).
+    /// </summary>
+    [Fact]
+    [Trait("Requires", "mgsm")]
+    public void MgsmLanguages_TokenizerAndGreedyDecode_EqualGenAi()
+    {
+        var mgsm = Environment.GetEnvironmentVariable("SPECFN_MGSM_DIR");
+        Assert.False(string.IsNullOrEmpty(mgsm), "SPECFN_MGSM_DIR is not set: this test needs the MGSM data too.");
+        var files = Directory.GetFiles(mgsm, "mgsm_*.tsv").Order(StringComparer.Ordinal).ToList();
+        Assert.NotEmpty(files);
+        using var ours = OnnxLanguageModel.Load(Path.Combine(ModelsFolder, Fp32), new OnnxModelOptions { TokenizerFile = TokenizerFile });
+        using var fp16 = new Model(Path.Combine(ModelsFolder, Fp16));
+        using var tokenizer = new Tokenizer(fp16);
+        using var model = new Model(Path.Combine(ModelsFolder, Fp32));
+        int prompts = 0, ids = 0, compared = 0;
+        foreach (var file in files)
+        {
+            foreach (var question in File.ReadLines(file).Take(20).Select(line => line.Split('\t')[0]))
+            {
+                using var sequences = tokenizer.Encode(question);
+                var expectedIds = sequences[0].ToArray();
+                var actualIds = ours.Tokenizer.Encode(question);
+                Assert.Equal(expectedIds, actualIds);
+                var prompt = actualIds[..Math.Min(actualIds.Length, 192)];
+                var expected = GenAiGreedy(model, prompt);
+                var actual = new AutoregressiveDecoder(ours, new DecodingOptions { MaxNewTokens = NewTokens, Sampling = SamplingOptions.Greedy }).Generate(prompt).Tokens;
+                Assert.Equal(expected, actual[..expected.Length]);
+                prompts++;
+                ids += expectedIds.Length;
+                compared += expected.Length;
+            }
+        }
+
+        output.WriteLine($"MGSM ({files.Count} languages): {prompts} questions, {ids} tokenizer ids and {compared} greedy tokens equal to ONNX Runtime GenAI's, 0 mismatches");
+    }
+
     private static int[] GenAiGreedy(Model model, int[] prompt)
     {
         using var parameters = new GeneratorParams(model);
