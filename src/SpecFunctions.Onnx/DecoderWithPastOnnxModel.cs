@@ -41,6 +41,10 @@ public sealed class DecoderWithPastOnnxModel : OnnxLanguageModel
     private readonly OrtMemoryInfo? _deviceMemory;
     private readonly Lazy<KvCacheCompactor>? _compactor;
     private int _deviceCompactions;
+
+    // Whether a call of several tokens after a past has succeeded (the graph takes them) or failed (one token per call then).
+    private volatile bool _manyTokensAfterPast;
+    private volatile bool _oneTokenAfterPast;
     private int _hostCompactions;
     private readonly bool _cacheOnHost;
 
@@ -179,6 +183,13 @@ public sealed class DecoderWithPastOnnxModel : OnnxLanguageModel
     /// <summary>Size of one head.</summary>
     public int HeadDim { get; }
 
+    /// <summary>
+    /// True once a call of several tokens after a past failed and sequences of this model append one token per call after
+    /// a past: the model builder's MultiHeadAttention graphs (e.g. its Llama exports for the CPU) accept several new tokens
+    /// only in the first call. Verification then costs γ + 1 calls instead of one.
+    /// </summary>
+    public bool OneTokenPerCallAfterPast => _oneTokenAfterPast;
+
     /// <summary>Element type of the logits (float32 or float16; float16 is widened on the host).</summary>
     public TensorElementType LogitsElementType => _logitsType;
 
@@ -284,6 +295,46 @@ public sealed class DecoderWithPastOnnxModel : OnnxLanguageModel
                 return;
             }
 
+            var afterPast = tokens.Length > 1 && _cachedLength > 0;
+            if (afterPast && model._oneTokenAfterPast)
+            {
+                AppendOneByOne(tokens, logits);
+                return;
+            }
+
+            try
+            {
+                AppendCore(tokens, logits);
+            }
+            catch (OnnxRuntimeException) when (afterPast && !model._manyTokensAfterPast)
+            {
+                // The graph takes several new tokens only without a past: the model builder's MultiHeadAttention exports
+                // build their causal mask as [n, n] and expand it to [n, past + n] (invalid unless n = 1 or past = 0).
+                // The failed call changed no state; from now on such appends run one token per call.
+                model._oneTokenAfterPast = true;
+                AppendOneByOne(tokens, logits);
+                return;
+            }
+
+            if (afterPast)
+            {
+                model._manyTokensAfterPast = true;
+            }
+        }
+
+        /// <summary>Appends one token per call, writing the logit rows the caller asked for (the last <c>logits.Length / V</c>).</summary>
+        private void AppendOneByOne(ReadOnlySpan<int> tokens, Span<float> logits)
+        {
+            var v = model.VocabularySize;
+            var skipped = tokens.Length - (logits.Length / v);
+            for (var i = 0; i < tokens.Length; i++)
+            {
+                AppendCore(tokens.Slice(i, 1), i < skipped ? Span<float>.Empty : logits.Slice((i - skipped) * v, v));
+            }
+        }
+
+        private void AppendCore(ReadOnlySpan<int> tokens, Span<float> logits)
+        {
             if (model.IoBinding)
             {
                 if (model._cacheOnHost)

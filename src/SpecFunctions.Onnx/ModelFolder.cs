@@ -319,7 +319,8 @@ public static class ModelFolder
     /// <summary>
     /// The id the tokenizer's post-processor puts before every text (a <c>TemplateProcessing</c> whose single-sequence
     /// template starts with a special token: Llama's <c>&lt;s&gt;</c>), or null (GPT-2's <c>ByteLevel</c> adds none).
-    /// The manifest's <see cref="ModelManifest.BosTokenId"/> is exactly that: ONNX Runtime GenAI's tokenizer prepends it too.
+    /// The manifest's <see cref="ModelManifest.BosTokenId"/> is exactly that, as Hugging Face tokenizers prepend it
+    /// (ONNX Runtime GenAI 0.18's tokenizer leaves it out for the model builder's Llama test export; its ids are compared without it).
     /// </summary>
     private static int? PrependedBos(string tokenizerPath)
     {

@@ -101,3 +101,41 @@ public sealed class CombinedCacheTests(ITestOutputHelper output) : IDisposable
         Assert.Null(model.Manifest.BosTokenId);
     }
 }
+
+// A graph that takes several new tokens only without a past (the model builder's MultiHeadAttention exports): the
+// decoder falls back to one token per call after the first failure, and every row still matches the reference.
+public sealed class OneTokenAfterPastTests : IDisposable
+{
+    private readonly TempFolder _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Append_SeveralTokensAfterAPast_FallsBackToOneTokenPerCall(bool ioBinding)
+    {
+        var config = new TinyTransformerConfig { SquareCausalMask = true };
+        var reference = TinyTransformer.Create(config);
+        using var model = Assert.IsType<DecoderWithPastOnnxModel>(OnnxLanguageModel.Load(
+            TinyTransformerBuilder.WriteExportFolder(_temp.Sub("square"), config), new OnnxModelOptions { IoBinding = ioBinding }));
+        var v = model.VocabularySize;
+        using var sequence = model.CreateSequence();
+        int[] prompt = [72, 101, 108, 108, 111];
+        sequence.Append(prompt, []); // several tokens, no past: one call
+        Assert.False(model.OneTokenPerCallAfterPast);
+
+        int[] draft = [32, 119, 111];
+        var logits = new float[2 * v];
+        sequence.Append(draft, logits); // several tokens after a past: the graph refuses, one per call instead
+        sequence.Truncate(7);
+        var last = new float[v];
+        sequence.Append([33], last);
+
+        Assert.True(model.OneTokenPerCallAfterPast);
+        var all = reference.Forward([.. prompt, .. draft]);
+        Assert.True(Assertions.MaxAbsDiff(all.AsSpan(6 * v, 2 * v), logits) < 1e-4);
+        Assert.True(Assertions.MaxAbsDiff(reference.Forward([.. prompt, 32, 119, 33]).AsSpan(7 * v, v), last) < 1e-4);
+        Assert.Equal(8, sequence.Length);
+    }
+}

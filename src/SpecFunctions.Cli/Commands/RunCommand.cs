@@ -60,15 +60,8 @@ internal static class RunCommand
                     return 2;
                 }
 
-                try
-                {
-                    ModelFolder.Describe(dir.FullName, tokenizerFile);
-                }
-                catch (ModelLoadException ex)
-                {
-                    Console.Error.WriteLine($"specfn: {ex.Message}");
-                    return 2;
-                }
+                // A folder that cannot be used throws ModelLoadException: one line, exit 1 (CliErrors), as a load in the engine would.
+                ModelFolder.Describe(dir.FullName, tokenizerFile);
             }
 
             var catalog = new ModelCatalog(new Dictionary<string, string>

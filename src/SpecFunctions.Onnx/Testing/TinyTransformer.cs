@@ -51,6 +51,13 @@ public sealed record TinyTransformerConfig
     /// </summary>
     public bool CombinedCache { get; init; }
 
+    /// <summary>
+    /// When true the graph adds a zero mask built as the model builder's MultiHeadAttention exports build their causal mask:
+    /// <c>[n, n]</c> expanded to <c>[1, 1, n, past + n]</c>, which fails for several new tokens after a past (n &gt; 1,
+    /// past &gt; 0), as those graphs do. Default false.
+    /// </summary>
+    public bool SquareCausalMask { get; init; }
+
     /// <summary>Parameter count (embeddings, positions, layers, final norm, LM head).</summary>
     public long Parameters =>
         ((long)VocabularySize * ModelDim * 2) + ((long)MaxPositions * ModelDim) + (2L * ModelDim)

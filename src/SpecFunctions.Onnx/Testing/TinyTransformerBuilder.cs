@@ -46,6 +46,7 @@ public static class TinyTransformerBuilder
             g.Input("use_cache_branch", BoolType, 1L);
         }
 
+        string? squareMask = null;
         var x = g.Node("Add", [
             g.Node("Gather", [W("token_embedding", model.TokenEmbedding, v, d), inputIds]),
             g.Node("Gather", [W("position_embedding", model.PositionEmbedding, config.MaxPositions, d), positionIds])]);
@@ -61,6 +62,14 @@ public static class TinyTransformerBuilder
         var causal = g.Node("Not", [g.Node("Greater", [keyIndex, queryIndex])]);
         var padding = g.Node("Unsqueeze", [g.Node("Cast", [attentionMask], Attribute("to", (long)BoolType)), g.Vector(1, 2)]);
         var allowed = g.Node("And", [causal, padding]);
+        if (config.SquareCausalMask)
+        {
+            var square = g.Node("ConstantOfShape", [g.Node("Concat", [g.Node("Unsqueeze", [n, g.Vector(0)]), g.Node("Unsqueeze", [n, g.Vector(0)])], Attribute("axis", 0L))]);
+            var target = g.Node("Concat", [g.Vector(1, 1), g.Node("Unsqueeze", [n, g.Vector(0)]), g.Node("Unsqueeze", [total, g.Vector(0)])], Attribute("axis", 0L));
+            var zeros = g.Node("Expand", [square, target]);
+            squareMask = half ? g.Node("Cast", [zeros], Attribute("to", (long)Float16Type)) : zeros;
+        }
+
         var masked = half ? g.ScalarHalf(-65504f) : g.Scalar(-1e9f);
         var scale = half ? g.ScalarHalf(1f / MathF.Sqrt(hd)) : g.Scalar(1f / MathF.Sqrt(hd));
         var splitHeads = g.Vector(0, -1, heads, hd);
@@ -82,6 +91,11 @@ public static class TinyTransformerBuilder
                    Cache(g, i, "value", Heads("value", layer.Value), cacheType, hd, heads, half));
 
             var scores = g.Node("Mul", [g.Node("MatMul", [q, g.Node("Transpose", [presentKey], Attribute("perm", 0, 1, 3, 2))]), scale]);
+            if (squareMask is not null)
+            {
+                scores = g.Node("Add", [scores, squareMask]);
+            }
+
             var probabilities = g.Node("Softmax", [g.Node("Where", [allowed, scores, masked])], Attribute("axis", -1L));
             var context = g.Node("Reshape", [g.Node("Transpose", [g.Node("MatMul", [probabilities, presentValue])], Attribute("perm", 0, 2, 1, 3)), mergeHeads]);
             x = g.Node("Add", [x, g.Node("MatMul", [context, W(p + "output", layer.Output, d, d)])]);
