@@ -302,11 +302,19 @@ public sealed class DecoderWithPastOnnxModel : OnnxLanguageModel
                 return;
             }
 
+            // The first call of several tokens after a past probes the graph: its failure is expected on some graphs and
+            // handled below, so ONNX Runtime is asked not to log it.
+            var probe = afterPast && !model._manyTokensAfterPast;
+            if (probe)
+            {
+                _runOptions.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
+            }
+
             try
             {
                 AppendCore(tokens, logits);
             }
-            catch (OnnxRuntimeException) when (afterPast && !model._manyTokensAfterPast)
+            catch (OnnxRuntimeException) when (probe)
             {
                 // The graph takes several new tokens only without a past: the model builder's MultiHeadAttention exports
                 // build their causal mask as [n, n] and expand it to [n, past + n] (invalid unless n = 1 or past = 0).
@@ -314,6 +322,13 @@ public sealed class DecoderWithPastOnnxModel : OnnxLanguageModel
                 model._oneTokenAfterPast = true;
                 AppendOneByOne(tokens, logits);
                 return;
+            }
+            finally
+            {
+                if (probe)
+                {
+                    _runOptions.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING;
+                }
             }
 
             if (afterPast)
