@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using SpecFunctions.Core.Models;
 using SpecFunctions.Onnx.Tokenizers;
@@ -358,6 +357,4 @@ public static class ModelFolder
             throw new ModelLoadException(path, $"not valid JSON: {ex.Message}", ex);
         }
     }
-
-    internal static string Format(int value) => value.ToString("N0", CultureInfo.InvariantCulture);
 }
