@@ -4,6 +4,8 @@
 #   ./test.sh --extras  only the tests behind the switches (CI runs them after the default set)
 # Switches, off unless set:
 #   SPECFN_MGSM_DIR       a folder of MGSM TSV files: the checks on the real MGSM data (trait Requires=mgsm)
+#   SPECFN_GENAI_MODELS_DIR  ONNX Runtime GenAI's test exports (tiny-random-gpt2-fp32, tiny-random-gpt2-fp16): conformance
+#                         of our decode with ONNX Runtime GenAI's on real exports read without a manifest (trait Requires=genai-models)
 #   SPECFN_FUNCTIONS_HOST a `start APP --port N --storage CS --master-key KEY` script (Core Tools' `func` on PATH also
 #                         counts): the end-to-end tests of the published Functions app (trait Requires=functions-host)
 # The tests with trait Requires=cuda need an NVIDIA GPU and a build against the CUDA natives: scripts/gpu-check.sh runs
@@ -21,13 +23,17 @@ if [[ -z "${SPECFN_MGSM_DIR:-}" ]]; then
   excluded+=("Requires!=mgsm")
   echo "Left out: the checks on the real MGSM data (set SPECFN_MGSM_DIR to a folder of MGSM TSV files to run them; CI does)."
 fi
+if [[ -z "${SPECFN_GENAI_MODELS_DIR:-}" ]]; then
+  excluded+=("Requires!=genai-models")
+  echo "Left out: the conformance checks on ONNX Runtime GenAI's test exports (set SPECFN_GENAI_MODELS_DIR to the folder holding them to run them; CI does)."
+fi
 if [[ -z "${SPECFN_FUNCTIONS_HOST:-}" ]] && ! command -v func >/dev/null 2>&1; then
   excluded+=("Requires!=functions-host")
   echo "Left out: the end-to-end tests on a real Functions host (install Azure Functions Core Tools, or set SPECFN_FUNCTIONS_HOST to a host start script; CI does)."
 fi
 if [[ "${1:-}" == "--extras" ]]; then
-  filter="Requires=mgsm|Requires=functions-host"
-  (( ${#excluded[@]} == 1 )) || { echo "--extras needs both SPECFN_MGSM_DIR and a Functions host" >&2; exit 2; }
+  filter="Requires=mgsm|Requires=functions-host|Requires=genai-models"
+  (( ${#excluded[@]} == 1 )) || { echo "--extras needs SPECFN_MGSM_DIR, SPECFN_GENAI_MODELS_DIR and a Functions host" >&2; exit 2; }
 else
   filter=$(IFS='&'; echo "${excluded[*]:-}")
 fi

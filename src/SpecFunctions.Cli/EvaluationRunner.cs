@@ -14,13 +14,14 @@ internal static class EvaluationRunner
     public sealed record Result(EvaluationOutcome Outcome, EvaluationReport? Report, TimeSpan Elapsed);
 
     public static async Task<Result> RunAsync(
-        EvaluationRequest request, ITraceStore store, IModelCatalog catalog, bool json, CancellationToken cancellationToken, int maxConcurrentTasks = 1)
+        EvaluationRequest request, ITraceStore store, IModelCatalog catalog, bool json, CancellationToken cancellationToken, int maxConcurrentTasks = 1,
+        SpecFunctions.Onnx.OnnxModelOptions? onnx = null)
     {
         // Progress goes to stderr with --json so stdout stays one JSON document.
         var plain = json || Console.IsOutputRedirected || !AnsiConsole.Profile.Capabilities.Interactive;
         var observer = new ConsoleObserver(plain, json ? Console.Error : Console.Out);
         var started = System.Diagnostics.Stopwatch.StartNew();
-        await using var engine = await EmbeddedEngine.StartAsync(store, catalog, observer, configure: o => o.MaxConcurrentEvaluations = maxConcurrentTasks, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await using var engine = await EmbeddedEngine.StartAsync(store, catalog, observer, onnx, configure: o => o.MaxConcurrentEvaluations = maxConcurrentTasks, cancellationToken: cancellationToken).ConfigureAwait(false);
 
         EvaluationOutcome outcome;
         if (plain)

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using SpecFunctions.Core.Models;
@@ -8,12 +7,14 @@ namespace SpecFunctions.Onnx;
 /// <summary>
 /// Format <c>decoder-with-past</c> (Hugging Face optimum / ONNX Runtime GenAI model builder): inputs <c>input_ids</c>,
 /// <c>attention_mask</c>, optional <c>position_ids</c> and <c>use_cache_branch</c>, <c>past_key_values.{i}.key|value</c>
-/// <c>[1, kvHeads, past, headDim]</c>; outputs <c>logits</c> <c>[1, n, V]</c> and <c>present.{i}.key|value</c>.
+/// <c>[1, kvHeads, past, headDim]</c>; outputs <c>logits</c> <c>[1, n, V]</c> and <c>present.{i}.key|value</c>; or, in the
+/// combined layout of ONNX Runtime's GPT-2 export, <c>past_{i}</c> / <c>present_{i}</c> <c>[2, 1, heads, past, headDim]</c>
+/// (<see cref="KvCacheNames"/>: the manifest's, or <c>genai_config.json</c>'s, name patterns).
 /// Names, layer count, KV heads, head size and cache type (float32/float16) are read from the graph.
 /// A sequence keeps the cache as ONNX Runtime tensors between calls; appending n tokens is one forward pass over n positions,
 /// and <see cref="IModelSequence.Truncate"/> shortens the cache without re-running anything.
 /// </summary>
-public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
+public sealed class DecoderWithPastOnnxModel : OnnxLanguageModel
 {
     private const string InputIds = "input_ids";
     private const string AttentionMask = "attention_mask";
@@ -31,10 +32,19 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
     private readonly bool _hasUseCacheBranch;
     private readonly TensorElementType _logitsType;
 
+    // The cache tensors' dimensions before the sequence axis ([1, kvHeads] or [2, 1, heads]) and their product: the
+    // blocks of [sequence, headDim] rows a tensor holds.
+    private readonly long[] _cacheLeading;
+    private readonly int _cacheBlocks;
+
     // IO binding: the memory the cache stays in (the session's device) and the compaction graph on that device.
     private readonly OrtMemoryInfo? _deviceMemory;
     private readonly Lazy<KvCacheCompactor>? _compactor;
     private int _deviceCompactions;
+
+    // Whether a call of several tokens after a past has succeeded (the graph takes them) or failed (one token per call then).
+    private volatile bool _manyTokensAfterPast;
+    private volatile bool _oneTokenAfterPast;
     private int _hostCompactions;
     private readonly bool _cacheOnHost;
 
@@ -50,62 +60,78 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
         _positionType = inputs.ContainsKey(PositionIds) ? RequireIds(inputs, PositionIds, graph) : null;
         _hasUseCacheBranch = inputs.ContainsKey(UseCacheBranch);
 
-        var layers = new SortedDictionary<int, int>();
+        var cacheNames = Manifest.Cache ?? KvCacheNames.Default;
+        Combined = cacheNames.Layout switch
+        {
+            KvCacheNames.SeparateLayout => false,
+            KvCacheNames.CombinedLayout => true,
+            _ => throw new ModelLoadException(ModelPath, $"unsupported cache layout '{cacheNames.Layout}' (supported: {KvCacheNames.SeparateLayout}, {KvCacheNames.CombinedLayout})"),
+        };
+
+        // Past inputs and present outputs in cache order: per layer key then value (separate) or the layer's one tensor (combined).
+        List<string> past = [];
+        List<string> present = [];
+        for (var layer = 0; ; layer++)
+        {
+            string[] layerPast = Combined ? [CacheName(cacheNames.Past, layer)] : [CacheName(cacheNames.PastKey, layer), CacheName(cacheNames.PastValue, layer)];
+            string[] layerPresent = Combined ? [CacheName(cacheNames.Present, layer)] : [CacheName(cacheNames.PresentKey, layer), CacheName(cacheNames.PresentValue, layer)];
+            if (!inputs.ContainsKey(layerPast[0]))
+            {
+                break;
+            }
+
+            past.AddRange(layerPast);
+            present.AddRange(layerPresent);
+        }
+
+        var expected = Combined
+            ? $"{CacheName(cacheNames.Past, 0)}, {CacheName(cacheNames.Past, 1)}, … [2, batch, heads, past, headDim]"
+            : $"{CacheName(cacheNames.PastKey, 0)}, {CacheName(cacheNames.PastValue, 0)}, … [batch, kvHeads, past, headDim]";
+        if (past.Count == 0)
+        {
+            ThrowFormatMismatch($"expected cache inputs {expected} ({graph})");
+        }
+
         foreach (var name in inputs.Keys)
         {
-            var match = PastRegex().Match(name);
-            if (match.Success)
+            if (name is not (InputIds or AttentionMask or PositionIds or UseCacheBranch) && !past.Contains(name))
             {
-                var layer = int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
-                layers[layer] = layers.GetValueOrDefault(layer) + 1;
-            }
-            else if (name is not (InputIds or AttentionMask or PositionIds or UseCacheBranch))
-            {
-                ThrowFormatMismatch($"unexpected input '{name}' ({graph})");
+                ThrowFormatMismatch($"unexpected input '{name}' (cache inputs: {expected}) ({graph})");
             }
         }
 
-        if (layers.Count == 0 || layers.Keys.Last() != layers.Count - 1 || layers.Values.Any(c => c != 2))
-        {
-            ThrowFormatMismatch($"expected inputs past_key_values.{{0..n-1}}.key/value ({graph})");
-        }
-
-        LayerCount = layers.Count;
-        _pastNames = new string[2 * LayerCount];
-        _outputNames = new string[1 + (2 * LayerCount)];
-        _outputNames[0] = Logits;
-        var first = inputs["past_key_values.0.key"];
+        LayerCount = Combined ? past.Count : past.Count / 2;
+        _pastNames = [.. past];
+        _outputNames = [Logits, .. present];
+        var rank = Combined ? 5 : 4;
+        var headsAxis = rank - 3;
+        var first = inputs[past[0]];
         CacheElementType = first.ElementDataType;
         if (CacheElementType is not (TensorElementType.Float or TensorElementType.Float16)
-            || first.Dimensions.Length != 4 || first.Dimensions[1] <= 0 || first.Dimensions[3] <= 0)
+            || first.Dimensions.Length != rank || first.Dimensions[headsAxis] <= 0 || first.Dimensions[rank - 1] <= 0
+            || (Combined && first.Dimensions[0] != 2))
         {
-            ThrowFormatMismatch($"past_key_values.0.key must be float32 or float16 [batch, kvHeads, past, headDim] with fixed kvHeads and headDim ({graph})");
+            ThrowFormatMismatch($"{past[0]} must be float32 or float16 {(Combined ? "[2, batch, heads, past, headDim]" : "[batch, kvHeads, past, headDim]")} with fixed heads and headDim ({graph})");
         }
 
-        KvHeads = first.Dimensions[1];
-        HeadDim = first.Dimensions[3];
-        for (var layer = 0; layer < LayerCount; layer++)
+        KvHeads = first.Dimensions[headsAxis];
+        HeadDim = first.Dimensions[rank - 1];
+        for (var i = 0; i < past.Count; i++)
         {
-            for (var kind = 0; kind < 2; kind++)
+            var meta = inputs[past[i]];
+            if (meta.ElementDataType != CacheElementType || meta.Dimensions.Length != rank || meta.Dimensions[headsAxis] != KvHeads || meta.Dimensions[rank - 1] != HeadDim)
             {
-                var suffix = kind == 0 ? "key" : "value";
-                var past = $"past_key_values.{layer}.{suffix}";
-                var present = $"present.{layer}.{suffix}";
-                var meta = inputs[past];
-                if (meta.ElementDataType != CacheElementType || meta.Dimensions.Length != 4 || meta.Dimensions[1] != KvHeads || meta.Dimensions[3] != HeadDim)
-                {
-                    ThrowFormatMismatch($"{past} differs from past_key_values.0.key in type or shape ({graph})");
-                }
+                ThrowFormatMismatch($"{past[i]} differs from {past[0]} in type or shape ({graph})");
+            }
 
-                if (!outputs.TryGetValue(present, out var presentMeta) || presentMeta.ElementDataType != CacheElementType)
-                {
-                    ThrowFormatMismatch($"missing output '{present}' of type {CacheElementType} ({graph})");
-                }
-
-                _pastNames[(2 * layer) + kind] = past;
-                _outputNames[1 + (2 * layer) + kind] = present;
+            if (!outputs.TryGetValue(present[i], out var presentMeta) || presentMeta.ElementDataType != CacheElementType)
+            {
+                ThrowFormatMismatch($"missing output '{present[i]}' of type {CacheElementType} ({graph})");
             }
         }
+
+        _cacheLeading = Combined ? [2, 1, KvHeads] : [1, KvHeads];
+        _cacheBlocks = Combined ? 2 * KvHeads : KvHeads;
 
         _presentNames = _outputNames[1..];
 
@@ -124,7 +150,7 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
             var device = _deviceMemory = OnnxSessionFactory.DeviceMemory(ExecutionProvider, context.Options.DeviceId);
             _cacheOnHost = ReferenceEquals(device, OrtMemoryInfo.DefaultInstance) && !context.Options.DeviceCodePathOnHost;
             _compactor = new Lazy<KvCacheCompactor>(() => new KvCacheCompactor(
-                _pastNames.Length, CacheElementType, KvHeads, HeadDim, ExecutionProvider, device, context.Options));
+                _pastNames.Length, CacheElementType, _cacheLeading, HeadDim, ExecutionProvider, device, context.Options));
         }
 
         // The order a call feeds its inputs in: ids, mask, the optional position ids and cache flag, then the cache.
@@ -145,11 +171,33 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
     /// <summary>Transformer layers (pairs of past key/value inputs).</summary>
     public int LayerCount { get; }
 
+    /// <summary>
+    /// True for the combined layout (<see cref="KvCacheNames.CombinedLayout"/>: one <c>[2, batch, heads, past, headDim]</c>
+    /// tensor per layer, ONNX Runtime's GPT-2 export); false for separate key and value tensors.
+    /// </summary>
+    public bool Combined { get; }
+
     /// <summary>Key/value heads per layer (fewer than attention heads under grouped-query attention).</summary>
     public int KvHeads { get; }
 
     /// <summary>Size of one head.</summary>
     public int HeadDim { get; }
+
+    /// <summary>
+    /// True once a call of several tokens after a past failed and sequences of this model append one token per call after
+    /// a past: the model builder's MultiHeadAttention graphs (e.g. its Llama exports for the CPU) accept several new tokens
+    /// only in the first call. Verification then costs γ + 1 calls instead of one.
+    /// </summary>
+    public bool OneTokenPerCallAfterPast => _oneTokenAfterPast;
+
+    /// <summary>Element type of the logits (float32 or float16; float16 is widened on the host).</summary>
+    public TensorElementType LogitsElementType => _logitsType;
+
+    /// <summary>The cache inputs in cache order (per layer key then value, or the layer's one combined tensor).</summary>
+    public IReadOnlyList<string> PastNames => _pastNames;
+
+    /// <summary>The shape of one cache tensor for <c>past</c> positions, with <c>-1</c> standing for the sequence axis.</summary>
+    public IReadOnlyList<long> CacheTensorShape => CacheShape(-1);
 
     /// <summary>Element type of the KV cache (float32 or float16).</summary>
     public TensorElementType CacheElementType { get; }
@@ -203,8 +251,10 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
         return inputs[name].ElementDataType;
     }
 
-    [GeneratedRegex(@"^past_key_values\.(\d+)\.(key|value)\z")]
-    private static partial Regex PastRegex();
+    private static string CacheName(string pattern, int layer) => pattern.Replace("%d", layer.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+
+    /// <summary>The shape of a cache tensor holding <paramref name="length"/> positions.</summary>
+    private long[] CacheShape(long length) => [.. _cacheLeading, length, HeadDim];
 
     private sealed class Sequence(DecoderWithPastOnnxModel model) : IModelSequence
     {
@@ -245,6 +295,61 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
                 return;
             }
 
+            var afterPast = tokens.Length > 1 && _cachedLength > 0;
+            if (afterPast && model._oneTokenAfterPast)
+            {
+                AppendOneByOne(tokens, logits);
+                return;
+            }
+
+            // The first call of several tokens after a past probes the graph: its failure is expected on some graphs and
+            // handled below, so ONNX Runtime is asked not to log it.
+            var probe = afterPast && !model._manyTokensAfterPast;
+            if (probe)
+            {
+                _runOptions.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
+            }
+
+            try
+            {
+                AppendCore(tokens, logits);
+            }
+            catch (OnnxRuntimeException) when (probe)
+            {
+                // The graph takes several new tokens only without a past: the model builder's MultiHeadAttention exports
+                // build their causal mask as [n, n] and expand it to [n, past + n] (invalid unless n = 1 or past = 0).
+                // The failed call changed no state; from now on such appends run one token per call.
+                model._oneTokenAfterPast = true;
+                AppendOneByOne(tokens, logits);
+                return;
+            }
+            finally
+            {
+                if (probe)
+                {
+                    _runOptions.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING;
+                }
+            }
+
+            if (afterPast)
+            {
+                model._manyTokensAfterPast = true;
+            }
+        }
+
+        /// <summary>Appends one token per call, writing the logit rows the caller asked for (the last <c>logits.Length / V</c>).</summary>
+        private void AppendOneByOne(ReadOnlySpan<int> tokens, Span<float> logits)
+        {
+            var v = model.VocabularySize;
+            var skipped = tokens.Length - (logits.Length / v);
+            for (var i = 0; i < tokens.Length; i++)
+            {
+                AppendCore(tokens.Slice(i, 1), i < skipped ? Span<float>.Empty : logits.Slice((i - skipped) * v, v));
+            }
+        }
+
+        private void AppendCore(ReadOnlySpan<int> tokens, Span<float> logits)
+        {
             if (model.IoBinding)
             {
                 if (model._cacheOnHost)
@@ -395,7 +500,7 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
 
                 for (var i = 0; i < _cache.Length; i++)
                 {
-                    outputs[first + i] = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, model.CacheElementType, [1, model.KvHeads, total, model.HeadDim]);
+                    outputs[first + i] = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, model.CacheElementType, model.CacheShape(total));
                     allocated++;
                 }
 
@@ -523,7 +628,7 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
                 // Zero rows: nothing to place on a device; ONNX Runtime accepts the empty host tensors as the first past.
                 for (var i = 0; i < _cache.Length; i++)
                 {
-                    _cache[i] = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, model.CacheElementType, [1, model.KvHeads, 0, model.HeadDim]);
+                    _cache[i] = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, model.CacheElementType, model.CacheShape(0));
                 }
 
                 _slots.Clear();
@@ -625,13 +730,13 @@ public sealed partial class DecoderWithPastOnnxModel : OnnxLanguageModel
             var length = _slots.Count;
             for (var i = 0; i < _cache.Length; i++)
             {
-                var compacted = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, model.CacheElementType, [1, model.KvHeads, length, model.HeadDim]);
+                var compacted = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, model.CacheElementType, model.CacheShape(length));
                 if (_cache[i] is { } old)
                 {
-                    // Heads are the outer dimension: per head, copy each run of consecutive kept rows as one block.
+                    // Heads (and, combined, key/value) are the outer dimensions: per block, copy each run of consecutive kept rows at once.
                     var source = old.GetTensorMutableRawData();
                     var target = compacted.GetTensorMutableRawData();
-                    for (var head = 0; head < model.KvHeads; head++)
+                    for (var head = 0; head < model._cacheBlocks; head++)
                     {
                         var from = head * _cachedLength * rowBytes;
                         var to = head * length * rowBytes;

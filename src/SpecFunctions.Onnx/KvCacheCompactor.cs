@@ -7,7 +7,7 @@ namespace SpecFunctions.Onnx;
 
 /// <summary>
 /// Compacts a decoder-with-past KV cache on the device it lives on: a one-node-per-tensor ONNX graph
-/// (<c>Gather(cache.i, rows, axis = 2)</c>) run by a session on the model's execution provider through an IO binding, so
+/// (<c>Gather(cache.i, rows)</c> along the sequence axis) run by a session on the model's execution provider through an IO binding, so
 /// the kept rows are copied device → device and nothing of the cache reaches the host (only the row indices travel,
 /// host → device). Thread-safe: each call has its own binding.
 /// </summary>
@@ -23,12 +23,12 @@ internal sealed class KvCacheCompactor : IDisposable
 
     /// <param name="tensors">Cache tensors per sequence (2 × layers).</param>
     /// <param name="type">Cache element type.</param>
-    /// <param name="kvHeads">Key/value heads (dimension 1).</param>
-    /// <param name="headDim">Head size (dimension 3).</param>
+    /// <param name="leading">The dimensions before the sequence axis: <c>[1, kvHeads]</c>, or <c>[2, 1, heads]</c> for the combined layout.</param>
+    /// <param name="headDim">Head size (the last dimension).</param>
     /// <param name="executionProvider">The model session's provider.</param>
     /// <param name="device">Where the compacted tensors go: the model session's device memory (not owned).</param>
     /// <param name="options">The model's session options (device id, threads).</param>
-    public KvCacheCompactor(int tensors, TensorElementType type, long kvHeads, long headDim, string executionProvider, OrtMemoryInfo device, OnnxModelOptions options)
+    public KvCacheCompactor(int tensors, TensorElementType type, long[] leading, long headDim, string executionProvider, OrtMemoryInfo device, OnnxModelOptions options)
     {
         _device = device;
         _inputs = [.. Enumerable.Range(0, tensors).Select(i => $"cache.{i}")];
@@ -38,16 +38,16 @@ internal sealed class KvCacheCompactor : IDisposable
         var rows = g.Input(Rows, OnnxGraphWriter.Int64Type, "kept");
         for (var i = 0; i < tensors; i++)
         {
-            var input = g.Input(_inputs[i], elementType, 1L, kvHeads, "cached", headDim);
-            g.Node("Gather", [input, rows], _outputs[i], OnnxGraphWriter.Attribute("axis", 2L));
-            g.Output(_outputs[i], elementType, 1L, kvHeads, "kept", headDim);
+            var input = g.Input(_inputs[i], elementType, [.. leading.Cast<object>(), "cached", headDim]);
+            g.Node("Gather", [input, rows], _outputs[i], OnnxGraphWriter.Attribute("axis", (long)leading.Length));
+            g.Output(_outputs[i], elementType, [.. leading.Cast<object>(), "kept", headDim]);
         }
 
         _session = OnnxSessionFactory.CreateOnProvider(g.ToModel().ToByteArray(), executionProvider, options);
     }
 
     /// <summary>
-    /// Replaces every tensor of <paramref name="cache"/> (<c>[1, kvHeads, cached, headDim]</c>) by one holding only the rows
+    /// Replaces every tensor of <paramref name="cache"/> (<c>[…leading, cached, headDim]</c>) by one holding only the rows
     /// listed in <paramref name="rows"/>, in that order, and disposes the old tensors.
     /// </summary>
     public void Compact(OrtValue?[] cache, ReadOnlySpan<int> rows)

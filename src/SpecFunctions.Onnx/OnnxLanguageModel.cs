@@ -63,7 +63,8 @@ public abstract class OnnxLanguageModel : ILanguageModel
     internal OnnxModelOptions Options { get; }
 
     /// <summary>
-    /// Loads a model folder. Any problem with the folder (missing or corrupt file, manifest missing fields, graph not matching
+    /// Loads a model folder (<see cref="ModelFolder.Describe"/>). Any problem with the folder (missing or corrupt file, no
+    /// manifest nor a configuration to derive one from, manifest missing fields, graph not matching
     /// the manifest's <c>format</c>, a required device that cannot be loaded) throws <see cref="ModelLoadException"/>.
     /// </summary>
     /// <param name="folder">The model folder.</param>
@@ -82,15 +83,11 @@ public abstract class OnnxLanguageModel : ILanguageModel
             throw new ModelLoadException(fullFolder, "model folder not found");
         }
 
-        var manifest = ReadManifest(fullFolder);
+        var description = ModelFolder.Describe(fullFolder, options.TokenizerFile);
+        var manifest = description.Manifest;
         var modelPath = ResolveInFolder(fullFolder, manifest.ModelFile, "modelFile");
-        if (!File.Exists(modelPath))
-        {
-            throw new ModelLoadException(modelPath, "model file not found");
-        }
-
-        var tokenizer = TokenizerLoader.Load(manifest, fullFolder);
-        var identity = new Lazy<string>(() => ComputeIdentity(fullFolder, manifest));
+        var tokenizer = description.Tokenizer;
+        var identity = new Lazy<string>(() => ComputeIdentity(description));
         var (session, provider) = OnnxSessionFactory.Create(modelPath, options, logger);
         var context = new ModelContext(manifest, fullFolder, modelPath, tokenizer, identity, session, provider, options);
         try
@@ -248,30 +245,39 @@ public abstract class OnnxLanguageModel : ILanguageModel
         }
     }
 
-    private static string ComputeIdentity(string folder, ModelManifest manifest)
+    private static string ComputeIdentity(ModelFolderDescription description)
     {
         // External data sits next to the ONNX file under its stem (model.onnx.data, model.onnx_data, model.data).
+        var folder = description.Folder;
+        var manifest = description.Manifest;
         var stem = Path.GetFileNameWithoutExtension(manifest.ModelFile);
-        var files = new SortedSet<string>(StringComparer.Ordinal) { ModelManifest.FileName, manifest.ModelFile };
-        if (manifest.Tokenizer == HuggingFaceTokenizer.KindName)
+        // Name → path; a tokenizer given from outside the folder (OnnxModelOptions.TokenizerFile) counts under its file
+        // name alone, so the identity does not depend on where it lies.
+        var files = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var name in description.Sources.Append(manifest.ModelFile))
         {
-            files.Add(manifest.TokenizerFile ?? "tokenizer.json");
+            files[name] = Path.Combine(folder, name);
+        }
+
+        if (description.TokenizerPath is { } tokenizerPath)
+        {
+            var relative = Path.GetRelativePath(folder, tokenizerPath);
+            files[relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? "tokenizer:" + Path.GetFileName(tokenizerPath) : relative] = tokenizerPath;
         }
 
         foreach (var file in Directory.EnumerateFiles(folder, stem + "*"))
         {
             var name = Path.GetFileName(file);
-            if (name != ModelManifest.FileName && !name.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+            if (!name.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
             {
-                files.Add(name);
+                files[name] = file;
             }
         }
 
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var buffer = new byte[1 << 20];
-        foreach (var name in files)
+        foreach (var (name, path) in files)
         {
-            var path = Path.Combine(folder, name);
             hash.AppendData(System.Text.Encoding.UTF8.GetBytes(name + "\n"));
             using var stream = File.OpenRead(path);
             int read;

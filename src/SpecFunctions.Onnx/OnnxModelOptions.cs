@@ -58,6 +58,13 @@ public sealed record OnnxModelOptions
     /// </summary>
     internal bool DeviceCodePathOnHost { get; init; }
 
+    /// <summary>
+    /// A <c>tokenizer.json</c> every model loaded with these options uses instead of its folder's own (null, the default:
+    /// the folder's). For exports whose tokenizer does not match their graph, e.g. a test export with a 50,257-token
+    /// GPT-2 tokenizer over a 1,000-logit graph, paired with a drafter whose tokenizer does match. Part of the model's identity.
+    /// </summary>
+    public string? TokenizerFile { get; init; }
+
     /// <summary>Graph optimisation level. Default <see cref="GraphOptimizationLevel.ORT_ENABLE_ALL"/>.</summary>
     public GraphOptimizationLevel GraphOptimizationLevel { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
 

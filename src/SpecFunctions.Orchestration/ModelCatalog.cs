@@ -8,7 +8,9 @@ namespace SpecFunctions.Orchestration;
 
 /// <summary>
 /// A catalog of explicit aliases (e.g. <c>demo-verifier</c> → a folder) plus, optionally, every subfolder of a models
-/// root that holds a <c>specfn-model.json</c>, addressed by its folder name (validated like a run id).
+/// root that is a model folder (<see cref="ModelFolder.IsModelFolder"/>: a <c>specfn-model.json</c>, or an export's
+/// <c>genai_config.json</c> or optimum <c>config.json</c> the manifest is derived from), addressed by its folder name
+/// (validated like a run id).
 /// </summary>
 public sealed class ModelCatalog(IReadOnlyDictionary<string, string> aliases, string? root = null) : IModelCatalog
 {
@@ -27,7 +29,7 @@ public sealed class ModelCatalog(IReadOnlyDictionary<string, string> aliases, st
         if (root is not null && StoreIds.IsValid(reference))
         {
             var candidate = Path.Combine(root, reference);
-            if (File.Exists(Path.Combine(candidate, Core.Models.ModelManifest.FileName)))
+            if (ModelFolder.IsModelFolder(candidate))
             {
                 folder = candidate;
                 return true;

@@ -14,6 +14,7 @@ internal static class ModelsCommand
     {
         var command = new Command("models", "Manage model folders.");
         command.Subcommands.Add(CreateDemo());
+        command.Subcommands.Add(ModelsInspectCommand.Create());
         return command;
     }
 

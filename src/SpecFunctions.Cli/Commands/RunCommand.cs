@@ -3,6 +3,7 @@ using SpecFunctions.Core.Decoding;
 using SpecFunctions.Core.Evaluation;
 using SpecFunctions.Core.Models;
 using SpecFunctions.Core.Storage;
+using SpecFunctions.Onnx;
 using SpecFunctions.Orchestration;
 using Spectre.Console;
 
@@ -14,8 +15,12 @@ internal static class RunCommand
     public static Command Create()
     {
         var suite = new Option<FileInfo>("--suite") { Description = "Suite JSON file", Required = true };
-        var verifier = new Option<DirectoryInfo>("--verifier") { Description = "Verifier model folder (specfn-model.json + model.onnx)", Required = true };
+        var verifier = new Option<DirectoryInfo>("--verifier") { Description = "Verifier model folder (specfn-model.json, or an export's genai_config.json / optimum config.json; ONNX graph; tokenizer)", Required = true };
         var drafter = new Option<DirectoryInfo>("--drafter") { Description = "Drafter model folder", Required = true };
+        var tokenizer = new Option<FileInfo?>("--tokenizer")
+        {
+            Description = "A tokenizer.json both models use instead of their folders' own (for an export whose tokenizer does not match its graph)",
+        };
         var limits = new EvaluationLimits();
         var settings = new SettingsOptions(limits: limits);
         var runId = new Option<string?>("--run-id") { Description = "Run id (default: generated); re-using one re-uses its committed traces" };
@@ -25,7 +30,7 @@ internal static class RunCommand
 
         var command = new Command("run", "Evaluate a suite on a drafter/verifier pair: per-task speed-ups, fairness, report.")
         {
-            suite, verifier, drafter, runId, output, json,
+            suite, verifier, drafter, tokenizer, runId, output, json,
         };
         settings.AddTo(command);
         store.AddTo(command);
@@ -44,13 +49,19 @@ internal static class RunCommand
                 return 2;
             }
 
+            // Both folders are read (manifest or derived, tokenizer) before anything starts: a folder that cannot be used
+            // gets one line naming the file and the reason.
+            var tokenizerFile = parse.GetValue(tokenizer)?.FullName;
             foreach (var dir in new[] { parse.GetValue(verifier)!, parse.GetValue(drafter)! })
             {
-                if (!File.Exists(Path.Combine(dir.FullName, ModelManifest.FileName)))
+                if (!ModelFolder.IsModelFolder(dir.FullName))
                 {
-                    Console.Error.WriteLine($"specfn: '{dir.FullName}' is not a model folder (no {ModelManifest.FileName})");
+                    Console.Error.WriteLine($"specfn: '{dir.FullName}' is not a model folder (no {ModelManifest.FileName}, {ModelFolder.GenAiConfigFileName} or {ModelFolder.OptimumConfigFileName})");
                     return 2;
                 }
+
+                // A folder that cannot be used throws ModelLoadException: one line, exit 1 (CliErrors), as a load in the engine would.
+                ModelFolder.Describe(dir.FullName, tokenizerFile);
             }
 
             var catalog = new ModelCatalog(new Dictionary<string, string>
@@ -67,7 +78,8 @@ internal static class RunCommand
                 Settings = settings.Read(parse),
             };
             var traceStore = store.Open(parse);
-            var result = await EvaluationRunner.RunAsync(request, traceStore, catalog, parse.GetValue(json), cancellationToken, parse.GetValue(settings.MaxConcurrentTasks));
+            var onnx = tokenizerFile is null ? null : new OnnxModelOptions { TokenizerFile = tokenizerFile };
+            var result = await EvaluationRunner.RunAsync(request, traceStore, catalog, parse.GetValue(json), cancellationToken, parse.GetValue(settings.MaxConcurrentTasks), onnx);
             if (result.Report is not null)
             {
                 var (jsonPath, htmlPath) = await EvaluationRunner.SaveAsync(traceStore, result.Report, parse.GetValue(output)!, cancellationToken);

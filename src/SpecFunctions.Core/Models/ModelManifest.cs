@@ -56,4 +56,53 @@ public sealed record ModelManifest
     /// <summary>ONNX file name relative to the folder. Default <c>model.onnx</c>.</summary>
     [JsonPropertyName("modelFile")]
     public string ModelFile { get; init; } = "model.onnx";
+
+    /// <summary>
+    /// For <c>decoder-with-past</c> models: the names and layout of the KV cache inputs and outputs. Default
+    /// <see cref="KvCacheNames.Default"/> (optimum's and the model builder's <c>past_key_values.%d.key</c> … <c>present.%d.value</c>).
+    /// </summary>
+    [JsonPropertyName("cache")]
+    public KvCacheNames? Cache { get; init; }
+}
+
+/// <summary>
+/// The KV cache of a decoder-with-past graph: <see cref="SeparateLayout"/> (one key and one value tensor per layer,
+/// <c>[batch, kvHeads, past, headDim]</c>: optimum, the ONNX Runtime GenAI model builder) or <see cref="CombinedLayout"/>
+/// (one tensor per layer, <c>[2, batch, heads, past, headDim]</c>, key then value: ONNX Runtime's GPT-2 exporter).
+/// Name patterns hold <c>%d</c> for the layer index, as in <c>genai_config.json</c>.
+/// </summary>
+public sealed record KvCacheNames
+{
+    public const string SeparateLayout = "separate";
+    public const string CombinedLayout = "combined";
+
+    /// <summary>The optimum / model builder names, separate layout.</summary>
+    public static KvCacheNames Default { get; } = new();
+
+    /// <summary>ONNX Runtime's GPT-2 names, combined layout (<c>past_%d</c>, <c>present_%d</c>).</summary>
+    public static KvCacheNames Gpt2 { get; } = new() { Layout = CombinedLayout };
+
+    /// <summary><see cref="SeparateLayout"/> or <see cref="CombinedLayout"/>.</summary>
+    [JsonPropertyName("layout")]
+    public string Layout { get; init; } = SeparateLayout;
+
+    [JsonPropertyName("pastKey")]
+    public string PastKey { get; init; } = "past_key_values.%d.key";
+
+    [JsonPropertyName("pastValue")]
+    public string PastValue { get; init; } = "past_key_values.%d.value";
+
+    [JsonPropertyName("presentKey")]
+    public string PresentKey { get; init; } = "present.%d.key";
+
+    [JsonPropertyName("presentValue")]
+    public string PresentValue { get; init; } = "present.%d.value";
+
+    /// <summary>Combined layout: the past input of a layer.</summary>
+    [JsonPropertyName("past")]
+    public string Past { get; init; } = "past_%d";
+
+    /// <summary>Combined layout: the present output of a layer.</summary>
+    [JsonPropertyName("present")]
+    public string Present { get; init; } = "present_%d";
 }

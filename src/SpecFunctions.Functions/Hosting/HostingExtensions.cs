@@ -48,8 +48,8 @@ public sealed class ModelCatalogOptions
     public const string SectionName = "Models";
 
     /// <summary>
-    /// Folder whose subfolders (each with a <c>specfn-model.json</c>) are models addressed by folder name; relative paths
-    /// are resolved against the app folder. Default none.
+    /// Folder whose subfolders (each with a <c>specfn-model.json</c>, or an export's <c>genai_config.json</c> / optimum
+    /// <c>config.json</c>) are models addressed by folder name; relative paths are resolved against the app folder. Default none.
     /// </summary>
     public string? Root { get; set; }
 

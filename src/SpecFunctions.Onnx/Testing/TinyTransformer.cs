@@ -45,6 +45,19 @@ public sealed record TinyTransformerConfig
     /// <summary>When true the graph declares optimum's <c>use_cache_branch</c> bool input (unused). Default false.</summary>
     public bool UseCacheBranchInput { get; init; }
 
+    /// <summary>
+    /// When true the graph has ONNX Runtime's GPT-2 cache layout: one <c>past_{i}</c> / <c>present_{i}</c> tensor per layer,
+    /// <c>[2, batch, heads, past, headDim]</c> (key, value), instead of separate key and value tensors. Default false.
+    /// </summary>
+    public bool CombinedCache { get; init; }
+
+    /// <summary>
+    /// When true the graph adds a zero mask built as the model builder's MultiHeadAttention exports build their causal mask:
+    /// <c>[n, n]</c> expanded to <c>[1, 1, n, past + n]</c>, which fails for several new tokens after a past (n &gt; 1,
+    /// past &gt; 0), as those graphs do. Default false.
+    /// </summary>
+    public bool SquareCausalMask { get; init; }
+
     /// <summary>Parameter count (embeddings, positions, layers, final norm, LM head).</summary>
     public long Parameters =>
         ((long)VocabularySize * ModelDim * 2) + ((long)MaxPositions * ModelDim) + (2L * ModelDim)

@@ -33,7 +33,9 @@ public static class TinyTransformerBuilder
         else
         {
             // Positions from the cache length, as exports without position_ids do: past_length .. past_length + n − 1.
-            var pastLength = g.Node("Gather", [g.Node("Shape", ["past_key_values.0.key"]), g.Scalar(2L)]);
+            var pastLength = config.CombinedCache
+                ? g.Node("Gather", [g.Node("Shape", ["past_0"]), g.Scalar(3L)])
+                : g.Node("Gather", [g.Node("Shape", ["past_key_values.0.key"]), g.Scalar(2L)]);
             var count = g.Node("Gather", [g.Node("Shape", [inputIds]), g.Scalar(1L)]);
             positionIds = g.Node("Unsqueeze", [g.Node("Range", [pastLength, g.Node("Add", [pastLength, count]), g.Scalar(1L)]), g.Vector(0)]);
         }
@@ -44,6 +46,7 @@ public static class TinyTransformerBuilder
             g.Input("use_cache_branch", BoolType, 1L);
         }
 
+        string? squareMask = null;
         var x = g.Node("Add", [
             g.Node("Gather", [W("token_embedding", model.TokenEmbedding, v, d), inputIds]),
             g.Node("Gather", [W("position_embedding", model.PositionEmbedding, config.MaxPositions, d), positionIds])]);
@@ -59,6 +62,14 @@ public static class TinyTransformerBuilder
         var causal = g.Node("Not", [g.Node("Greater", [keyIndex, queryIndex])]);
         var padding = g.Node("Unsqueeze", [g.Node("Cast", [attentionMask], Attribute("to", (long)BoolType)), g.Vector(1, 2)]);
         var allowed = g.Node("And", [causal, padding]);
+        if (config.SquareCausalMask)
+        {
+            var square = g.Node("ConstantOfShape", [g.Node("Concat", [g.Node("Unsqueeze", [n, g.Vector(0)]), g.Node("Unsqueeze", [n, g.Vector(0)])], Attribute("axis", 0L))]);
+            var target = g.Node("Concat", [g.Vector(1, 1), g.Node("Unsqueeze", [n, g.Vector(0)]), g.Node("Unsqueeze", [total, g.Vector(0)])], Attribute("axis", 0L));
+            var zeros = g.Node("Expand", [square, target]);
+            squareMask = half ? g.Node("Cast", [zeros], Attribute("to", (long)Float16Type)) : zeros;
+        }
+
         var masked = half ? g.ScalarHalf(-65504f) : g.Scalar(-1e9f);
         var scale = half ? g.ScalarHalf(1f / MathF.Sqrt(hd)) : g.Scalar(1f / MathF.Sqrt(hd));
         var splitHeads = g.Vector(0, -1, heads, hd);
@@ -74,10 +85,17 @@ public static class TinyTransformerBuilder
                 g.Node("Transpose", [g.Node("Reshape", [g.Node("MatMul", [normed, W(p + weight, data, d, d)]), splitHeads])], Attribute("perm", 0, 2, 1, 3));
 
             var q = Heads("query", layer.Query);
-            var presentKey = Cache(g, i, "key", Heads("key", layer.Key), cacheType, hd, heads, half);
-            var presentValue = Cache(g, i, "value", Heads("value", layer.Value), cacheType, hd, heads, half);
+            var (presentKey, presentValue) = config.CombinedCache
+                ? CombinedCache(g, i, Heads("key", layer.Key), Heads("value", layer.Value), cacheType, hd, heads, half)
+                : (Cache(g, i, "key", Heads("key", layer.Key), cacheType, hd, heads, half),
+                   Cache(g, i, "value", Heads("value", layer.Value), cacheType, hd, heads, half));
 
             var scores = g.Node("Mul", [g.Node("MatMul", [q, g.Node("Transpose", [presentKey], Attribute("perm", 0, 1, 3, 2))]), scale]);
+            if (squareMask is not null)
+            {
+                scores = g.Node("Add", [scores, squareMask]);
+            }
+
             var probabilities = g.Node("Softmax", [g.Node("Where", [allowed, scores, masked])], Attribute("axis", -1L));
             var context = g.Node("Reshape", [g.Node("Transpose", [g.Node("MatMul", [probabilities, presentValue])], Attribute("perm", 0, 2, 1, 3)), mergeHeads]);
             x = g.Node("Add", [x, g.Node("MatMul", [context, W(p + "output", layer.Output, d, d)])]);
@@ -134,10 +152,62 @@ public static class TinyTransformerBuilder
             SpecialTokenIds = [.. Enumerable.Range(256, v - 256)],
             ContextLength = model.Config.MaxPositions,
             Format = OnnxLanguageModel.DecoderWithPastFormat,
+            Cache = model.Config.CombinedCache ? KvCacheNames.Gpt2 : null,
         };
         WriteModelFolder(folder, Build(model), manifest);
         File.WriteAllText(Path.Combine(folder, GenAiConfigFileName), GenAiConfig(model.Config, bos: 256, eos: 257));
         return folder;
+    }
+
+    /// <summary>
+    /// Writes the folder an exporter would (no <c>specfn-model.json</c>): <c>model.onnx</c>, <c>genai_config.json</c> (bos 256,
+    /// eos 257; type <c>gpt2</c> with <see cref="TinyTransformerConfig.CombinedCache"/>, else <c>decoder</c>) and a
+    /// byte-level BPE <c>tokenizer.json</c> without merges whose ids are the bytes (<see cref="ByteLevelTokenizerJson"/>),
+    /// so it encodes text as the byte tokenizer does. Returns the folder.
+    /// </summary>
+    public static string WriteExportFolder(string folder, TinyTransformerConfig? config = null)
+    {
+        config ??= new TinyTransformerConfig();
+        WriteModelFolder(folder, config, Path.GetFileName(folder));
+        File.Delete(Path.Combine(folder, ModelManifest.FileName));
+        File.WriteAllText(Path.Combine(folder, "tokenizer.json"), ByteLevelTokenizerJson(config.VocabularySize));
+        return folder;
+    }
+
+    /// <summary>
+    /// A GPT-2-style byte-level BPE <c>tokenizer.json</c> with no merges: id b is byte b (in GPT-2's byte-to-character
+    /// mapping), ids 256 … <paramref name="vocabularySize"/> − 1 are special tokens <c>&lt;|special_k|&gt;</c>.
+    /// </summary>
+    public static string ByteLevelTokenizerJson(int vocabularySize)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(vocabularySize, 256);
+        var printable = Enumerable.Range('!', '~' - '!' + 1).Concat(Enumerable.Range('¡', '¬' - '¡' + 1)).Concat(Enumerable.Range('®', 'ÿ' - '®' + 1)).ToHashSet();
+        var vocab = new JsonObject();
+        var shifted = 0;
+        for (var b = 0; b < 256; b++)
+        {
+            vocab[((char)(printable.Contains(b) ? b : 256 + shifted++)).ToString()] = b;
+        }
+
+        var added = new JsonArray();
+        for (var id = 256; id < vocabularySize; id++)
+        {
+            var content = $"<|special_{id - 256}|>";
+            vocab[content] = id;
+            added.Add(new JsonObject { ["id"] = id, ["content"] = content, ["special"] = true });
+        }
+
+        var root = new JsonObject
+        {
+            ["version"] = "1.0",
+            ["added_tokens"] = added,
+            ["normalizer"] = null,
+            ["pre_tokenizer"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = true, ["use_regex"] = true },
+            ["post_processor"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = true, ["trim_offsets"] = false },
+            ["decoder"] = new JsonObject { ["type"] = "ByteLevel" },
+            ["model"] = new JsonObject { ["type"] = "BPE", ["vocab"] = vocab, ["merges"] = new JsonArray() },
+        };
+        return root.ToJsonString();
     }
 
     /// <summary>The ONNX Runtime GenAI configuration file of a model folder.</summary>
@@ -146,7 +216,8 @@ public static class TinyTransformerBuilder
     /// <summary>
     /// The ONNX Runtime GenAI <c>genai_config.json</c> of this graph: model type <c>decoder</c> (GenAI's generic decoder-only
     /// model with a separate key and value cache per layer; its <c>gpt2</c> type expects GPT-2's combined <c>past_N</c>
-    /// cache and cannot load this graph), greedy search by default.
+    /// cache and cannot load this graph; with <see cref="TinyTransformerConfig.CombinedCache"/> the graph has that cache and the
+    /// type is <c>gpt2</c>), greedy search by default.
     /// </summary>
     public static string GenAiConfig(TinyTransformerConfig config, int bos, int eos)
     {
@@ -161,8 +232,20 @@ public static class TinyTransformerBuilder
             inputs["position_ids"] = "position_ids";
         }
 
-        inputs["past_key_names"] = "past_key_values.%d.key";
-        inputs["past_value_names"] = "past_key_values.%d.value";
+        JsonObject outputs = new() { ["logits"] = "logits" };
+        if (config.CombinedCache)
+        {
+            inputs["past_names"] = "past_%d";
+            outputs["present_names"] = "present_%d";
+        }
+        else
+        {
+            inputs["past_key_names"] = "past_key_values.%d.key";
+            inputs["past_value_names"] = "past_key_values.%d.value";
+            outputs["present_key_names"] = "present.%d.key";
+            outputs["present_value_names"] = "present.%d.value";
+        }
+
         var root = new JsonObject
         {
             ["model"] = new JsonObject
@@ -176,19 +259,14 @@ public static class TinyTransformerBuilder
                     ["head_size"] = config.HeadDim,
                     ["hidden_size"] = config.ModelDim,
                     ["inputs"] = inputs,
-                    ["outputs"] = new JsonObject
-                    {
-                        ["logits"] = "logits",
-                        ["present_key_names"] = "present.%d.key",
-                        ["present_value_names"] = "present.%d.value",
-                    },
+                    ["outputs"] = outputs,
                     ["num_attention_heads"] = config.Heads,
                     ["num_hidden_layers"] = config.Layers,
                     ["num_key_value_heads"] = config.Heads,
                 },
                 ["eos_token_id"] = eos,
                 ["pad_token_id"] = eos,
-                ["type"] = "decoder",
+                ["type"] = config.CombinedCache ? "gpt2" : "decoder",
                 ["vocab_size"] = config.VocabularySize,
             },
             ["search"] = new JsonObject
@@ -233,6 +311,28 @@ public static class TinyTransformerBuilder
     public const long ExternalDataThreshold = 1L << 30;
 
     private static readonly JsonSerializerOptions ManifestJsonOptions = new() { WriteIndented = true };
+
+    // GPT-2's layout: past_{layer} [2, batch, heads, past, headDim] holds the keys (index 0) and values (1); present_{layer}
+    // stacks the concatenated keys and values the same way. Returns them in the arithmetic's type.
+    private static (string Key, string Value) CombinedCache(OnnxGraphWriter g, int layer, string key, string value, int cacheType, int headDim, int heads, bool half)
+    {
+        var past = g.Input($"past_{layer}", cacheType, 2L, "batch", (long)heads, "past_sequence", (long)headDim);
+        var presentName = $"present_{layer}";
+        g.Output(presentName, cacheType, 2L, "batch", (long)heads, "total_sequence", (long)headDim);
+        var widen = cacheType == Float16Type && !half;
+        string Part(long index, string current)
+        {
+            var stored = g.Node("Gather", [past, g.Scalar(index)], Attribute("axis", 0L));
+            return g.Node("Concat", [stored, widen ? g.Node("Cast", [current], Attribute("to", (long)Float16Type)) : current], Attribute("axis", 2L));
+        }
+
+        var keys = Part(0, key);
+        var values = Part(1, value);
+        g.Node("Concat", [g.Node("Unsqueeze", [keys, g.Vector(0)]), g.Node("Unsqueeze", [values, g.Vector(0)])], presentName, Attribute("axis", 0L));
+        return widen
+            ? (g.Node("Cast", [keys], Attribute("to", (long)FloatType)), g.Node("Cast", [values], Attribute("to", (long)FloatType)))
+            : (keys, values);
+    }
 
     // Concatenates the layer's past and new keys/values; a float16 cache is widened for the arithmetic and narrowed for output.
     private static string Cache(OnnxGraphWriter g, int layer, string kind, string current, int cacheType, int headDim, int heads, bool half)

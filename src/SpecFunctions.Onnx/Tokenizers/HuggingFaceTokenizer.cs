@@ -9,8 +9,10 @@ namespace SpecFunctions.Onnx.Tokenizers;
 /// <summary>
 /// A Hugging Face <c>tokenizer.json</c> of the BPE family, run by <c>Microsoft.ML.Tokenizers</c>' <see cref="BpeTokenizer"/>.
 /// Supported: byte-level BPE (GPT-2, Qwen2, Llama 3, Phi-3.5-mini's successors: <c>ByteLevel</c> pre-tokenizer, alone or after a
-/// <c>Split</c> regex), and word-level BPE with a <c>Whitespace</c>/<c>WhitespaceSplit</c> pre-tokenizer; normaliser none or NFC.
-/// Not supported (clear error): SentencePiece-style BPE (<c>Metaspace</c>, <c>byte_fallback</c>: Llama 2, Mistral), WordPiece, Unigram.
+/// <c>Split</c> regex), word-level BPE with a <c>Whitespace</c>/<c>WhitespaceSplit</c> pre-tokenizer (normaliser none or NFC),
+/// and SentencePiece-style BPE with <c>byte_fallback</c> and the <c>Prepend</c>/<c>Replace("▁")</c> normaliser (Llama 2,
+/// Mistral, TinyLlama: <see cref="SentencePieceBpe"/>).
+/// Not supported (clear error): <c>Metaspace</c> pre-tokenizers, WordPiece, Unigram.
 /// </summary>
 public sealed class HuggingFaceTokenizer : ITokenizer
 {
@@ -19,13 +21,15 @@ public sealed class HuggingFaceTokenizer : ITokenizer
     // GPT-2's pre-tokenisation pattern, used by the ByteLevel pre-tokenizer when use_regex is true.
     private const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
-    private readonly Tokenizer _tokenizer;
+    private readonly Tokenizer? _tokenizer;
+    private readonly SentencePieceBpe? _sentencePiece;
     private readonly HashSet<int> _specialIds;
     private readonly bool _addPrefixSpace;
 
-    private HuggingFaceTokenizer(Tokenizer tokenizer, HashSet<int> specialIds, bool addPrefixSpace, string identity, int vocabularySize)
+    private HuggingFaceTokenizer(Tokenizer? tokenizer, SentencePieceBpe? sentencePiece, HashSet<int> specialIds, bool addPrefixSpace, string identity, int vocabularySize)
     {
         _tokenizer = tokenizer;
+        _sentencePiece = sentencePiece;
         _specialIds = specialIds;
         _addPrefixSpace = addPrefixSpace;
         Identity = identity;
@@ -35,6 +39,9 @@ public sealed class HuggingFaceTokenizer : ITokenizer
     public string Kind => KindName;
 
     public string Identity { get; }
+
+    /// <summary>The scheme, for people: <c>byte-level BPE</c>, <c>SentencePiece BPE (byte fallback)</c> or <c>BPE</c>.</summary>
+    public string Scheme { get; private init; } = "BPE";
 
     /// <summary>Largest id in the vocabulary or added tokens, plus one.</summary>
     public int VocabularySize { get; }
@@ -82,13 +89,14 @@ public sealed class HuggingFaceTokenizer : ITokenizer
             text = " " + text;
         }
 
-        return [.. _tokenizer.EncodeToIds(text)];
+        return _sentencePiece is not null ? _sentencePiece.Encode(text) : [.. _tokenizer!.EncodeToIds(text)];
     }
 
     public string Decode(IEnumerable<int> ids)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        return _tokenizer.Decode(ids.Where(id => !_specialIds.Contains(id)));
+        var kept = ids.Where(id => !_specialIds.Contains(id));
+        return _sentencePiece is not null ? _sentencePiece.Decode(kept) : _tokenizer!.Decode(kept);
     }
 
     private static HuggingFaceTokenizer FromJson(JsonElement root)
@@ -100,11 +108,7 @@ public sealed class HuggingFaceTokenizer : ITokenizer
             throw new NotSupportedException($"model type '{type}' (only BPE is supported)");
         }
 
-        if (model.TryGetProperty("byte_fallback", out var byteFallback) && byteFallback.ValueKind == JsonValueKind.True)
-        {
-            throw new NotSupportedException("byte_fallback BPE (SentencePiece-style, e.g. Llama 2 / Mistral)");
-        }
-
+        var byteFallback = model.TryGetProperty("byte_fallback", out var byteFallbackElement) && byteFallbackElement.ValueKind == JsonValueKind.True;
         var vocabulary = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var entry in model.GetProperty("vocab").EnumerateObject())
         {
@@ -139,6 +143,16 @@ public sealed class HuggingFaceTokenizer : ITokenizer
             }
         }
 
+        var vocabularySize = Math.Max(vocabulary.Count == 0 ? 0 : vocabulary.Values.Max() + 1, specialTokens.Count == 0 ? 0 : specialTokens.Values.Max() + 1);
+        if (byteFallback)
+        {
+            var sentencePiece = SentencePieceBpe.FromJson(root, vocabulary, merges, specialTokens);
+            return new HuggingFaceTokenizer(null, sentencePiece, specialIds, false, ComputeIdentity(root), vocabularySize)
+            {
+                Scheme = "SentencePiece BPE (byte fallback)",
+            };
+        }
+
         var (preTokenizer, byteLevel, addPrefixSpace) = ReadPreTokenizer(root, specialTokens);
         if (root.TryGetProperty("decoder", out var decoder) && decoder.ValueKind == JsonValueKind.Object
             && decoder.TryGetProperty("type", out var decoderType) && decoderType.GetString() == "ByteLevel")
@@ -159,8 +173,10 @@ public sealed class HuggingFaceTokenizer : ITokenizer
             FuseUnknownTokens = model.TryGetProperty("fuse_unk", out var fuse) && fuse.ValueKind == JsonValueKind.True,
         };
 
-        var vocabularySize = Math.Max(vocabulary.Count == 0 ? 0 : vocabulary.Values.Max() + 1, specialTokens.Count == 0 ? 0 : specialTokens.Values.Max() + 1);
-        return new HuggingFaceTokenizer(BpeTokenizer.Create(options), specialIds, addPrefixSpace, ComputeIdentity(root), vocabularySize);
+        return new HuggingFaceTokenizer(BpeTokenizer.Create(options), null, specialIds, addPrefixSpace, ComputeIdentity(root), vocabularySize)
+        {
+            Scheme = byteLevel ? "byte-level BPE" : "BPE",
+        };
     }
 
     private static (PreTokenizer? PreTokenizer, bool ByteLevel, bool AddPrefixSpace) ReadPreTokenizer(JsonElement root, Dictionary<string, int> specialTokens)
