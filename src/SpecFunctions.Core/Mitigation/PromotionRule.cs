@@ -242,28 +242,21 @@ public static class PromotionRule
         private static bool HasBaseline(PromptStatistics[] prompts) =>
             prompts.All(p => p.BaselineMs is not null && p.BaselineTokens > 0 && p.GeneratedTokens > 0);
 
-        private static double CrossEntropy(PromptStatistics[] prompts, int[] counts)
+        private static double CrossEntropy(PromptStatistics[] prompts, int[] counts) => PerPosition(prompts, counts, p => p.CrossEntropySum);
+
+        private static double Alpha(PromptStatistics[] prompts, int[] counts) => PerPosition(prompts, counts, p => p.AlphaSum);
+
+        /// <summary>A per-position mean (Σ count · sum / Σ count · positions) under one draw of prompt counts.</summary>
+        private static double PerPosition(PromptStatistics[] prompts, int[] counts, Func<PromptStatistics, double> sum)
         {
-            double sum = 0, positions = 0;
+            double total = 0, positions = 0;
             for (var i = 0; i < prompts.Length; i++)
             {
-                sum += counts[i] * prompts[i].CrossEntropySum;
+                total += counts[i] * sum(prompts[i]);
                 positions += counts[i] * prompts[i].Positions;
             }
 
-            return sum / positions;
-        }
-
-        private static double Alpha(PromptStatistics[] prompts, int[] counts)
-        {
-            double sum = 0, positions = 0;
-            for (var i = 0; i < prompts.Length; i++)
-            {
-                sum += counts[i] * prompts[i].AlphaSum;
-                positions += counts[i] * prompts[i].Positions;
-            }
-
-            return sum / positions;
+            return total / positions;
         }
 
         /// <summary>Pooled per-token times, as the report's measured speed-up (<see cref="SuiteAnalyzer"/>).</summary>
