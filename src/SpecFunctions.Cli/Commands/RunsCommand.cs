@@ -38,8 +38,7 @@ internal static class RunsCommand
                 throw new CliException($"--{Kebab(problem.Field)}: {problem.Message}", ExitCodes.Usage);
             }
 
-            var traces = (TraceStore)store.Open(parse);
-            var result = await RunListing.ListAsync(traces.Objects, query, cancellationToken);
+            var result = await store.Open(parse).ListRunPageAsync(query, cancellationToken);
             if (parse.GetValue(json))
             {
                 Console.Out.WriteLine(JsonSerializer.Serialize(result, RunManifest.JsonOptions));

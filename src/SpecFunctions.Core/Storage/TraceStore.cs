@@ -112,6 +112,9 @@ public sealed class TraceStore(IObjectStore objects, TraceStoreOptions? options 
         }
     }
 
+    public Task<RunPage> ListRunPageAsync(RunQuery query, CancellationToken cancellationToken = default) =>
+        RunListing.ListAsync(Objects, query, cancellationToken);
+
     public async IAsyncEnumerable<string> ListRunsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         const string suffix = "/manifest.json";
