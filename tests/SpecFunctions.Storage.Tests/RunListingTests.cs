@@ -61,6 +61,26 @@ public sealed class RunListingTests(AzuriteFixture azurite) : IDisposable
         Assert.Empty((await RunListing.ListAsync(objects, new RunQuery { Status = "Completed", Suite = "other" })).Runs);
     }
 
+    [Theory]
+    [InlineData(StoreKind.Local)]
+    [InlineData(StoreKind.Blob)]
+    public async Task List_RunsWithoutCreationMark_OrderedByManifestCreatedAt(StoreKind kind)
+    {
+        // Runs stored before created.json existed: created here in the opposite order of their createdAt.
+        var objects = _runs.CreateObjects(kind);
+        var store = new TraceStore(objects);
+        foreach (var (id, hour) in new[] { ("late", 9), ("early", 1), ("middle", 5) })
+        {
+            await store.CreateRunAsync(TestRuns.NewManifest(id) with { CreatedAt = new DateTimeOffset(2026, 11, 28, hour, 0, 0, TimeSpan.Zero) });
+            await objects.DeleteAsync(TraceStoreLayout.RunCreated(id));
+        }
+
+        var page = await RunListing.ListAsync(objects, new RunQuery());
+
+        Assert.Equal(["late", "middle", "early"], page.Runs.Select(r => r.RunId));
+        Assert.Equal(new DateTimeOffset(2026, 11, 28, 5, 0, 0, TimeSpan.Zero), page.Runs[1].CreatedAt);
+    }
+
     [Fact]
     public async Task List_EmptyStore_HasNoRuns()
     {
