@@ -25,6 +25,7 @@ internal static class SpecfnCli
         SuiteCommand.Create(),
         MitigateCommand.Create(),
         ReportCommand.Create(),
+        RunsCommand.Create(),
         Verbose,
     };
 

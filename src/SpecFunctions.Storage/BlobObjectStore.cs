@@ -257,6 +257,45 @@ public sealed class BlobObjectStore : IObjectStore
         }
     }
 
+    public async IAsyncEnumerable<ObjectEntry> ListEntriesAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var pages = _container.GetBlobsAsync(BlobTraits.None, BlobStates.None, prefix, cancellationToken).AsPages().GetAsyncEnumerator(cancellationToken);
+        try
+        {
+            while (true)
+            {
+                Page<BlobItem> page;
+                try
+                {
+                    if (!await pages.MoveNextAsync().ConfigureAwait(false))
+                    {
+                        yield break;
+                    }
+
+                    page = pages.Current;
+                }
+                catch (RequestFailedException ex) when (ex.ErrorCode == "ContainerNotFound")
+                {
+                    yield break;
+                }
+                catch (Exception ex) when (IsStorageFailure(ex))
+                {
+                    throw Translate(ex, "list", prefix);
+                }
+
+                foreach (var item in page.Values)
+                {
+                    var modified = item.Properties.LastModified ?? DateTimeOffset.MinValue;
+                    yield return new ObjectEntry(item.Name, modified);
+                }
+            }
+        }
+        finally
+        {
+            await pages.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
     private async Task EnsureContainerAsync(CancellationToken cancellationToken)
     {
         if (_containerReady)

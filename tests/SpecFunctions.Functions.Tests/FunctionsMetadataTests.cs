@@ -53,7 +53,7 @@ public class FunctionsMetadataTests
             [
                 "CancelEvaluation", "CompareAndPromote", "CompleteQueuedTask", "ComputeFairness", "DispatchTask", "DrafterReady",
                 "EvaluateQueuedTask", "EvaluateSuite", "EvaluateTask", "EvaluateTaskChunk",
-                "FineTuneDrafter", "GetEvaluationReport", "GetEvaluationStatus", "ListAuditSuites", "MitigateDrafter", "NightlyAudit",
+                "FineTuneDrafter", "GetEvaluationReport", "GetEvaluationStatus", "ListAuditSuites", "ListEvaluations", "MitigateDrafter", "NightlyAudit",
                 "PlanGating", "PlanMitigation", "PrepareRun", "RegisterAuditSuite", "SendMitigationPlan", "SubmitEvaluation",
             ],
             Functions.Value.Keys.Order(StringComparer.Ordinal));
@@ -62,6 +62,7 @@ public class FunctionsMetadataTests
     [Theory]
     [InlineData("SubmitEvaluation", "evaluations", "post")]
     [InlineData("GetEvaluationStatus", "evaluations/{runId}", "get")]
+    [InlineData("ListEvaluations", "evaluations", "get")]
     [InlineData("GetEvaluationReport", "evaluations/{runId}/report", "get")]
     [InlineData("CancelEvaluation", "evaluations/{runId}/cancel", "post")]
     [InlineData("RegisterAuditSuite", "audit/suites/{name}", "put")]

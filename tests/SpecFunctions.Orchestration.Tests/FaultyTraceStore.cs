@@ -30,6 +30,8 @@ internal sealed class FaultyTraceStore(ITraceStore inner, IReadOnlyDictionary<st
 
     public IAsyncEnumerable<string> ListRunsAsync(CancellationToken cancellationToken = default) => inner.ListRunsAsync(cancellationToken);
 
+    public Task<RunPage> ListRunPageAsync(RunQuery query, CancellationToken cancellationToken = default) => inner.ListRunPageAsync(query, cancellationToken);
+
     public Task<CommittedTrace?> TryGetCommittedTraceAsync(string? runId, string contentKey, CancellationToken cancellationToken = default) => inner.TryGetCommittedTraceAsync(runId, contentKey, cancellationToken);
 
     public Task<TaskEntry> ReuseTraceAsync(string runId, string taskId, CommittedTrace source, CancellationToken cancellationToken = default) => inner.ReuseTraceAsync(runId, taskId, source, cancellationToken);

@@ -399,4 +399,6 @@ internal sealed class FailingManifestWrites(IObjectStore inner) : IObjectStore
     public Task DeleteAsync(string path, CancellationToken cancellationToken = default) => inner.DeleteAsync(path, cancellationToken);
 
     public IAsyncEnumerable<string> ListAsync(string prefix, CancellationToken cancellationToken = default) => inner.ListAsync(prefix, cancellationToken);
+
+    public IAsyncEnumerable<ObjectEntry> ListEntriesAsync(string prefix, CancellationToken cancellationToken = default) => inner.ListEntriesAsync(prefix, cancellationToken);
 }

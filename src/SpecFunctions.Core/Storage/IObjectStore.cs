@@ -36,7 +36,16 @@ public interface IObjectStore
 
     /// <summary>Paths of committed objects that start with <paramref name="prefix"/>, in ordinal order.</summary>
     IAsyncEnumerable<string> ListAsync(string prefix, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Committed objects that start with <paramref name="prefix"/>, in ordinal order, with the last-modified time the
+    /// listing itself returns (blob properties, file times), so a caller can order objects without reading them.
+    /// </summary>
+    IAsyncEnumerable<ObjectEntry> ListEntriesAsync(string prefix, CancellationToken cancellationToken = default);
 }
+
+/// <summary>One listed object and the time of its last write, as the listing returns it (blob property, file time).</summary>
+public sealed record ObjectEntry(string Path, DateTimeOffset LastModified);
 
 /// <summary>An object being written; invisible to readers until committed. Disposing without commit discards it.</summary>
 public interface IStagedObject : IAsyncDisposable

@@ -30,6 +30,10 @@ public interface ITraceStore
     /// <summary>Run ids in the store, ordinal order.</summary>
     IAsyncEnumerable<string> ListRunsAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>One page of the run history, newest first, filtered (<see cref="RunListing"/>).</summary>
+    /// <exception cref="ArgumentException">The query is invalid (<see cref="RunListing.Validate"/>).</exception>
+    Task<RunPage> ListRunPageAsync(RunQuery query, CancellationToken cancellationToken = default);
+
     /// <summary>
     /// Starts streaming a task's trace. Records go through gzip straight to storage; the trace becomes visible only
     /// after <see cref="TraceWriter.CommitAsync"/>. Marks the task <see cref="TaskState.Running"/> in the manifest.

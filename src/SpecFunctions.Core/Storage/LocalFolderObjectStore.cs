@@ -124,6 +124,20 @@ public sealed class LocalFolderObjectStore : IObjectStore
         }
     }
 
+    public async IAsyncEnumerable<ObjectEntry> ListEntriesAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var path in ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+        {
+            var file = new FileInfo(Resolve(path));
+            if (!file.Exists)
+            {
+                continue;
+            }
+
+            yield return new ObjectEntry(path, new DateTimeOffset(file.LastWriteTimeUtc, TimeSpan.Zero));
+        }
+    }
+
     /// <summary>
     /// Deletes the staging files of <paramref name="final"/> that an interrupted writer left behind (a process killed
     /// between open and commit). A staging file still open by a live writer is locked (FileShare.None) and kept.

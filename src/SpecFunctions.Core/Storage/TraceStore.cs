@@ -51,13 +51,24 @@ public sealed class TraceStore(IObjectStore objects, TraceStoreOptions? options 
         try
         {
             await Objects.WriteConditionalAsync(path, Serialize(manifest), ifMatch: null, cancellationToken).ConfigureAwait(false);
-            return manifest;
         }
         catch (ObjectConflictException)
         {
             return await GetManifestAsync(manifest.RunId, cancellationToken).ConfigureAwait(false)
                 ?? throw new TraceStoreException($"run '{manifest.RunId}' exists but its manifest could not be read from {Location}");
         }
+
+        try
+        {
+            var created = JsonSerializer.SerializeToUtf8Bytes(new { runId = manifest.RunId, createdAt = manifest.CreatedAt }, RunManifest.JsonOptions);
+            await Objects.WriteConditionalAsync(TraceStoreLayout.RunCreated(manifest.RunId), created, ifMatch: null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ObjectConflictException)
+        {
+            // A run cleared and created again keeps its first creation mark.
+        }
+
+        return manifest;
     }
 
     public async Task<RunManifest?> GetManifestAsync(string runId, CancellationToken cancellationToken = default)
@@ -100,6 +111,9 @@ public sealed class TraceStore(IObjectStore objects, TraceStoreOptions? options 
             }
         }
     }
+
+    public Task<RunPage> ListRunPageAsync(RunQuery query, CancellationToken cancellationToken = default) =>
+        RunListing.ListAsync(Objects, query, cancellationToken);
 
     public async IAsyncEnumerable<string> ListRunsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {

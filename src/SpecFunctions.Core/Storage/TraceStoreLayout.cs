@@ -4,6 +4,7 @@ namespace SpecFunctions.Core.Storage;
 /// Object names of the store. Every method validates its ids first, so callers cannot build a name from raw text.
 /// <code>
 /// runs/{runId}/manifest.json
+/// runs/{runId}/created.json                (written once with the manifest, never again: its time orders the history)
 /// runs/{runId}/tasks/{taskId}/trace.jsonl.gz
 /// runs/{runId}/report.json | report.html | tasks.csv
 /// runs/{runId}/cancel-request.json         (present while a cancellation of the run is requested)
@@ -26,6 +27,12 @@ public static class TraceStoreLayout
     public static string RunPrefix(string runId) => $"runs/{StoreIds.Validate(runId, "run")}/";
 
     public static string Manifest(string runId) => RunPrefix(runId) + "manifest.json";
+
+    /// <summary>
+    /// Written once, right after the run's manifest is created, and never overwritten: the listing's last-modified time
+    /// of this object is the run's creation time (<see cref="RunListing"/>), while the manifest's changes with every update.
+    /// </summary>
+    public static string RunCreated(string runId) => RunPrefix(runId) + "created.json";
 
     public static string Trace(string runId, string taskId) =>
         RunPrefix(runId) + $"tasks/{StoreIds.Validate(taskId, "task")}/trace.jsonl.gz";

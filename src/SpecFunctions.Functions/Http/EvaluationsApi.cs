@@ -89,6 +89,64 @@ public sealed class EvaluationsApi(EvaluationRequestParser parser, ITraceStore s
         return Accepted(request, runId);
     }
 
+    /// <summary>
+    /// <c>GET /api/evaluations[?page=&amp;pageSize=&amp;suite=&amp;status=]</c>: the stored runs, newest first, one page
+    /// (<see cref="RunListing"/>): run id, suite, pair, status and phase, tasks done/total, U, worst task, times.
+    /// </summary>
+    [Function(nameof(ListEvaluations))]
+    public async Task<IActionResult> ListEvaluations(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "evaluations")] HttpRequest request,
+        CancellationToken cancellationToken)
+    {
+        var errors = new List<ValidationError>();
+        int Integer(string field, int fallback)
+        {
+            var values = request.Query[field];
+            if (values.Count == 0)
+            {
+                return fallback;
+            }
+
+            if (values.Count > 1 || !int.TryParse(values[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value))
+            {
+                errors.Add(new ValidationError(field, $"must be one whole number, got {HttpInput.Describe(values.ToString())}"));
+                return fallback;
+            }
+
+            return value;
+        }
+
+        string? Text(string field)
+        {
+            var values = request.Query[field];
+            if (values.Count > 1)
+            {
+                errors.Add(new ValidationError(field, "must be given at most once"));
+            }
+
+            return values.Count == 0 ? null : values[0];
+        }
+
+        var query = new RunQuery
+        {
+            Page = Integer("page", 1),
+            PageSize = Integer("pageSize", RunListing.DefaultPageSize),
+            Suite = Text("suite"),
+            Status = Text("status"),
+        };
+        if (errors.Count == 0)
+        {
+            errors.AddRange(RunListing.Validate(query).Select(p => new ValidationError(p.Field, p.Message)));
+        }
+
+        if (errors.Count > 0)
+        {
+            return Problems.BadRequest(request, errors);
+        }
+
+        return new JsonApiResult(StatusCodes.Status200OK, await store.ListRunPageAsync(query, cancellationToken));
+    }
+
     /// <summary><c>GET /api/evaluations/{runId}</c>: runtime status, progress (custom status), output and failure.</summary>
     /// <summary>Response header of the status endpoint when a GPU was requested and the CPU ran some task.</summary>
     public const string DeviceFallbackHeader = "X-Specfn-Device-Fallback";
