@@ -147,7 +147,7 @@ public sealed class EndToEndTests(FunctionsAppFixture app, ITestOutputHelper out
         var blobs = await RunBlobsAsync("e2e-submit-1");
         string[] expected =
         [
-            "runs/e2e-submit-1/manifest.json", "runs/e2e-submit-1/report.html", "runs/e2e-submit-1/report.json", "runs/e2e-submit-1/tasks.csv",
+            "runs/e2e-submit-1/created.json", "runs/e2e-submit-1/manifest.json", "runs/e2e-submit-1/report.html", "runs/e2e-submit-1/report.json", "runs/e2e-submit-1/tasks.csv",
             "runs/e2e-submit-1/tasks/en/trace.jsonl.gz", "runs/e2e-submit-1/tasks/es/trace.jsonl.gz", "runs/e2e-submit-1/tasks/fr/trace.jsonl.gz",
         ];
         Assert.Equal(expected, blobs);
