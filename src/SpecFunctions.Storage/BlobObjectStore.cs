@@ -221,39 +221,9 @@ public sealed class BlobObjectStore : IObjectStore
 
     public async IAsyncEnumerable<string> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var pages = _container.GetBlobsAsync(BlobTraits.None, BlobStates.None, prefix, cancellationToken).AsPages().GetAsyncEnumerator(cancellationToken);
-        try
+        await foreach (var entry in ListEntriesAsync(prefix, cancellationToken).ConfigureAwait(false))
         {
-            while (true)
-            {
-                Page<BlobItem> page;
-                try
-                {
-                    if (!await pages.MoveNextAsync().ConfigureAwait(false))
-                    {
-                        yield break;
-                    }
-
-                    page = pages.Current;
-                }
-                catch (RequestFailedException ex) when (ex.ErrorCode == "ContainerNotFound")
-                {
-                    yield break;
-                }
-                catch (Exception ex) when (IsStorageFailure(ex))
-                {
-                    throw Translate(ex, "list", prefix);
-                }
-
-                foreach (var item in page.Values)
-                {
-                    yield return item.Name;
-                }
-            }
-        }
-        finally
-        {
-            await pages.DisposeAsync().ConfigureAwait(false);
+            yield return entry.Path;
         }
     }
 
