@@ -122,13 +122,11 @@ public static class RunListing
                 continue;
             }
 
-            if (page.Count == query.PageSize)
+            // Unfiltered, the next run is known to match without reading its manifest.
+            if (!filtered && page.Count == query.PageSize)
             {
-                if (!filtered)
-                {
-                    hasMore = true;
-                    break;
-                }
+                hasMore = true;
+                break;
             }
 
             var manifest = await store.GetManifestAsync(run.RunId, cancellationToken).ConfigureAwait(false);
@@ -201,24 +199,18 @@ public static class RunListing
 
     private static async Task<RunSummary> WithReportAsync(TraceStore store, RunSummary summary, CancellationToken cancellationToken)
     {
-        await using var stream = await store.OpenArtifactAsync(summary.RunId, RunArtifact.ReportJson, cancellationToken).ConfigureAwait(false);
-        if (stream is null)
-        {
-            return summary;
-        }
-
         try
         {
-            var report = await JsonSerializer.DeserializeAsync<EvaluationReport>(stream, EvaluationReport.JsonOptions, cancellationToken).ConfigureAwait(false);
+            var report = await ReportPublisher.ReadAsync(store, summary.RunId, cancellationToken).ConfigureAwait(false);
             return report is null ? summary : summary with
             {
                 Unfairness = double.IsFinite(report.Suite.Fairness.Unfairness) ? report.Suite.Fairness.Unfairness : null,
                 WorstTask = report.Suite.Fairness.WorstTask,
             };
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or FormatException)
         {
-            // A damaged report does not hide the run from the history; its figures are left empty.
+            // A damaged (or "null") report does not hide the run from the history; its figures are left empty.
             return summary;
         }
     }
