@@ -169,25 +169,8 @@ public static class SuiteAnalyzer
         ConfidenceInterval? measuredCi = null;
         if (hasBaseline)
         {
-            // Pooled per-token times (a ratio of sums): in sampling mode the baseline draws its own tokens and stops at
-            // its own stop token, and a per-prompt ratio over a generation of a few tokens would dominate the mean.
-            double Measured(Func<int, int> weight)
-            {
-                double baselineMs = 0, baselineTokens = 0, speculativeMs = 0, speculativeTokens = 0;
-                for (var i = 0; i < prompts.Count; i++)
-                {
-                    var w = weight(i);
-                    baselineMs += w * prompts[i].BaselineMs!.Value;
-                    baselineTokens += w * prompts[i].BaselineTokens!.Value;
-                    speculativeMs += w * prompts[i].SpeculativeMs;
-                    speculativeTokens += w * prompts[i].GeneratedTokens;
-                }
-
-                return baselineMs / baselineTokens / (speculativeMs / speculativeTokens);
-            }
-
-            measured = Measured(_ => 1);
-            measuredCi = Bootstrap.Percentile(prompts.Count, counts => Measured(i => counts[i]), options.BootstrapResamples, options.ConfidenceLevel, options.Seed + 2);
+            measured = MeasuredSpeedup(prompts);
+            measuredCi = Bootstrap.Percentile(prompts.Count, counts => MeasuredSpeedup(prompts, counts), options.BootstrapResamples, options.ConfidenceLevel, options.Seed + 2);
         }
 
         var acceptedPast = new double[draftGamma];
@@ -256,6 +239,27 @@ public static class SuiteAnalyzer
             OptimalGamma = optimalGamma,
             OptimalGammaSpeedup = optimalGamma is { } best ? byGamma![best] : null,
         };
+    }
+
+    /// <summary>
+    /// The measured speed-up of prompts that all timed a baseline, each counted <paramref name="counts"/>[i] times (once
+    /// when null): pooled per-token times, a ratio of sums. In sampling mode the baseline draws its own tokens and stops
+    /// at its own stop token, and a per-prompt ratio over a generation of a few tokens would dominate a mean of ratios.
+    /// </summary>
+    public static double MeasuredSpeedup(IReadOnlyList<PromptStatistics> prompts, IReadOnlyList<int>? counts = null)
+    {
+        ArgumentNullException.ThrowIfNull(prompts);
+        double baselineMs = 0, baselineTokens = 0, speculativeMs = 0, speculativeTokens = 0;
+        for (var i = 0; i < prompts.Count; i++)
+        {
+            var w = counts?[i] ?? 1;
+            baselineMs += w * prompts[i].BaselineMs!.Value;
+            baselineTokens += w * prompts[i].BaselineTokens!.Value;
+            speculativeMs += w * prompts[i].SpeculativeMs;
+            speculativeTokens += w * prompts[i].GeneratedTokens;
+        }
+
+        return baselineMs / baselineTokens / (speculativeMs / speculativeTokens);
     }
 
     /// <summary>

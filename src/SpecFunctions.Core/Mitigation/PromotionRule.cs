@@ -70,14 +70,14 @@ public static class PromotionRule
         // Per resample: [0] the target's change (ΔU, or the change of the worst task's speed-up), [1 + i] task i's after/before.
         void Statistics(int[][] counts, double[] values)
         {
-            Span<double> dBefore = stackalloc double[m], dAfter = stackalloc double[m], sBefore = stackalloc double[m], sAfter = stackalloc double[m];
+            double[] dBefore = new double[m], dAfter = new double[m], sBefore = new double[m], sAfter = new double[m];
             for (var i = 0; i < m; i++)
             {
                 (dBefore[i], dAfter[i], sBefore[i], sAfter[i]) = tasks[i].Resample(counts[i], measured);
                 values[1 + i] = sAfter[i] / sBefore[i];
             }
 
-            values[0] = gating ? Min(sAfter) - Min(sBefore) : Variance(dAfter) - Variance(dBefore);
+            values[0] = gating ? sAfter.Min() - sBefore.Min() : FairnessMetrics.UnfairnessOf(dAfter) - FairnessMetrics.UnfairnessOf(dBefore);
         }
 
         var ones = Enumerable.Range(0, m).Select(i => Enumerable.Repeat(1, tasks[i].Units).ToArray()).ToArray();
@@ -122,7 +122,7 @@ public static class PromotionRule
         var decidedBy = !targetShown ? target : worseOff.Count > 0 ? PromotionCondition.NoTaskWorseOff : PromotionCondition.Both;
         var level = $"{settings.ConfidenceLevel:P0}";
         var change = gating
-            ? $"the worst task's {kind} speed-up {Min(taskRows.Select(r => r.SpeedupBefore)):F3} → {Min(taskRows.Select(r => r.SpeedupAfter)):F3} (change {point[0]:+0.000;-0.000} [{intervals[0].Lower:+0.000;-0.000}, {intervals[0].Upper:+0.000;-0.000}])"
+            ? $"the worst task's {kind} speed-up {taskRows.Min(r => r.SpeedupBefore):F3} → {taskRows.Min(r => r.SpeedupAfter):F3} (change {point[0]:+0.000;-0.000} [{intervals[0].Lower:+0.000;-0.000}, {intervals[0].Upper:+0.000;-0.000}])"
             : $"U {before.Report.Suite.Fairness.Unfairness:G4} → {after.Report.Suite.Fairness.Unfairness:G4} (ΔU {point[0]:+0.####;-0.####} [{intervals[0].Lower:+0.####;-0.####}, {intervals[0].Upper:+0.####;-0.####}])";
         var kept = gating ? $"kept γ = {before.Report.Suite.Gamma} on every task" : "kept the current drafter";
         var lowest = taskRows.MinBy(r => r.SpeedupRatioCi?.Lower ?? double.NegativeInfinity)!;
@@ -171,38 +171,6 @@ public static class PromotionRule
 
     private static IntervalReport Interval(ConfidenceInterval ci, double level) => new() { Lower = ci.Lower, Upper = ci.Upper, Level = level };
 
-    private static double Min(ReadOnlySpan<double> values)
-    {
-        var min = double.PositiveInfinity;
-        foreach (var v in values)
-        {
-            min = Math.Min(min, v);
-        }
-
-        return min;
-    }
-
-    private static double Min(IEnumerable<double> values) => values.Min();
-
-    /// <summary>U's form (method.md §5): the variance of per-task values with weight 1/m.</summary>
-    private static double Variance(ReadOnlySpan<double> values)
-    {
-        double mean = 0;
-        foreach (var v in values)
-        {
-            mean += v;
-        }
-
-        mean /= values.Length;
-        double sum = 0;
-        foreach (var v in values)
-        {
-            sum += (v - mean) * (v - mean);
-        }
-
-        return sum / values.Length;
-    }
-
     /// <summary>One task's prompts in both runs, matched by prompt index, with each run's α → speed-up prediction.</summary>
     private sealed record PairedTask(
         TaskReport Before, TaskReport After, PromptStatistics[] PromptsBefore, PromptStatistics[] PromptsAfter,
@@ -236,8 +204,8 @@ public static class PromotionRule
         /// <summary>D_T and the speed-up of both sides under one draw of prompt counts.</summary>
         public (double DBefore, double DAfter, double SBefore, double SAfter) Resample(int[] counts, bool measured) =>
             (CrossEntropy(PromptsBefore, counts), CrossEntropy(PromptsAfter, counts),
-             measured ? MeasuredSpeedup(PromptsBefore, counts) : PredictedBefore(Alpha(PromptsBefore, counts)),
-             measured ? MeasuredSpeedup(PromptsAfter, counts) : PredictedAfter(Alpha(PromptsAfter, counts)));
+             measured ? SuiteAnalyzer.MeasuredSpeedup(PromptsBefore, counts) : PredictedBefore(Alpha(PromptsBefore, counts)),
+             measured ? SuiteAnalyzer.MeasuredSpeedup(PromptsAfter, counts) : PredictedAfter(Alpha(PromptsAfter, counts)));
 
         private static bool HasBaseline(PromptStatistics[] prompts) =>
             prompts.All(p => p.BaselineMs is not null && p.BaselineTokens > 0 && p.GeneratedTokens > 0);
@@ -257,21 +225,6 @@ public static class PromotionRule
             }
 
             return total / positions;
-        }
-
-        /// <summary>Pooled per-token times, as the report's measured speed-up (<see cref="SuiteAnalyzer"/>).</summary>
-        private static double MeasuredSpeedup(PromptStatistics[] prompts, int[] counts)
-        {
-            double baselineMs = 0, baselineTokens = 0, speculativeMs = 0, speculativeTokens = 0;
-            for (var i = 0; i < prompts.Length; i++)
-            {
-                baselineMs += counts[i] * prompts[i].BaselineMs!.Value;
-                baselineTokens += counts[i] * prompts[i].BaselineTokens!.Value;
-                speculativeMs += counts[i] * prompts[i].SpeculativeMs;
-                speculativeTokens += counts[i] * prompts[i].GeneratedTokens;
-            }
-
-            return baselineMs / baselineTokens / (speculativeMs / speculativeTokens);
         }
 
         /// <summary>The refined prediction at draft length γ (0: plain decoding, 1), v_γ from the run's cost profile.</summary>
