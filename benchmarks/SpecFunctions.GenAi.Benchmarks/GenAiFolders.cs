@@ -10,7 +10,9 @@ namespace SpecFunctions.GenAi.Benchmarks;
 /// </summary>
 /// <remarks>
 /// GenAI resolves every model file relative to the configuration's folder and refuses paths outside it, so the composite
-/// folder holds copies of both graphs (<c>target.onnx</c>, <c>draft.onnx</c>) and the verifier's tokenizer files.
+/// folder holds copies of both graphs, each in a subfolder of its own (<c>target/</c>, <c>draft/</c>) with its external
+/// data (ONNX Runtime resolves <c>model.onnx.data</c> beside the graph, and both exports usually use that one name), and
+/// the verifier's tokenizer files.
 /// </remarks>
 internal static class GenAiFolders
 {
@@ -35,8 +37,8 @@ internal static class GenAiFolders
         }
 
         Directory.CreateDirectory(folder);
-        File.Copy(Path.Combine(verifierFolder, FileName(targetDecoder)), Path.Combine(folder, "target.onnx"), overwrite: true);
-        File.Copy(Path.Combine(drafterFolder, FileName(draftDecoder)), Path.Combine(folder, "draft.onnx"), overwrite: true);
+        targetDecoder["filename"] = CopyGraph(verifierFolder, FileName(targetDecoder), folder, "target");
+        draftDecoder["filename"] = CopyGraph(drafterFolder, FileName(draftDecoder), folder, "draft");
         foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json" })
         {
             var source = Path.Combine(verifierFolder, file);
@@ -46,8 +48,6 @@ internal static class GenAiFolders
             }
         }
 
-        targetDecoder["filename"] = "target.onnx";
-        draftDecoder["filename"] = "draft.onnx";
         target["model"]!["draft"] = draftDecoder;
         target["speculative"] = new JsonObject { ["max_draft_tokens"] = gamma };
         File.WriteAllText(Path.Combine(folder, ConfigFileName), target.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
@@ -98,6 +98,28 @@ internal static class GenAiFolders
         }
 
         return JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new InvalidDataException($"{path} is not a JSON object");
+    }
+
+    /// <summary>
+    /// Copies the graph <paramref name="fileName"/> of <paramref name="source"/> and its external data (the files beside it
+    /// under its stem, as the product's model identity counts them: <c>model.onnx.data</c>, <c>model.onnx_data</c>,
+    /// <c>model.data</c>) into <paramref name="folder"/>/<paramref name="subfolder"/>; returns the graph's path relative to
+    /// <paramref name="folder"/>, as the configuration names it.
+    /// </summary>
+    private static string CopyGraph(string source, string fileName, string folder, string subfolder)
+    {
+        var target = Directory.CreateDirectory(Path.Combine(folder, subfolder)).FullName;
+        var stem = Path.GetFileNameWithoutExtension(fileName);
+        var files = Directory.EnumerateFiles(source, stem + "*")
+            .Where(f => !f.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+            .Append(Path.Combine(source, fileName))
+            .Distinct(StringComparer.Ordinal);
+        foreach (var file in files)
+        {
+            File.Copy(file, Path.Combine(target, Path.GetFileName(file)), overwrite: true);
+        }
+
+        return $"{subfolder}/{fileName}";
     }
 
     private static string FileName(JsonObject decoder) =>

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using SpecFunctions.Demo;
 using SpecFunctions.GenAi.Benchmarks;
+using SpecFunctions.Onnx;
 using SpecFunctions.Training;
 
 // Our engine beside ONNX Runtime GenAI on the same pair and prompts, in one process and one run (docs/benchmarks.md).
@@ -15,16 +16,22 @@ var languages = new Option<string[]>("--languages") { Description = "Languages t
 var models = new Option<string>("--models") { Description = "Folder of the transformer demo pair (trained there on first use)", DefaultValueFactory = _ => TransformerModels.DefaultRoot };
 var verifierOption = new Option<string?>("--verifier") { Description = "A verifier model folder with genai_config.json (with --drafter; instead of the demo pair)" };
 var drafterOption = new Option<string?>("--drafter") { Description = "A drafter model folder with genai_config.json (with --verifier)" };
+var tokenizerOption = new Option<string?>("--tokenizer") { Description = "A tokenizer.json both models use instead of their folders' own (for an export whose tokenizer does not match its graph; with --verifier)" };
 var results = new Option<string?>("--results") { Description = "Append the Markdown results to this file" };
 var root = new RootCommand("ONNX Runtime GenAI side by side with the SpecFunctions engine (greedy, same token ids, one process)")
 {
-    gamma, prompts, maxNewTokens, stopAtEos, repeats, threads, adaptive, languages, models, verifierOption, drafterOption, results,
+    gamma, prompts, maxNewTokens, stopAtEos, repeats, threads, adaptive, languages, models, verifierOption, drafterOption, tokenizerOption, results,
 };
 root.Validators.Add(r =>
 {
     if (r.GetValue(verifierOption) is null != r.GetValue(drafterOption) is null)
     {
         r.AddError("--verifier and --drafter go together");
+    }
+
+    if (r.GetValue(tokenizerOption) is { } tokenizerFile && (r.GetValue(verifierOption) is null || !File.Exists(tokenizerFile)))
+    {
+        r.AddError(r.GetValue(verifierOption) is null ? "--tokenizer goes with --verifier and --drafter" : $"--tokenizer: no file '{tokenizerFile}'");
     }
 
     var unknown = (r.GetValue(languages) ?? []).Except(DemoCorpus.Tasks.Select(t => t.Id)).ToList();
@@ -41,6 +48,7 @@ root.SetAction(async (parse, cancellationToken) =>
         Prompts = parse.GetValue(prompts),
         MaxNewTokens = parse.GetValue(maxNewTokens),
         IgnoreEos = !parse.GetValue(stopAtEos),
+        TokenizerFile = parse.GetValue(tokenizerOption) is { } t ? Path.GetFullPath(t) : null,
         Repeats = parse.GetValue(repeats),
         Threads = parse.GetValue(threads),
         AdaptiveMinK = parse.GetValue(adaptive),
@@ -74,7 +82,18 @@ root.SetAction(async (parse, cancellationToken) =>
     try
     {
         Console.WriteLine($"Measuring {tasks.Count} language(s) × {settings.Prompts} prompts, {settings.Repeats} repeats per arm ...");
-        var result = await SideBySide.RunAsync(verifierFolder, drafterFolder, tasks, settings, work, Console.Out, cancellationToken);
+        SideBySideResult result;
+        try
+        {
+            result = await SideBySide.RunAsync(verifierFolder, drafterFolder, tasks, settings, work, Console.Out, cancellationToken);
+        }
+        catch (Exception ex) when (ex is ModelLoadException or InvalidDataException or FileNotFoundException or Microsoft.ML.OnnxRuntimeGenAI.OnnxRuntimeGenAIException)
+        {
+            // A folder either runtime cannot use: one line naming it, as specfn does, not a stack trace.
+            Console.Error.WriteLine($"specfn-genai-bench: refused: {ex.Message}");
+            return 2;
+        }
+
         var lines = SideBySideReport.Render(result, EnvironmentLine());
         Console.WriteLine();
         foreach (var line in lines)

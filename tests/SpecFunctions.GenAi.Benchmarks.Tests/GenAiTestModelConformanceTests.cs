@@ -275,6 +275,54 @@ public sealed class GenAiTestModelConformanceTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// The side-by-side benchmark takes the exports as they are (<c>--verifier/--drafter</c>, and <c>--tokenizer</c> for the
+    /// fp32 folder): every arm that runs emits the verifier's greedy tokens. ONNX Runtime GenAI 0.18's own speculative
+    /// decoding fails on both pairs (the model builder's Llama graph refuses the multi-token append after the prompt; the
+    /// GPT-2 draft's combined <c>past_%d</c> cache is not fed): the run then leaves out arms (b) and (f), says why, and
+    /// compares ours with the autoregressive arms of both runtimes.
+    /// </summary>
+    [Theory]
+    [InlineData(Fp32, Fp16)]
+    [InlineData(Llama, Llama)]
+    public async Task SideBySide_TakesTheExportsAsTheyAre(string verifierName, string drafterName)
+    {
+        var work = Path.Combine(Path.GetTempPath(), "specfn-genai-side-" + Guid.NewGuid().ToString("N")[..12]);
+        var settings = new SideBySideSettings
+        {
+            Gamma = 3, Prompts = 2, MaxNewTokens = 16, Repeats = 1, Threads = 1, AdaptiveMinK = 1,
+            TokenizerFile = verifierName == Fp32 ? TokenizerFile : null,
+        };
+        (string, IReadOnlyList<string>)[] tasks = [("latin", Prompts[..3]), ("other", Prompts[3..])];
+        try
+        {
+            var result = await SideBySide.RunAsync(Path.Combine(ModelsFolder, verifierName), Path.Combine(ModelsFolder, drafterName), tasks, settings, work, TextWriter.Null);
+
+            Assert.Empty(result.Disagreements);
+            string[] arms = result.GenAiSpeculativeRefusal is null ? ["a", "b", "c", "d", "e", "f", "g"] : ["a", "c", "d", "e", "g"];
+            Assert.Equal(arms, result.Arms.Select(a => a.Key));
+            Assert.Equal(2 * 2 * arms.Length, result.Comparisons); // languages × prompts × arms, one repeat
+            Assert.All(result.Languages, l => Assert.Equal(2 * 16, l.Tokens));
+            Assert.All(result.Languages, l => Assert.Equal(l.Tokens, l.Arms["d"].Counters!.Emitted));
+            var lines = SideBySideReport.Render(result, "test");
+            if (result.GenAiSpeculativeRefusal is { } refusal)
+            {
+                Assert.Contains(lines, l => l.StartsWith("**ONNX Runtime GenAI's speculative decoding fails on this pair**", StringComparison.Ordinal) && l.Contains(refusal, StringComparison.Ordinal));
+                Assert.Contains(lines, l => l.StartsWith("**(d)/(c) = ", StringComparison.Ordinal));
+                Assert.Contains(lines, l => l.StartsWith("| language | tokens | (a) | (c) | (d) | (e) | (d)/(c) | (e)/(c) | (c)/(a) |", StringComparison.Ordinal));
+            }
+
+            output.WriteLine($"{verifierName} / {drafterName}: {result.Comparisons} generations agree; GenAI speculative: {result.GenAiSpeculativeRefusal ?? "ran"}");
+        }
+        finally
+        {
+            if (Directory.Exists(work))
+            {
+                Directory.Delete(work, recursive: true);
+            }
+        }
+    }
+
+    /// <summary>
     /// Our logits after <paramref name="prefix"/> (computed as the decoder does: all but the last token, then the last):
     /// the gap between the logit of <paramref name="ours"/> and of <paramref name="theirs"/>, and one float16 ulp at that size.
     /// </summary>
