@@ -127,14 +127,19 @@ public sealed class SideBySideTests : IDisposable
     public void SpeculativeFolder_PutsTheDrafterBesideTheTarget()
     {
         var (verifier, drafter) = WritePair();
+        // Both exports' external data under the one usual name: each must land beside its own graph.
+        File.WriteAllBytes(Path.Combine(verifier, "model.onnx.data"), [1, 2, 3]);
+        File.WriteAllBytes(Path.Combine(drafter, "model.onnx.data"), [4, 5]);
         var folder = GenAiFolders.WriteSpeculative(verifier, drafter, Path.Combine(_root, "spec"), gamma: 5);
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, GenAiFolders.ConfigFileName)))!;
-        Assert.Equal("target.onnx", config["model"]!["decoder"]!["filename"]!.GetValue<string>());
-        Assert.Equal("draft.onnx", config["model"]!["draft"]!["filename"]!.GetValue<string>());
+        Assert.Equal("target/model.onnx", config["model"]!["decoder"]!["filename"]!.GetValue<string>());
+        Assert.Equal("draft/model.onnx", config["model"]!["draft"]!["filename"]!.GetValue<string>());
+        Assert.Equal([1, 2, 3], File.ReadAllBytes(Path.Combine(folder, "target", "model.onnx.data")));
+        Assert.Equal([4, 5], File.ReadAllBytes(Path.Combine(folder, "draft", "model.onnx.data")));
         Assert.Equal(2, config["model"]!["draft"]!["num_hidden_layers"]!.GetValue<int>());
         Assert.Equal(32, config["model"]!["decoder"]!["hidden_size"]!.GetValue<int>());
         Assert.Equal(5, config["speculative"]!["max_draft_tokens"]!.GetValue<int>());
-        Assert.Equal(File.ReadAllBytes(Path.Combine(drafter, "model.onnx")), File.ReadAllBytes(Path.Combine(folder, "draft.onnx")));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(drafter, "model.onnx")), File.ReadAllBytes(Path.Combine(folder, "draft", "model.onnx")));
         using var model = GenAiFolders.Load(folder, intraOpThreads: 1);
         Assert.Equal("decoder", model.GetModelType());
     }
