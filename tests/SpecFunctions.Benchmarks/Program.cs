@@ -4,6 +4,7 @@ using SpecFunctions.Benchmarks;
 // `-- demo-pair` runs the end-to-end measurement of the demo pair (one pass, ratios in one run);
 // `-- demo-gamma` checks the per-task draft length γ* against measurements at every γ;
 // `-- demo-calls` times the demo models' ONNX calls alone (per-call µs);
+// `-- fanout-sim [options]` simulates a 100-task × 1 000-prompt audit's fan-out at 1 … 64 replicas (FanOutBench);
 // `-- transformer [options]` times a random-weight decoder-with-past transformer, plain Run vs IO binding (TransformerBench);
 // anything else goes to BenchmarkDotNet (`-- --filter '*'`).
 if (args is ["demo-pair", ..])
@@ -19,6 +20,11 @@ if (args is ["demo-gamma", ..])
 if (args is ["demo-calls", ..])
 {
     return await DemoCallsBench.RunAsync(args[1..]);
+}
+
+if (args is ["fanout-sim", ..])
+{
+    return FanOutBench.Run(args[1..]);
 }
 
 if (args is ["transformer", ..])
