@@ -1,4 +1,5 @@
 using SpecFunctions.Core.Models;
+using SpecFunctions.OnnxGraphs;
 using SpecFunctions.Onnx.Testing;
 
 namespace SpecFunctions.Onnx.Tests;

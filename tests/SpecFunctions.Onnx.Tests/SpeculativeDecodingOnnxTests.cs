@@ -1,5 +1,6 @@
 using SpecFunctions.Core.Decoding;
 using SpecFunctions.Core.Sampling;
+using SpecFunctions.OnnxGraphs;
 using SpecFunctions.Onnx.Testing;
 using Xunit.Abstractions;
 

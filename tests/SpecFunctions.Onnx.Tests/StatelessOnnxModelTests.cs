@@ -1,5 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 using SpecFunctions.Core.Models;
+using SpecFunctions.OnnxGraphs;
 using SpecFunctions.Onnx.Testing;
 
 namespace SpecFunctions.Onnx.Tests;

@@ -1,6 +1,7 @@
 using Onnx;
 using SpecFunctions.Core.Models;
-using static SpecFunctions.Onnx.Testing.OnnxGraphWriter;
+using SpecFunctions.OnnxGraphs;
+using static SpecFunctions.OnnxGraphs.OnnxGraphWriter;
 
 namespace SpecFunctions.Onnx.Testing;
 
