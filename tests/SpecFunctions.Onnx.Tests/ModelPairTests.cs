@@ -1,6 +1,6 @@
 using SpecFunctions.Core.Models;
 using SpecFunctions.OnnxGraphs;
-using SpecFunctions.Onnx.Testing;
+using SpecFunctions.TestKit;
 
 namespace SpecFunctions.Onnx.Tests;
 

@@ -1,7 +1,7 @@
 using SpecFunctions.Core.Decoding;
 using SpecFunctions.Core.Sampling;
 using SpecFunctions.OnnxGraphs;
-using SpecFunctions.Onnx.Testing;
+using SpecFunctions.TestKit;
 using Xunit.Abstractions;
 
 namespace SpecFunctions.Onnx.Tests;
