@@ -14,8 +14,8 @@ namespace SpecFunctions.Onnx;
 /// </summary>
 public abstract class OnnxLanguageModel : ILanguageModel
 {
-    public const string StatelessFormat = "stateless";
-    public const string DecoderWithPastFormat = "decoder-with-past";
+    public const string StatelessFormat = ModelManifest.StatelessFormat;
+    public const string DecoderWithPastFormat = ModelManifest.DecoderWithPastFormat;
 
     private readonly Lazy<string> _identity;
 

@@ -1,4 +1,4 @@
-using SpecFunctions.Onnx.Testing;
+using SpecFunctions.OnnxGraphs;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -9,7 +9,7 @@ namespace SpecFunctions.Training;
 /// <summary>One pre-norm block: LayerNorm → multi-head causal attention → residual, LayerNorm → SiLU MLP → residual.</summary>
 internal sealed class TorchTransformerBlock : nn.Module
 {
-    // Matrices are [in, out] (x @ W), the layout SpecFunctions.Onnx.Testing.TinyTransformer and its ONNX graph use.
+    // Matrices are [in, out] (x @ W), the layout SpecFunctions.OnnxGraphs.TinyTransformer and its ONNX graph use.
     private readonly Parameter norm1_scale;
     private readonly Parameter norm1_bias;
     private readonly Parameter query;

@@ -7,7 +7,7 @@ using SpecFunctions.Core.Models;
 using SpecFunctions.Demo;
 using SpecFunctions.Demo.Pairs;
 using SpecFunctions.Onnx;
-using SpecFunctions.Onnx.Testing;
+using SpecFunctions.OnnxGraphs;
 using SpecFunctions.Onnx.Tokenizers;
 using TorchSharp;
 

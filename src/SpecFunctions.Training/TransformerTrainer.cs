@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using SpecFunctions.Core.Sampling;
 using SpecFunctions.Demo;
-using SpecFunctions.Onnx.Testing;
+using SpecFunctions.OnnxGraphs;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;

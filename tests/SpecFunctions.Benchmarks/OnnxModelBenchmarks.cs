@@ -1,7 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using SpecFunctions.Core.Models;
 using SpecFunctions.Onnx;
-using SpecFunctions.Onnx.Testing;
+using SpecFunctions.OnnxGraphs;
 
 namespace SpecFunctions.Benchmarks;
 

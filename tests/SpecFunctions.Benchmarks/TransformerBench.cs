@@ -6,7 +6,7 @@ using SpecFunctions.Core.Metrics;
 using SpecFunctions.Core.Models;
 using SpecFunctions.Core.Sampling;
 using SpecFunctions.Onnx;
-using SpecFunctions.Onnx.Testing;
+using SpecFunctions.OnnxGraphs;
 
 namespace SpecFunctions.Benchmarks;
 

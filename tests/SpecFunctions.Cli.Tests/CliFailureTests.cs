@@ -5,8 +5,8 @@ using System.Text.Json.Nodes;
 using SpecFunctions.Core.Models;
 using SpecFunctions.Core.Reporting;
 using SpecFunctions.Core.Storage;
-using SpecFunctions.Onnx.Testing;
 using SpecFunctions.Storage.Tests;
+using SpecFunctions.TestKit;
 using Xunit.Abstractions;
 
 namespace SpecFunctions.Cli.Tests;

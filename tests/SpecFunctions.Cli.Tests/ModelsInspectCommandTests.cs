@@ -1,4 +1,4 @@
-using SpecFunctions.Onnx.Testing;
+using SpecFunctions.OnnxGraphs;
 
 namespace SpecFunctions.Cli.Tests;
 

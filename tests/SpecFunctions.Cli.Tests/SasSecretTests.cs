@@ -1,6 +1,6 @@
 using Azure.Storage.Blobs;
-using SpecFunctions.Onnx.Testing;
 using SpecFunctions.Storage.Tests;
+using SpecFunctions.TestKit;
 using Xunit.Abstractions;
 
 namespace SpecFunctions.Cli.Tests;

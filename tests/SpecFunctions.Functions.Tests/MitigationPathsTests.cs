@@ -12,7 +12,7 @@ using SpecFunctions.Core.Storage;
 using SpecFunctions.Functions.Audit;
 using SpecFunctions.Functions.Http;
 using SpecFunctions.Functions.Hosting;
-using SpecFunctions.Onnx.Testing;
+using SpecFunctions.OnnxGraphs;
 using SpecFunctions.Orchestration;
 using SpecFunctions.Core.Mitigation;
 

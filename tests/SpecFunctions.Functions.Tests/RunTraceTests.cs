@@ -13,7 +13,7 @@ using SpecFunctions.Core.Storage;
 using SpecFunctions.Functions.Evaluator;
 using SpecFunctions.Functions.Hosting;
 using SpecFunctions.Functions.Http;
-using SpecFunctions.Onnx.Testing;
+using SpecFunctions.OnnxGraphs;
 using SpecFunctions.Orchestration;
 using SpecFunctions.Storage.Tests;
 using Xunit.Abstractions;

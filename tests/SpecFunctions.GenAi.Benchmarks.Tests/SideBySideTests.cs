@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using SpecFunctions.Onnx.Testing;
+using SpecFunctions.OnnxGraphs;
 
 namespace SpecFunctions.GenAi.Benchmarks.Tests;
 

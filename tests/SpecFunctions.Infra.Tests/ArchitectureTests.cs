@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using System.Xml.Linq;
 
 namespace SpecFunctions.Infra.Tests;
@@ -5,18 +6,21 @@ namespace SpecFunctions.Infra.Tests;
 /// <summary>
 /// The project reference graph of src/ is the DAG of ../shared/docs/architecture.md (issue 29, move 1): the method in
 /// Core, the model families (Demo, Training) beside the workflow (Orchestration) and never under it, the hosts on top.
-/// A new edge must be added here on purpose, with its reason.
+/// A new edge must be added here on purpose, with its reason. Test-only code lives in tests/SpecFunctions.TestKit, never in
+/// a product assembly (move 4).
 /// </summary>
-public sealed class ArchitectureTests
+public sealed partial class ArchitectureTests
 {
     private static readonly Dictionary<string, string[]> _allowed = new()
     {
         ["SpecFunctions.Core"] = [],
-        ["SpecFunctions.Onnx"] = ["SpecFunctions.Core"],
+        // Graphs written in code (OnnxSharp), no ONNX Runtime: the families export through it without a native runtime.
+        ["SpecFunctions.OnnxGraphs"] = ["SpecFunctions.Core"],
+        ["SpecFunctions.Onnx"] = ["SpecFunctions.Core", "SpecFunctions.OnnxGraphs"],
         ["SpecFunctions.Storage"] = ["SpecFunctions.Core"],
-        ["SpecFunctions.Demo"] = ["SpecFunctions.Core"],
+        ["SpecFunctions.Demo"] = ["SpecFunctions.Core", "SpecFunctions.OnnxGraphs"],
         // The transformer family: its trainer implements Core's IDrafterTrainer; no Orchestration.
-        ["SpecFunctions.Training"] = ["SpecFunctions.Core", "SpecFunctions.Onnx", "SpecFunctions.Demo"],
+        ["SpecFunctions.Training"] = ["SpecFunctions.Core", "SpecFunctions.Onnx", "SpecFunctions.OnnxGraphs", "SpecFunctions.Demo"],
         // The workflow knows ports (IModelCatalog, IDrafterTrainer), never a family.
         ["SpecFunctions.Orchestration"] = ["SpecFunctions.Core", "SpecFunctions.Onnx"],
         // Hosts: the only places that plug families into the workflow.
@@ -26,6 +30,8 @@ public sealed class ArchitectureTests
             "SpecFunctions.Core", "SpecFunctions.Onnx", "SpecFunctions.Storage", "SpecFunctions.Orchestration", "SpecFunctions.Demo", "SpecFunctions.Training",
         ],
     };
+
+    private static readonly string _separator = Path.DirectorySeparatorChar.ToString();
 
     private static IEnumerable<string> SourceProjects => Directory.EnumerateFiles(RepositoryRoot.Combine("src"), "*.csproj", SearchOption.AllDirectories)
         .Where(p => !p.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
@@ -58,4 +64,45 @@ public sealed class ArchitectureTests
             Assert.All(friends, friend => Assert.True(friend == name + ".Tests", $"{name} shows its internals to {friend}"));
         }
     }
+
+    [Fact]
+    public void ProductProjects_HoldNoTestingCode()
+    {
+        var sources = Directory.EnumerateFiles(RepositoryRoot.Combine("src"), "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.Contains($"{_separator}obj{_separator}", StringComparison.Ordinal) && !f.Contains($"{_separator}bin{_separator}", StringComparison.Ordinal))
+            .ToList();
+        Assert.True(sources.Count > 100, $"only {sources.Count} source files found under src/");
+
+        // No folder and no namespace called Testing.
+        var folders = sources.Select(f => Path.GetRelativePath(RepositoryRoot.Path, Path.GetDirectoryName(f)!)).Distinct();
+        Assert.DoesNotContain(folders, folder => folder.Split(Path.DirectorySeparatorChar).Contains("Testing"));
+        var namespaces = sources.SelectMany(f => NamespaceDeclaration().Matches(File.ReadAllText(f)).Select(m => (File: f, Namespace: m.Groups[1].Value)));
+        Assert.DoesNotContain(namespaces, n => n.Namespace.Split('.').Contains("Testing"));
+
+        // The test kit's types are declared there only, and no product project references a test project.
+        var testKit = Directory.EnumerateFiles(RepositoryRoot.Combine("tests", "SpecFunctions.TestKit"), "*.cs", SearchOption.TopDirectoryOnly)
+            .SelectMany(f => TypeDeclaration().Matches(File.ReadAllText(f)).Select(m => m.Groups[1].Value))
+            .ToHashSet(StringComparer.Ordinal);
+        Assert.Contains("TinyWindowModelBuilder", testKit);
+        var declared = sources.SelectMany(f => TypeDeclaration().Matches(File.ReadAllText(f)).Select(m => (File: f, Type: m.Groups[1].Value)));
+        Assert.DoesNotContain(declared, d => testKit.Contains(d.Type));
+        Assert.All(SourceProjects, project => Assert.DoesNotContain(
+            XDocument.Load(project).Descendants("ProjectReference"),
+            r => r.Attribute("Include")!.Value.Replace('\\', '/').Contains("/tests/", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void OnnxGraphs_WritesGraphsWithoutOnnxRuntime()
+    {
+        var packages = XDocument.Load(RepositoryRoot.Combine("src", "SpecFunctions.OnnxGraphs", "SpecFunctions.OnnxGraphs.csproj"))
+            .Descendants("PackageReference").Select(r => r.Attribute("Include")!.Value).ToList();
+
+        Assert.Equal(["OnnxSharp"], packages);
+    }
+
+    [GeneratedRegex(@"^\s*namespace\s+([\w.]+)", RegexOptions.Multiline)]
+    private static partial Regex NamespaceDeclaration();
+
+    [GeneratedRegex(@"\b(?:class|record|struct|interface|enum)\s+([A-Z]\w*)")]
+    private static partial Regex TypeDeclaration();
 }

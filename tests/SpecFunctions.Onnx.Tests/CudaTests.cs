@@ -1,4 +1,4 @@
-using SpecFunctions.Onnx.Testing;
+using SpecFunctions.OnnxGraphs;
 using Xunit.Abstractions;
 
 namespace SpecFunctions.Onnx.Tests;

@@ -1,5 +1,5 @@
 using Microsoft.ML.OnnxRuntime.Tensors;
-using SpecFunctions.Onnx.Testing;
+using SpecFunctions.OnnxGraphs;
 using Xunit.Abstractions;
 
 namespace SpecFunctions.Onnx.Tests;

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Logging;
-using SpecFunctions.Onnx.Testing;
+using SpecFunctions.OnnxGraphs;
 using Xunit.Abstractions;
 
 namespace SpecFunctions.Onnx.Tests;

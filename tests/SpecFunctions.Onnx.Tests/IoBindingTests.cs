@@ -1,6 +1,6 @@
 using Microsoft.ML.OnnxRuntime.Tensors;
 using SpecFunctions.Core.Models;
-using SpecFunctions.Onnx.Testing;
+using SpecFunctions.OnnxGraphs;
 using Xunit.Abstractions;
 
 namespace SpecFunctions.Onnx.Tests;

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using SpecFunctions.Core.Models;
 using SpecFunctions.Core.Storage;
-using SpecFunctions.Onnx.Testing;
+using SpecFunctions.TestKit;
 
 namespace SpecFunctions.Onnx.Tests;
 

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using SpecFunctions.Core.Models;
-using SpecFunctions.Onnx.Testing;
+using SpecFunctions.OnnxGraphs;
+using SpecFunctions.TestKit;
 
 namespace SpecFunctions.Onnx.Tests;
 

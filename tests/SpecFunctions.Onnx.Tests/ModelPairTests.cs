@@ -1,5 +1,6 @@
 using SpecFunctions.Core.Models;
-using SpecFunctions.Onnx.Testing;
+using SpecFunctions.OnnxGraphs;
+using SpecFunctions.TestKit;
 
 namespace SpecFunctions.Onnx.Tests;
 

@@ -1,6 +1,7 @@
 using SpecFunctions.Core.Decoding;
 using SpecFunctions.Core.Sampling;
-using SpecFunctions.Onnx.Testing;
+using SpecFunctions.OnnxGraphs;
+using SpecFunctions.TestKit;
 using Xunit.Abstractions;
 
 namespace SpecFunctions.Onnx.Tests;

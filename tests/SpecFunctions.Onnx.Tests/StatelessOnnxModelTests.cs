@@ -1,6 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
 using SpecFunctions.Core.Models;
-using SpecFunctions.Onnx.Testing;
+using SpecFunctions.OnnxGraphs;
+using SpecFunctions.TestKit;
 
 namespace SpecFunctions.Onnx.Tests;
 

@@ -5,7 +5,7 @@ using SpecFunctions.Core.Evaluation;
 using SpecFunctions.Core.Reporting;
 using SpecFunctions.Core.Storage;
 using SpecFunctions.Onnx;
-using SpecFunctions.Onnx.Testing;
+using SpecFunctions.OnnxGraphs;
 using Xunit.Abstractions;
 using SpecFunctions.Core.Models;
 

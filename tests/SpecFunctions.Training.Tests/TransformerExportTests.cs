@@ -1,6 +1,6 @@
 using SpecFunctions.Demo;
 using SpecFunctions.Onnx;
-using SpecFunctions.Onnx.Testing;
+using SpecFunctions.OnnxGraphs;
 using SpecFunctions.Onnx.Tokenizers;
 using SpecFunctions.Training;
 using TorchSharp;

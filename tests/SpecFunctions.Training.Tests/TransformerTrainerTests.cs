@@ -1,5 +1,5 @@
 using SpecFunctions.Demo;
-using SpecFunctions.Onnx.Testing;
+using SpecFunctions.OnnxGraphs;
 using SpecFunctions.Onnx.Tokenizers;
 using SpecFunctions.Training;
 using Xunit.Abstractions;

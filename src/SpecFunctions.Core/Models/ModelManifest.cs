@@ -10,6 +10,12 @@ public sealed record ModelManifest
 {
     public const string FileName = "specfn-model.json";
 
+    /// <summary><see cref="Format"/> of a graph <c>input_ids → logits</c> over a fixed window of tokens.</summary>
+    public const string StatelessFormat = "stateless";
+
+    /// <summary><see cref="Format"/> of a graph with a KV cache (<c>past_key_values</c> in, <c>present</c> out).</summary>
+    public const string DecoderWithPastFormat = "decoder-with-past";
+
     /// <summary>Model name, e.g. <c>demo-verifier</c>.</summary>
     [JsonPropertyName("name")]
     public required string Name { get; init; }

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using Google.Protobuf;
 using Onnx;
 
-namespace SpecFunctions.Onnx.Testing;
+namespace SpecFunctions.OnnxGraphs;
 
 /// <summary>A thin layer over OnnxSharp's protobuf messages for writing small graphs in code (weights as <c>raw_data</c>).</summary>
 public sealed class OnnxGraphWriter
@@ -56,9 +56,13 @@ public sealed class OnnxGraphWriter
     public string Node(string opType, string[] inputs, params AttributeProto[] attributes) => Node(opType, inputs, $"{opType.ToLowerInvariant()}_{_counter++}", attributes);
 
     /// <summary>Adds a node whose single output has the given name.</summary>
-    public string Node(string opType, string[] inputs, string output, params AttributeProto[] attributes)
+    public string Node(string opType, string[] inputs, string output, params AttributeProto[] attributes) =>
+        NamedNode($"n{_counter++}_{opType}", opType, inputs, output, attributes);
+
+    /// <summary>Adds a node named <paramref name="nodeName"/> whose single output has the given name.</summary>
+    public string NamedNode(string nodeName, string opType, string[] inputs, string output, params AttributeProto[] attributes)
     {
-        var node = new NodeProto { OpType = opType, Name = $"n{_counter++}_{opType}" };
+        var node = new NodeProto { OpType = opType, Name = nodeName };
         node.Input.AddRange(inputs);
         node.Output.Add(output);
         node.Attribute.AddRange(attributes);
@@ -89,11 +93,16 @@ public sealed class OnnxGraphWriter
         return attribute;
     }
 
-    /// <summary>The finished model (IR 8, default-domain opset 17).</summary>
-    public ModelProto ToModel()
+    /// <summary>The default-domain opset of <see cref="ToModel"/>.</summary>
+    public const int Opset = 17;
+
+    /// <summary>The finished model (IR 8, default-domain opset <see cref="Opset"/>).</summary>
+    /// <param name="producerName">The model's <c>producer_name</c>. The default is the writer's old namespace, kept so
+    /// that exported files (and the pair caches keyed on their code version) stay byte-identical.</param>
+    public ModelProto ToModel(string producerName = "SpecFunctions.Onnx.Testing")
     {
-        var model = new ModelProto { IrVersion = 8, ProducerName = "SpecFunctions.Onnx.Testing", Graph = _graph };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = 17 });
+        var model = new ModelProto { IrVersion = 8, ProducerName = producerName, Graph = _graph };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = Opset });
         return model;
     }
 

@@ -1,4 +1,4 @@
-namespace SpecFunctions.Onnx.Testing;
+namespace SpecFunctions.OnnxGraphs;
 
 /// <summary>Shape of a <see cref="TinyTransformer"/>. Defaults: 2 layers, 2 heads, width 32, vocabulary 260 (256 bytes + 4 specials, so the byte tokenizer fits).</summary>
 public sealed record TinyTransformerConfig

@@ -1,7 +1,7 @@
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
-using SpecFunctions.Onnx.Testing;
+using SpecFunctions.OnnxGraphs;
 
 namespace SpecFunctions.Onnx;
 

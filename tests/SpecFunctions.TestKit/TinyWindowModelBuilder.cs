@@ -1,8 +1,9 @@
 using Onnx;
 using SpecFunctions.Core.Models;
-using static SpecFunctions.Onnx.Testing.OnnxGraphWriter;
+using SpecFunctions.OnnxGraphs;
+using static SpecFunctions.OnnxGraphs.OnnxGraphWriter;
 
-namespace SpecFunctions.Onnx.Testing;
+namespace SpecFunctions.TestKit;
 
 /// <summary>
 /// A stateless window model: embedding → causal 1-D convolution over <c>window</c> tokens (zero-padded on the left) → tanh →
@@ -47,7 +48,7 @@ public static class TinyWindowModelBuilder
             BosTokenId = 256,
             EosTokenIds = [257],
             ContextLength = contextLength,
-            Format = OnnxLanguageModel.StatelessFormat,
+            Format = ModelManifest.StatelessFormat,
             Window = window,
         };
         return TinyTransformerBuilder.WriteModelFolder(folder, Build(vocabularySize, window, seed: seed), manifest);

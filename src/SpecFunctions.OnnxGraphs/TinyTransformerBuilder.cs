@@ -2,9 +2,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Onnx;
 using SpecFunctions.Core.Models;
-using static SpecFunctions.Onnx.Testing.OnnxGraphWriter;
+using static SpecFunctions.OnnxGraphs.OnnxGraphWriter;
 
-namespace SpecFunctions.Onnx.Testing;
+namespace SpecFunctions.OnnxGraphs;
 
 /// <summary>
 /// Writes a <see cref="TinyTransformer"/> as an ONNX graph in the decoder-with-past signature that Hugging Face optimum and the
@@ -151,7 +151,7 @@ public static class TinyTransformerBuilder
             EosTokenIds = [257],
             SpecialTokenIds = [.. Enumerable.Range(256, v - 256)],
             ContextLength = model.Config.MaxPositions,
-            Format = OnnxLanguageModel.DecoderWithPastFormat,
+            Format = ModelManifest.DecoderWithPastFormat,
             Cache = model.Config.CombinedCache ? KvCacheNames.Gpt2 : null,
         };
         WriteModelFolder(folder, Build(model), manifest);

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using SpecFunctions.Core.Models;
 
-namespace SpecFunctions.Onnx.Testing;
+namespace SpecFunctions.TestKit;
 
 /// <summary>
 /// A quick, BenchmarkDotNet-free measurement of what one generated token costs a model at a given context length
