@@ -4,7 +4,8 @@
 # One task of PROMPTS short prompts, run by `specfn run` as 1, then N shards (--prompts-per-shard PROMPTS/N), each run in
 # a fresh store (the content key does not depend on the sharding: a shared store would reuse the first run's trace).
 # Work per prompt is kept small (MAX_NEW_TOKENS tokens, one timed repeat) so the difference in wall time between the
-# runs is the cost of the extra activities: overhead per shard = (T(N) − T(1)) / (N − 1). Every run's statistics are
+# runs is the cost of the extra activities: overhead per shard = (T(N) − T(1)) / (N − 1), T the run's own elapsed time
+# (the CLI's `elapsedSeconds`: submission to outcome, without process start and model loading). Every run's statistics are
 # compared with the 1-shard run's (α, D, KL and their intervals must be identical).
 #
 # Usage: benchmarks/shard-overhead.sh [SHARDS...]   (default: 1 10 40)
@@ -32,7 +33,7 @@ json.dump({"name": "shards", "tasks": [{"id": "en", "prompts": prompts}]}, open(
 EOF
 
 echo "prompts=$prompts max_new_tokens=$tokens cores=$(nproc) load=$(cut -d' ' -f1 /proc/loadavg)"
-printf '%-7s %-8s %-9s %-12s %s\n' shards per-shard wall_s overhead_s alpha/D
+printf '%-7s %-8s %-8s %-8s %-12s %s\n' shards per-shard wall_s run_s overhead_s statistics
 base=""
 for n in "${shards[@]}"; do
   per=$(( (prompts + n - 1) / n ))
@@ -44,6 +45,8 @@ for n in "${shards[@]}"; do
     --store "$store" --out "$work/out-$n" --json >"$work/run-$n.json" 2>"$work/run-$n.log"
   end=$(date +%s.%N)
   wall=$(python3 -c "print(f'{$end - $start:.2f}')")
+  # The run's own elapsed time (submission to outcome, the engine's), without process start and model loading.
+  run=$(python3 -c "import json,sys; print(f\"{json.load(open(sys.argv[1]))['elapsedSeconds']:.2f}\")" "$work/run-$n.json")
   stats=$(python3 - "$work/out-$n" <<'EOF'
 import glob, json, sys
 report = json.load(open(glob.glob(sys.argv[1] + "/*.report.json")[0]))
@@ -51,9 +54,9 @@ t = report["tasks"][0]
 print(json.dumps({k: t.get(k) for k in ("alpha", "alphaCi", "crossEntropy", "crossEntropyCi", "kl", "klCi", "steps", "acceptedTokens")}, sort_keys=True))
 EOF
 )
-  if [ -z "$base" ]; then base_wall=$wall; base=$stats; base_n=$n; over="-"
-  else over=$(python3 -c "print(f'{($wall - $base_wall) / ($n - $base_n):.3f}')"); fi
+  if [ -z "$base" ]; then base_run=$run; base=$stats; base_n=$n; over="-"
+  else over=$(python3 -c "print(f'{($run - $base_run) / ($n - $base_n):.3f}')"); fi
   same=$([ "$stats" = "$base" ] && echo "identical to $base_n shard(s)" || echo "DIFFERENT: $stats")
-  printf '%-7s %-8s %-9s %-12s %s\n' "$n" "$per" "$wall" "$over" "$same"
+  printf '%-7s %-8s %-8s %-8s %-12s %s\n' "$n" "$per" "$wall" "$run" "$over" "$same"
 done
 echo "work folder: $work"
