@@ -58,6 +58,7 @@ public sealed class EvaluateTaskActivity(
         }
         else
         {
+            logger.ShardStarted(input.RunId, input.TaskId, shard.Index, shard.Count, shard.Prompts, shard.FirstPrompt);
             observer.ShardStarted(input.RunId, input.TaskId, shard);
         }
 
@@ -113,7 +114,14 @@ public sealed class EvaluateTaskActivity(
             ExecutionProvider = verifier.ExecutionProvider,
         };
         EvaluationTelemetry.Record(summary);
-        logger.TaskEvaluated(input.RunId, input.TaskId, WireNames.Of(summary.Status), summary.Alpha ?? double.NaN, stopwatch.Elapsed.TotalSeconds);
+        if (shard is null)
+        {
+            logger.TaskEvaluated(input.RunId, input.TaskId, WireNames.Of(summary.Status), summary.Alpha ?? double.NaN, stopwatch.Elapsed.TotalSeconds);
+        }
+        else
+        {
+            logger.ShardEvaluated(input.RunId, input.TaskId, shard.Index, shard.Count, WireNames.Of(summary.Status), summary.Alpha ?? double.NaN, stopwatch.Elapsed.TotalSeconds);
+        }
         observer.TaskCompleted(input.RunId, summary);
         return summary;
     }
