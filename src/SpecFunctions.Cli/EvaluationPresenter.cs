@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using SpecFunctions.Core.Reporting;
+using SpecFunctions.Core.Storage;
 using SpecFunctions.Orchestration;
 using Spectre.Console;
 
@@ -12,6 +13,9 @@ namespace SpecFunctions.Cli;
 internal sealed class ConsoleObserver(bool plain, TextWriter plainOut) : IEvaluationObserver
 {
     private readonly ConcurrentDictionary<string, ProgressTask> _bars = new(StringComparer.Ordinal);
+
+    // Sharded tasks: prompts done per shard and shards finished, per run and task (shards may run at once).
+    private readonly ConcurrentDictionary<(string RunId, string TaskId), ShardProgress> _shards = new();
 
     public bool Plain => plain;
 
@@ -51,8 +55,58 @@ internal sealed class ConsoleObserver(bool plain, TextWriter plainOut) : IEvalua
         }
     }
 
+    public void ShardStarted(string runId, string taskId, ShardRange shard)
+    {
+        var progress = _shards.GetOrAdd((runId, taskId), _ => new ShardProgress(shard.Count));
+        if (plain)
+        {
+            plainOut.WriteLine($"[{runId}] {taskId}: shard {shard.Index + 1}/{shard.Count} started ({shard.Prompts} prompts)");
+        }
+        else if (_bars.TryGetValue(taskId, out var bar))
+        {
+            bar.Description = $"[yellow]{Markup.Escape(taskId)}[/] [grey]{Markup.Escape(runId)}[/] {progress.Finished}/{shard.Count} shards";
+            bar.StartTask();
+        }
+    }
+
+    public void ShardPromptCompleted(string runId, string taskId, ShardRange shard, int completed)
+    {
+        var progress = _shards.GetOrAdd((runId, taskId), _ => new ShardProgress(shard.Count));
+        var done = progress.Set(shard.Index, completed);
+        if (plain)
+        {
+            plainOut.WriteLine($"[{runId}] {taskId}: shard {shard.Index + 1}/{shard.Count}: {completed}/{shard.Prompts} prompts ({done}/{shard.TaskPrompts} in the task)");
+        }
+        else if (_bars.TryGetValue(taskId, out var bar))
+        {
+            bar.Value = done;
+        }
+    }
+
     public void TaskCompleted(string runId, TaskSummary summary)
     {
+        if (summary is { Shard: { } index, Shards: { } count })
+        {
+            var progress = _shards.GetOrAdd((runId, summary.TaskId), _ => new ShardProgress(count));
+            var finished = progress.Finish(index);
+            if (plain)
+            {
+                plainOut.WriteLine($"[{runId}] {summary.TaskId}: shard {index + 1}/{count} {WireNames.Of(summary.Status)} ({finished}/{count} shards done)");
+            }
+            else if (_bars.TryGetValue(summary.TaskId, out var bar))
+            {
+                bar.Description = $"[yellow]{Markup.Escape(summary.TaskId)}[/] [grey]{Markup.Escape(runId)}[/] {finished}/{count} shards";
+                if (finished == count)
+                {
+                    bar.Description = $"[green]{Markup.Escape(summary.TaskId)}[/] {count} shards";
+                    bar.Value = bar.MaxValue;
+                    bar.StopTask();
+                }
+            }
+
+            return;
+        }
+
         if (plain)
         {
             plainOut.WriteLine($"[{runId}] {summary.TaskId}: {WireNames.Of(summary.Status)}" + (summary.Alpha is { } a ? $", alpha {a:F3}" : ""));
@@ -186,5 +240,44 @@ internal static class ReportTable
         console.MarkupLine($"U {m.UnfairnessBefore:G4} → [bold]{m.UnfairnessAfter:G4}[/] ({change:+0.0%;-0.0%}), mean speed-up {m.MeanSpeedupBefore:F3} → {m.MeanSpeedupAfter:F3}");
         var dev = m.Tasks.Sum(t => t.DevPrompts);
         console.MarkupLine($"Data: {m.Tasks.Sum(t => t.TrainingPrompts)} training prompts{(dev > 0 ? $" ({dev} of them the dev split: D_T re-estimates, weights, τ)" : "")}, {m.Tasks.Sum(t => t.EvaluationPrompts)} evaluation prompts, overlap {m.Tasks.Sum(t => t.PromptOverlap)} (before and after measured on the evaluation prompts only)");
+    }
+}
+
+/// <summary>Prompts done per shard of one task and which shards finished (thread-safe).</summary>
+internal sealed class ShardProgress(int shards)
+{
+    private readonly int[] _done = new int[shards];
+    private readonly bool[] _finished = new bool[shards];
+    private readonly Lock _gate = new();
+
+    public int Finished
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _finished.Count(f => f);
+            }
+        }
+    }
+
+    /// <summary>Records a shard's prompts done; returns the task's.</summary>
+    public int Set(int shard, int completed)
+    {
+        lock (_gate)
+        {
+            _done[shard] = completed;
+            return _done.Sum();
+        }
+    }
+
+    /// <summary>Marks a shard finished; returns the shards finished.</summary>
+    public int Finish(int shard)
+    {
+        lock (_gate)
+        {
+            _finished[shard] = true;
+            return _finished.Count(f => f);
+        }
     }
 }

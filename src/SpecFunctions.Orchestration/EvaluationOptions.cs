@@ -1,3 +1,5 @@
+using SpecFunctions.Core.Storage;
+
 namespace SpecFunctions.Orchestration;
 
 /// <summary>How evaluations run on this host (one section, bound at start-up).</summary>
@@ -10,6 +12,17 @@ public sealed class EvaluationOptions
 
     /// <summary>Suites with more tasks fan out through <c>EvaluateTaskChunk</c> sub-orchestrations of this size. Default 16.</summary>
     public int ChunkSize { get; set; } = 16;
+
+    /// <summary>
+    /// Prompts per shard when a run's settings name none (<c>settings.promptsPerShard</c>): a task with more prompts runs as
+    /// several <c>EvaluateTask</c> activities, each committing its own trace part. Each activity costs about 0.24 s of
+    /// orchestration on the embedded engine (docs/scale.md), so shards should hold minutes of work, not seconds. Read by
+    /// <c>PrepareRun</c> and recorded in the run's history. Default <see cref="DefaultPromptsPerShard"/>.
+    /// </summary>
+    public int PromptsPerShard { get; set; } = DefaultPromptsPerShard;
+
+    /// <summary>Default of <see cref="PromptsPerShard"/>: 64, so the demo suites (20 prompts a task) and other small suites run one shard per task.</summary>
+    public const int DefaultPromptsPerShard = 64;
 
     /// <summary>Attempts per task evaluation (first try included). Default 3.</summary>
     public int MaxAttempts { get; set; } = 3;
@@ -69,6 +82,12 @@ public interface IEvaluationObserver
     void PromptCompleted(string runId, string taskId, int completed, int total);
 
     void TaskCompleted(string runId, TaskSummary summary);
+
+    /// <summary>A shard of a sharded task started (its summary comes to <see cref="TaskCompleted"/> with <see cref="TaskSummary.Shard"/> set).</summary>
+    void ShardStarted(string runId, string taskId, ShardRange shard) => TaskStarted(runId, taskId, shard.Prompts);
+
+    /// <summary><paramref name="completed"/> of a shard's prompts are done.</summary>
+    void ShardPromptCompleted(string runId, string taskId, ShardRange shard, int completed) => PromptCompleted(runId, taskId, completed, shard.Prompts);
 }
 
 public sealed class NullEvaluationObserver : IEvaluationObserver

@@ -23,6 +23,15 @@ internal static partial class Logs
     [LoggerMessage(EventId = 204, Level = LogLevel.Information, Message = "Run {RunId}: task {TaskId} cancelled after {Prompts} prompt(s); nothing committed")]
     public static partial void TaskCancelled(this ILogger logger, string runId, string taskId, int prompts);
 
+    [LoggerMessage(EventId = 208, Level = LogLevel.Information, Message = "Run {RunId}: task {TaskId} shard {Shard} of {Shards} already committed; not run again")]
+    public static partial void ShardSkipped(this ILogger logger, string runId, string taskId, int shard, int shards);
+
+    [LoggerMessage(EventId = 209, Level = LogLevel.Information, Message = "Run {RunId}: task {TaskId} shard {Shard} of {Shards} started ({Prompts} prompts from prompt {FirstPrompt})")]
+    public static partial void ShardStarted(this ILogger logger, string runId, string taskId, int shard, int shards, int prompts, int firstPrompt);
+
+    [LoggerMessage(EventId = 210, Level = LogLevel.Information, Message = "Run {RunId}: task {TaskId} shard {Shard} of {Shards} {Status}, alpha {Alpha:F4}, {Seconds:F2} s")]
+    public static partial void ShardEvaluated(this ILogger logger, string runId, string taskId, int shard, int shards, string status, double alpha, double seconds);
+
     [LoggerMessage(EventId = 205, Level = LogLevel.Information, Message = "Models {Drafter} / {Verifier} warmed up in {Seconds:F2} s")]
     public static partial void ModelsWarmedUp(this ILogger logger, string drafter, string verifier, double seconds);
 

@@ -29,7 +29,9 @@ public sealed record QueueDispatch
     /// The external event that carries a task's summary back to the orchestration instance that dispatched it. The task id
     /// is hex-encoded: event names are matched without regard to case, task ids are not.
     /// </summary>
-    public static string CompletionEvent(string taskId) => "TaskCompleted:" + Convert.ToHexString(Encoding.UTF8.GetBytes(taskId));
+    /// <remarks>A shard's event names its shard too: the shards of one task are waited for separately.</remarks>
+    public static string CompletionEvent(string taskId, int? shard = null) =>
+        "TaskCompleted:" + Convert.ToHexString(Encoding.UTF8.GetBytes(taskId)) + (shard is { } index ? $":{index}" : string.Empty);
 }
 
 /// <summary>The evaluation queue's message: one task, and where to report it.</summary>
@@ -97,7 +99,7 @@ public sealed class DispatchTaskActivity(ITraceStore store, ITaskDispatcher disp
             }
 
             logger.TaskCancelled(input.RunId, input.TaskId, 0);
-            return new TaskSummary { TaskId = input.TaskId, Status = TaskOutcome.Cancelled, Prompts = input.Prompts.Count };
+            return input.Unevaluated(TaskOutcome.Cancelled);
         }
 
         await dispatcher.SendAsync(message with { TraceParent = activity?.Id ?? message.TraceParent }).ConfigureAwait(false);
@@ -114,7 +116,7 @@ internal static class QueueDispatchLoop
         var logger = context.CreateReplaySafeLogger(typeof(QueueDispatchLoop));
 
         // One waiter for all dispatches: whichever dispatch answers first completes the task; later answers are ignored.
-        var completed = context.WaitForExternalEvent<TaskSummary>(QueueDispatch.CompletionEvent(input.TaskId));
+        var completed = context.WaitForExternalEvent<TaskSummary>(QueueDispatch.CompletionEvent(input.TaskId, input.Shard?.Index));
         for (var attempt = 1; ; attempt++)
         {
             var immediate = await context.CallActivityAsync<TaskSummary?>(
@@ -137,7 +139,7 @@ internal static class QueueDispatchLoop
             {
                 var error = $"no evaluator answered {attempt} dispatch(es) of {dispatch.TimeoutSeconds:G4} s each";
                 logger.TaskFailed(input.RunId, input.TaskId, error);
-                return new TaskSummary { TaskId = input.TaskId, Status = TaskOutcome.Failed, Error = error, Prompts = input.Prompts.Count };
+                return input.Unevaluated(TaskOutcome.Failed, error);
             }
         }
     }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using SpecFunctions.Core.Estimation;
+using SpecFunctions.Core.Storage;
 
 namespace SpecFunctions.Benchmarks;
 
@@ -60,7 +61,8 @@ internal static class FanOutBench
         var results = new Dictionary<(int Shard, int Replicas), FanOutOutcome>();
         foreach (var size in ShardSizes)
         {
-            var shards = prompts.SelectMany(task => task.Chunk(size).Select(chunk => chunk.Sum())).ToArray();
+            // The product's split (ShardRange.Split: sizes as even as possible), each shard's work the sum of its prompts'.
+            var shards = prompts.SelectMany(task => ShardRange.Split(task.Length, size).Select(r => task.AsSpan(r.FirstPrompt, r.Prompts).ToArray().Sum())).ToArray();
             foreach (var replicas in ReplicaCounts)
             {
                 results[(size, replicas)] = FanOutSimulation.Run(shards, setup with { Replicas = replicas });

@@ -78,6 +78,20 @@ public sealed class RunCommandHostileInputTests(ITestOutputHelper output) : IDis
     }
 
     [Fact]
+    public void SettingsOptions_PromptsPerShard_RangeFromTheSharedLimits_UnsetMeansTheHostDefault()
+    {
+        var limits = new EvaluationLimits { MaxPromptsPerShard = 50 };
+        var options = new SettingsOptions(limits: limits);
+        var command = new Command("x");
+        options.AddTo(command);
+
+        Assert.Null(options.Read(command.Parse([])).PromptsPerShard);
+        Assert.Equal(50, options.Read(command.Parse(["--prompts-per-shard", "50"])).PromptsPerShard);
+        Assert.Equal("--prompts-per-shard must be in 1..50", Assert.Single(command.Parse(["--prompts-per-shard", "0"]).Errors).Message);
+        Assert.Equal("--prompts-per-shard must be in 1..50", Assert.Single(command.Parse(["--prompts-per-shard", "51"]).Errors).Message);
+    }
+
+    [Fact]
     public void SettingsOptions_DefaultRanges_AreTheHttpApis()
     {
         var options = new SettingsOptions();

@@ -185,6 +185,81 @@ public sealed class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHelper outp
         await RunAssertions.AssertWholeTracesAsync(planes.Store, runId, tasks, prompts);
     }
 
+    [Fact]
+    public async Task EvaluatorKilledMidShard_OnlyTheInFlightShardRunsAgain_CommittedShardsKept_EachShardCommittedOnce()
+    {
+        const string runId = "two-plane-shard-kill";
+        const int prompts = 24, shards = 6;
+        if (planes.Evaluator is null)
+        {
+            await planes.StartEvaluatorAsync();
+        }
+
+        var body = System.Text.Json.Nodes.JsonNode.Parse(EndToEndTests.Submission(runId, 1, prompts, 64))!;
+        body["settings"]!["promptsPerShard"] = prompts / shards;
+        await SubmitAsync(body.ToJsonString());
+        const string task = "en";
+
+        // Wait until at least two shards are committed and the evaluator has started one that is not: the one in flight.
+        var killed = planes.Evaluator!;
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(4);
+        Dictionary<int, string> committedBefore;
+        int inFlight;
+        while (true)
+        {
+            var entry = (await planes.Store.GetManifestAsync(runId))?.Tasks.GetValueOrDefault(task);
+            committedBefore = (entry?.Shards ?? []).ToDictionary(s => s.Index, s => s.Attempt);
+            var started = Enumerable.Range(0, shards).Where(i => killed.LogLines($"Run {runId}: task {task} shard {i} of {shards} started").Count > 0).ToList();
+            var running = started.Where(i => !committedBefore.ContainsKey(i)).ToList();
+            if (committedBefore.Count >= 2 && running.Count == 1 && committedBefore.Count < shards - 1)
+            {
+                inFlight = running[0];
+                break;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"no shard in flight after two committed: {string.Join(",", committedBefore.Keys)}\n{killed.Tail()}");
+            await Task.Delay(100);
+        }
+
+        planes.KillEvaluator();
+        var clock = Stopwatch.StartNew();
+        // What the manifest held at the kill (a shard may have committed between the poll and the kill).
+        committedBefore = ((await planes.Store.GetManifestAsync(runId))!.Tasks[task].Shards ?? []).ToDictionary(s => s.Index, s => s.Attempt);
+        var restart = await planes.StartEvaluatorAsync();
+        var status = await WaitFinishedAsync(runId, TimeSpan.FromMinutes(5));
+        output.WriteLine(
+            $"kill -9 of the evaluator with shards [{string.Join(", ", committedBefore.Keys.Order())}] of {shards} committed, shard {inFlight} in flight; "
+            + $"new evaluator up in {restart.TotalSeconds:F1} s; run completed {clock.Elapsed.TotalSeconds:F1} s after the kill");
+
+        Assert.Equal("Completed", status.GetProperty("runtimeStatus").GetString());
+        Assert.Equal("committed", States(status)[task]);
+        var progress = status.GetProperty("progress");
+        Assert.Equal((shards, shards, prompts), (progress.GetProperty("shardsDone").GetInt32(), progress.GetProperty("shardsTotal").GetInt32(), progress.GetProperty("promptsTotal").GetInt32()));
+
+        // The shards committed before the kill were not run again and their parts were kept; the in-flight one was
+        // not committed by the killed evaluator, and was run again and committed once by the new one.
+        var after = (await planes.Store.GetManifestAsync(runId))!.Tasks[task];
+        Assert.Equal(Enumerable.Range(0, shards), after.Shards!.Select(s => s.Index));
+        foreach (var (index, attempt) in committedBefore)
+        {
+            Assert.Equal(attempt, after.Shards!.Single(s => s.Index == index).Attempt);
+            Assert.Empty(planes.Evaluator!.LogLines($"Run {runId}: task {task} shard {index} of {shards} started"));
+        }
+
+        Assert.Empty(killed.LogLines($"Run {runId}: task {task} shard {inFlight} of {shards} committed"));
+        var rerun = Enumerable.Range(0, shards).Where(i => !committedBefore.ContainsKey(i)).ToList();
+        Assert.Contains(inFlight, rerun);
+        foreach (var index in rerun)
+        {
+            Assert.Single(EvaluatorLines($"Run {runId}: task {task} shard {index} of {shards} committed"));
+        }
+
+        // One part per shard in the container (no duplicate), and the trace reads every prompt once, in order.
+        var parts = (await RunAssertions.RunBlobsAsync(planes.ConnectionString, runId)).Where(b => b.Contains("/shards/", StringComparison.Ordinal)).ToList();
+        Assert.Equal(shards, parts.Count);
+        await RunAssertions.AssertWholeTracesAsync(planes.Store, runId, [task], prompts);
+    }
+
     private async Task<int> WaitForQueuedAsync(int count, TimeSpan timeout)
     {
         var queue = planes.EvaluationQueue;

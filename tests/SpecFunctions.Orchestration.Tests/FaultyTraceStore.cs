@@ -4,7 +4,7 @@ using SpecFunctions.Core.Tracing;
 
 namespace SpecFunctions.Orchestration.Tests;
 
-/// <summary>A real store that fails <c>OpenTraceWriterAsync</c> a set number of times per task (a transient outage).</summary>
+/// <summary>A real store that fails <c>OpenTraceWriterAsync</c> a set number of times per task (a transient outage) and counts shard writers.</summary>
 internal sealed class FaultyTraceStore(ITraceStore inner, IReadOnlyDictionary<string, int> failuresBeforeSuccess) : ITraceStore
 {
     public ConcurrentDictionary<string, int> Attempts { get; } = new(StringComparer.Ordinal);
@@ -20,6 +20,15 @@ internal sealed class FaultyTraceStore(ITraceStore inner, IReadOnlyDictionary<st
         }
 
         return inner.OpenTraceWriterAsync(runId, taskId, contentKey, prompts, cancellationToken);
+    }
+
+    /// <summary>Shard writers opened, by "task/shard" (how many times each shard was evaluated).</summary>
+    public ConcurrentDictionary<string, int> ShardOpens { get; } = new(StringComparer.Ordinal);
+
+    public Task<TraceWriter> OpenShardWriterAsync(string runId, string taskId, string contentKey, ShardRange shard, CancellationToken cancellationToken = default)
+    {
+        ShardOpens.AddOrUpdate($"{taskId}/{shard.Index}", 1, (_, n) => n + 1);
+        return inner.OpenShardWriterAsync(runId, taskId, contentKey, shard, cancellationToken);
     }
 
     public Task<RunManifest> CreateRunAsync(RunManifest manifest, CancellationToken cancellationToken = default) => inner.CreateRunAsync(manifest, cancellationToken);

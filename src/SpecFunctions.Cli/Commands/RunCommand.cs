@@ -126,6 +126,11 @@ internal sealed class SettingsOptions(bool ignoreEosByDefault = false, Evaluatio
         DefaultValueFactory = _ => EvaluationSettings.DefaultRepeats,
     };
 
+    public Option<int?> PromptsPerShard { get; } = new("--prompts-per-shard")
+    {
+        Description = $"Prompts per shard: a task with more runs as several activities, each committing its own trace part, and a re-run with the same --run-id redoes only unfinished shards (default {EvaluationOptions.DefaultPromptsPerShard})",
+    };
+
     public Option<int> MaxConcurrentTasks { get; } = new("--max-concurrent-tasks") { Description = "Task evaluations run at once in this process (timings are cleanest at 1)", DefaultValueFactory = _ => 1 };
 
     public void AddTo(Command command)
@@ -137,6 +142,8 @@ internal sealed class SettingsOptions(bool ignoreEosByDefault = false, Evaluatio
         command.Options.Add(IgnoreEos);
         command.Options.Add(Repeats);
         command.Options.Add(MaxConcurrentTasks);
+        command.Options.Add(PromptsPerShard);
+        PromptsPerShard.Require(v => v is null || (v >= 1 && v <= Limits.MaxPromptsPerShard), $"--prompts-per-shard must be in 1..{Limits.MaxPromptsPerShard}");
         Repeats.Require(v => v >= 1 && v <= Limits.MaxRepeats, $"--repeats must be in 1..{Limits.MaxRepeats}");
         MaxConcurrentTasks.Require(v => v is >= 1 and <= 64, "--max-concurrent-tasks must be in 1..64");
         Gamma.Description = $"Draft length γ, 1..{Limits.MaxGamma}";
@@ -154,6 +161,7 @@ internal sealed class SettingsOptions(bool ignoreEosByDefault = false, Evaluatio
         Seed = parse.GetValue(Seed),
         IgnoreEos = parse.GetValue(IgnoreEos),
         Repeats = parse.GetValue(Repeats),
+        PromptsPerShard = parse.GetValue(PromptsPerShard),
     };
 }
 

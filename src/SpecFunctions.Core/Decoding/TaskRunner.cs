@@ -47,6 +47,13 @@ public sealed class TaskRunner(ILanguageModel drafter, ILanguageModel verifier, 
     /// </summary>
     public int StepProfilePrompts { get; init; } = 2;
 
+    /// <summary>
+    /// Index in the task of the first prompt passed to <see cref="Run"/> (a prompt shard's offset). Every per-prompt
+    /// choice uses the prompt's index in the task: its random stream, the index its records carry, and whether it is one
+    /// of the <see cref="StepProfilePrompts"/>; so a task run in shards writes the records it writes unsharded. Default 0.
+    /// </summary>
+    public int FirstPromptIndex { get; init; }
+
     /// <summary>Runs all prompts in order; reports the number of prompts finished.</summary>
     public void Run(IReadOnlyList<int[]> prompts, ITraceSink sink, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -60,10 +67,12 @@ public sealed class TaskRunner(ILanguageModel drafter, ILanguageModel verifier, 
         var baseline = RunBaseline ? new AutoregressiveDecoder(verifier, timed) : null;
         var plain = PlainDecoding ? new AutoregressiveDecoder(verifier, timed) : null;
         var reference = new ReferencePass(drafter, verifier, options.Sampling);
-        for (var i = 0; i < prompts.Count; i++)
+        ArgumentOutOfRangeException.ThrowIfNegative(FirstPromptIndex);
+        for (var k = 0; k < prompts.Count; k++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var prompt = prompts[i];
+            var prompt = prompts[k];
+            var i = FirstPromptIndex + k;
             BufferSink? statisticsSteps = null;
             GenerationResult? statisticsRun = null;
             if (plain is not null)
@@ -127,7 +136,7 @@ public sealed class TaskRunner(ILanguageModel drafter, ILanguageModel verifier, 
                 StepMsByGamma = baseline is null || plain is not null || i >= StepProfilePrompts ? null : StepProfile(prompt, i, timed, CostProfileGamma ?? options.Gamma, cancellationToken),
                 Plain = plain is not null,
             });
-            progress?.Report(i + 1);
+            progress?.Report(k + 1);
         }
     }
 

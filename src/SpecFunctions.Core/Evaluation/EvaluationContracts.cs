@@ -81,6 +81,16 @@ public sealed record EvaluationSettings
     public int Repeats { get; init; } = DefaultRepeats;
 
     public const int DefaultRepeats = 2;
+
+    /// <summary>
+    /// Prompts per shard: a task with more prompts runs as several activities, each committing its own trace part, and
+    /// a run resumed after a kill re-runs only its unfinished shards. Not part of the content key: the report is the
+    /// same however a task is sharded. 1..<see cref="EvaluationLimits.MaxPromptsPerShard"/>; null: the host's default
+    /// (<c>Evaluation:PromptsPerShard</c>, 64).
+    /// </summary>
+    [JsonPropertyName("promptsPerShard")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? PromptsPerShard { get; init; }
 }
 
 /// <summary>When the evaluation starts a mitigation (method.md §6).</summary>
@@ -168,6 +178,9 @@ public sealed record EvaluationLimits
 
     /// <summary>Most timed repeats per prompt (<c>repeats</c>, <c>--repeats</c>). Default 10.</summary>
     public int MaxRepeats { get; init; } = 10;
+
+    /// <summary>Largest <c>promptsPerShard</c> (<c>--prompts-per-shard</c>). Default 100 000.</summary>
+    public int MaxPromptsPerShard { get; init; } = 100_000;
 
     /// <summary>Largest draft length γ: the engine's bound (<see cref="Decoding.DecodingOptions.MaxGamma"/>), not configurable.</summary>
     public int MaxGamma => Decoding.DecodingOptions.MaxGamma;

@@ -63,7 +63,7 @@ public sealed class EvaluationRequestParser
     private static readonly string[] SuiteFields = ["name", "tasks"];
     private static readonly string[] TaskFields = ["id", "prompts", "trainingPrompts", "gamma"];
     private static readonly string[] FileTaskFields = ["id", "prompts", "promptsFile", "trainingPrompts", "gamma"];
-    private static readonly string[] SettingsFields = ["gamma", "temperature", "topK", "topP", "maxNewTokens", "seed", "ignoreEos", "repeats"];
+    private static readonly string[] SettingsFields = ["gamma", "temperature", "topK", "topP", "maxNewTokens", "seed", "ignoreEos", "repeats", "promptsPerShard"];
     private static readonly string[] MitigationFields = ["unfairnessThreshold", "speedupGapThreshold", "autoMitigate", "strategy", "speedupMargin", "meanSpeedupTolerance"];
 
     /// <summary>Mitigation strategies a submission may name.</summary>
@@ -575,6 +575,7 @@ public sealed class EvaluationRequestParser
             Seed = w.OptionalLong(obj, path, "seed", defaults.Seed),
             IgnoreEos = w.OptionalBool(obj, path, "ignoreEos", defaults.IgnoreEos),
             Repeats = w.OptionalInt(obj, path, "repeats", defaults.Repeats, 1, _limits.MaxRepeats),
+            PromptsPerShard = obj.ContainsKey("promptsPerShard") ? w.OptionalInt(obj, path, "promptsPerShard", 1, 1, _limits.MaxPromptsPerShard) : null,
         };
         return w.ErrorCount == errorsBefore ? settings : null;
     }

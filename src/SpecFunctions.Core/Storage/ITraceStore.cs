@@ -41,6 +41,14 @@ public interface ITraceStore
     Task<TraceWriter> OpenTraceWriterAsync(string runId, string taskId, string contentKey, int prompts, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Starts streaming one shard of a task's trace (<paramref name="contentKey"/>: the whole task's key) into a part of
+    /// its own. On commit the part is recorded among the task's shards unless that shard is already recorded (then it is
+    /// discarded: a committed shard is never replaced); the last shard commits the task, whose trace is then the parts
+    /// in shard order.
+    /// </summary>
+    Task<TraceWriter> OpenShardWriterAsync(string runId, string taskId, string contentKey, ShardRange shard, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// A committed trace with <paramref name="contentKey"/>: within <paramref name="runId"/>'s manifest when given,
     /// else anywhere in the store (content-key index). Null when none.
     /// </summary>

@@ -195,6 +195,16 @@ public sealed record TaskEntry
     [JsonPropertyName("error")]
     public string? Error { get; init; }
 
+    /// <summary>Shards the task's prompts are split into when it runs sharded (null: one trace, no shards).</summary>
+    [JsonPropertyName("shardCount")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? ShardCount { get; init; }
+
+    /// <summary>The committed shards of a sharded task, by index; each is committed once and never replaced.</summary>
+    [JsonPropertyName("shards")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<ShardEntry>? Shards { get; init; }
+
     [JsonIgnore]
     public bool HasCommittedTrace => Status is TaskState.Committed or TaskState.Reused && Trace is not null;
 }
@@ -207,6 +217,88 @@ public sealed record TraceLocation
 
     [JsonPropertyName("taskId")]
     public required string TaskId { get; init; }
+
+    /// <summary>
+    /// Parts of a sharded trace (<see cref="TaskEntry.Shards"/> of that run/task, read in shard order as one trace); null:
+    /// one <c>trace.jsonl.gz</c>.
+    /// </summary>
+    [JsonPropertyName("parts")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? Parts { get; init; }
+}
+
+/// <summary>Which of a task's prompts one shard holds (an <c>EvaluateTask</c> activity's share of a sharded task).</summary>
+public sealed record ShardRange
+{
+    /// <summary>0-based shard index.</summary>
+    [JsonPropertyName("index")]
+    public required int Index { get; init; }
+
+    /// <summary>Shards of the task.</summary>
+    [JsonPropertyName("count")]
+    public required int Count { get; init; }
+
+    /// <summary>Index in the task of the shard's first prompt.</summary>
+    [JsonPropertyName("firstPrompt")]
+    public required int FirstPrompt { get; init; }
+
+    /// <summary>Prompts in this shard.</summary>
+    [JsonPropertyName("prompts")]
+    public required int Prompts { get; init; }
+
+    /// <summary>Prompts in the whole task.</summary>
+    [JsonPropertyName("taskPrompts")]
+    public required int TaskPrompts { get; init; }
+
+    /// <summary>Splits <paramref name="prompts"/> prompts into shards of at most <paramref name="promptsPerShard"/>, sizes as even as possible.</summary>
+    public static IReadOnlyList<ShardRange> Split(int prompts, int promptsPerShard)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(prompts);
+        ArgumentOutOfRangeException.ThrowIfLessThan(promptsPerShard, 1);
+        var count = Math.Max(1, (prompts + promptsPerShard - 1) / promptsPerShard);
+        var shards = new ShardRange[count];
+        var first = 0;
+        for (var i = 0; i < count; i++)
+        {
+            var size = (prompts / count) + (i < prompts % count ? 1 : 0);
+            shards[i] = new ShardRange { Index = i, Count = count, FirstPrompt = first, Prompts = size, TaskPrompts = prompts };
+            first += size;
+        }
+
+        return shards;
+    }
+}
+
+/// <summary>One committed shard of a sharded task: which prompts, which object, and its size.</summary>
+public sealed record ShardEntry
+{
+    [JsonPropertyName("index")]
+    public required int Index { get; init; }
+
+    [JsonPropertyName("firstPrompt")]
+    public int FirstPrompt { get; init; }
+
+    [JsonPropertyName("prompts")]
+    public int Prompts { get; init; }
+
+    /// <summary>The attempt that wrote the committed part (<see cref="TraceStoreLayout.TraceShard"/>).</summary>
+    [JsonPropertyName("attempt")]
+    public required string Attempt { get; init; }
+
+    [JsonPropertyName("records")]
+    public long Records { get; init; }
+
+    [JsonPropertyName("steps")]
+    public long Steps { get; init; }
+
+    [JsonPropertyName("compressedBytes")]
+    public long CompressedBytes { get; init; }
+
+    [JsonPropertyName("uncompressedBytes")]
+    public long UncompressedBytes { get; init; }
+
+    [JsonPropertyName("committedAt")]
+    public DateTimeOffset CommittedAt { get; init; }
 }
 
 /// <summary>A committed trace found by content key.</summary>

@@ -150,6 +150,80 @@ public sealed class TraceStore(IObjectStore objects, TraceStoreOptions? options 
         return new TraceWriter(this, runId, taskId, contentKey, prompts, staged, _options.TraceCompression);
     }
 
+    public async Task<TraceWriter> OpenShardWriterAsync(string runId, string taskId, string contentKey, ShardRange shard, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(shard);
+        StoreIds.ValidateSha256(contentKey, nameof(contentKey));
+        if (shard.Count < 1 || shard.Index < 0 || shard.Index >= shard.Count || shard.FirstPrompt < 0 || shard.Prompts < 0
+            || shard.FirstPrompt + shard.Prompts > shard.TaskPrompts)
+        {
+            throw new ArgumentException($"invalid shard {shard.Index} of {shard.Count} (prompts {shard.FirstPrompt}+{shard.Prompts} of {shard.TaskPrompts})", nameof(shard));
+        }
+
+        var attempt = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        var path = TraceStoreLayout.TraceShard(runId, taskId, shard.Index, attempt);
+        await UpdateTaskAsync(runId, taskId, entry => entry.HasCommittedTrace ? entry : entry with
+        {
+            Status = TaskState.Running,
+            ContentKey = contentKey,
+            Prompts = shard.TaskPrompts,
+            ShardCount = shard.Count,
+            Error = null,
+        }, cancellationToken).ConfigureAwait(false);
+
+        var staged = await Objects.OpenStagedWriteAsync(path, cancellationToken).ConfigureAwait(false);
+        return new TraceWriter(this, runId, taskId, contentKey, shard.Prompts, staged, _options.TraceCompression, shard, attempt);
+    }
+
+    /// <summary>
+    /// Records a committed shard part in the task's entry, unless that shard is already recorded (a duplicate attempt:
+    /// its part is deleted and the first one stays). With the last shard the task becomes committed, its trace the parts
+    /// in shard order, and its content key is indexed.
+    /// </summary>
+    internal async Task<(TaskEntry Entry, bool Recorded)> RecordShardCommitAsync(
+        string runId, string taskId, string contentKey, ShardRange range, ShardEntry shard, CancellationToken cancellationToken)
+    {
+        var recorded = false;
+        var entry = await UpdateTaskAsync(runId, taskId, entry =>
+        {
+            recorded = false;
+            var shards = entry.Shards ?? [];
+            if (entry.HasCommittedTrace || entry.ContentKey != contentKey || shards.Any(s => s.Index == shard.Index))
+            {
+                return entry;
+            }
+
+            recorded = true;
+            shards = [.. shards.Append(shard).OrderBy(s => s.Index)];
+            var complete = shards.Count == range.Count;
+            return entry with
+            {
+                Status = complete ? TaskState.Committed : entry.Status == TaskState.Cancelled ? TaskState.Cancelled : TaskState.Running,
+                ContentKey = contentKey,
+                Prompts = range.TaskPrompts,
+                ShardCount = range.Count,
+                Shards = shards,
+                Trace = complete ? new TraceLocation { RunId = runId, TaskId = taskId, Parts = range.Count } : null,
+                Records = shards.Sum(s => s.Records),
+                Steps = shards.Sum(s => s.Steps),
+                CompressedBytes = shards.Sum(s => s.CompressedBytes),
+                UncompressedBytes = shards.Sum(s => s.UncompressedBytes),
+                Error = null,
+            };
+        }, cancellationToken).ConfigureAwait(false);
+
+        if (!recorded)
+        {
+            await Objects.DeleteAsync(TraceStoreLayout.TraceShard(runId, taskId, shard.Index, shard.Attempt), cancellationToken).ConfigureAwait(false);
+        }
+        else if (entry.HasCommittedTrace)
+        {
+            await IndexAsync(ToCommitted(entry), cancellationToken).ConfigureAwait(false);
+        }
+
+        return (entry, recorded);
+    }
+
     internal async Task<TaskEntry> RecordCommitAsync(CommittedTrace committed, CancellationToken cancellationToken)
     {
         var entry = await UpdateTaskAsync(committed.Trace.RunId, committed.Trace.TaskId, entry => entry with
@@ -165,6 +239,12 @@ public sealed class TraceStore(IObjectStore objects, TraceStoreOptions? options 
             Error = null,
         }, cancellationToken).ConfigureAwait(false);
 
+        await IndexAsync(committed, cancellationToken).ConfigureAwait(false);
+        return entry;
+    }
+
+    private async Task IndexAsync(CommittedTrace committed, CancellationToken cancellationToken)
+    {
         // The index is a cache over manifests: readers verify it against the manifest it points to, and the first
         // committed trace of a key stays the indexed one.
         try
@@ -177,8 +257,6 @@ public sealed class TraceStore(IObjectStore objects, TraceStoreOptions? options 
         {
             // Already indexed by an earlier identical trace.
         }
-
-        return entry;
     }
 
     public async Task<CommittedTrace?> TryGetCommittedTraceAsync(string? runId, string contentKey, CancellationToken cancellationToken = default)
@@ -253,7 +331,43 @@ public sealed class TraceStore(IObjectStore objects, TraceStoreOptions? options 
             throw new TraceStoreException($"task '{taskId}' of run '{runId}' has no committed trace (status {entry.Status})");
         }
 
-        var path = TraceStoreLayout.Trace(entry.Trace!.RunId, entry.Trace.TaskId);
+        if (entry.Trace!.Parts is { } parts)
+        {
+            // A sharded trace: its parts, in shard order, as listed by the task entry that committed them.
+            var source = entry;
+            if (entry.Trace.RunId != runId || entry.Trace.TaskId != taskId)
+            {
+                var sourceManifest = await GetManifestAsync(entry.Trace.RunId, cancellationToken).ConfigureAwait(false);
+                source = sourceManifest?.Tasks.GetValueOrDefault(entry.Trace.TaskId)
+                    ?? throw new TraceMissingException(runId, taskId, TraceStoreLayout.RunPrefix(entry.Trace.RunId) + $"tasks/{entry.Trace.TaskId}/shards/", Location);
+            }
+
+            var shards = source.Shards ?? [];
+            if (shards.Count != parts || shards.Select(s => s.Index).Order().Where((index, i) => index != i).Any())
+            {
+                throw new TraceStoreException($"task '{entry.Trace.TaskId}' of run '{entry.Trace.RunId}' lists {shards.Count} of its {parts} shards");
+            }
+
+            foreach (var shard in shards.OrderBy(s => s.Index))
+            {
+                var part = TraceStoreLayout.TraceShard(entry.Trace.RunId, entry.Trace.TaskId, shard.Index, shard.Attempt);
+                await foreach (var record in ReadPartAsync(runId, taskId, part, cancellationToken).ConfigureAwait(false))
+                {
+                    yield return record;
+                }
+            }
+
+            yield break;
+        }
+
+        await foreach (var record in ReadPartAsync(runId, taskId, TraceStoreLayout.Trace(entry.Trace.RunId, entry.Trace.TaskId), cancellationToken).ConfigureAwait(false))
+        {
+            yield return record;
+        }
+    }
+
+    private async IAsyncEnumerable<TraceRecord> ReadPartAsync(string runId, string taskId, string path, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         var stream = await Objects.OpenReadAsync(path, cancellationToken).ConfigureAwait(false)
             ?? throw new TraceMissingException(runId, taskId, path, Location);
         await using (stream.ConfigureAwait(false))

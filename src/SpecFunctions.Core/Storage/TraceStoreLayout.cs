@@ -6,6 +6,7 @@ namespace SpecFunctions.Core.Storage;
 /// runs/{runId}/manifest.json
 /// runs/{runId}/created.json                (written once with the manifest, never again: its time orders the history)
 /// runs/{runId}/tasks/{taskId}/trace.jsonl.gz
+/// runs/{runId}/tasks/{taskId}/shards/{index:D5}-{attempt}.jsonl.gz  (a sharded task: one part per shard, written once)
 /// runs/{runId}/report.json | report.html | tasks.csv
 /// runs/{runId}/cancel-request.json         (present while a cancellation of the run is requested)
 /// traces/by-key/{contentKey}.json            (content-key index → the run/task holding the committed trace)
@@ -36,6 +37,16 @@ public static class TraceStoreLayout
 
     public static string Trace(string runId, string taskId) =>
         RunPrefix(runId) + $"tasks/{StoreIds.Validate(taskId, "task")}/trace.jsonl.gz";
+
+    /// <summary>
+    /// One part of a sharded task's trace: shard <paramref name="index"/> as written by one attempt. Each attempt writes
+    /// its own object, so a part the manifest records as committed is never overwritten by a late duplicate.
+    /// </summary>
+    public static string TraceShard(string runId, string taskId, int index, string attempt)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        return RunPrefix(runId) + $"tasks/{StoreIds.Validate(taskId, "task")}/shards/{index:D5}-{StoreIds.Validate(attempt, "attempt")}.jsonl.gz";
+    }
 
     public static string Artifact(string runId, RunArtifact artifact) => RunPrefix(runId) + artifact switch
     {

@@ -21,10 +21,15 @@ public sealed class TraceWriter : ITraceSink, IAsyncDisposable
     private readonly CountingStream _uncompressedCounter;
     private readonly Utf8JsonWriter _json;
     private readonly Lock _gate = new();
+    private readonly string? _attempt;
     private bool _completed;
 
-    internal TraceWriter(TraceStore owner, string runId, string taskId, string contentKey, int prompts, IStagedObject staged, CompressionLevel level)
+    internal TraceWriter(
+        TraceStore owner, string runId, string taskId, string contentKey, int prompts, IStagedObject staged, CompressionLevel level,
+        ShardRange? shard = null, string? attempt = null)
     {
+        Shard = shard;
+        _attempt = attempt;
         _owner = owner;
         RunId = runId;
         TaskId = taskId;
@@ -44,6 +49,15 @@ public sealed class TraceWriter : ITraceSink, IAsyncDisposable
     public string ContentKey { get; }
 
     public int Prompts { get; }
+
+    /// <summary>The shard this writer writes (null: the task's whole trace).</summary>
+    public ShardRange? Shard { get; }
+
+    /// <summary>
+    /// After <see cref="CommitAsync"/> of a shard: false when another attempt had already committed the same shard, so
+    /// this part was discarded and the manifest kept the first one.
+    /// </summary>
+    public bool ShardRecorded { get; private set; }
 
     /// <summary>Records written so far.</summary>
     public long Records { get; private set; }
@@ -76,6 +90,8 @@ public sealed class TraceWriter : ITraceSink, IAsyncDisposable
     /// <summary>
     /// Finishes the gzip stream, publishes the trace atomically, then marks the task committed in the manifest and
     /// indexes its content key. The manifest entry is written last: a crash before it leaves the trace unreferenced.
+    /// A shard's part is recorded among the task's shards instead (<see cref="TraceStore.RecordShardCommitAsync"/>); the
+    /// task is committed, and its key indexed, with its last shard.
     /// </summary>
     public async Task<TaskEntry> CommitAsync(CancellationToken cancellationToken = default)
     {
@@ -95,6 +111,25 @@ public sealed class TraceWriter : ITraceSink, IAsyncDisposable
         finally
         {
             await _staged.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (Shard is not null)
+        {
+            var shard = new ShardEntry
+            {
+                Index = Shard.Index,
+                FirstPrompt = Shard.FirstPrompt,
+                Prompts = Shard.Prompts,
+                Attempt = _attempt!,
+                Records = Records,
+                Steps = Steps,
+                CompressedBytes = _compressedCounter.Count,
+                UncompressedBytes = _uncompressedCounter.Count,
+                CommittedAt = DateTimeOffset.UtcNow,
+            };
+            var (entry, recorded) = await _owner.RecordShardCommitAsync(RunId, TaskId, ContentKey, Shard, shard, cancellationToken).ConfigureAwait(false);
+            ShardRecorded = recorded;
+            return entry;
         }
 
         var committed = new CommittedTrace

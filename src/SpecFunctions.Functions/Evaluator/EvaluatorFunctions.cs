@@ -48,7 +48,7 @@ public sealed class EvaluatorFunctions(
         {
             // The last delivery: report the failure instead of leaving the task to the poison queue and the dispatch timeout.
             logger.QueuedTaskFailed(ex, input.RunId, input.TaskId, message.DequeueCount);
-            summary = new TaskSummary { TaskId = input.TaskId, Status = TaskOutcome.Failed, Error = FirstLine(ex.Message), Prompts = input.Prompts.Count };
+            summary = input.Unevaluated(TaskOutcome.Failed, FirstLine(ex.Message));
         }
 
         await queues.SendAsync(
@@ -92,7 +92,7 @@ public sealed class CompletionFunctions(ILogger<CompletionFunctions> logger)
             return;
         }
 
-        await client.RaiseEventAsync(completion.InstanceId, QueueDispatch.CompletionEvent(completion.Summary.TaskId), completion.Summary, cancellationToken).ConfigureAwait(false);
+        await client.RaiseEventAsync(completion.InstanceId, QueueDispatch.CompletionEvent(completion.Summary.TaskId, completion.Summary.Shard), completion.Summary, cancellationToken).ConfigureAwait(false);
         logger.CompletionRaised(completion.InstanceId, completion.Summary.TaskId, WireNames.Of(completion.Summary.Status), completion.Dispatch);
     }
 }

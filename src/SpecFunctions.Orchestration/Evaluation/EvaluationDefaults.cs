@@ -2,6 +2,7 @@ using System.Text.Json;
 using SpecFunctions.Core.Decoding;
 using SpecFunctions.Core.Evaluation;
 using SpecFunctions.Core.Sampling;
+using SpecFunctions.Core.Storage;
 using SpecFunctions.Onnx;
 
 namespace SpecFunctions.Orchestration;
@@ -20,6 +21,18 @@ public static class EvaluationDefaults
         StopTokens = settings.IgnoreEos ? [] : verifier.Manifest.EosTokenIds,
         Sampling = new SamplingOptions { Temperature = settings.Temperature, TopK = settings.TopK, TopP = settings.TopP },
     };
+
+    /// <summary>
+    /// The content key of a task's whole trace (<see cref="ContentKey"/>): models, the settings as the task runs them (its
+    /// own γ, 0 = plain decoding) and all its prompts. A sharded task's shards share it.
+    /// </summary>
+    public static string TaskContentKey(
+        ModelIdentity drafter, ModelIdentity verifierId, OnnxLanguageModel verifier, EvaluationSettings settings, int? taskGamma, IReadOnlyList<string> prompts)
+    {
+        var gamma = taskGamma ?? settings.Gamma;
+        var decoding = ToDecodingOptions(settings with { Gamma = Math.Max(1, gamma) }, verifier);
+        return ContentKey.Compute(drafter.Sha256, verifierId.Sha256, RunSettings.From(decoding, baseline: true, settings.Repeats) with { Gamma = gamma }, prompts);
+    }
 
     /// <summary>Encodes a prompt with the verifier's tokenizer (BOS first when the model has one), cut to fit the context.</summary>
     public static int[] Tokenize(OnnxLanguageModel verifier, string prompt)

@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace SpecFunctions.Orchestration;
 
-/// <summary>Orchestration progress, carried in the Durable custom status.</summary>
+/// <summary>Orchestration progress, carried in the Durable custom status: tasks, shards (activities) and prompts.</summary>
 public sealed record EvaluationProgress
 {
     [JsonPropertyName("phase")]
@@ -13,4 +13,18 @@ public sealed record EvaluationProgress
 
     [JsonPropertyName("tasksTotal")]
     public int TasksTotal { get; init; }
+
+    /// <summary>Activities finished: shards of sharded tasks, whole tasks otherwise.</summary>
+    [JsonPropertyName("shardsDone")]
+    public int ShardsDone { get; init; }
+
+    [JsonPropertyName("shardsTotal")]
+    public int ShardsTotal { get; init; }
+
+    /// <summary>Prompts of the finished activities (committed, reused, failed or cancelled).</summary>
+    [JsonPropertyName("promptsDone")]
+    public int PromptsDone { get; init; }
+
+    [JsonPropertyName("promptsTotal")]
+    public int PromptsTotal { get; init; }
 }

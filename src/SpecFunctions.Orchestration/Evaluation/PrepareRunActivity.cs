@@ -7,7 +7,10 @@ using SpecFunctions.Core.Storage;
 
 namespace SpecFunctions.Orchestration;
 
-/// <summary>Resolves the models, records their SHA-256 identities and writes the run manifest (idempotent).</summary>
+/// <summary>
+/// Resolves the models, records their SHA-256 identities and writes the run manifest (idempotent); decides the run's
+/// prompts per shard and the content keys of the tasks that run sharded.
+/// </summary>
 public sealed class PrepareRunActivity(ITraceStore store, ModelCache models, IOptions<EvaluationOptions> options) : TaskActivity<EvaluationRequest, PreparedRun>
 {
     public override async Task<PreparedRun> RunAsync(TaskActivityContext context, EvaluationRequest request)
@@ -30,6 +33,23 @@ public sealed class PrepareRunActivity(ITraceStore store, ModelCache models, IOp
         }
 
         await store.CreateRunAsync(manifest).ConfigureAwait(false);
-        return new PreparedRun { RunId = request.RunId, Drafter = drafterId, Verifier = verifierId, Dispatch = QueueDispatch.From(options.Value) };
+        var promptsPerShard = request.Settings.PromptsPerShard ?? options.Value.PromptsPerShard;
+        if (promptsPerShard < 1)
+        {
+            throw new InvalidOperationException($"Evaluation:PromptsPerShard must be ≥ 1 (is {promptsPerShard})");
+        }
+
+        var shardedKeys = request.Suite.Tasks
+            .Where(t => t.Prompts.Count > promptsPerShard)
+            .ToDictionary(t => t.Id, t => EvaluationDefaults.TaskContentKey(drafterId, verifierId, verifier, request.Settings, t.Gamma, t.Prompts), StringComparer.Ordinal);
+        return new PreparedRun
+        {
+            RunId = request.RunId,
+            Drafter = drafterId,
+            Verifier = verifierId,
+            Dispatch = QueueDispatch.From(options.Value),
+            PromptsPerShard = promptsPerShard,
+            ShardedTaskKeys = shardedKeys,
+        };
     }
 }

@@ -11,4 +11,13 @@ public sealed record PreparedRun
 
     /// <summary>How this run's tasks are dispatched (null: in process). Recorded here so replays see the same choice.</summary>
     public QueueDispatch? Dispatch { get; init; }
+
+    /// <summary>
+    /// Prompts per shard of this run (the settings', else the host's <see cref="EvaluationOptions.PromptsPerShard"/>);
+    /// 0 in histories written before shards: every task is one activity.
+    /// </summary>
+    public int PromptsPerShard { get; init; }
+
+    /// <summary>Content keys of the tasks that run in more than one shard, by task id (their shards share the key).</summary>
+    public IReadOnlyDictionary<string, string> ShardedTaskKeys { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
 }

@@ -23,7 +23,7 @@ internal static class TaskEvaluation
         {
             var message = ex.FailureDetails.ErrorMessage;
             context.CreateReplaySafeLogger(typeof(TaskEvaluation)).TaskFailed(input.RunId, input.TaskId, message);
-            return new TaskSummary { TaskId = input.TaskId, Status = TaskOutcome.Failed, Error = FirstLine(message), Prompts = input.Prompts.Count };
+            return input.Unevaluated(TaskOutcome.Failed, FirstLine(message));
         }
     }
 

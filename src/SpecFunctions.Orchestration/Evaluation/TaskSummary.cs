@@ -26,6 +26,18 @@ public sealed record TaskSummary
     public DateTimeOffset? CompletedAt { get; init; }
     public string? ExecutionProvider { get; init; }
 
+    /// <summary>The shard this summary is of (an activity's result for a sharded task); null: the whole task.</summary>
+    public int? Shard { get; init; }
+
+    /// <summary>The task's shards (a shard's summary, or the task's merged from them); null: the task ran unsharded.</summary>
+    public int? Shards { get; init; }
+
+    /// <summary>Reference-pass positions behind <see cref="Alpha"/> and <see cref="CrossEntropy"/> (to merge shard summaries).</summary>
+    public long? Positions { get; init; }
+
+    /// <summary>Drafted tokens behind <see cref="AcceptanceRate"/> (to merge shard summaries).</summary>
+    public long? Drafted { get; init; }
+
     /// <summary>Where the evaluation ran: requested device, execution provider, GPU and driver (the Functions app fills it).</summary>
     public DeviceReport? Device { get; init; }
 }

@@ -113,6 +113,8 @@ public class EvaluationRequestParserTests
     [InlineData("maxNewTokens", "1024")]
     [InlineData("repeats", "1")]
     [InlineData("repeats", "10")]
+    [InlineData("promptsPerShard", "1")]
+    [InlineData("promptsPerShard", "100000")]
     public void Parse_SettingAtBoundary_Accepted(string field, string value)
     {
         var json = Minimal.TrimEnd().TrimEnd('}') + ",\"settings\":{\"" + field + "\":" + value + "}}";
@@ -135,6 +137,31 @@ public class EvaluationRequestParserTests
 
         Assert.False(result.IsValid);
         Assert.Equal(["settings.repeats"], result.Errors.Select(e => e.Field));
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("100001")]
+    [InlineData("2.5")]
+    [InlineData("null")]
+    public void Parse_PromptsPerShardOutOfRange_NamesTheField(string value)
+    {
+        var json = Minimal.TrimEnd().TrimEnd('}') + ",\"settings\":{\"promptsPerShard\":" + value + "}}";
+
+        var result = Parser().Parse(Bytes(json));
+
+        Assert.False(result.IsValid);
+        Assert.Equal(["settings.promptsPerShard"], result.Errors.Select(e => e.Field));
+    }
+
+    [Fact]
+    public void Parse_PromptsPerShard_ReadWhenGiven_NullOtherwise()
+    {
+        var given = Parser().Parse(Bytes(Minimal.TrimEnd().TrimEnd('}') + ",\"settings\":{\"promptsPerShard\":25}}"));
+        var absent = Parser().Parse(Bytes(Minimal));
+
+        Assert.Equal(25, given.Value!.Settings.PromptsPerShard);
+        Assert.Null(absent.Value!.Settings.PromptsPerShard);
     }
 
     [Theory]
