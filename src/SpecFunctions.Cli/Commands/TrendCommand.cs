@@ -94,9 +94,9 @@ internal static class TrendCommand
                 point.Unfairness.ToString("F6", CultureInfo.InvariantCulture),
             };
             cells.AddRange(tasks.Select(task => point.Tasks.FirstOrDefault(t => t.TaskId == task) is { Speedup: { } s } t
-                ? s.ToString("F3", CultureInfo.InvariantCulture) + (t.Lower is { } lo && t.Upper is { } hi
+                ? Markup.Escape(s.ToString("F3", CultureInfo.InvariantCulture) + (t.Lower is { } lo && t.Upper is { } hi
                     ? string.Create(CultureInfo.InvariantCulture, $" [{lo:F3}, {hi:F3}]")
-                    : string.Empty)
+                    : string.Empty))
                 : "–"));
             cells.Add(events.Count == 0 ? "–" : Markup.Escape(string.Join(", ", events)));
             table.AddRow([.. cells]);
