@@ -55,6 +55,7 @@ public static class DashboardPageWriter
     private const int Top = 14;
     private const int Bottom = 36;
     private const int SeriesColours = 8;
+    private const int Ticks = 4;
     private const string ScriptPlaceholder = "SPECFN-DASHBOARD-SCRIPT";
 
     // No '<', '>' or '&' in the CSS: the style element is raw text to an HTML parser but escaped text in XML.
@@ -168,6 +169,8 @@ public static class DashboardPageWriter
                 new XElement(H + "meta", new XAttribute("charset", "utf-8")),
                 new XElement(H + "meta", new XAttribute("name", "viewport"), new XAttribute("content", "width=device-width, initial-scale=1")),
                 new XElement(H + "title", options.Title),
+                // An empty icon: the browser does not ask the app for /favicon.ico (a 404 in the console).
+                new XElement(H + "link", new XAttribute("rel", "icon"), new XAttribute("href", "data:,")),
                 new XElement(H + "style", Css)),
             body);
 
@@ -330,22 +333,22 @@ public static class DashboardPageWriter
             new XAttribute("aria-labelledby", id + "-title"),
             new XAttribute("aria-describedby", tableId));
 
-        for (var t = 0; t <= 4; t++)
+        for (var t = 0; t <= Ticks; t++)
         {
-            var v = low + ((high - low) * t / 4);
+            var v = low + ((high - low) * t / Ticks);
             svg.Add(new XElement(S + "line", new XAttribute("class", "grid"), A("x1", Left), A("x2", Width - Right), A("y1", Y(v)), A("y2", Y(v))));
             svg.Add(new XElement(S + "text", A("x", Left - 4), A("y", Y(v) + 4), new XAttribute("text-anchor", "end"), G(v)));
         }
 
         svg.Add(new XElement(S + "line", new XAttribute("class", "axis"), A("x1", Left), A("x2", Left), A("y1", Top), A("y2", Top + plotHeight)));
         svg.Add(new XElement(S + "line", new XAttribute("class", "axis"), A("x1", Left), A("x2", Width - Right), A("y1", Top + plotHeight), A("y2", Top + plotHeight)));
-        var labelEvery = Math.Max(1, (int)Math.Ceiling(points.Count / 8.0));
+        var labelEvery = Math.Max(1, (int)Math.Ceiling(points.Count / 6.0));
         for (var i = 0; i < points.Count; i++)
         {
             if (i % labelEvery == 0 || i == points.Count - 1)
             {
                 svg.Add(new XElement(S + "text", A("x", X(i)), A("y", Top + plotHeight + 14), new XAttribute("text-anchor", "middle"),
-                    points[i].GeneratedAt.UtcDateTime.ToString("MM-dd", CultureInfo.InvariantCulture)));
+                    points[i].GeneratedAt.UtcDateTime.ToString("MM-dd HH:mm", CultureInfo.InvariantCulture)));
             }
 
             if (points[i].Regressed)
@@ -467,7 +470,7 @@ public static class DashboardPageWriter
                 new XElement(H + "tbody", rows)));
     }
 
-    /// <summary>A padded value range that is never empty.</summary>
+    /// <summary>A range over <paramref name="values"/> that is never empty and ends on round ticks (1, 2 or 5 × 10^k apart, <see cref="Ticks"/> of them).</summary>
     private static (double Low, double High) Range(IReadOnlyList<double> values)
     {
         if (values.Count == 0)
@@ -477,8 +480,30 @@ public static class DashboardPageWriter
 
         var low = values.Min();
         var high = values.Max();
-        var pad = high > low ? (high - low) * 0.08 : Math.Max(Math.Abs(high) * 0.1, 0.01);
-        return (low - pad, high + pad);
+        if (high <= low)
+        {
+            var pad = Math.Max(Math.Abs(high) * 0.1, 0.01);
+            (low, high) = (low - pad, high + pad);
+        }
+
+        var raw = (high - low) / Ticks;
+        var magnitude = Math.Pow(10, Math.Floor(Math.Log10(raw)));
+        var step = new[] { 1.0, 2.0, 2.5, 5.0, 10.0 }.Select(m => m * magnitude).First(s => s >= raw);
+        for (; ; step = NextStep(step))
+        {
+            var start = Math.Floor(low / step) * step;
+            if (start + (Ticks * step) >= high)
+            {
+                return (start, start + (Ticks * step));
+            }
+        }
+    }
+
+    private static double NextStep(double step)
+    {
+        var magnitude = Math.Pow(10, Math.Floor(Math.Log10(step) + 1e-9));
+        var mantissa = Math.Round(step / magnitude, 1);
+        return mantissa switch { < 2 => 2 * magnitude, < 2.5 => 2.5 * magnitude, < 5 => 5 * magnitude, _ => 10 * magnitude };
     }
 
     private static XAttribute A(string name, double value) => new(name, N(value));
