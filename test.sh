@@ -8,6 +8,9 @@
 #                         of our decode with ONNX Runtime GenAI's on real exports read without a manifest (trait Requires=genai-models)
 #   SPECFN_FUNCTIONS_HOST a `start APP --port N --storage CS --master-key KEY` script (Core Tools' `func` on PATH also
 #                         counts): the end-to-end tests of the published Functions app (trait Requires=functions-host)
+#   SPECFN_BROWSER        a Chromium executable (Debian's `chromium`: /usr/bin/chromium), with a Functions host as above:
+#                         the dashboard opened in headless Chromium on the real host (trait Requires=browser; Playwright's
+#                         .NET driver from NuGet drives it, no browser is downloaded)
 # The tests with trait Requires=cuda need an NVIDIA GPU and a build against the CUDA natives: scripts/gpu-check.sh runs
 # them (never this script); the IO-binding code path they check runs here on the CPU provider.
 set -euo pipefail
@@ -31,9 +34,13 @@ if [[ -z "${SPECFN_FUNCTIONS_HOST:-}" ]] && ! command -v func >/dev/null 2>&1; t
   excluded+=("Requires!=functions-host")
   echo "Left out: the end-to-end tests on a real Functions host (install Azure Functions Core Tools, or set SPECFN_FUNCTIONS_HOST to a host start script; CI does)."
 fi
+if [[ -z "${SPECFN_BROWSER:-}" ]] || [[ " ${excluded[*]} " == *" Requires!=functions-host "* ]]; then
+  excluded+=("Requires!=browser")
+  echo "Left out: the dashboard's browser tests (set SPECFN_BROWSER to a Chromium executable, e.g. /usr/bin/chromium from Debian's chromium package, and have a Functions host; CI does)."
+fi
 if [[ "${1:-}" == "--extras" ]]; then
-  filter="Requires=mgsm|Requires=functions-host|Requires=genai-models"
-  (( ${#excluded[@]} == 1 )) || { echo "--extras needs SPECFN_MGSM_DIR, SPECFN_GENAI_MODELS_DIR and a Functions host" >&2; exit 2; }
+  filter="Requires=mgsm|Requires=functions-host|Requires=genai-models|Requires=browser"
+  (( ${#excluded[@]} == 1 )) || { echo "--extras needs SPECFN_MGSM_DIR, SPECFN_GENAI_MODELS_DIR, a Functions host and SPECFN_BROWSER" >&2; exit 2; }
 else
   filter=$(IFS='&'; echo "${excluded[*]:-}")
 fi

@@ -26,6 +26,7 @@ internal static class SpecfnCli
         MitigateCommand.Create(),
         ReportCommand.Create(),
         RunsCommand.Create(),
+        TrendCommand.Create(),
         Verbose,
     };
 

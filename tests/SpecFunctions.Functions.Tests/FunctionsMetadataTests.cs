@@ -53,7 +53,7 @@ public class FunctionsMetadataTests
             [
                 "CancelEvaluation", "CompareAndPromote", "CompleteQueuedTask", "ComputeFairness", "DispatchTask", "DrafterReady",
                 "EvaluateQueuedTask", "EvaluateSuite", "EvaluateTask", "EvaluateTaskChunk",
-                "FineTuneDrafter", "GetEvaluationReport", "GetEvaluationStatus", "ListAuditSuites", "ListEvaluations", "MitigateDrafter", "NightlyAudit",
+                "FineTuneDrafter", "GetDashboard", "GetEvaluationReport", "GetEvaluationStatus", "ListAuditSuites", "ListEvaluations", "MitigateDrafter", "NightlyAudit",
                 "PlanGating", "PlanMitigation", "PrepareRun", "RegisterAuditSuite", "SendMitigationPlan", "SubmitEvaluation",
             ],
             Functions.Value.Keys.Order(StringComparer.Ordinal));
@@ -68,6 +68,7 @@ public class FunctionsMetadataTests
     [InlineData("RegisterAuditSuite", "audit/suites/{name}", "put")]
     [InlineData("DrafterReady", "evaluations/{runId}/mitigation/drafter-ready", "post")]
     [InlineData("ListAuditSuites", "audit/suites", "get")]
+    [InlineData("GetDashboard", "dashboard", "get")]
     public void Metadata_HttpFunction_RouteMethodAndFunctionKey(string function, string route, string method)
     {
         var trigger = Trigger(function);

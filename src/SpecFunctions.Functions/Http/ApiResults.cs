@@ -61,6 +61,23 @@ internal sealed class StreamApiResult(Stream content, string contentType) : IAct
     }
 }
 
+/// <summary>A text body (the dashboard's HTML) written straight to the response, like <see cref="JsonApiResult"/>.</summary>
+internal sealed class TextApiResult(string content, string contentType) : IActionResult
+{
+    public string Content { get; } = content;
+
+    public string ContentType { get; } = contentType;
+
+    public async Task ExecuteResultAsync(ActionContext context)
+    {
+        var response = context.HttpContext.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = ContentType;
+        response.Headers.CacheControl = "no-store";
+        await response.WriteAsync(Content, System.Text.Encoding.UTF8, context.HttpContext.RequestAborted).ConfigureAwait(false);
+    }
+}
+
 /// <summary>RFC 9457 problem details; <see cref="Errors"/> maps a field's JSON path to its problems (ASP.NET's validation shape).</summary>
 internal sealed record ProblemBody
 {

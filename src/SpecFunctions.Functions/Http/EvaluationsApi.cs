@@ -99,40 +99,12 @@ public sealed class EvaluationsApi(EvaluationRequestParser parser, ITraceStore s
         CancellationToken cancellationToken)
     {
         var errors = new List<ValidationError>();
-        int Integer(string field, int fallback)
-        {
-            var values = request.Query[field];
-            if (values.Count == 0)
-            {
-                return fallback;
-            }
-
-            if (values.Count > 1 || !int.TryParse(values[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value))
-            {
-                errors.Add(new ValidationError(field, $"must be one whole number, got {HttpInput.Describe(values.ToString())}"));
-                return fallback;
-            }
-
-            return value;
-        }
-
-        string? Text(string field)
-        {
-            var values = request.Query[field];
-            if (values.Count > 1)
-            {
-                errors.Add(new ValidationError(field, "must be given at most once"));
-            }
-
-            return values.Count == 0 ? null : values[0];
-        }
-
         var query = new RunQuery
         {
-            Page = Integer("page", 1),
-            PageSize = Integer("pageSize", RunListing.DefaultPageSize),
-            Suite = Text("suite"),
-            Status = Text("status"),
+            Page = HttpInput.QueryInteger(request, "page", 1, errors),
+            PageSize = HttpInput.QueryInteger(request, "pageSize", RunListing.DefaultPageSize, errors),
+            Suite = HttpInput.QueryText(request, "suite", errors),
+            Status = HttpInput.QueryText(request, "status", errors),
         };
         if (errors.Count == 0)
         {

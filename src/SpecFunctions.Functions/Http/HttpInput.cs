@@ -1,6 +1,7 @@
 using System.Buffers;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
+using SpecFunctions.Core.Evaluation;
 
 namespace SpecFunctions.Functions.Http;
 
@@ -50,6 +51,36 @@ internal static class HttpInput
                 return null;
             }
         }
+    }
+
+    /// <summary>The query parameter <paramref name="field"/> as one whole number; <paramref name="fallback"/> when absent; a problem added otherwise.</summary>
+    internal static int QueryInteger(HttpRequest request, string field, int fallback, List<ValidationError> errors)
+    {
+        var values = request.Query[field];
+        if (values.Count == 0)
+        {
+            return fallback;
+        }
+
+        if (values.Count > 1 || !int.TryParse(values[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value))
+        {
+            errors.Add(new ValidationError(field, $"must be one whole number, got {Describe(values.ToString())}"));
+            return fallback;
+        }
+
+        return value;
+    }
+
+    /// <summary>The query parameter <paramref name="field"/>, null when absent; a problem added when given twice.</summary>
+    internal static string? QueryText(HttpRequest request, string field, List<ValidationError> errors)
+    {
+        var values = request.Query[field];
+        if (values.Count > 1)
+        {
+            errors.Add(new ValidationError(field, "must be given at most once"));
+        }
+
+        return values.Count == 0 ? null : values[0];
     }
 
     internal static string Describe(string? value) => value switch
