@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Text;
-using System.Xml;
 using System.Xml.Linq;
 using SpecFunctions.Core.Storage;
 
@@ -43,10 +41,8 @@ public sealed record DashboardPageOptions
 /// </summary>
 public static class DashboardPageWriter
 {
-    private static readonly XNamespace H = "http://www.w3.org/1999/xhtml";
+    private static readonly XNamespace H = HtmlDocument.H;
     private static readonly XNamespace S = "http://www.w3.org/2000/svg";
-
-    private static readonly HashSet<string> VoidElements = ["meta", "br", "hr", "img", "input", "link", "col", "wbr"];
 
     private const int Width = 640;
     private const int Height = 240;
@@ -174,29 +170,12 @@ public static class DashboardPageWriter
                 new XElement(H + "style", Css)),
             body);
 
-        foreach (var element in html.DescendantsAndSelf().Where(e => e.Name.Namespace == H && e.IsEmpty && !VoidElements.Contains(e.Name.LocalName)))
-        {
-            // "<td/>" would open an element that never closes in an HTML parser.
-            element.Value = string.Empty;
-        }
-
-        var text = new StringBuilder("<!DOCTYPE html>\n");
-        var settings = new XmlWriterSettings { OmitXmlDeclaration = true, Indent = true, IndentChars = " ", NewLineChars = "\n" };
-        using (var writer = XmlWriter.Create(text, settings))
-        {
-            html.WriteTo(writer);
-        }
-
-        return text.Replace(ScriptPlaceholder, Script).Append('\n').ToString();
+        return HtmlDocument.Write(html).Replace(ScriptPlaceholder, Script).Append('\n').ToString();
     }
 
     /// <summary>Writes <see cref="Write"/>'s page as UTF-8 without a byte-order mark.</summary>
-    public static async Task WriteAsync(IReadOnlyList<SuiteTrend> trends, DashboardPageOptions options, Stream output, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(output);
-        var bytes = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(Write(trends, options));
-        await output.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
-    }
+    public static Task WriteAsync(IReadOnlyList<SuiteTrend> trends, DashboardPageOptions options, Stream output, CancellationToken cancellationToken = default) =>
+        HtmlDocument.WriteUtf8Async(Write(trends, options), output, cancellationToken);
 
     private static IEnumerable<XElement> Body(IReadOnlyList<SuiteTrend> trends, DashboardPageOptions options)
     {

@@ -1,7 +1,5 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
-using System.Xml;
 using System.Xml.Linq;
 
 namespace SpecFunctions.Core.Reporting;
@@ -18,10 +16,8 @@ namespace SpecFunctions.Core.Reporting;
 /// </summary>
 public static class HtmlReportWriter
 {
-    private static readonly XNamespace H = "http://www.w3.org/1999/xhtml";
+    private static readonly XNamespace H = HtmlDocument.H;
     private static readonly XNamespace S = "http://www.w3.org/2000/svg";
-
-    private static readonly HashSet<string> VoidElements = ["meta", "br", "hr", "img", "input", "link", "col", "wbr"];
 
     // No '<', '>' or '&' in the CSS: the style element is raw text to an HTML parser but escaped text in XML.
     private const string Css = """
@@ -79,27 +75,11 @@ public static class HtmlReportWriter
                 new XElement(H + "style", Css)),
             new XElement(H + "body", Body(report)));
 
-        foreach (var element in html.DescendantsAndSelf().Where(e => e.Name.Namespace == H && e.IsEmpty && !VoidElements.Contains(e.Name.LocalName)))
-        {
-            // "<td/>" would open an element that never closes in an HTML parser.
-            element.Value = string.Empty;
-        }
-
-        var text = new StringBuilder("<!DOCTYPE html>\n");
-        var settings = new XmlWriterSettings { OmitXmlDeclaration = true, Indent = true, IndentChars = " ", NewLineChars = "\n" };
-        using (var writer = XmlWriter.Create(text, settings))
-        {
-            html.WriteTo(writer);
-        }
-
-        return text.Append('\n').ToString();
+        return HtmlDocument.Write(html).Append('\n').ToString();
     }
 
-    public static async Task WriteAsync(EvaluationReport report, Stream output, CancellationToken cancellationToken = default)
-    {
-        var bytes = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(Write(report));
-        await output.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
-    }
+    public static Task WriteAsync(EvaluationReport report, Stream output, CancellationToken cancellationToken = default) =>
+        HtmlDocument.WriteUtf8Async(Write(report), output, cancellationToken);
 
     private static IEnumerable<XElement> Body(EvaluationReport report)
     {
