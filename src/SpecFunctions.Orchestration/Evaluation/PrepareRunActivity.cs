@@ -7,11 +7,19 @@ using SpecFunctions.Core.Storage;
 
 namespace SpecFunctions.Orchestration;
 
-/// <summary>Resolves the models, records their SHA-256 identities and writes the run manifest (idempotent).</summary>
-public sealed class PrepareRunActivity(ITraceStore store, ModelCache models, IOptions<EvaluationOptions> options) : TaskActivity<EvaluationRequest, PreparedRun>
+/// <summary>
+/// Reads and validates a suite by reference (before anything else: a bad line fails the run before any evaluation and
+/// before the manifest is written), resolves the models, records their SHA-256 identities and writes the run manifest
+/// (idempotent).
+/// </summary>
+public sealed class PrepareRunActivity(ITraceStore store, ModelCache models, IOptions<EvaluationOptions> options, IOptions<EvaluationLimits> limits)
+    : TaskActivity<EvaluationRequest, PreparedRun>
 {
     public override async Task<PreparedRun> RunAsync(TaskActivityContext context, EvaluationRequest request)
     {
+        var suite = request.Suite.Source is { } source
+            ? await store.ReadSuiteSourceAsync(request.Suite.Name, source, limits.Value).ConfigureAwait(false)
+            : request.Suite;
         var (drafter, drafterId, verifier, verifierId) = models.GetPair(request.Drafter, request.Verifier);
         _ = drafter;
         var decoding = EvaluationDefaults.ToDecodingOptions(request.Settings, verifier);
@@ -24,12 +32,12 @@ public sealed class PrepareRunActivity(ITraceStore store, ModelCache models, IOp
             Verifier = verifierId,
             Settings = RunSettings.From(decoding, baseline: true, request.Settings.Repeats),
         };
-        foreach (var task in request.Suite.Tasks)
+        foreach (var task in suite.Tasks)
         {
             manifest = manifest.WithTask(new TaskEntry { TaskId = task.Id, Status = TaskState.Pending, Prompts = task.Prompts.Count, Gamma = task.Gamma });
         }
 
         await store.CreateRunAsync(manifest).ConfigureAwait(false);
-        return new PreparedRun { RunId = request.RunId, Drafter = drafterId, Verifier = verifierId, Dispatch = QueueDispatch.From(options.Value) };
+        return new PreparedRun { RunId = request.RunId, Drafter = drafterId, Verifier = verifierId, Dispatch = QueueDispatch.From(options.Value), Suite = request.Suite.Source is null ? null : suite };
     }
 }

@@ -11,4 +11,7 @@ public sealed record PreparedRun
 
     /// <summary>How this run's tasks are dispatched (null: in process). Recorded here so replays see the same choice.</summary>
     public QueueDispatch? Dispatch { get; init; }
+
+    /// <summary>A suite by reference as read and validated from its blob (the run's tasks from now on); null for an inline suite.</summary>
+    public Core.Evaluation.SuiteDefinition? Suite { get; init; }
 }
