@@ -16,6 +16,34 @@ namespace SpecFunctions.Orchestration;
 /// </summary>
 public sealed class RunEstimator(ITraceStore store, ModelCache models, IOptions<EvaluationLimits> limits)
 {
+    /// <summary>
+    /// The estimate of <paramref name="request"/>: its suite resolved, the profile from run <paramref name="profileRun"/>'s
+    /// report when given, else calibrated on <paramref name="calibrationPrompts"/> prompts.
+    /// </summary>
+    /// <exception cref="SuiteSourceException">The referenced suite is missing or invalid.</exception>
+    /// <exception cref="RunNotFoundException">The profile run has no report.</exception>
+    /// <exception cref="InvalidOperationException">The profile run's report has no baseline time per token.</exception>
+    public async Task<RunEstimate> EstimateAsync(
+        EvaluationRequest request, EstimateParameters parameters, string? profileRun, int calibrationPrompts, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(parameters);
+        var suite = await ResolveSuiteAsync(request.Suite, cancellationToken).ConfigureAwait(false);
+        CostProfile profile;
+        if (profileRun is not null)
+        {
+            var report = await ReportPublisher.ReadAsync(store, profileRun, cancellationToken).ConfigureAwait(false)
+                ?? throw new RunNotFoundException(profileRun, store.Location);
+            profile = ProfileFromReport(report);
+        }
+        else
+        {
+            profile = Calibrate(request, suite, calibrationPrompts, cancellationToken);
+        }
+
+        return CostEstimator.Estimate(Workload(suite), Settings(request.Settings), profile, parameters);
+    }
+
     /// <summary>The suite's tasks: inline as given, or read from its blob with the run's validation.</summary>
     /// <exception cref="SuiteSourceException">The referenced blob is missing or invalid.</exception>
     public async Task<SuiteDefinition> ResolveSuiteAsync(SuiteDefinition suite, CancellationToken cancellationToken = default)
