@@ -75,6 +75,47 @@ public sealed class ReferencedSuiteTests(TinyModelsFixture models) : IClassFixtu
     }
 
     [Fact]
+    public async Task EvaluateSuite_WithPrediction_ReportSetsItAgainstTheMeasuredRun()
+    {
+        var (host, objects, _) = await StartAsync();
+        await using var _ = host;
+        await UploadAsync(objects, "suites/one.jsonl", "{\"task\":\"en\",\"prompt\":\"the quick brown fox\"}\n{\"task\":\"en\",\"prompt\":\"jumps over\"}\n");
+        var profile = new Core.Estimation.CostProfile { VerifierMsPerToken = 3, DrafterMsPerToken = 1, Alpha = 0.7, Source = "test" };
+        var request = Request("predicted", "suites/one.jsonl") with
+        {
+            Prediction = new Core.Estimation.RunPrediction { Replicas = 2, WallSeconds = 42, GpuSeconds = 40, Cost = 0.5, Profile = profile },
+        };
+
+        var state = await RunAsync(host.Client, request);
+
+        Assert.True(state.RuntimeStatus == OrchestrationRuntimeStatus.Completed, $"{state.RuntimeStatus}: {state.FailureDetails?.ErrorMessage}");
+        var store = new TraceStore(objects);
+        var report = (await ReportPublisher.ReadAsync(store, "predicted"))!;
+        var manifest = (await store.GetManifestAsync("predicted"))!;
+        var p = report.Prediction!;
+        Assert.Equal((2, "test", 42.0, 40.0, 0.5, 3.0, 1.0, 0.7), (p.Replicas, p.ProfileSource, p.PredictedWallSeconds, p.PredictedGpuSeconds, p.PredictedCost, p.PredictedVerifierMsPerToken, p.PredictedDrafterMsPerToken, p.PredictedAlpha));
+        Assert.Equal(report.Suite.BaselineMsPerToken!.Value, p.ActualVerifierMsPerToken!.Value, 12);
+        Assert.Equal(report.Suite.BaselineMsPerToken!.Value * report.Suite.CostRatio, p.ActualDrafterMsPerToken!.Value, 12);
+        Assert.Equal(report.Tasks.Single().Alpha, p.ActualAlpha, 12);
+        Assert.Equal((report.GeneratedAt - manifest.CreatedAt).TotalSeconds, p.ActualWallSeconds, 6);
+    }
+
+    [Fact]
+    public async Task EvaluateSuite_WithoutPrediction_ReportHasNoPredictionSection()
+    {
+        var (host, objects, _) = await StartAsync();
+        await using var _ = host;
+        await UploadAsync(objects, "suites/one.tsv", "en\tprompt\tthe quick brown fox\n");
+
+        var state = await RunAsync(host.Client, Request("unpredicted", "suites/one.tsv"));
+
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, state.RuntimeStatus);
+        var report = (await ReportPublisher.ReadAsync(new TraceStore(objects), "unpredicted"))!;
+        Assert.Null(report.Prediction);
+        Assert.True(report.Suite.BaselineMsPerToken > 0);
+    }
+
+    [Fact]
     public async Task EvaluateSuite_ReferencedSuiteWithOneBadLine_FailsBeforeAnythingRuns()
     {
         var (host, objects, observer) = await StartAsync();
