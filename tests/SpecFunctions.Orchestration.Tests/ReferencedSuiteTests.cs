@@ -98,6 +98,15 @@ public sealed class ReferencedSuiteTests(TinyModelsFixture models) : IClassFixtu
         Assert.Equal(report.Suite.BaselineMsPerToken!.Value * report.Suite.CostRatio, p.ActualDrafterMsPerToken!.Value, 12);
         Assert.Equal(report.Tasks.Single().Alpha, p.ActualAlpha, 12);
         Assert.Equal((report.GeneratedAt - manifest.CreatedAt).TotalSeconds, p.ActualWallSeconds, 6);
+        var html = await HtmlAsync(store, "predicted");
+        Assert.Contains("Predicted against actual (2 replica(s); profile: test)", html, StringComparison.Ordinal);
+        Assert.Contains("<td>42.0</td>", html, StringComparison.Ordinal);
+    }
+
+    private static async Task<string> HtmlAsync(TraceStore store, string runId)
+    {
+        await using var stream = (await store.OpenArtifactAsync(runId, RunArtifact.ReportHtml))!;
+        return await new StreamReader(stream).ReadToEndAsync();
     }
 
     [Fact]
@@ -112,6 +121,7 @@ public sealed class ReferencedSuiteTests(TinyModelsFixture models) : IClassFixtu
         Assert.Equal(OrchestrationRuntimeStatus.Completed, state.RuntimeStatus);
         var report = (await ReportPublisher.ReadAsync(new TraceStore(objects), "unpredicted"))!;
         Assert.Null(report.Prediction);
+        Assert.DoesNotContain("prediction-table", await HtmlAsync(new TraceStore(objects), "unpredicted"), StringComparison.Ordinal);
         Assert.True(report.Suite.BaselineMsPerToken > 0);
     }
 
