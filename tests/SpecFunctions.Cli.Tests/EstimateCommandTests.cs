@@ -73,4 +73,27 @@ public sealed class EstimateCommandTests : IDisposable
         Assert.Equal(2, exit);
         Assert.Equal("specfn: referenced suite 'suites/bad.tsv' line 3: kind 'promt' is neither 'prompt' nor 'training'", stderr.Trim());
     }
+
+    [Fact]
+    public async Task Run_WithEstimate_ReportShowsPredictedAgainstActual()
+    {
+        var suite = Path.Combine(_root, "suite.json");
+        SuiteFile.Save(new SuiteDefinition { Name = "tiny", Tasks = [new SuiteTask { Id = "a", Prompts = ["the quick brown fox", "jumps over"] }] }, suite);
+
+        var (exit, stdout, stderr) = await CliHarness.RunAsync(
+            "run", "--suite", suite, "--verifier", Path.Combine(_root, "verifier"), "--drafter", Path.Combine(_root, "drafter"),
+            "--store", Path.Combine(_root, "store"), "--out", Path.Combine(_root, "out"), "--max-new-tokens", "8", "--gamma", "2", "--repeats", "1",
+            "--run-id", "predicted", "--estimate", "--json");
+
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("specfn: estimate: 1 shard(s), about ", stderr, StringComparison.Ordinal);
+        using var document = JsonDocument.Parse(stdout);
+        var prediction = document.RootElement.GetProperty("report").GetProperty("prediction");
+        Assert.Equal(1, prediction.GetProperty("replicas").GetInt32());
+        Assert.Equal("calibrated on 2 prompt(s) at γ = 2", prediction.GetProperty("profileSource").GetString());
+        Assert.Equal(
+            document.RootElement.GetProperty("report").GetProperty("suite").GetProperty("baselineMsPerToken").GetDouble(),
+            prediction.GetProperty("actualVerifierMsPerToken").GetDouble(), 12);
+        Assert.True(prediction.GetProperty("predictedWallSeconds").GetDouble() > 0);
+    }
 }

@@ -86,17 +86,9 @@ internal static class EstimateCommand
                 ColdStartSeconds = parse.GetValue(coldStart),
                 PerShardOverheadSeconds = parse.GetValue(overhead),
             };
-            var traceStore = store.Open(parse);
-            await using var engine = await EmbeddedEngine.StartAsync(traceStore, catalog, new NullEvaluationObserver(), cancellationToken: cancellationToken);
-            RunEstimate estimate;
-            try
+            var estimate = await EstimateAsync(request, store.Open(parse), catalog, null, parameters, cancellationToken, parse.GetValue(profileRun), parse.GetValue(calibration));
+            if (estimate is null)
             {
-                estimate = await engine.Services.GetRequiredService<RunEstimator>()
-                    .EstimateAsync(request, parameters, parse.GetValue(profileRun), parse.GetValue(calibration), cancellationToken);
-            }
-            catch (SuiteSourceException ex)
-            {
-                Console.Error.WriteLine($"specfn: {ex.Message}");
                 return ExitCodes.Usage;
             }
 
@@ -112,6 +104,23 @@ internal static class EstimateCommand
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>The estimate of <paramref name="request"/> on an embedded engine; null (the problem printed) when its referenced suite cannot be used.</summary>
+    public static async Task<RunEstimate?> EstimateAsync(
+        EvaluationRequest request, ITraceStore store, IModelCatalog catalog, OnnxModelOptions? onnx, EstimateParameters parameters, CancellationToken cancellationToken,
+        string? profileRun = null, int calibrationPrompts = 3)
+    {
+        await using var engine = await EmbeddedEngine.StartAsync(store, catalog, new NullEvaluationObserver(), onnx, cancellationToken: cancellationToken);
+        try
+        {
+            return await engine.Services.GetRequiredService<RunEstimator>().EstimateAsync(request, parameters, profileRun, calibrationPrompts, cancellationToken);
+        }
+        catch (SuiteSourceException ex)
+        {
+            Console.Error.WriteLine($"specfn: {ex.Message}");
+            return null;
+        }
     }
 
     private static void Print(RunEstimate e)
