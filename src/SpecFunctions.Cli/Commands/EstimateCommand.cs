@@ -116,8 +116,9 @@ internal static class EstimateCommand
         {
             return await engine.Services.GetRequiredService<RunEstimator>().EstimateAsync(request, parameters, profileRun, calibrationPrompts, cancellationToken);
         }
-        catch (SuiteSourceException ex)
+        catch (Exception ex) when (ex is SuiteSourceException or InvalidOperationException)
         {
+            // A referenced suite that cannot be used, a stored report without a profile, a calibration without tokens.
             Console.Error.WriteLine($"specfn: {ex.Message}");
             return null;
         }

@@ -38,6 +38,9 @@ public sealed class PrepareRunActivity(ITraceStore store, ModelCache models, IOp
         }
 
         await store.CreateRunAsync(manifest).ConfigureAwait(false);
-        return new PreparedRun { RunId = request.RunId, Drafter = drafterId, Verifier = verifierId, Dispatch = QueueDispatch.From(options.Value), Suite = request.Suite.Source is null ? null : suite };
+
+        // The suite read here is inline from now on (without its source): a mitigation's re-evaluation of it, with the
+        // tasks' own γ, must not read the blob again and lose them.
+        return new PreparedRun { RunId = request.RunId, Drafter = drafterId, Verifier = verifierId, Dispatch = QueueDispatch.From(options.Value), Suite = request.Suite.Source is null ? null : suite with { Source = null } };
     }
 }
