@@ -11,9 +11,11 @@ namespace SpecFunctions.Cli.Tests;
 public sealed class EstimateCommandTests : IDisposable
 {
     private readonly string _root = Directory.CreateTempSubdirectory("specfn-estimate-").FullName;
+    private readonly Xunit.Abstractions.ITestOutputHelper _output;
 
-    public EstimateCommandTests()
+    public EstimateCommandTests(Xunit.Abstractions.ITestOutputHelper output)
     {
+        _output = output;
         TinyTransformerBuilder.WriteModelFolder(Path.Combine(_root, "verifier"), new TinyTransformerConfig { Seed = 1 }, "tiny-verifier");
         TinyTransformerBuilder.WriteModelFolder(Path.Combine(_root, "drafter"), new TinyTransformerConfig { Seed = 1, Layers = 1 }, "tiny-drafter");
     }
@@ -95,5 +97,6 @@ public sealed class EstimateCommandTests : IDisposable
             document.RootElement.GetProperty("report").GetProperty("suite").GetProperty("baselineMsPerToken").GetDouble(),
             prediction.GetProperty("actualVerifierMsPerToken").GetDouble(), 12);
         Assert.True(prediction.GetProperty("predictedWallSeconds").GetDouble() > 0);
+        _output.WriteLine(prediction.ToString());
     }
 }

@@ -115,4 +115,38 @@ public sealed class DryRunTests : IDisposable
         client.VerifyNoOtherCalls();
         Assert.Equal(before, _store.Files);
     }
+
+    [Fact]
+    public async Task SubmitEvaluation_DryRunOfHundredTasksOfThousandPromptsByReference_EstimatedByHand()
+    {
+        await StoreProfileRunAsync();
+        var lines = new StringBuilder();
+        for (var t = 0; t < 100; t++)
+        {
+            for (var p = 0; p < 1000; p++)
+            {
+                lines.Append(System.Globalization.CultureInfo.InvariantCulture, $"t{t:000}\tprompt\tquestion {p} of task {t}\n");
+            }
+        }
+
+        await _store.Objects.WriteConditionalAsync("suites/audit.tsv", Encoding.UTF8.GetBytes(lines.ToString()), ifMatch: null);
+        var before = _store.Files;
+        var client = new Mock<DurableTaskClient>(MockBehavior.Strict, "test");
+        var body = """{"suite":{"name":"audit","source":{"blob":"suites/audit.tsv"}},"verifier":"demo-verifier","drafter":"demo-drafter","settings":{"gamma":2,"maxNewTokens":4,"repeats":1}}""";
+        var request = TestHttp.Request("POST", "/api/evaluations", Encoding.UTF8.GetBytes(body), "application/json", query: "?dryRun=true&promptsPerShard=50&profileRun=profile-run");
+
+        var response = await (await Api().SubmitEvaluation(request, client.Object, CancellationToken.None)).ExecuteAsync(request);
+
+        Assert.Equal(200, response.Status);
+        var estimate = response.Json;
+        // 100 × ceil(1000 / 50) = 2000 shards of 50 · 72 ms + 2 · 64 ms (step profile) = 3.728 s, + 0.5 s overhead each.
+        Assert.Equal((100, 100_000, 2000), (estimate.GetProperty("tasks").GetInt32(), estimate.GetProperty("prompts").GetInt32(), estimate.GetProperty("shards").GetInt32()));
+        Assert.Equal(2000 * 4.228, estimate.GetProperty("gpuSeconds").GetDouble(), 6);
+        // 8 replicas (the default): 250 shards each after a 10 s cold start.
+        var eight = estimate.GetProperty("byReplicas")[7];
+        Assert.Equal(10 + (250 * 4.228), eight.GetProperty("wallSeconds").GetDouble(), 6);
+        Assert.Equal((2000 * 3.728 / 8) / (10 + (250 * 4.228)), eight.GetProperty("efficiency").GetDouble(), 9);
+        client.VerifyNoOtherCalls();
+        Assert.Equal(before, _store.Files);
+    }
 }

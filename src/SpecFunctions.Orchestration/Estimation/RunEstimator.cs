@@ -56,7 +56,7 @@ public sealed class RunEstimator(ITraceStore store, ModelCache models, IOptions<
 
     /// <summary>
     /// Measures the pair on up to <paramref name="prompts"/> prompts of the suite (the first prompt of each task in turn,
-    /// then the second …) under the request's settings, one repeat, after one untimed warm-up generation: b, d, α, v and
+    /// then the second …) under the request's settings, one repeat, after one untimed pass over the same prompts: b, d, α, v and
     /// the untimed work per token (<see cref="CostProfile"/>).
     /// </summary>
     public CostProfile Calibrate(EvaluationRequest request, SuiteDefinition suite, int prompts, CancellationToken cancellationToken = default)
@@ -69,8 +69,9 @@ public sealed class RunEstimator(ITraceStore store, ModelCache models, IOptions<
         var sample = suite.Tasks.SelectMany(t => t.Prompts.Select((p, i) => (p, i))).OrderBy(x => x.i).Take(prompts)
             .Select(x => EvaluationDefaults.Tokenize(verifier, x.p)).ToList();
 
-        new TaskRunner(drafter, verifier, decoding with { MaxNewTokens = Math.Min(16, decoding.MaxNewTokens) }) { StepProfilePrompts = 0 }
-            .Run([sample[0]], new RecordingSink(), cancellationToken: cancellationToken);
+        // The sample once untimed first: the first calls of a process run unoptimised code (tiered JIT) and allocate the
+        // runtime's buffers per shape, which on small models costs more than the work itself (measured: 40× on b).
+        new TaskRunner(drafter, verifier, decoding) { StepProfilePrompts = 0 }.Run(sample, new RecordingSink(), cancellationToken: cancellationToken);
         var sink = new RecordingSink();
         var clock = Stopwatch.StartNew();
         new TaskRunner(drafter, verifier, decoding) { Repeats = 1, StepProfilePrompts = 0 }.Run(sample, sink, cancellationToken: cancellationToken);
