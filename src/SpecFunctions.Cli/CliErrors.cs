@@ -24,6 +24,7 @@ internal static class CliErrors
             // Failures of the environment and of the files named on the command line; their messages name the path.
             ModelLoadException or TraceStoreException or EvaluationFailedException or IOException or UnauthorizedAccessException
                 or InvalidDataException or System.Text.Json.JsonException => (ex.Message, ExitCodes.Failure),
+            Core.Evaluation.SuiteSourceException => (ex.Message, ExitCodes.Usage),
             ArgumentException { ParamName: { } name } => (ex.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal), ExitCodes.Usage),
             ArgumentException or FormatException => (ex.Message, ExitCodes.Usage),
 

@@ -20,6 +20,7 @@ internal static class SpecfnCli
         // Each command lives in Commands/<Name>Command.cs and exposes Create().
         SimulateCommand.Create(),
         RunCommand.Create(),
+        EstimateCommand.Create(),
         ModelsCommand.Create(),
         AuditCommand.Create(),
         SuiteCommand.Create(),

@@ -23,6 +23,7 @@ public static class ServiceCollectionExtensions
         options.Validate(o => o.MaxConcurrentEvaluations >= 1 && o.ChunkSize >= 1 && o.MaxAttempts >= 1 && o.MaxDispatches >= 1, "Evaluation options must be >= 1");
         options.Validate(o => o.DispatchTimeoutSeconds > 0 && double.IsFinite(o.DispatchTimeoutSeconds), "Evaluation:DispatchTimeoutSeconds must be a number > 0");
         services.TryAddSingleton<ModelCache>();
+        services.TryAddSingleton<RunEstimator>();
         services.TryAddSingleton<EvaluationGate>();
         services.TryAddSingleton<IEvaluationObserver, NullEvaluationObserver>();
         services.TryAddSingleton<IMitigationPlanSender, UnconfiguredPlanSender>();

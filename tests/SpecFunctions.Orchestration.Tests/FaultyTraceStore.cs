@@ -1,3 +1,4 @@
+using SpecFunctions.Core.Evaluation;
 using System.Collections.Concurrent;
 using SpecFunctions.Core.Storage;
 using SpecFunctions.Core.Tracing;
@@ -30,6 +31,8 @@ internal sealed class FaultyTraceStore(ITraceStore inner, IReadOnlyDictionary<st
         ShardOpens.AddOrUpdate($"{taskId}/{shard.Index}", 1, (_, n) => n + 1);
         return inner.OpenShardWriterAsync(runId, taskId, contentKey, shard, cancellationToken);
     }
+
+    public Task<SuiteDefinition> ReadSuiteSourceAsync(string suiteName, SuiteSource source, EvaluationLimits limits, CancellationToken cancellationToken = default) => inner.ReadSuiteSourceAsync(suiteName, source, limits, cancellationToken);
 
     public Task<RunManifest> CreateRunAsync(RunManifest manifest, CancellationToken cancellationToken = default) => inner.CreateRunAsync(manifest, cancellationToken);
 

@@ -53,6 +53,13 @@ internal static class MitigateCommand
             }
 
             var evaluation = manifest.Submission.Deserialize<EvaluationRequest>(EvaluationDefaults.Json)!;
+            if (evaluation.Suite.Source is { } source)
+            {
+                // A suite by reference: the run's tasks (and training prompts) are in its blob, read as the run read it.
+                var suite = await traceStore.ReadSuiteSourceAsync(evaluation.Suite.Name, source, new EvaluationLimits(), cancellationToken);
+                evaluation = evaluation with { Suite = suite with { Source = null } };
+            }
+
             var request = MitigationRequests.From(evaluation, parse.GetValue(strategy)) with { WeightRule = parse.GetValue(rule) };
 
             // The same rule PlanMitigation applies, checked before any model is loaded or trained (gating trains nothing).

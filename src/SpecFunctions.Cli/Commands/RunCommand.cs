@@ -26,11 +26,15 @@ internal static class RunCommand
         var runId = new Option<string?>("--run-id") { Description = "Run id (default: generated); re-using one re-uses its committed traces" };
         var output = new Option<string>("--out") { Description = "Folder for report.json/report.html copies", DefaultValueFactory = _ => ".specfn" };
         var json = new Option<bool>("--json") { Description = "Print one JSON document" };
+        var estimate = new Option<bool>("--estimate")
+        {
+            Description = "Calibrate on a few prompts first and keep the estimate with the run: its report shows predicted against actual (specfn estimate for the options)",
+        };
         var store = new CliStore();
 
         var command = new Command("run", "Evaluate a suite on a drafter/verifier pair: per-task speed-ups, fairness, report.")
         {
-            suite, verifier, drafter, tokenizer, runId, output, json,
+            suite, verifier, drafter, tokenizer, runId, output, json, estimate,
         };
         settings.AddTo(command);
         store.AddTo(command);
@@ -79,6 +83,20 @@ internal static class RunCommand
             };
             var traceStore = store.Open(parse);
             var onnx = tokenizerFile is null ? null : new OnnxModelOptions { TokenizerFile = tokenizerFile };
+            if (parse.GetValue(estimate))
+            {
+                // The prediction is for this process: one replica running --max-concurrent-tasks tasks at a time counts as one.
+                var predicted = await EstimateCommand.EstimateAsync(request, traceStore, catalog, onnx, new Core.Estimation.EstimateParameters { MaxReplicas = 1, ColdStartSeconds = 0 }, cancellationToken);
+                if (predicted is null)
+                {
+                    return ExitCodes.Usage;
+                }
+
+                request = request with { Prediction = Core.Estimation.RunPrediction.From(predicted, 1) };
+                Console.Error.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"specfn: estimate: {predicted.Shards} shard(s), about {predicted.ByReplicas[0].WallSeconds:0.#} s ({predicted.Profile.Source})"));
+            }
+
             var result = await EvaluationRunner.RunAsync(request, traceStore, catalog, parse.GetValue(json), cancellationToken, parse.GetValue(settings.MaxConcurrentTasks), onnx);
             if (result.Report is not null)
             {

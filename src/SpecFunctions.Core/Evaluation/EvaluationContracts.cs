@@ -8,8 +8,14 @@ public sealed record SuiteDefinition
     [JsonPropertyName("name")]
     public required string Name { get; init; }
 
+    /// <summary>The tasks; empty in a submission that names a <see cref="Source"/> until <c>PrepareRun</c> reads it.</summary>
     [JsonPropertyName("tasks")]
     public required IReadOnlyList<SuiteTask> Tasks { get; init; }
+
+    /// <summary>Where the prompts live when they are not inline (a suite by reference); null for an inline suite.</summary>
+    [JsonPropertyName("source")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public SuiteSource? Source { get; init; }
 }
 
 /// <summary>One task of a suite. Ids follow <see cref="Storage.StoreIds.Pattern"/>.</summary>
@@ -151,6 +157,15 @@ public sealed record EvaluationRequest
     [JsonPropertyName("measureAfresh")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool MeasureAfresh { get; init; }
+
+    /// <summary>
+    /// The estimate made for this run before it started (<c>POST /api/evaluations?estimate=true</c>, <c>specfn run
+    /// --estimate</c>); kept in the manifest's submission so that the report can set it against the actual run. Not a
+    /// field of the HTTP body. Null: no prediction.
+    /// </summary>
+    [JsonPropertyName("prediction")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Estimation.RunPrediction? Prediction { get; init; }
 }
 
 /// <summary>
@@ -169,6 +184,15 @@ public sealed record EvaluationLimits
 
     /// <summary>Most prompts (or training prompts) per task. Default 256.</summary>
     public int MaxPromptsPerTask { get; init; } = 256;
+
+    /// <summary>Most tasks of a suite by reference (<see cref="SuiteSource"/>). Default 128.</summary>
+    public int MaxReferencedTasks { get; init; } = 128;
+
+    /// <summary>Most prompts (or training prompts) per task of a suite by reference. Default 2048.</summary>
+    public int MaxReferencedPromptsPerTask { get; init; } = 2048;
+
+    /// <summary>Largest blob of a suite by reference, bytes; it is read as a stream, never whole. Default 64 MiB.</summary>
+    public long MaxReferencedBytes { get; init; } = 64L * 1024 * 1024;
 
     /// <summary>Longest prompt, UTF-16 characters. Default 4096.</summary>
     public int MaxPromptChars { get; init; } = 4096;

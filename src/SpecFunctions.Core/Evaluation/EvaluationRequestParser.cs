@@ -60,7 +60,8 @@ public sealed class EvaluationRequestParser
     private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
 
     private static readonly string[] RequestFields = ["runId", "suite", "verifier", "drafter", "settings", "mitigation"];
-    private static readonly string[] SuiteFields = ["name", "tasks"];
+    private static readonly string[] SuiteFields = ["name", "tasks", "source"];
+    private static readonly string[] SourceFields = ["blob"];
     private static readonly string[] TaskFields = ["id", "prompts", "trainingPrompts", "gamma"];
     private static readonly string[] FileTaskFields = ["id", "prompts", "promptsFile", "trainingPrompts", "gamma"];
     private static readonly string[] SettingsFields = ["gamma", "temperature", "topK", "topP", "maxNewTokens", "seed", "ignoreEos", "repeats", "promptsPerShard"];
@@ -269,8 +270,39 @@ public sealed class EvaluationRequestParser
             return value;
         });
 
+        // A suite by reference names its blob instead of listing tasks; PrepareRun reads and validates the blob.
+        if (obj.TryGetValue("source", out var sourceElement))
+        {
+            if (obj.ContainsKey("tasks"))
+            {
+                w.Error(path, "has both tasks and source; give one of them");
+                return null;
+            }
+
+            var source = ParseSource(w, sourceElement, Walker.Join(path, "source"));
+            return name is null || source is null ? null : new SuiteDefinition { Name = name, Tasks = [], Source = source };
+        }
+
         var tasks = w.Required(obj, path, "tasks", (e, p) => ParseTasks(w, e, p, promptsFiles));
         return name is null || tasks is null ? null : new SuiteDefinition { Name = name, Tasks = tasks };
+    }
+
+    private static SuiteSource? ParseSource(Walker w, JsonElement element, string path)
+    {
+        var obj = w.Object(element, path, SourceFields);
+        if (obj is null)
+        {
+            return null;
+        }
+
+        var blob = w.Required(obj, path, "blob", (e, p) => w.String(e, p));
+        if (blob is not null && SuiteSource.PathProblem(blob) is { } problem)
+        {
+            w.Error(Walker.Join(path, "blob"), $"{Walker.Quote(blob)} {problem}");
+            return null;
+        }
+
+        return blob is null ? null : new SuiteSource { Blob = blob };
     }
 
     private List<SuiteTask>? ParseTasks(Walker w, JsonElement element, string path, IPromptsFileSource? promptsFiles)

@@ -64,6 +64,9 @@ public sealed record SuiteMetrics
     /// loop (<see cref="SuiteAnalyzer.StepCostProfile"/>); γ* and the per-γ predictions come from it. Null without one.
     /// </summary>
     public IReadOnlyList<double>? StepCostProfile { get; init; }
+
+    /// <summary>b: the baseline arm's time per generated token, ms, pooled over every prompt with a baseline; null without one.</summary>
+    public double? BaselineMsPerToken { get; init; }
 }
 
 /// <summary>Turns per-prompt statistics of each task into task metrics and suite fairness.</summary>
@@ -110,7 +113,15 @@ public static class SuiteAnalyzer
             MeasuredFairness = measured,
             VerificationCostProfile = profile,
             StepCostProfile = stepCosts,
+            BaselineMsPerToken = BaselineMsPerToken(all),
         };
+    }
+
+    /// <summary>Σ baseline ms / Σ baseline tokens over the prompts with a baseline; null when none has one.</summary>
+    public static double? BaselineMsPerToken(IEnumerable<PromptStatistics> prompts)
+    {
+        var withBaseline = prompts.Where(p => p.BaselineMs > 0 && p.BaselineTokens > 0).ToList();
+        return withBaseline.Count == 0 ? null : withBaseline.Sum(p => p.BaselineMs!.Value) / withBaseline.Sum(p => p.BaselineTokens!.Value);
     }
 
     public static TaskMetrics AnalyzeTask(

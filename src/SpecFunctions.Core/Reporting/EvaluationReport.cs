@@ -51,6 +51,11 @@ public sealed record EvaluationReport
     [JsonPropertyName("regression")]
     public RegressionReport? Regression { get; init; }
 
+    /// <summary>The estimate made before the run set against what the run measured; null when no prediction was made.</summary>
+    [JsonPropertyName("prediction")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public PredictionReport? Prediction { get; init; }
+
     /// <summary>
     /// What a reader must know before trusting the figures, e.g. a GPU was requested and the CPU did the work (the
     /// speed-ups are then CPU speed-ups). Empty when there is nothing to say.
@@ -99,6 +104,14 @@ public sealed record SuiteReport
     [JsonPropertyName("stepCostProfile")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<double>? StepCostProfile { get; init; }
+
+    /// <summary>
+    /// b: the baseline arm's verifier time per generated token, ms, pooled over the prompts; what an estimate reuses as the
+    /// pair's stored cost profile (docs/estimate.md). Null without a baseline (and in reports made before it was recorded).
+    /// </summary>
+    [JsonPropertyName("baselineMsPerToken")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? BaselineMsPerToken { get; init; }
 
     /// <summary>Fairness over analytical speed-ups S_T (the paper's form).</summary>
     [JsonPropertyName("fairness")]
@@ -457,4 +470,52 @@ public sealed record DecisionReport
 
     [JsonPropertyName("decidedAt")]
     public DateTimeOffset? DecidedAt { get; init; }
+}
+
+/// <summary>
+/// Predicted against actual (docs/estimate.md): the prediction kept with the submission and what the run measured. Actual
+/// wall time runs from the manifest's creation to the report; the per-token figures come from the timed arms.
+/// </summary>
+public sealed record PredictionReport
+{
+    /// <summary>Replicas the prediction was made for.</summary>
+    [JsonPropertyName("replicas")]
+    public required int Replicas { get; init; }
+
+    /// <summary>Where the prediction's cost profile came from (calibration or a stored run).</summary>
+    [JsonPropertyName("profileSource")]
+    public required string ProfileSource { get; init; }
+
+    [JsonPropertyName("predictedWallSeconds")]
+    public required double PredictedWallSeconds { get; init; }
+
+    [JsonPropertyName("actualWallSeconds")]
+    public required double ActualWallSeconds { get; init; }
+
+    [JsonPropertyName("predictedGpuSeconds")]
+    public required double PredictedGpuSeconds { get; init; }
+
+    [JsonPropertyName("predictedCost")]
+    public required double PredictedCost { get; init; }
+
+    [JsonPropertyName("predictedVerifierMsPerToken")]
+    public required double PredictedVerifierMsPerToken { get; init; }
+
+    /// <summary>The run's <see cref="SuiteReport.BaselineMsPerToken"/>; null without a baseline.</summary>
+    [JsonPropertyName("actualVerifierMsPerToken")]
+    public double? ActualVerifierMsPerToken { get; init; }
+
+    [JsonPropertyName("predictedDrafterMsPerToken")]
+    public required double PredictedDrafterMsPerToken { get; init; }
+
+    /// <summary>c·b of the run; null without a baseline.</summary>
+    [JsonPropertyName("actualDrafterMsPerToken")]
+    public double? ActualDrafterMsPerToken { get; init; }
+
+    [JsonPropertyName("predictedAlpha")]
+    public required double PredictedAlpha { get; init; }
+
+    /// <summary>The mean of the tasks' α_T.</summary>
+    [JsonPropertyName("actualAlpha")]
+    public required double ActualAlpha { get; init; }
 }

@@ -212,6 +212,23 @@ public static class HtmlReportWriter
                         Td(F(t.SpeedupAfter, 3), "speedup-after", t.SpeedupAfter))))));
         }
 
+        if (report.Prediction is { } prediction)
+        {
+            XElement Row(string what, string predicted, string actual) =>
+                new(H + "tr", new XElement(H + "td", new XAttribute("class", "task"), what), new XElement(H + "td", predicted), new XElement(H + "td", actual));
+            yield return new XElement(H + "section", new XAttribute("id", "prediction"),
+                new XElement(H + "h2", $"Predicted against actual ({prediction.Replicas} replica(s); profile: {prediction.ProfileSource})"),
+                new XElement(H + "table", new XAttribute("id", "prediction-table"),
+                    new XElement(H + "thead", new XElement(H + "tr",
+                        new XElement(H + "th", new XAttribute("class", "task"), "figure"), new XElement(H + "th", "predicted"), new XElement(H + "th", "actual"))),
+                    new XElement(H + "tbody",
+                        Row("wall time (s)", F(prediction.PredictedWallSeconds, 1), F(prediction.ActualWallSeconds, 1)),
+                        Row("verifier ms/token", F(prediction.PredictedVerifierMsPerToken, 3), F(prediction.ActualVerifierMsPerToken, 3)),
+                        Row("drafter ms/token", F(prediction.PredictedDrafterMsPerToken, 3), F(prediction.ActualDrafterMsPerToken, 3)),
+                        Row("α", F(prediction.PredictedAlpha, 3), F(prediction.ActualAlpha, 3)),
+                        Row("GPU-seconds, cost", $"{F(prediction.PredictedGpuSeconds, 1)}, {F(prediction.PredictedCost, 4)}", "—"))));
+        }
+
         if (report.IncompleteTasks.Count > 0)
         {
             yield return new XElement(H + "section", new XAttribute("id", "incomplete"),

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using SpecFunctions.Core.Metrics;
 using SpecFunctions.Core.Storage;
 
@@ -159,10 +160,12 @@ public static class ReportBuilder
             .Select(t => new IncompleteTask { TaskId = t.TaskId, Status = t.Status, Error = t.Error })
             .ToList() ?? [];
 
+        var generatedAt = DateTimeOffset.UtcNow;
         return new EvaluationReport
         {
             RunId = runId,
-            GeneratedAt = DateTimeOffset.UtcNow,
+            GeneratedAt = generatedAt,
+            Prediction = PredictedAgainstActual(manifest, suite, tasks, generatedAt),
             Drafter = manifest?.Drafter,
             Verifier = manifest?.Verifier,
             Suite = new SuiteReport
@@ -172,11 +175,44 @@ public static class ReportBuilder
                 VerificationCostRatio = suite.VerificationCostRatio,
                 VerificationCostProfile = suite.VerificationCostProfile,
                 StepCostProfile = suite.StepCostProfile,
+                BaselineMsPerToken = suite.BaselineMsPerToken,
                 Fairness = ToReport(suite.Fairness),
                 MeasuredFairness = suite.MeasuredFairness is null ? null : ToReport(suite.MeasuredFairness),
             },
             Tasks = tasks,
             IncompleteTasks = incomplete,
+        };
+    }
+
+    /// <summary>The run's prediction (kept in its submission) beside what it measured; null when none was made.</summary>
+    private static PredictionReport? PredictedAgainstActual(RunManifest? manifest, SuiteMetrics suite, IReadOnlyList<TaskReport> tasks, DateTimeOffset generatedAt)
+    {
+        if (manifest?.Submission?["prediction"] is not { } node || tasks.Count == 0)
+        {
+            return null;
+        }
+
+        var prediction = node.Deserialize<Estimation.RunPrediction>(RunManifest.JsonOptions);
+        if (prediction is null)
+        {
+            return null;
+        }
+
+        var b = suite.BaselineMsPerToken;
+        return new PredictionReport
+        {
+            Replicas = prediction.Replicas,
+            ProfileSource = prediction.Profile.Source,
+            PredictedWallSeconds = prediction.WallSeconds,
+            ActualWallSeconds = (generatedAt - manifest.CreatedAt).TotalSeconds,
+            PredictedGpuSeconds = prediction.GpuSeconds,
+            PredictedCost = prediction.Cost,
+            PredictedVerifierMsPerToken = prediction.Profile.VerifierMsPerToken,
+            ActualVerifierMsPerToken = b,
+            PredictedDrafterMsPerToken = prediction.Profile.DrafterMsPerToken,
+            ActualDrafterMsPerToken = b * suite.CostRatio,
+            PredictedAlpha = prediction.Profile.Alpha,
+            ActualAlpha = tasks.Average(t => t.Alpha),
         };
     }
 

@@ -15,6 +15,13 @@ public interface ITraceStore
     /// <summary>
     /// Creates the run's manifest, or returns the existing one when the run already exists (re-runs are idempotent).
     /// </summary>
+    /// <summary>
+    /// Reads and validates a suite by reference (<see cref="Evaluation.SuiteSource"/>, a blob of this store) as a stream,
+    /// line by line (<see cref="Evaluation.SuiteSourceReader"/>).
+    /// </summary>
+    /// <exception cref="Evaluation.SuiteSourceException">The blob is missing, too large, or a line is invalid.</exception>
+    Task<Evaluation.SuiteDefinition> ReadSuiteSourceAsync(string suiteName, Evaluation.SuiteSource source, Evaluation.EvaluationLimits limits, CancellationToken cancellationToken = default);
+
     Task<RunManifest> CreateRunAsync(RunManifest manifest, CancellationToken cancellationToken = default);
 
     /// <summary>The run's manifest, or null when the run does not exist.</summary>

@@ -37,6 +37,9 @@ public sealed class TraceStore(IObjectStore objects, TraceStoreOptions? options 
     /// <summary>A store in a local folder (created on first write). The CLI's default is <c>./.specfn/store</c>.</summary>
     public static TraceStore OpenFolder(string folder, TraceStoreOptions? options = null) => new(new LocalFolderObjectStore(folder), options);
 
+    public Task<Evaluation.SuiteDefinition> ReadSuiteSourceAsync(string suiteName, Evaluation.SuiteSource source, Evaluation.EvaluationLimits limits, CancellationToken cancellationToken = default) =>
+        Evaluation.SuiteSourceReader.ReadAsync(Objects, suiteName, source, limits, cancellationToken);
+
     public async Task<RunManifest> CreateRunAsync(RunManifest manifest, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(manifest);

@@ -276,6 +276,10 @@ public static class HostingExtensions
     public static IServiceCollection AddSpecFunctionsApi(this IServiceCollection services, IConfiguration? configuration = null)
     {
         services.AddOptions<EvaluationLimits>().BindConfiguration(EvaluationLimits.SectionName);
+        services.AddOptions<EstimateOptions>().BindConfiguration(EstimateOptions.SectionName)
+            .Validate(o => o.PricePerSecond >= 0 && o.ColdStartSeconds >= 0 && o.PerShardOverheadSeconds >= 0 && o.MaxReplicas is >= 1 and <= 1024
+                && o.Replicas >= 1 && o.CalibrationPrompts >= 1, "Estimate options must be >= 0 (counts >= 1, MaxReplicas <= 1024)")
+            .ValidateOnStart();
         services.AddOptions<RegressionThresholds>().BindConfiguration(RegressionThresholds.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         var mitigation = MitigationDefaults(configuration);

@@ -19,7 +19,11 @@ namespace SpecFunctions.Functions.Http;
 /// validates its input before touching the Durable client or the store, and answers bad input with 400
 /// <c>application/problem+json</c> naming the field.
 /// </summary>
-public sealed class EvaluationsApi(EvaluationRequestParser parser, ITraceStore store, TimeProvider time, ILogger<EvaluationsApi> logger)
+/// <param name="estimator">Answers <c>?dryRun=true</c> and <c>?estimate=true</c>; without one (tests of other paths) they are refused.</param>
+/// <param name="estimateOptions">The estimates' price, cold start and fan-out (section <c>Estimate</c>).</param>
+public sealed class EvaluationsApi(
+    EvaluationRequestParser parser, ITraceStore store, TimeProvider time, ILogger<EvaluationsApi> logger,
+    RunEstimator? estimator = null, Microsoft.Extensions.Options.IOptions<EstimateOptions>? estimateOptions = null)
 {
     /// <summary>Seconds a client should wait before polling again (the <c>Retry-After</c> header).</summary>
     public const int RetryAfterSeconds = 10;
@@ -45,6 +49,30 @@ public sealed class EvaluationsApi(EvaluationRequestParser parser, ITraceStore s
         }
 
         var evaluation = parsed.Value!;
+        var (dryRun, withEstimate, estimateQuery, queryErrors) = ReadEstimateQuery(request);
+        if (queryErrors.Count > 0)
+        {
+            return Problems.BadRequest(request, queryErrors);
+        }
+
+        if (dryRun || withEstimate)
+        {
+            // The estimate reads the referenced suite (validated as a run would) and calibrates or reads a stored report;
+            // it starts and writes nothing.
+            var (estimate, estimateProblem) = await EstimateAsync(request, evaluation, estimateQuery, cancellationToken);
+            if (estimateProblem is not null)
+            {
+                return estimateProblem;
+            }
+
+            if (dryRun)
+            {
+                return new JsonApiResult(StatusCodes.Status200OK, estimate!);
+            }
+
+            evaluation = evaluation with { Prediction = Core.Estimation.RunPrediction.From(estimate!, (estimateOptions?.Value ?? new EstimateOptions()).Replicas) };
+        }
+
         var runId = evaluation.RunId;
 
         // The root of the run's trace below the host's request span: Durable carries it into the orchestration.
@@ -261,6 +289,100 @@ public sealed class EvaluationsApi(EvaluationRequestParser parser, ITraceStore s
         ParseJson(instance.SerializedCustomStatus) is JsonObject status && status["phase"] is JsonValue phase && phase.TryGetValue<string>(out var text)
             ? text
             : null;
+
+    private sealed record EstimateQuery(int? PromptsPerShard, int? MaxReplicas, string? ProfileRun);
+
+    /// <summary><c>dryRun</c>, <c>estimate</c> (true/false), <c>promptsPerShard</c>, <c>maxReplicas</c>, <c>profileRun</c>: each at most once.</summary>
+    private static (bool DryRun, bool Estimate, EstimateQuery Query, List<ValidationError> Errors) ReadEstimateQuery(HttpRequest request)
+    {
+        var errors = new List<ValidationError>();
+        string? One(string field)
+        {
+            var values = request.Query[field];
+            if (values.Count > 1)
+            {
+                errors.Add(new ValidationError(field, "must be given at most once"));
+                return null;
+            }
+
+            return values.Count == 0 ? null : values[0];
+        }
+
+        bool Flag(string field) => One(field) switch
+        {
+            null or "false" => false,
+            "true" => true,
+            var other => AddError(field, $"must be true or false, got {HttpInput.Describe(other)}"),
+        };
+
+        int? Count(string field, int max)
+        {
+            var text = One(field);
+            if (text is null)
+            {
+                return null;
+            }
+
+            if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) || value < 1 || value > max)
+            {
+                errors.Add(new ValidationError(field, $"must be a whole number in 1..{max}, got {HttpInput.Describe(text)}"));
+                return null;
+            }
+
+            return value;
+        }
+
+        bool AddError(string field, string problem)
+        {
+            errors.Add(new ValidationError(field, problem));
+            return false;
+        }
+
+        var dryRun = Flag("dryRun");
+        var estimate = Flag("estimate");
+        var query = new EstimateQuery(Count("promptsPerShard", 1_000_000), Count("maxReplicas", 1024), One("profileRun"));
+        if (query.ProfileRun is { } profileRun && !StoreIds.IsValid(profileRun))
+        {
+            errors.Add(new ValidationError("profileRun", $"{HttpInput.Describe(profileRun)} is not a valid run id"));
+        }
+
+        var tuned = query.PromptsPerShard is not null || query.MaxReplicas is not null || query.ProfileRun is not null;
+        if (!dryRun && !estimate && tuned)
+        {
+            errors.Add(new ValidationError("$", "promptsPerShard, maxReplicas and profileRun go with dryRun=true or estimate=true"));
+        }
+
+        return (dryRun, estimate, query, errors);
+    }
+
+    private async Task<(Core.Estimation.RunEstimate? Estimate, JsonApiResult? Problem)> EstimateAsync(
+        HttpRequest request, EvaluationRequest evaluation, EstimateQuery query, CancellationToken cancellationToken)
+    {
+        if (estimator is null)
+        {
+            return (null, Problems.BadRequest(request, "dryRun", "estimates are not available on this host"));
+        }
+
+        var options = estimateOptions?.Value ?? new EstimateOptions();
+        try
+        {
+            var estimate = await estimator.EstimateAsync(
+                evaluation, options.ToParameters(query.PromptsPerShard, query.MaxReplicas), query.ProfileRun, options.CalibrationPrompts, cancellationToken);
+            return (estimate, null);
+        }
+        catch (SuiteSourceException ex)
+        {
+            return (null, Problems.BadRequest(request, "suite.source.blob", ex.Message));
+        }
+        catch (RunNotFoundException ex)
+        {
+            return (null, Problems.BadRequest(request, "profileRun", ex.Message));
+        }
+        catch (InvalidOperationException ex)
+        {
+            return (null, Problems.BadRequest(request, query.ProfileRun is null ? "$" : "profileRun", ex.Message));
+        }
+    }
 
     private static JsonApiResult Accepted(HttpRequest request, string runId)
     {

@@ -24,8 +24,14 @@ public sealed class EvaluateSuiteOrchestrator : TaskOrchestrator<EvaluationReque
         // Listening from the start: an event raised before this point is buffered and completes the wait at once.
         var cancel = context.WaitForExternalEvent<string>(DurableNames.CancelEvent);
         context.SetCustomStatus(new EvaluationProgress { Phase = EvaluationPhase.Preparing, TasksTotal = total });
-        var prepared = await context.CallActivityAsync<PreparedRun>(DurableNames.PrepareRun, request, TaskEvaluation.Retry).ConfigureAwait(true);
+        var prepared = await context.CallActivityAsync<PreparedRun>(DurableNames.PrepareRun, request, TaskEvaluation.PrepareRetry).ConfigureAwait(true);
         var dispatch = prepared.Dispatch;
+        if (prepared.Suite is { } referenced)
+        {
+            // A suite by reference: PrepareRun read and validated its blob, whose tasks are the run's from here on.
+            request = request with { Suite = referenced };
+            total = referenced.Tasks.Count;
+        }
 
         var inputs = request.Suite.Tasks.SelectMany(t => Inputs(request, t, prepared)).ToList();
         var shardsTotal = inputs.Count;

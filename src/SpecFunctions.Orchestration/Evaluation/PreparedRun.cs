@@ -20,4 +20,7 @@ public sealed record PreparedRun
 
     /// <summary>Content keys of the tasks that run in more than one shard, by task id (their shards share the key).</summary>
     public IReadOnlyDictionary<string, string> ShardedTaskKeys { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>A suite by reference as read and validated from its blob (the run's tasks from now on); null for an inline suite.</summary>
+    public Core.Evaluation.SuiteDefinition? Suite { get; init; }
 }

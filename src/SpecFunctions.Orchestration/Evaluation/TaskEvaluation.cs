@@ -11,6 +11,12 @@ internal static class TaskEvaluation
     /// <summary>Three attempts, 1 s then 2 s apart. Durable timers make the waits replay-safe.</summary>
     public static TaskOptions Retry { get; } = TaskOptions.FromRetryPolicy(new RetryPolicy(maxNumberOfAttempts: 3, firstRetryInterval: TimeSpan.FromSeconds(1), backoffCoefficient: 2));
 
+    /// <summary><see cref="Retry"/>, except for a referenced suite that cannot be used: reading it again gives the same answer.</summary>
+    public static TaskOptions PrepareRetry { get; } = TaskOptions.FromRetryPolicy(new RetryPolicy(maxNumberOfAttempts: 3, firstRetryInterval: TimeSpan.FromSeconds(1), backoffCoefficient: 2)
+    {
+        HandleFailure = failure => !failure.IsCausedBy<Core.Evaluation.SuiteSourceException>(),
+    });
+
     public static async Task<TaskSummary> RunAsync(TaskOrchestrationContext context, EvaluateTaskInput input, QueueDispatch? dispatch = null)
     {
         try

@@ -430,4 +430,29 @@ public class EvaluationRequestParserHostileTests
 
         Assert.Equal(new ValidationError("suite.tasks[1].promptsFile", "unknown field (allowed here: id, prompts, trainingPrompts, gamma)"), error);
     }
+
+    [Fact]
+    public void Parse_SuiteBySource_KeepsTheBlobAndNoTasks()
+    {
+        var result = Parser().Parse(Bytes("""{"suite":{"name":"audit","source":{"blob":"suites/audit.jsonl"}},"verifier":"demo-verifier","drafter":"demo-drafter"}"""));
+
+        Assert.True(result.IsValid, string.Join("\n", result.Errors));
+        Assert.Equal("suites/audit.jsonl", result.Value!.Suite.Source!.Blob);
+        Assert.Equal(SuiteSourceFormat.JsonLines, result.Value.Suite.Source.Format);
+        Assert.Empty(result.Value.Suite.Tasks);
+    }
+
+    [Theory]
+    [InlineData("""{"name":"a","source":{"blob":"suites/a.tsv"},"tasks":[]}""", "suite", "has both tasks and source; give one of them")]
+    [InlineData("""{"name":"a","source":{"blob":"runs/r/manifest.jsonl"}}""", "suite.source.blob", "'runs/r/manifest.jsonl' must be a blob under 'suites/' in the app's store, e.g. 'suites/mgsm.jsonl'")]
+    [InlineData("""{"name":"a","source":{"blob":"suites/a.csv"}}""", "suite.source.blob", "'suites/a.csv' must end in .jsonl (JSON lines) or .tsv (tab-separated values)")]
+    [InlineData("""{"name":"a","source":{"path":"suites/a.tsv"}}""", "suite.source.path", "unknown field (allowed here: blob)")]
+    [InlineData("""{"name":"a","source":{}}""", "suite.source.blob", "is required")]
+    public void Parse_BadSource_NamesTheField(string suite, string field, string problem)
+    {
+        var result = Parser().Parse(Bytes($$"""{"suite":{{suite}},"verifier":"demo-verifier","drafter":"demo-drafter"}"""));
+
+        Assert.False(result.IsValid);
+        Assert.Contains(new ValidationError(field, problem), result.Errors);
+    }
 }
