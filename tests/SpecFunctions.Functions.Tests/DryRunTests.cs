@@ -22,7 +22,7 @@ public sealed class DryRunTests : IDisposable
     private EvaluationsApi Api()
     {
         var models = new ModelCache(new ModelCatalog(new Dictionary<string, string>()), OnnxModelOptions.Default, _store.Store, Options.Create(new EvaluationOptions()), NullLogger<ModelCache>.Instance);
-        var estimator = new RunEstimator(_store.Store, models, Options.Create(new EvaluationLimits()));
+        var estimator = new RunEstimator(_store.Store, models, Options.Create(new EvaluationLimits()), Options.Create(new EvaluationOptions()));
         var options = Options.Create(new EstimateOptions { ColdStartSeconds = 10, PerShardOverheadSeconds = 0.5, PricePerSecond = 0.01 });
         return new EvaluationsApi(TestParsers.Default(), _store.Store, TimeProvider.System, NullLogger<EvaluationsApi>.Instance, estimator, options);
     }
@@ -66,13 +66,14 @@ public sealed class DryRunTests : IDisposable
 
         Assert.Equal(200, response.Status);
         var estimate = response.Json;
-        // A prompt: 4·s_2 + 4·b = 32 + 40 = 72 ms; the step profile of a shard's first 2 prompts: 64 ms each.
-        // en: shards [2, 1] → 272 and 136 ms; de: [1] → 136 ms; + 0.5 s each: 0.772, 0.636, 0.636 s.
+        // A prompt: 4·s_2 + 4·b = 32 + 40 = 72 ms; the step profile of a task's first 2 prompts: 64 ms each.
+        // en: shards [2, 1] → 272 and 72 ms; de: [1] → 136 ms; + 0.5 s each: 0.772, 0.572, 0.636 s = 1.98 s.
+        // 2 replicas, longest first: 0.772 → r0, 0.636 → r1, 0.572 → r1 (1.208); 10 s cold start each, 0.01 a second.
         Assert.Equal(3, estimate.GetProperty("shards").GetInt32());
-        Assert.Equal(2.044, estimate.GetProperty("gpuSeconds").GetDouble(), 9);
+        Assert.Equal(1.98, estimate.GetProperty("gpuSeconds").GetDouble(), 9);
         var rows = estimate.GetProperty("byReplicas").EnumerateArray().ToList();
-        Assert.Equal([12.044, 11.272], rows.Select(r => Math.Round(r.GetProperty("wallSeconds").GetDouble(), 9)));
-        Assert.Equal([0.12044, 0.22044], rows.Select(r => Math.Round(r.GetProperty("cost").GetDouble(), 9)));
+        Assert.Equal([11.98, 11.208], rows.Select(r => Math.Round(r.GetProperty("wallSeconds").GetDouble(), 9)));
+        Assert.Equal([0.1198, 0.2198], rows.Select(r => Math.Round(r.GetProperty("cost").GetDouble(), 9)));
         Assert.Equal(1.0, estimate.GetProperty("profile").GetProperty("verificationCostRatio").GetDouble(), 9);
         Assert.Equal("report of run 'profile-run'", estimate.GetProperty("profile").GetProperty("source").GetString());
         client.VerifyNoOtherCalls();
@@ -139,13 +140,16 @@ public sealed class DryRunTests : IDisposable
 
         Assert.Equal(200, response.Status);
         var estimate = response.Json;
-        // 100 × ceil(1000 / 50) = 2000 shards of 50 · 72 ms + 2 · 64 ms (step profile) = 3.728 s, + 0.5 s overhead each.
+        // 100 × ceil(1000 / 50) = 2000 shards of 50 · 72 ms = 3.6 s; a task's first shard adds the step profile of its
+        // first 2 prompts, 2 · 64 ms: 3.728 s. + 0.5 s overhead each: 100 shards of 4.228 s and 1 900 of 4.1 s.
         Assert.Equal((100, 100_000, 2000), (estimate.GetProperty("tasks").GetInt32(), estimate.GetProperty("prompts").GetInt32(), estimate.GetProperty("shards").GetInt32()));
-        Assert.Equal(2000 * 4.228, estimate.GetProperty("gpuSeconds").GetDouble(), 6);
-        // 8 replicas (the default): 250 shards each after a 10 s cold start.
+        Assert.Equal((100 * 4.228) + (1900 * 4.1), estimate.GetProperty("gpuSeconds").GetDouble(), 6);
+        // 8 replicas (the default), longest first after a 10 s cold start: the 100 long shards go 13, 13, 13, 13, 12, 12,
+        // 12, 12; the short ones then even the loads out at 250 shards each, the first four 13 · 4.228 + 237 · 4.1.
         var eight = estimate.GetProperty("byReplicas")[7];
-        Assert.Equal(10 + (250 * 4.228), eight.GetProperty("wallSeconds").GetDouble(), 6);
-        Assert.Equal((2000 * 3.728 / 8) / (10 + (250 * 4.228)), eight.GetProperty("efficiency").GetDouble(), 9);
+        var wall = 10 + (13 * 4.228) + (237 * 4.1);
+        Assert.Equal(wall, eight.GetProperty("wallSeconds").GetDouble(), 6);
+        Assert.Equal(((100 * 3.728) + (1900 * 3.6)) / 8 / wall, eight.GetProperty("efficiency").GetDouble(), 9);
         client.VerifyNoOtherCalls();
         Assert.Equal(before, _store.Files);
     }

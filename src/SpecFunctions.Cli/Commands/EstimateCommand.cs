@@ -24,7 +24,6 @@ internal static class EstimateCommand
         var suite = new Option<FileInfo>("--suite") { Description = "Suite JSON file (inline prompts, promptsFile, or a source blob in the store)", Required = true };
         var verifier = new Option<DirectoryInfo>("--verifier") { Description = "Verifier model folder", Required = true };
         var drafter = new Option<DirectoryInfo>("--drafter") { Description = "Drafter model folder", Required = true };
-        var promptsPerShard = new Option<int?>("--prompts-per-shard") { Description = "Prompts per shard (one activity each); default: one shard per task" };
         var maxReplicas = new Option<int>("--max-replicas") { Description = "Estimate wall time at 1 … this many replicas", DefaultValueFactory = _ => 8 };
         var price = new Option<double>("--price-per-second") { Description = "Price of one replica-second (docs/estimate.md lists published GPU prices); 0: no cost", DefaultValueFactory = _ => 0 };
         var coldStart = new Option<double>("--cold-start-seconds") { Description = "A replica's cold start, billed", DefaultValueFactory = _ => 60 };
@@ -38,11 +37,10 @@ internal static class EstimateCommand
 
         var command = new Command("estimate", "Estimate a run before starting it: shards, GPU-seconds, wall time at 1..N replicas, cost.")
         {
-            suite, verifier, drafter, promptsPerShard, maxReplicas, price, coldStart, overhead, calibration, profileRun, json,
+            suite, verifier, drafter, maxReplicas, price, coldStart, overhead, calibration, profileRun, json,
         };
         settings.AddTo(command);
         store.AddTo(command);
-        promptsPerShard.Require(v => v is null or >= 1, "--prompts-per-shard must be >= 1");
         maxReplicas.Require(v => v is >= 1 and <= 1024, "--max-replicas must be in 1..1024");
         price.Require(v => v >= 0 && double.IsFinite(v), "--price-per-second must be a number >= 0");
         coldStart.Require(v => v >= 0 && double.IsFinite(v), "--cold-start-seconds must be a number >= 0");
@@ -80,7 +78,6 @@ internal static class EstimateCommand
             var request = new EvaluationRequest { RunId = "estimate", Suite = definition, Verifier = "verifier", Drafter = "drafter", Settings = settings.Read(parse) };
             var parameters = new EstimateParameters
             {
-                PromptsPerShard = parse.GetValue(promptsPerShard),
                 MaxReplicas = parse.GetValue(maxReplicas),
                 PricePerSecond = parse.GetValue(price),
                 ColdStartSeconds = parse.GetValue(coldStart),

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Serialization;
+using SpecFunctions.Core.Storage;
 
 namespace SpecFunctions.Core.Estimation;
 
@@ -59,7 +60,7 @@ public sealed record CostProfile
 /// <summary>The assumptions of an estimate that are not measured: sharding, fan-out, start-up, price.</summary>
 public sealed record EstimateParameters
 {
-    /// <summary>Prompts per shard (one activity each); null: one shard per task (today's behaviour). Default null.</summary>
+    /// <summary>Prompts per shard (one activity each); null: one shard per task. Default null (the hosts pass the run's).</summary>
     [JsonPropertyName("promptsPerShard")]
     public int? PromptsPerShard { get; init; }
 
@@ -217,8 +218,8 @@ public sealed record RunPrediction
 /// The cost model of an evaluation run (docs/estimate.md): host-free arithmetic over a <see cref="CostProfile"/>, the
 /// workload and the <see cref="EstimateParameters"/>. Per prompt of T tokens and R repeats:
 /// R·(T·b + T·s_γ) + T·u ms, with s_γ = (γ·d + v·b) / f_γ(α) the speculative time per token and f_γ(α) = Σ_{k=0..γ} α^k;
-/// a plain-decoding task (γ = 0) times the verifier alone and adds one untimed speculative pass. Each shard adds the
-/// step-cost profile on its first prompts (one generation per γ' = 1 … γ) and a fixed overhead; shards are placed on
+/// a plain-decoding task (γ = 0) times the verifier alone and adds one untimed speculative pass. A task's first prompts
+/// add the step-cost profile (one generation per γ' = 1 … γ), each shard a fixed overhead; shards are placed on
 /// replicas longest first, each on the least loaded replica, after one cold start per replica.
 /// </summary>
 public static class CostEstimator
@@ -266,14 +267,16 @@ public static class CostEstimator
         return Enumerable.Range(1, settings.Gamma).Sum(g => settings.MaxNewTokens * SpeculativeMsPerToken(profile, g));
     }
 
-    /// <summary>Shard sizes of a task: <c>promptsPerShard</c> each, the last one the rest; one shard when null.</summary>
+    /// <summary>
+    /// Shard sizes of a task as the run splits it (<see cref="ShardRange.Split"/>: at most <c>promptsPerShard</c> each,
+    /// sizes as even as possible); one shard when null.
+    /// </summary>
     public static IReadOnlyList<int> ShardSizes(int prompts, int? promptsPerShard)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(prompts, 1);
         var size = promptsPerShard ?? prompts;
         ArgumentOutOfRangeException.ThrowIfLessThan(size, 1, nameof(promptsPerShard));
-        var count = (prompts + size - 1) / size;
-        return [.. Enumerable.Range(0, count).Select(i => Math.Min(size, prompts - (i * size)))];
+        return [.. ShardRange.Split(prompts, size).Select(shard => shard.Prompts)];
     }
 
     /// <summary>
@@ -322,9 +325,14 @@ public static class CostEstimator
             var gamma = task.Gamma ?? settings.Gamma;
             var promptMs = PromptMs(profile, settings, gamma);
             var profileMs = gamma == 0 ? 0 : StepProfileMs(profile, settings);
+            // The step-cost profile is timed on the task's first prompts (by index in the task), so only the shards that
+            // hold them pay it.
+            var first = 0;
             foreach (var size in ShardSizes(task.Prompts, parameters.PromptsPerShard))
             {
-                work.Add(((size * promptMs) + (Math.Min(size, parameters.StepProfilePrompts) * profileMs)) / 1000);
+                var profiled = Math.Clamp(parameters.StepProfilePrompts - first, 0, size);
+                work.Add(((size * promptMs) + (profiled * profileMs)) / 1000);
+                first += size;
             }
         }
 
@@ -366,7 +374,7 @@ public static class CostEstimator
         string.Create(CultureInfo.InvariantCulture, $"every prompt generates all {settings.MaxNewTokens} tokens (an upper bound unless ignoreEos is set)"),
         string.Create(CultureInfo.InvariantCulture, $"per prompt: {settings.Repeats} timed repeat(s) of the speculative and the baseline arm, one untimed reference pass"),
         "the profile's per-token costs hold for every prompt and position (prompt lengths and the KV cache's growth are averaged in the calibration)",
-        string.Create(CultureInfo.InvariantCulture, $"each shard measures the step-cost profile on its first {p.StepProfilePrompts} prompt(s) and costs {p.PerShardOverheadSeconds} s of orchestration overhead"),
+        string.Create(CultureInfo.InvariantCulture, $"each task measures the step-cost profile on its first {p.StepProfilePrompts} prompt(s); each shard costs {p.PerShardOverheadSeconds} s of orchestration overhead"),
         string.Create(CultureInfo.InvariantCulture, $"each replica starts cold once ({p.ColdStartSeconds} s, billed) and evaluates one shard at a time; shards are placed longest first on the least loaded replica"),
         string.Create(CultureInfo.InvariantCulture, $"a replica is billed from its cold start until its last shard ends, at {p.PricePerSecond} per second; scale-in delay and the orchestration plane are not counted"),
     ];

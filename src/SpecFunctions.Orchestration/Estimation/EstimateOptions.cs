@@ -28,7 +28,7 @@ public sealed class EstimateOptions
     /// <summary>Prompts the calibration decodes (first prompts of the tasks, in turn). Default 3.</summary>
     public int CalibrationPrompts { get; set; } = 3;
 
-    /// <summary>The parameters of <see cref="CostEstimator.Estimate"/> with <paramref name="promptsPerShard"/> (null: one shard per task) and optional overrides.</summary>
+    /// <summary>The parameters of <see cref="CostEstimator.Estimate"/> with <paramref name="promptsPerShard"/> (null: the run's, as it would be sharded) and optional overrides.</summary>
     public EstimateParameters ToParameters(int? promptsPerShard, int? maxReplicas = null) => new()
     {
         PromptsPerShard = promptsPerShard,

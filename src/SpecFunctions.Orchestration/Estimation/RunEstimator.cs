@@ -14,11 +14,13 @@ namespace SpecFunctions.Orchestration;
 /// suite as the run would see it (a referenced suite read and validated), a cost profile of the pair (calibrated on a few
 /// prompts, or taken from a stored run's report), and <see cref="CostEstimator"/>'s arithmetic. Writes nothing.
 /// </summary>
-public sealed class RunEstimator(ITraceStore store, ModelCache models, IOptions<EvaluationLimits> limits)
+public sealed class RunEstimator(ITraceStore store, ModelCache models, IOptions<EvaluationLimits> limits, IOptions<EvaluationOptions> evaluation)
 {
     /// <summary>
     /// The estimate of <paramref name="request"/>: its suite resolved, the profile from run <paramref name="profileRun"/>'s
-    /// report when given, else calibrated on <paramref name="calibrationPrompts"/> prompts.
+    /// report when given, else calibrated on <paramref name="calibrationPrompts"/> prompts. Shards as the run would be
+    /// sharded: <paramref name="parameters"/>' prompts per shard, else the request's settings', else this host's
+    /// <see cref="EvaluationOptions.PromptsPerShard"/>.
     /// </summary>
     /// <exception cref="SuiteSourceException">The referenced suite is missing or invalid.</exception>
     /// <exception cref="RunNotFoundException">The profile run has no report.</exception>
@@ -41,7 +43,8 @@ public sealed class RunEstimator(ITraceStore store, ModelCache models, IOptions<
             profile = Calibrate(request, suite, calibrationPrompts, cancellationToken);
         }
 
-        return CostEstimator.Estimate(Workload(suite), Settings(request.Settings), profile, parameters);
+        var promptsPerShard = parameters.PromptsPerShard ?? request.Settings.PromptsPerShard ?? evaluation.Value.PromptsPerShard;
+        return CostEstimator.Estimate(Workload(suite), Settings(request.Settings), profile, parameters with { PromptsPerShard = promptsPerShard });
     }
 
     /// <summary>The suite's tasks: inline as given, or read from its blob with the run's validation.</summary>

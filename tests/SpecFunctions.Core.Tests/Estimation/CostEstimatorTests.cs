@@ -32,10 +32,11 @@ public class CostEstimatorTests
     [Theory]
     [InlineData(5, 2, new[] { 2, 2, 1 })]
     [InlineData(4, null, new[] { 4 })]
-    [InlineData(1000, 300, new[] { 300, 300, 300, 100 })]
+    [InlineData(1000, 300, new[] { 250, 250, 250, 250 })]
+    [InlineData(250, 64, new[] { 63, 63, 62, 62 })]
     [InlineData(6, 3, new[] { 3, 3 })]
     [InlineData(2, 10, new[] { 2 })]
-    public void ShardSizes_CeilOfPromptsOverShardSize(int prompts, int? perShard, int[] expected) =>
+    public void ShardSizes_AsTheRunSplitsThem_CeilOfPromptsOverShardSizeEvenly(int prompts, int? perShard, int[] expected) =>
         Assert.Equal(expected, CostEstimator.ShardSizes(prompts, perShard));
 
     [Fact]
@@ -78,7 +79,8 @@ public class CostEstimatorTests
     public void Estimate_ShardsStepProfileAndPlainTask_ByHand()
     {
         // T = 4, R = 2, γ = 2. Task a (γ 2): a prompt is 2·(32 + 40) = 144 ms; the step profile of one prompt is
-        // 4·s_1 + 4·s_2 = 64 ms, on the first prompt of each shard. Shards of 2: [2, 2, 1] → 352, 352, 208 ms.
+        // 4·s_1 + 4·s_2 = 64 ms, on the task's first prompt only (by index in the task, as the run times it). Shards of 2:
+        // [2, 2, 1] → 352, 288, 144 ms.
         // Task b (plain, γ 0): 2·(40 + 40) + one untimed pass at γ 2 (32) = 192 ms a prompt, no profile → one shard of 384 ms.
         var estimate = CostEstimator.Estimate(
             [new WorkloadTask("a", 5), new WorkloadTask("b", 2, Gamma: 0)],
@@ -87,14 +89,14 @@ public class CostEstimatorTests
             new EstimateParameters { PromptsPerShard = 2, MaxReplicas = 2, PerShardOverheadSeconds = 0, ColdStartSeconds = 0, StepProfilePrompts = 1 });
 
         Assert.Equal(4, estimate.Shards);
-        Assert.Equal(1.296, estimate.WorkSeconds, 12);
-        Assert.Equal(1.296, estimate.GpuSeconds, 12);
+        Assert.Equal(1.168, estimate.WorkSeconds, 12);
+        Assert.Equal(1.168, estimate.GpuSeconds, 12);
         Assert.Equal(0.384, estimate.LongestShardSeconds, 12);
-        Assert.Equal(1.296, estimate.ByReplicas[0].WallSeconds, 12);
+        Assert.Equal(1.168, estimate.ByReplicas[0].WallSeconds, 12);
 
-        // Longest first: 0.384 → r0, 0.352 → r1, 0.352 → r1 (0.704), 0.208 → r0 (0.592).
-        Assert.Equal(0.704, estimate.ByReplicas[1].WallSeconds, 12);
-        Assert.Equal(0.648 / 0.704, estimate.ByReplicas[1].Efficiency, 12);
+        // Longest first: 0.384 → r0, 0.352 → r1, 0.288 → r1 (0.640), 0.144 → r0 (0.528).
+        Assert.Equal(0.640, estimate.ByReplicas[1].WallSeconds, 12);
+        Assert.Equal(0.584 / 0.640, estimate.ByReplicas[1].Efficiency, 12);
         Assert.Equal(0, estimate.ByReplicas[1].Cost);
     }
 

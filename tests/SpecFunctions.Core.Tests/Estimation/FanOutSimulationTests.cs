@@ -76,6 +76,21 @@ public sealed class FanOutSimulationTests
         Assert.True(FanOutSimulation.Run(shards, setup with { Replicas = 26 }).WallSeconds <= FanOutSimulation.Run(shards, setup).WallSeconds);
     }
 
+    [Fact]
+    public void LongestFirst_WithoutThePlanesCosts_IsTheEstimatesPlacement()
+    {
+        // With no dispatch or completion cost, "the first free replica takes the longest remaining shard" is the
+        // estimate's longest-first placement on the least loaded replica: same wall time at every replica count.
+        var random = new Random(3);
+        var shards = Enumerable.Range(0, 200).Select(_ => 1 + (random.NextDouble() * 50)).ToArray();
+        foreach (var replicas in new[] { 1, 3, 8, 64 })
+        {
+            var outcome = FanOutSimulation.Run(shards, new FanOutSetup { Replicas = replicas, ColdStartSeconds = 10, Order = ShardOrder.LongestFirst });
+
+            Assert.Equal(10 + CostEstimator.ReplicaLoads(shards, replicas).Max(), outcome.WallSeconds, 9);
+        }
+    }
+
     [Theory]
     [InlineData(-1.0)]
     [InlineData(double.NaN)]
