@@ -25,6 +25,9 @@ public sealed class FunctionsHost : IDisposable
 
     public string LogPath { get; }
 
+    /// <summary>True once the host's process has ended (killed, or shut down on its own).</summary>
+    public bool HasExited => _process.HasExited;
+
     /// <summary>True when the launcher enforces function keys locally (the host build does; <c>func start</c> does not).</summary>
     public static bool EnforcesKeys => Launcher() is { IsFunc: false };
 

@@ -22,11 +22,25 @@ public sealed class TwoPlaneFixture : IAsyncLifetime
     /// <summary>How long the control plane waits for a task's completion before it dispatches the task again.</summary>
     public const int DispatchTimeoutSeconds = 45;
 
-    private readonly AzuriteFixture _azurite = new() { WithQueue = true, WithTable = true };
     private readonly string _work = Path.Combine(Path.GetTempPath(), "specfn-2p-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly AzuriteFixture _azurite;
     private int _evaluatorStarts;
 
+    public TwoPlaneFixture()
+    {
+        // On disk, not in memory: the storage outage test stops Azurite and starts it again on the same data.
+        _azurite = new() { WithQueue = true, WithTable = true, Location = Path.Combine(_work, "azurite") };
+    }
+
+    /// <summary>Azurite itself (the storage outage test stops and restarts it).</summary>
+    public AzuriteFixture Azurite => _azurite;
+
     public FunctionsHost Control { get; private set; } = null!;
+
+    /// <summary>Every control host started so far (one, unless <see cref="RestartControlAsync"/> started another).</summary>
+    public List<FunctionsHost> Controls { get; } = [];
+
+    private Dictionary<string, string> _controlSettings = [];
 
     /// <summary>The evaluator host, or null while it is down.</summary>
     public FunctionsHost? Evaluator { get; private set; }
@@ -49,7 +63,7 @@ public sealed class TwoPlaneFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Directory.CreateDirectory(_work);
+        Directory.CreateDirectory(Path.Combine(_work, "azurite"));
         var azurite = _azurite.InitializeAsync();
         await FunctionsAppFixture.PublishAsync(AppFolder);
         await DemoModels.EnsureAsync(FunctionsAppFixture.DemoFolder);
@@ -60,10 +74,22 @@ public sealed class TwoPlaneFixture : IAsyncLifetime
         control["Evaluation__Dispatch"] = "Queue";
         control["Evaluation__DispatchTimeoutSeconds"] = DispatchTimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         control["AzureWebJobs.EvaluateQueuedTask.Disabled"] = "true";
-        Control = await FunctionsHost.StartAsync(AppFolder, ControlPort, ConnectionString, FunctionsAppFixture.MasterKey, control, _work, "control.log");
+        _controlSettings = control;
+        // A ~150-shard suite puts every shard on the queue at once: the last ones wait longer than the dispatch timeout
+        // and are sent again (the duplicate finds its shard committed); 8 dispatches keep such a wait from failing a task.
+        control["Evaluation__MaxDispatches"] = "8";
+        await RestartControlAsync();
         Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ControlPort}/api/"), Timeout = TimeSpan.FromSeconds(60) };
         Http.DefaultRequestHeaders.Add("x-functions-key", FunctionsAppFixture.MasterKey);
         await StartEvaluatorAsync();
+    }
+
+    /// <summary>Starts the control host (again, as the platform restarts a replica that exited) on the same port and settings.</summary>
+    public async Task RestartControlAsync()
+    {
+        Control = await FunctionsHost.StartAsync(
+            AppFolder, ControlPort, ConnectionString, FunctionsAppFixture.MasterKey, _controlSettings, _work, $"control-{Controls.Count + 1}.log");
+        Controls.Add(Control);
     }
 
     /// <summary>Starts an evaluator host (its own port) with <paramref name="extra"/> settings; returns how long it took to answer.</summary>
@@ -84,6 +110,30 @@ public sealed class TwoPlaneFixture : IAsyncLifetime
         return clock.Elapsed;
     }
 
+    /// <summary>
+    /// Starts one more evaluator host beside <see cref="Evaluator"/> (a second replica); the caller kills it with
+    /// <see cref="Kill"/> before the test ends.
+    /// </summary>
+    public async Task<FunctionsHost> StartAnotherEvaluatorAsync()
+    {
+        var settings = FunctionsAppFixture.SampleSettings(ConnectionString);
+        settings["AzureFunctionsJobHost__functions__0"] = "EvaluateQueuedTask";
+        var host = await FunctionsHost.StartAsync(
+            AppFolder, AzuriteFixture.FreePort(), ConnectionString, FunctionsAppFixture.MasterKey, settings, _work, $"evaluator-{++_evaluatorStarts}.log");
+        Evaluators.Add(host);
+        return host;
+    }
+
+    /// <summary>kill -9 of one evaluator host (<see cref="Evaluator"/> or another one) and its worker.</summary>
+    public void Kill(FunctionsHost host)
+    {
+        host.KillHard();
+        if (ReferenceEquals(host, Evaluator))
+        {
+            Evaluator = null;
+        }
+    }
+
     /// <summary>kill -9 of the evaluator host and its worker: a replica lost mid-task.</summary>
     public void KillEvaluator()
     {
@@ -99,7 +149,11 @@ public sealed class TwoPlaneFixture : IAsyncLifetime
             evaluator.Dispose();
         }
 
-        Control?.Dispose();
+        foreach (var control in Controls)
+        {
+            control.Dispose();
+        }
+
         await _azurite.DisposeAsync();
         try
         {

@@ -260,6 +260,266 @@ public sealed class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHelper outp
         await RunAssertions.AssertWholeTracesAsync(planes.Store, runId, [task], prompts);
     }
 
+    [Fact]
+    public async Task FaultsAtSize_EvaluatorsKilled_StorageOutage_LateRedelivery_EveryShardCommittedOnce_NothingRewritten()
+    {
+        const string runId = "two-plane-faults";
+        const int taskCount = 6, prompts = 24; // one prompt per shard: 144 shards
+        const int shards = taskCount * prompts;
+        var tasks = EndToEndTests.Languages.Take(taskCount).ToList();
+        var random = new Random(28);
+        if (planes.Evaluator is null)
+        {
+            await planes.StartEvaluatorAsync();
+        }
+
+        var hostsBefore = planes.Evaluators.Count - 1;
+        var live = new List<FunctionsHost> { planes.Evaluator!, await planes.StartAnotherEvaluatorAsync() };
+        var clock = Stopwatch.StartNew();
+        var events = new List<string>();
+        void Note(string what) => events.Add($"{clock.Elapsed.TotalSeconds,6:F1} s  {what}");
+        try
+        {
+            var body = System.Text.Json.Nodes.JsonNode.Parse(EndToEndTests.Submission(runId, taskCount, prompts, 20))!;
+            body["settings"]!["promptsPerShard"] = 1;
+            await SubmitAsync(body.ToJsonString());
+            Note($"submitted: {taskCount} tasks × {prompts} prompts, 1 prompt per shard, 2 evaluator hosts");
+
+            // A copy of one shard's message as the control plane sent it, taken off the queue before an evaluator reads it.
+            var (copy, copyTask, copyShard) = await PeekShardMessageAsync(runId, TimeSpan.FromMinutes(1));
+            Note($"copied the message of {copyTask} shard {copyShard}");
+
+            // The faults, each at a seeded point of the run's progress (committed shards).
+            var parts = new Dictionary<string, Azure.ETag>();
+            var attempts = new Dictionary<(string, int), string>();
+            async Task<int> SnapshotAsync()
+            {
+                var manifest = (await planes.Store.GetManifestAsync(runId))!;
+                foreach (var (task, entry) in manifest.Tasks)
+                {
+                    foreach (var part in entry.Shards ?? [])
+                    {
+                        attempts.TryAdd((task, part.Index), part.Attempt);
+                    }
+                }
+
+                foreach (var (name, etag) in await ShardPartsAsync(runId))
+                {
+                    parts.TryAdd(name, etag);
+                }
+
+                return manifest.Tasks.Values.Sum(t => t.Status is TaskState.Committed ? prompts : t.Shards?.Count ?? 0);
+            }
+
+            async Task WaitCommittedAsync(int count)
+            {
+                var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+                while (await SnapshotAsync() < count)
+                {
+                    Assert.True(DateTime.UtcNow < deadline, $"{count} shards not committed\n{string.Join('\n', events)}\n{planes.Control.Tail()}");
+                    await Task.Delay(200);
+                }
+            }
+
+            async Task KillOneAsync()
+            {
+                var victim = live[random.Next(live.Count)];
+                await WaitCommittedAsync(Math.Min(await SnapshotAsync() + random.Next(3, 12), shards - 8));
+                planes.Kill(victim);
+                live.Remove(victim);
+                Note($"kill -9 of {Path.GetFileName(victim.LogPath)} ({await SnapshotAsync()} of {shards} shards committed)");
+                live.Add(planes.Evaluator is null ? await StartPrimaryAsync() : await planes.StartAnotherEvaluatorAsync());
+                Note($"started {Path.GetFileName(live[^1].LogPath)}");
+            }
+
+            async Task RestartExitedAsync()
+            {
+                if (planes.Control.HasExited)
+                {
+                    Note($"{Path.GetFileName(planes.Control.LogPath)} exited");
+                    await planes.RestartControlAsync();
+                    Note($"started {Path.GetFileName(planes.Control.LogPath)}");
+                }
+
+                foreach (var host in live.Where(h => h.HasExited).ToList())
+                {
+                    planes.Kill(host); // its worker, if it outlived the host
+                    live.Remove(host);
+                    Note($"{Path.GetFileName(host.LogPath)} exited");
+                    live.Add(planes.Evaluator is null ? await StartPrimaryAsync() : await planes.StartAnotherEvaluatorAsync());
+                    Note($"started {Path.GetFileName(live[^1].LogPath)}");
+                }
+            }
+
+            await KillOneAsync();
+            await KillOneAsync();
+
+            // The late redelivery: the copied shard's completion is recorded, then its message comes back.
+            await WaitCommittedAsync(0);
+            while (!attempts.ContainsKey((copyTask, copyShard)))
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromMinutes(3), $"{copyTask} shard {copyShard} not committed\n{string.Join('\n', events)}");
+                await Task.Delay(200);
+                await SnapshotAsync();
+            }
+
+            await planes.EvaluationQueue.SendMessageAsync(copy);
+            Note($"put the copy of {copyTask} shard {copyShard} back on the evaluation queue");
+
+            // A 30 s storage outage: blobs, queues and tables (Durable's too) gone, then back on the same ports and data.
+            await WaitCommittedAsync(Math.Min(await SnapshotAsync() + random.Next(3, 12), shards - 8));
+            var atOutage = await SnapshotAsync();
+            await planes.Azurite.StopAsync();
+            Note($"Azurite stopped ({atOutage} of {shards} shards committed)");
+            await Task.Delay(TimeSpan.FromSeconds(30));
+            await planes.Azurite.RestartAsync();
+            Note("Azurite restarted");
+
+            // The Functions host does not ride out 30 s without storage: a queue listener's receive fails past the storage
+            // client's retries ("An unhandled exception has occurred. Host is shutting down.") and the process exits. The
+            // platform restarts such a replica (Container Apps' restart policy); here the test does, as each is found gone.
+            for (var settle = Stopwatch.StartNew(); settle.Elapsed < TimeSpan.FromSeconds(15);)
+            {
+                await RestartExitedAsync();
+                await Task.Delay(1000);
+            }
+
+            JsonElement status;
+            var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(4);
+            while (true)
+            {
+                await RestartExitedAsync();
+                try
+                {
+                    status = await planes.Http.GetFromJsonAsync<JsonElement>($"evaluations/{runId}");
+                    if (status.GetProperty("runtimeStatus").GetString() is not ("Pending" or "Running"))
+                    {
+                        break;
+                    }
+                }
+                catch (HttpRequestException)
+                {
+                    // The control host is starting again.
+                }
+
+                Assert.True(DateTime.UtcNow < deadline, $"{runId} not finished\n{string.Join('\n', events)}\n{planes.Control.Tail()}");
+                await Task.Delay(500);
+            }
+
+            Note($"run {status.GetProperty("runtimeStatus").GetString()}");
+            await SnapshotAsync();
+
+            var skipped = EvaluatorLines($"Run {runId}: task {copyTask} shard {copyShard} of {prompts} already committed; not run again");
+            var started = tasks.SelectMany(t => Enumerable.Range(0, prompts).Select(i => EvaluatorLines($"Run {runId}: task {t} shard {i} of {prompts} started").Count)).ToList();
+            var rerun = started.Count(n => n > 1);
+            var redispatched = planes.Controls.SelectMany(c => c.LogLines($"Run {runId}: task ")).Count(l => l.Contains("put on the evaluation queue (dispatch ", StringComparison.Ordinal)
+                && !l.Contains("(dispatch 1)", StringComparison.Ordinal));
+            output.WriteLine(string.Join('\n', events));
+            output.WriteLine(
+                $"{shards} shards on {planes.Evaluators.Count - hostsBefore} evaluator hosts over the run: {started.Sum()} shard starts, {rerun} shard(s) run again "
+                + $"({started.Sum() - shards} extra starts), {redispatched} re-dispatch(es) by the control plane; the late copy of {copyTask} shard {copyShard} "
+                + $"was answered \"already committed; not run again\" {skipped.Count} time(s)");
+
+            Assert.Equal("Completed", status.GetProperty("runtimeStatus").GetString());
+            Assert.All(tasks, id => Assert.Equal("committed", States(status)[id]));
+            var progress = status.GetProperty("progress");
+            Assert.Equal((shards, shards), (progress.GetProperty("shardsDone").GetInt32(), progress.GetProperty("shardsTotal").GetInt32()));
+
+            // The late copy was a no-op: its shard was not started again after its completion was recorded.
+            Assert.NotEmpty(skipped);
+            Assert.All(started, n => Assert.True(n >= 1));
+
+            // Each shard committed exactly once: one manifest entry per shard (the attempt first seen is the one kept), each
+            // naming a part object that exists; no part written before a fault was rewritten after it. A host killed (or
+            // shut down by the outage) between a part's upload and the manifest's update leaves that part unreferenced:
+            // at most one per host lost, never read (the trace reads the manifest's parts).
+            var finalParts = await ShardPartsAsync(runId);
+            Assert.All(parts, p => Assert.Equal(p.Value, finalParts[p.Key]));
+            var manifest = (await planes.Store.GetManifestAsync(runId))!;
+            var referenced = tasks.SelectMany(t => manifest.Tasks[t].Shards!.Select(p => TraceStoreLayout.TraceShard(runId, t, p.Index, p.Attempt))).ToList();
+            Assert.Equal(shards, referenced.Distinct().Count());
+            Assert.All(referenced, name => Assert.True(finalParts.ContainsKey(name), name));
+            var orphans = finalParts.Keys.Except(referenced).ToList();
+            output.WriteLine($"unreferenced parts (uploads of attempts lost before the manifest update): {orphans.Count} {string.Join(", ", orphans)}");
+            Assert.InRange(orphans.Count, 0, planes.Evaluators.Count - hostsBefore - live.Count);
+            foreach (var task in tasks)
+            {
+                Assert.Equal(Enumerable.Range(0, prompts), manifest.Tasks[task].Shards!.Select(s => s.Index));
+                foreach (var part in manifest.Tasks[task].Shards!)
+                {
+                    Assert.Equal(attempts[(task, part.Index)], part.Attempt);
+                }
+            }
+
+            // A report over every prompt of every task, and each task's trace whole.
+            var report = await planes.Http.GetFromJsonAsync<JsonElement>($"evaluations/{runId}/report");
+            Assert.Equal(tasks.Order(StringComparer.Ordinal), report.GetProperty("tasks").EnumerateArray().Select(t => t.GetProperty("taskId").GetString()!).Order(StringComparer.Ordinal));
+            Assert.All(report.GetProperty("tasks").EnumerateArray(), t => Assert.Equal(prompts, t.GetProperty("prompts").GetInt32()));
+            await RunAssertions.AssertWholeTracesAsync(planes.Store, runId, tasks, prompts);
+        }
+        catch
+        {
+            output.WriteLine(string.Join('\n', events));
+            output.WriteLine($"control:\n{planes.Control.Tail(150)}");
+            throw;
+        }
+        finally
+        {
+            // Back to the one evaluator the other tests expect.
+            foreach (var host in live.Where(h => !ReferenceEquals(h, planes.Evaluator)))
+            {
+                planes.Kill(host);
+            }
+        }
+
+        async Task<FunctionsHost> StartPrimaryAsync()
+        {
+            await planes.StartEvaluatorAsync();
+            return planes.Evaluator!;
+        }
+    }
+
+    /// <summary>The run's shard parts in the container: name → ETag.</summary>
+    private async Task<Dictionary<string, Azure.ETag>> ShardPartsAsync(string runId)
+    {
+        var container = new Azure.Storage.Blobs.BlobContainerClient(planes.ConnectionString, TraceStoreLayout.DefaultContainerName);
+        var parts = new Dictionary<string, Azure.ETag>(StringComparer.Ordinal);
+        await foreach (var blob in container.GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, $"runs/{runId}/", CancellationToken.None))
+        {
+            if (blob.Name.Contains("/shards/", StringComparison.Ordinal))
+            {
+                parts.Add(blob.Name, blob.Properties.ETag!.Value);
+            }
+        }
+
+        return parts;
+    }
+
+    /// <summary>Peeks at the evaluation queue until a shard message of <paramref name="runId"/> shows; returns its raw text (as sent) and its shard.</summary>
+    private async Task<(string Raw, string Task, int Shard)> PeekShardMessageAsync(string runId, TimeSpan timeout)
+    {
+        var queue = planes.EvaluationQueue;
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            if (await queue.ExistsAsync())
+            {
+                foreach (var message in (await queue.PeekMessagesAsync(32)).Value)
+                {
+                    var raw = message.Body.ToString();
+                    var json = JsonDocument.Parse(Convert.FromBase64String(raw)).RootElement.GetProperty("task");
+                    if (json.GetProperty("runId").GetString() == runId && json.TryGetProperty("shard", out var shard) && shard.ValueKind == JsonValueKind.Object)
+                    {
+                        return (raw, json.GetProperty("taskId").GetString()!, shard.GetProperty("index").GetInt32());
+                    }
+                }
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"no shard message of {runId} on the evaluation queue\n{planes.Control.Tail()}");
+            await Task.Delay(50);
+        }
+    }
+
     private async Task<int> WaitForQueuedAsync(int count, TimeSpan timeout)
     {
         var queue = planes.EvaluationQueue;

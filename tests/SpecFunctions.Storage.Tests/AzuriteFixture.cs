@@ -21,6 +21,7 @@ public sealed class AzuriteFixture : IAsyncLifetime
     private Process? _queueProcess;
     private Process? _tableProcess;
     private readonly List<string> _output = [];
+    private int _services;
 
     /// <summary>Also start Azurite's queue service (<see cref="QueuePort"/>, in <see cref="ConnectionString"/>).</summary>
     /// <remarks>An init property, not a constructor argument: xunit builds collection fixtures through one parameterless constructor.</remarks>
@@ -35,6 +36,12 @@ public sealed class AzuriteFixture : IAsyncLifetime
 
     public int? TablePort { get; private set; }
 
+    /// <summary>
+    /// A data folder (Azurite's <c>--location</c>) instead of memory: the store outlives a <see cref="StopAsync"/> and
+    /// <see cref="RestartAsync"/> (a storage outage), as a real account's data does.
+    /// </summary>
+    public string? Location { get; init; }
+
     public string ConnectionString =>
         $"DefaultEndpointsProtocol=http;AccountName={AccountName};AccountKey={AccountKey};BlobEndpoint=http://127.0.0.1:{Port}/{AccountName};"
         + (QueuePort is { } queuePort ? $"QueueEndpoint=http://127.0.0.1:{queuePort}/{AccountName};" : string.Empty)
@@ -42,25 +49,65 @@ public sealed class AzuriteFixture : IAsyncLifetime
 
     public static string RepositoryRoot { get; } = FindRepositoryRoot();
 
-    public async Task InitializeAsync()
+    public Task InitializeAsync() =>
+        StartAsync(FreePort(), WithQueue ? FreePort() : null, WithTable ? FreePort() : null);
+
+    /// <summary>
+    /// Stops every service as an outage does: SIGTERM (Azurite closes its listeners and saves its data folder), then
+    /// kill -9 of the node processes once they have closed (they survive SIGTERM). The ports stay reserved for <see cref="RestartAsync"/>.
+    /// </summary>
+    public async Task StopAsync()
     {
-        Port = FreePort();
-        _process = Start("azurite-blob", "--blobHost", "127.0.0.1", "--blobPort", Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        if (WithQueue)
+        Assert.NotNull(Location);
+        foreach (var process in new[] { _process, _queueProcess, _tableProcess })
         {
-            var queuePort = FreePort();
-            _queueProcess = Start("azurite-queue", "--queueHost", "127.0.0.1", "--queuePort", queuePort.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            await WaitForListenerAsync(_queueProcess, queuePort, deadline);
-            QueuePort = queuePort;
+            if (process is { HasExited: false })
+            {
+                using var term = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+                await term.WaitForExitAsync();
+            }
         }
 
-        if (WithTable)
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (DateTime.UtcNow < deadline && Snapshot(100).Count(l => l.Contains("successfully closed", StringComparison.Ordinal)) < _services)
         {
-            var tablePort = FreePort();
-            _tableProcess = Start("azurite-table", "--tableHost", "127.0.0.1", "--tablePort", tablePort.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            await WaitForListenerAsync(_tableProcess, tablePort, deadline);
-            TablePort = tablePort;
+            await Task.Delay(100);
+        }
+
+        await DisposeAsync();
+    }
+
+    /// <summary>Starts the services again on the same ports and data folder (after <see cref="StopAsync"/>).</summary>
+    public async Task RestartAsync()
+    {
+        lock (_output)
+        {
+            _output.Clear();
+        }
+
+        await StartAsync(Port, QueuePort, TablePort);
+    }
+
+    private async Task StartAsync(int port, int? queuePort, int? tablePort)
+    {
+        Port = port;
+        _services = 1;
+        _process = Start("azurite-blob", "--blobHost", "127.0.0.1", "--blobPort", Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        if (queuePort is { } queue)
+        {
+            _services++;
+            _queueProcess = Start("azurite-queue", "--queueHost", "127.0.0.1", "--queuePort", queue.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            await WaitForListenerAsync(_queueProcess, queue, deadline);
+            QueuePort = queue;
+        }
+
+        if (tablePort is { } table)
+        {
+            _services++;
+            _tableProcess = Start("azurite-table", "--tableHost", "127.0.0.1", "--tablePort", table.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            await WaitForListenerAsync(_tableProcess, table, deadline);
+            TablePort = table;
         }
 
         var service = new BlobServiceClient(ConnectionString, FastOptions());
@@ -97,6 +144,8 @@ public sealed class AzuriteFixture : IAsyncLifetime
             process?.Dispose();
         }
 
+        (_process, _queueProcess, _tableProcess) = (null, null, null);
+
         return Task.CompletedTask;
     }
 
@@ -118,7 +167,8 @@ public sealed class AzuriteFixture : IAsyncLifetime
         };
 
         // skipApiVersionCheck: the Azure SDK speaks newer API versions than Azurite 3.37 knows.
-        foreach (var argument in (string[])["--skipApiVersionCheck", "--inMemoryPersistence", .. arguments, "--silent"])
+        string[] persistence = Location is { } location ? ["--location", location] : ["--inMemoryPersistence"];
+        foreach (var argument in (string[])["--skipApiVersionCheck", .. persistence, .. arguments, "--silent"])
         {
             start.ArgumentList.Add(argument);
         }
@@ -201,11 +251,11 @@ public sealed class AzuriteFixture : IAsyncLifetime
         }
     }
 
-    private string[] Snapshot()
+    private string[] Snapshot(int lines = 20)
     {
         lock (_output)
         {
-            return [.. _output.TakeLast(20)];
+            return [.. _output.TakeLast(lines)];
         }
     }
 
