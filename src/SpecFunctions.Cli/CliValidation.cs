@@ -1,4 +1,6 @@
 using System.CommandLine;
+using SpecFunctions.Core.Models;
+using SpecFunctions.Onnx;
 
 namespace SpecFunctions.Cli;
 
@@ -25,4 +27,21 @@ internal static class CliValidation
                 result.AddError(message);
             }
         });
+
+    /// <summary>
+    /// A usage error (exit 2, one line) naming the first of <paramref name="folders"/> that holds no model configuration
+    /// (<c>specfn-model.json</c>, <c>genai_config.json</c> or optimum's <c>config.json</c>).
+    /// </summary>
+    /// <exception cref="CliException">A folder is not a model folder.</exception>
+    public static void RequireModelFolders(params DirectoryInfo[] folders)
+    {
+        foreach (var dir in folders)
+        {
+            if (!ModelFolder.IsModelFolder(dir.FullName))
+            {
+                throw new CliException(
+                    $"'{dir.FullName}' is not a model folder (no {ModelManifest.FileName}, {ModelFolder.GenAiConfigFileName} or {ModelFolder.OptimumConfigFileName})", ExitCodes.Usage);
+            }
+        }
+    }
 }

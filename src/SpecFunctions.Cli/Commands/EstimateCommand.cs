@@ -61,14 +61,7 @@ internal static class EstimateCommand
                 return ExitCodes.Usage;
             }
 
-            foreach (var dir in new[] { parse.GetValue(verifier)!, parse.GetValue(drafter)! })
-            {
-                if (!ModelFolder.IsModelFolder(dir.FullName))
-                {
-                    Console.Error.WriteLine($"specfn: '{dir.FullName}' is not a model folder (no {ModelManifest.FileName}, {ModelFolder.GenAiConfigFileName} or {ModelFolder.OptimumConfigFileName})");
-                    return ExitCodes.Usage;
-                }
-            }
+            CliValidation.RequireModelFolders(parse.GetValue(verifier)!, parse.GetValue(drafter)!);
 
             var catalog = new ModelCatalog(new Dictionary<string, string>
             {

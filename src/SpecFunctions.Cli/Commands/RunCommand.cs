@@ -56,14 +56,9 @@ internal static class RunCommand
             // Both folders are read (manifest or derived, tokenizer) before anything starts: a folder that cannot be used
             // gets one line naming the file and the reason.
             var tokenizerFile = parse.GetValue(tokenizer)?.FullName;
+            CliValidation.RequireModelFolders(parse.GetValue(verifier)!, parse.GetValue(drafter)!);
             foreach (var dir in new[] { parse.GetValue(verifier)!, parse.GetValue(drafter)! })
             {
-                if (!ModelFolder.IsModelFolder(dir.FullName))
-                {
-                    Console.Error.WriteLine($"specfn: '{dir.FullName}' is not a model folder (no {ModelManifest.FileName}, {ModelFolder.GenAiConfigFileName} or {ModelFolder.OptimumConfigFileName})");
-                    return 2;
-                }
-
                 // A folder that cannot be used throws ModelLoadException: one line, exit 1 (CliErrors), as a load in the engine would.
                 ModelFolder.Describe(dir.FullName, tokenizerFile);
             }
