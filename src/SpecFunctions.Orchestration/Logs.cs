@@ -23,6 +23,9 @@ internal static partial class Logs
     [LoggerMessage(EventId = 204, Level = LogLevel.Information, Message = "Run {RunId}: task {TaskId} cancelled after {Prompts} prompt(s); nothing committed")]
     public static partial void TaskCancelled(this ILogger logger, string runId, string taskId, int prompts);
 
+    [LoggerMessage(EventId = 211, Level = LogLevel.Information, Message = "Run {RunId}: task {TaskId} shard {Shard} of {Shards} cancelled after {Prompts} prompt(s); nothing committed")]
+    public static partial void ShardCancelled(this ILogger logger, string runId, string taskId, int shard, int shards, int prompts);
+
     [LoggerMessage(EventId = 208, Level = LogLevel.Information, Message = "Run {RunId}: task {TaskId} shard {Shard} of {Shards} already committed; not run again")]
     public static partial void ShardSkipped(this ILogger logger, string runId, string taskId, int shard, int shards);
 

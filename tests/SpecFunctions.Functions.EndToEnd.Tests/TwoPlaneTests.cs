@@ -15,7 +15,7 @@ namespace SpecFunctions.Functions.EndToEnd.Tests;
 /// </summary>
 [Collection(TwoPlaneCollection.Name)]
 [Trait("Requires", "functions-host")]
-public sealed class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHelper output)
+public sealed partial class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHelper output)
 {
     private async Task SubmitAsync(string body) =>
         Assert.Equal(HttpStatusCode.Accepted, (await planes.Http.PostAsync("evaluations", new StringContent(body, Encoding.UTF8, "application/json"))).StatusCode);
@@ -259,6 +259,149 @@ public sealed class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHelper outp
         Assert.Equal(shards, parts.Count);
         await RunAssertions.AssertWholeTracesAsync(planes.Store, runId, [task], prompts);
     }
+
+    [Fact]
+    public async Task CancelWhileShardsRunOnTwoEvaluators_InFlightShardsStopBetweenPrompts_CommittedKept_ResubmitRunsOnlyTheRest()
+    {
+        const string runId = "two-plane-shard-cancel";
+        const int taskCount = 2, prompts = 96, perShard = 24; // 4 shards a task, 8 in all, each several seconds here
+        const int shardsPerTask = prompts / perShard;
+        var tasks = EndToEndTests.Languages.Take(taskCount).ToList();
+        if (planes.Evaluator is null)
+        {
+            await planes.StartEvaluatorAsync();
+        }
+
+        var hosts = new List<FunctionsHost> { planes.Evaluator!, await planes.StartAnotherEvaluatorAsync() };
+        try
+        {
+            var body = System.Text.Json.Nodes.JsonNode.Parse(EndToEndTests.Submission(runId, taskCount, prompts, 128))!;
+            body["settings"]!["promptsPerShard"] = perShard;
+            await SubmitAsync(body.ToJsonString());
+
+            // Cancel once a shard is committed and both evaluator hosts are in the middle of a shard.
+            var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(4);
+            Dictionary<(string Task, int Shard), string> committedBefore;
+            List<(string Task, int Shard)> inFlight;
+            while (true)
+            {
+                committedBefore = await CommittedShardsAsync(runId);
+                inFlight = hosts.Select(h => StartedShards(h, runId).Where(s => !committedBefore.ContainsKey(s)).ToList())
+                    .Where(running => running.Count == 1).Select(running => running[0]).ToList();
+                if (committedBefore.Count >= 1 && inFlight.Count == hosts.Count)
+                {
+                    break;
+                }
+
+                Assert.True(DateTime.UtcNow < deadline, $"never one shard committed with both evaluators mid-shard\n{planes.Control.Tail()}");
+                await Task.Delay(100);
+            }
+
+            var partsBefore = await ShardPartsAsync(runId);
+            var clock = Stopwatch.StartNew();
+            Assert.Equal(HttpStatusCode.Accepted, (await planes.Http.PostAsync($"evaluations/{runId}/cancel", null)).StatusCode);
+
+            // An activity that read "not cancelled" just before the request may still log its start a moment later; after
+            // that, no shard starts.
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            var startedSoon = hosts.SelectMany(h => StartedShards(h, runId)).ToHashSet();
+            var status = await WaitFinishedAsync(runId, TimeSpan.FromMinutes(3));
+            var finished = clock.Elapsed;
+            var committedAfter = await CommittedShardsAsync(runId);
+            var stopped = hosts.SelectMany(h => h.LogLines($"Run {runId}: task ")).Where(l => l.Contains(" cancelled after ", StringComparison.Ordinal)).ToList();
+            output.WriteLine(
+                $"cancel with shards [{Describe(committedBefore.Keys)}] committed and [{Describe(inFlight)}] in flight on two evaluators: "
+                + $"run ended {finished.TotalSeconds:F1} s later with [{Describe(committedAfter.Keys)}] committed; {stopped.Count} evaluation(s) answered cancelled:\n  "
+                + string.Join("\n  ", stopped.Select(l => l[l.IndexOf("Run ", StringComparison.Ordinal)..])));
+
+            Assert.Equal("Completed", status.GetProperty("runtimeStatus").GetString());
+            Assert.Equal("cancelled", status.GetProperty("progress").GetProperty("phase").GetString());
+            Assert.True(status.GetProperty("output").GetProperty("cancelled").GetBoolean());
+            Assert.All(tasks, id => Assert.Equal("cancelled", States(status)[id]));
+
+            // Committed before the cancel: kept, same attempt, same bytes. No shard started after the cancel took hold.
+            Assert.All(committedBefore, c => Assert.Equal(c.Value, committedAfter[c.Key]));
+            var partsAfter = await ShardPartsAsync(runId);
+            Assert.All(partsBefore, p => Assert.Equal(p.Value, partsAfter[p.Key]));
+            Assert.Equal(startedSoon, hosts.SelectMany(h => StartedShards(h, runId)).ToHashSet());
+
+            // The shards in flight stopped between prompts without committing (a shard that finished its last prompt
+            // before its next cancellation poll commits: it is then one of the committed ones, once).
+            var stoppedMidway = 0;
+            foreach (var (task, shard) in inFlight)
+            {
+                var host = hosts.Single(h => StartedShards(h, runId).Contains((task, shard)));
+                if (committedAfter.ContainsKey((task, shard)))
+                {
+                    Assert.Single(host.LogLines($"Run {runId}: task {task} shard {shard} of {shardsPerTask} committed"));
+                    continue;
+                }
+
+                var line = Assert.Single(host.LogLines($"Run {runId}: task {task} shard {shard} of {shardsPerTask} cancelled after"));
+                var after = int.Parse(line.Split("cancelled after ")[1].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+                Assert.InRange(after, 0, perShard - 1);
+                stoppedMidway++;
+            }
+
+            Assert.True(stoppedMidway >= 1, "no shard in flight was stopped by the cancel");
+
+            // The shards still on the queue: each taken by an evaluator and answered cancelled before its first prompt.
+            var queued = Enumerable.Range(0, shardsPerTask).SelectMany(i => tasks.Select(t => (Task: t, Shard: i)))
+                .Where(s => !committedAfter.ContainsKey(s) && !inFlight.Contains(s)).ToList();
+            Assert.NotEmpty(queued);
+            foreach (var (task, shard) in queued)
+            {
+                var answers = hosts.SelectMany(h => h.LogLines($"Run {runId}: task {task} shard {shard} of {shardsPerTask} cancelled after")).ToList();
+                Assert.NotEmpty(answers);
+                Assert.All(answers, l => Assert.Contains("cancelled after 0 prompt(s)", l, StringComparison.Ordinal));
+            }
+
+            // Nothing torn: every part in the container is a committed shard's (a stopped shard's staged part never appears).
+            var referenced = committedAfter.Select(c => TraceStoreLayout.TraceShard(runId, c.Key.Task, c.Key.Shard, c.Value)).Order(StringComparer.Ordinal).ToList();
+            Assert.Equal(referenced, partsAfter.Keys.Order(StringComparer.Ordinal).ToList());
+
+            // Submitted again: the committed shards are kept (not started again, same attempt), the others run once each.
+            var startsBefore = hosts.SelectMany(h => StartedShards(h, runId)).Count();
+            clock.Restart();
+            await SubmitAsync(body.ToJsonString());
+            var resumed = await WaitFinishedAsync(runId, TimeSpan.FromMinutes(4));
+            output.WriteLine($"re-submitted: completed in {clock.Elapsed.TotalSeconds:F1} s");
+            Assert.Equal("Completed", resumed.GetProperty("runtimeStatus").GetString());
+            Assert.All(tasks, id => Assert.Equal("committed", States(resumed)[id]));
+            var final = await CommittedShardsAsync(runId);
+            Assert.Equal(taskCount * shardsPerTask, final.Count);
+            Assert.All(committedAfter, c => Assert.Equal(c.Value, final[c.Key]));
+            var restarted = hosts.SelectMany(h => StartedShards(h, runId)).Count() - startsBefore;
+            Assert.Equal(taskCount * shardsPerTask - committedAfter.Count, restarted);
+            foreach (var key in final.Keys.Except(committedAfter.Keys))
+            {
+                Assert.Single(hosts.SelectMany(h => h.LogLines($"Run {runId}: task {key.Task} shard {key.Shard} of {shardsPerTask} committed")));
+            }
+
+            Assert.Equal(taskCount * shardsPerTask, (await ShardPartsAsync(runId)).Count);
+            await RunAssertions.AssertWholeTracesAsync(planes.Store, runId, tasks, prompts);
+        }
+        finally
+        {
+            planes.Kill(hosts[1]);
+        }
+    }
+
+    /// <summary>The run's committed shards from its manifest: (task, shard) → attempt.</summary>
+    private async Task<Dictionary<(string Task, int Shard), string>> CommittedShardsAsync(string runId) =>
+        (await planes.Store.GetManifestAsync(runId))?.Tasks.Values
+            .SelectMany(t => (t.Shards ?? []).Select(s => (Key: (t.TaskId, s.Index), s.Attempt)))
+            .ToDictionary(s => s.Key, s => s.Attempt) ?? [];
+
+    /// <summary>The shards of <paramref name="runId"/> a host has logged as started (a shard started twice shows twice).</summary>
+    private static List<(string Task, int Shard)> StartedShards(FunctionsHost host, string runId) =>
+        host.LogLines($"Run {runId}: task ").Select(l => ShardStarted().Match(l)).Where(m => m.Success)
+            .Select(m => (m.Groups["task"].Value, int.Parse(m.Groups["shard"].Value, System.Globalization.CultureInfo.InvariantCulture))).ToList();
+
+    private static string Describe(IEnumerable<(string Task, int Shard)> shards) => string.Join(", ", shards.Order().Select(s => $"{s.Task}#{s.Shard}"));
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"task (?<task>\S+) shard (?<shard>\d+) of \d+ started")]
+    private static partial System.Text.RegularExpressions.Regex ShardStarted();
 
     [Fact]
     public async Task FaultsAtSize_EvaluatorsKilled_StorageOutage_LateRedelivery_EveryShardCommittedOnce_NothingRewritten()

@@ -188,7 +188,15 @@ public sealed class EvaluateTaskActivity(
             // Cancelled before PrepareRun wrote the manifest: there is no task entry to mark.
         }
 
-        logger.TaskCancelled(input.RunId, input.TaskId, promptsDone);
+        if (input.Shard is { } shard)
+        {
+            logger.ShardCancelled(input.RunId, input.TaskId, shard.Index, shard.Count, promptsDone);
+        }
+        else
+        {
+            logger.TaskCancelled(input.RunId, input.TaskId, promptsDone);
+        }
+
         var summary = input.Unevaluated(TaskOutcome.Cancelled);
         observer.TaskCompleted(input.RunId, summary);
         return summary;
