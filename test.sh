@@ -11,6 +11,8 @@
 #   SPECFN_BROWSER        a Chromium executable (Debian's `chromium`: /usr/bin/chromium), with a Functions host as above:
 #                         the dashboard opened in headless Chromium on the real host (trait Requires=browser; Playwright's
 #                         .NET driver from NuGet drives it, no browser is downloaded)
+# The measurement with trait Requires=fanout-measure (the fan-out of a sharded run on 1, 2 and 4 real Functions hosts,
+# docs/scale.md) is never run here: benchmarks/fanout-hosts.sh runs it.
 # The tests with trait Requires=cuda need an NVIDIA GPU and a build against the CUDA natives: scripts/gpu-check.sh runs
 # them (never this script); the IO-binding code path they check runs here on the CPU provider.
 set -euo pipefail
@@ -20,8 +22,9 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 npm ci --no-audit --no-fund
 dotnet build SpecFunctions.sln -c Release
 
-excluded=("Requires!=cuda")
+excluded=("Requires!=cuda" "Requires!=fanout-measure")
 echo "Left out: the CUDA checks (trait Requires=cuda; run scripts/gpu-check.sh on a machine with an NVIDIA GPU, CUDA 13 and cuDNN 9)."
+echo "Left out: the fan-out measurement on real hosts (trait Requires=fanout-measure; a measurement, not a test: benchmarks/fanout-hosts.sh runs it)."
 if [[ -z "${SPECFN_MGSM_DIR:-}" ]]; then
   excluded+=("Requires!=mgsm")
   echo "Left out: the checks on the real MGSM data (set SPECFN_MGSM_DIR to a folder of MGSM TSV files to run them; CI does)."
@@ -40,7 +43,7 @@ if [[ -z "${SPECFN_BROWSER:-}" ]] || [[ " ${excluded[*]} " == *" Requires!=funct
 fi
 if [[ "${1:-}" == "--extras" ]]; then
   filter="Requires=mgsm|Requires=functions-host|Requires=genai-models|Requires=browser"
-  (( ${#excluded[@]} == 1 )) || { echo "--extras needs SPECFN_MGSM_DIR, SPECFN_GENAI_MODELS_DIR, a Functions host and SPECFN_BROWSER" >&2; exit 2; }
+  (( ${#excluded[@]} == 2 )) || { echo "--extras needs SPECFN_MGSM_DIR, SPECFN_GENAI_MODELS_DIR, a Functions host and SPECFN_BROWSER" >&2; exit 2; }
 else
   filter=$(IFS='&'; echo "${excluded[*]:-}")
 fi

@@ -220,6 +220,78 @@ public sealed class EndToEndTests(FunctionsAppFixture app, ITestOutputHelper out
     }
 
     [Fact]
+    public async Task CancelWhileAShardRuns_InProcess_ItStopsBetweenPrompts_LaterShardsNeverStart_CommittedKept_ResubmitRunsOnlyTheRest()
+    {
+        const string runId = "e2e-shard-cancel", task = "en";
+        const int prompts = 96, perShard = 24, shards = prompts / perShard;
+        var body = JsonNode.Parse(Submission(runId, 1, prompts, 128))!;
+        body["settings"]!["promptsPerShard"] = perShard;
+        Assert.Equal(HttpStatusCode.Accepted, (await SubmitAsync(body.ToJsonString())).StatusCode);
+
+        // Cancel while a shard runs, with one committed before it and at least one not started.
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+        Dictionary<(string Task, int Shard), string> committedBefore;
+        (string Task, int Shard) inFlight;
+        while (true)
+        {
+            committedBefore = await RunAssertions.CommittedShardsAsync(app.Store, runId);
+            var running = RunAssertions.StartedShards(app.Host, runId).Where(s => !committedBefore.ContainsKey(s)).ToList();
+            if (committedBefore.Count >= 1 && running.Count == 1 && committedBefore.Count < shards - 1)
+            {
+                inFlight = running[0];
+                break;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"never a shard running after one committed\n{app.Host.Tail()}");
+            await Task.Delay(100);
+        }
+
+        var partsBefore = await RunAssertions.ShardPartsAsync(app.ConnectionString, runId);
+        Assert.Equal(HttpStatusCode.Accepted, (await app.Http.PostAsync($"evaluations/{runId}/cancel", null)).StatusCode);
+        var status = await app.WaitFinishedAsync(runId, TimeSpan.FromMinutes(2));
+        var committedAfter = await RunAssertions.CommittedShardsAsync(app.Store, runId);
+        output.WriteLine($"cancel with [{RunAssertions.Describe(committedBefore.Keys)}] committed and {task}#{inFlight.Shard} running: "
+            + $"[{RunAssertions.Describe(committedAfter.Keys)}] committed at the end; {string.Join("; ", app.Host.LogLines($"Run {runId}: task {task} shard {inFlight.Shard} of {shards} cancelled"))}");
+
+        Assert.Equal("Completed", status.GetProperty("runtimeStatus").GetString());
+        Assert.Equal("cancelled", status.GetProperty("progress").GetProperty("phase").GetString());
+        Assert.True(status.GetProperty("output").GetProperty("cancelled").GetBoolean());
+        Assert.Equal("cancelled", status.GetProperty("output").GetProperty("tasks")[0].GetProperty("status").GetString());
+        Assert.Equal(TaskState.Cancelled, (await app.Store.GetManifestAsync(runId))!.Tasks[task].Status);
+
+        // The committed shard stays as it was; the running one stopped between prompts (or, had it finished before its
+        // next cancellation poll, committed once); the ones behind it were answered cancelled without starting.
+        Assert.All(committedBefore, c => Assert.Equal(c.Value, committedAfter[c.Key]));
+        var partsAfter = await RunAssertions.ShardPartsAsync(app.ConnectionString, runId);
+        Assert.All(partsBefore, p => Assert.Equal(p.Value, partsAfter[p.Key]));
+        if (!committedAfter.ContainsKey(inFlight))
+        {
+            var stopped = Assert.Single(app.Host.LogLines($"Run {runId}: task {task} shard {inFlight.Shard} of {shards} cancelled after"));
+            Assert.InRange(int.Parse(stopped.Split("cancelled after ")[1].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture), 0, perShard - 1);
+        }
+
+        var behind = Enumerable.Range(0, shards).Select(i => (Task: task, Shard: i)).Where(s => !committedAfter.ContainsKey(s) && s != inFlight).ToList();
+        Assert.NotEmpty(behind);
+        Assert.All(behind, s => Assert.Single(app.Host.LogLines($"Run {runId}: task {task} shard {s.Shard} of {shards} cancelled after 0 prompt(s)")));
+        var started = RunAssertions.StartedShards(app.Host, runId);
+        Assert.All(behind, s => Assert.DoesNotContain(s, started));
+        Assert.Equal(committedAfter.Select(c => TraceStoreLayout.TraceShard(runId, task, c.Key.Shard, c.Value)).Order(StringComparer.Ordinal), partsAfter.Keys.Order(StringComparer.Ordinal));
+
+        // Submitted again: only the shards not committed run, once each; the trace reads every prompt once, in order.
+        Assert.Equal(HttpStatusCode.Accepted, (await SubmitAsync(body.ToJsonString())).StatusCode);
+        var resumed = await app.PollAsync($"evaluations/{runId}", s => s.GetProperty("runtimeStatus").GetString() == "Completed"
+            && s.GetProperty("output").GetProperty("cancelled").GetBoolean() == false, TimeSpan.FromMinutes(4));
+        Assert.Equal("committed", resumed.GetProperty("output").GetProperty("tasks")[0].GetProperty("status").GetString());
+        var final = await RunAssertions.CommittedShardsAsync(app.Store, runId);
+        Assert.Equal(shards, final.Count);
+        Assert.All(committedAfter, c => Assert.Equal(c.Value, final[c.Key]));
+        var startedAgain = RunAssertions.StartedShards(app.Host, runId).Skip(started.Count).ToList();
+        Assert.Equal(final.Keys.Except(committedAfter.Keys).Order(), startedAgain.Order());
+        Assert.Equal(shards, (await RunAssertions.ShardPartsAsync(app.ConnectionString, runId)).Count);
+        await AssertWholeTracesAsync(runId, [task], prompts);
+    }
+
+    [Fact]
     public async Task KillHostAndWorkerMidRun_Restart_RunCompletes_CommittedTasksNotEvaluatedAgain_InFlightOneIs_NoTornTrace()
     {
         const string runId = "e2e-kill-1";

@@ -15,7 +15,7 @@ namespace SpecFunctions.Functions.EndToEnd.Tests;
 /// </summary>
 [Collection(TwoPlaneCollection.Name)]
 [Trait("Requires", "functions-host")]
-public sealed partial class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHelper output)
+public sealed class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHelper output)
 {
     private async Task SubmitAsync(string body) =>
         Assert.Equal(HttpStatusCode.Accepted, (await planes.Http.PostAsync("evaluations", new StringContent(body, Encoding.UTF8, "application/json"))).StatusCode);
@@ -285,8 +285,8 @@ public sealed partial class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHel
             List<(string Task, int Shard)> inFlight;
             while (true)
             {
-                committedBefore = await CommittedShardsAsync(runId);
-                inFlight = hosts.Select(h => StartedShards(h, runId).Where(s => !committedBefore.ContainsKey(s)).ToList())
+                committedBefore = await RunAssertions.CommittedShardsAsync(planes.Store, runId);
+                inFlight = hosts.Select(h => RunAssertions.StartedShards(h, runId).Where(s => !committedBefore.ContainsKey(s)).ToList())
                     .Where(running => running.Count == 1).Select(running => running[0]).ToList();
                 if (committedBefore.Count >= 1 && inFlight.Count == hosts.Count)
                 {
@@ -297,21 +297,21 @@ public sealed partial class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHel
                 await Task.Delay(100);
             }
 
-            var partsBefore = await ShardPartsAsync(runId);
+            var partsBefore = await RunAssertions.ShardPartsAsync(planes.ConnectionString, runId);
             var clock = Stopwatch.StartNew();
             Assert.Equal(HttpStatusCode.Accepted, (await planes.Http.PostAsync($"evaluations/{runId}/cancel", null)).StatusCode);
 
             // An activity that read "not cancelled" just before the request may still log its start a moment later; after
             // that, no shard starts.
             await Task.Delay(TimeSpan.FromSeconds(3));
-            var startedSoon = hosts.SelectMany(h => StartedShards(h, runId)).ToHashSet();
+            var startedSoon = hosts.SelectMany(h => RunAssertions.StartedShards(h, runId)).ToHashSet();
             var status = await WaitFinishedAsync(runId, TimeSpan.FromMinutes(3));
             var finished = clock.Elapsed;
-            var committedAfter = await CommittedShardsAsync(runId);
+            var committedAfter = await RunAssertions.CommittedShardsAsync(planes.Store, runId);
             var stopped = hosts.SelectMany(h => h.LogLines($"Run {runId}: task ")).Where(l => l.Contains(" cancelled after ", StringComparison.Ordinal)).ToList();
             output.WriteLine(
-                $"cancel with shards [{Describe(committedBefore.Keys)}] committed and [{Describe(inFlight)}] in flight on two evaluators: "
-                + $"run ended {finished.TotalSeconds:F1} s later with [{Describe(committedAfter.Keys)}] committed; {stopped.Count} evaluation(s) answered cancelled:\n  "
+                $"cancel with shards [{RunAssertions.Describe(committedBefore.Keys)}] committed and [{RunAssertions.Describe(inFlight)}] in flight on two evaluators: "
+                + $"run ended {finished.TotalSeconds:F1} s later with [{RunAssertions.Describe(committedAfter.Keys)}] committed; {stopped.Count} evaluation(s) answered cancelled:\n  "
                 + string.Join("\n  ", stopped.Select(l => l[l.IndexOf("Run ", StringComparison.Ordinal)..])));
 
             Assert.Equal("Completed", status.GetProperty("runtimeStatus").GetString());
@@ -321,16 +321,16 @@ public sealed partial class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHel
 
             // Committed before the cancel: kept, same attempt, same bytes. No shard started after the cancel took hold.
             Assert.All(committedBefore, c => Assert.Equal(c.Value, committedAfter[c.Key]));
-            var partsAfter = await ShardPartsAsync(runId);
+            var partsAfter = await RunAssertions.ShardPartsAsync(planes.ConnectionString, runId);
             Assert.All(partsBefore, p => Assert.Equal(p.Value, partsAfter[p.Key]));
-            Assert.Equal(startedSoon, hosts.SelectMany(h => StartedShards(h, runId)).ToHashSet());
+            Assert.Equal(startedSoon, hosts.SelectMany(h => RunAssertions.StartedShards(h, runId)).ToHashSet());
 
             // The shards in flight stopped between prompts without committing (a shard that finished its last prompt
             // before its next cancellation poll commits: it is then one of the committed ones, once).
             var stoppedMidway = 0;
             foreach (var (task, shard) in inFlight)
             {
-                var host = hosts.Single(h => StartedShards(h, runId).Contains((task, shard)));
+                var host = hosts.Single(h => RunAssertions.StartedShards(h, runId).Contains((task, shard)));
                 if (committedAfter.ContainsKey((task, shard)))
                 {
                     Assert.Single(host.LogLines($"Run {runId}: task {task} shard {shard} of {shardsPerTask} committed"));
@@ -361,24 +361,24 @@ public sealed partial class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHel
             Assert.Equal(referenced, partsAfter.Keys.Order(StringComparer.Ordinal).ToList());
 
             // Submitted again: the committed shards are kept (not started again, same attempt), the others run once each.
-            var startsBefore = hosts.SelectMany(h => StartedShards(h, runId)).Count();
+            var startsBefore = hosts.SelectMany(h => RunAssertions.StartedShards(h, runId)).Count();
             clock.Restart();
             await SubmitAsync(body.ToJsonString());
             var resumed = await WaitFinishedAsync(runId, TimeSpan.FromMinutes(4));
             output.WriteLine($"re-submitted: completed in {clock.Elapsed.TotalSeconds:F1} s");
             Assert.Equal("Completed", resumed.GetProperty("runtimeStatus").GetString());
             Assert.All(tasks, id => Assert.Equal("committed", States(resumed)[id]));
-            var final = await CommittedShardsAsync(runId);
+            var final = await RunAssertions.CommittedShardsAsync(planes.Store, runId);
             Assert.Equal(taskCount * shardsPerTask, final.Count);
             Assert.All(committedAfter, c => Assert.Equal(c.Value, final[c.Key]));
-            var restarted = hosts.SelectMany(h => StartedShards(h, runId)).Count() - startsBefore;
+            var restarted = hosts.SelectMany(h => RunAssertions.StartedShards(h, runId)).Count() - startsBefore;
             Assert.Equal(taskCount * shardsPerTask - committedAfter.Count, restarted);
             foreach (var key in final.Keys.Except(committedAfter.Keys))
             {
                 Assert.Single(hosts.SelectMany(h => h.LogLines($"Run {runId}: task {key.Task} shard {key.Shard} of {shardsPerTask} committed")));
             }
 
-            Assert.Equal(taskCount * shardsPerTask, (await ShardPartsAsync(runId)).Count);
+            Assert.Equal(taskCount * shardsPerTask, (await RunAssertions.ShardPartsAsync(planes.ConnectionString, runId)).Count);
             await RunAssertions.AssertWholeTracesAsync(planes.Store, runId, tasks, prompts);
         }
         finally
@@ -386,22 +386,6 @@ public sealed partial class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHel
             planes.Kill(hosts[1]);
         }
     }
-
-    /// <summary>The run's committed shards from its manifest: (task, shard) → attempt.</summary>
-    private async Task<Dictionary<(string Task, int Shard), string>> CommittedShardsAsync(string runId) =>
-        (await planes.Store.GetManifestAsync(runId))?.Tasks.Values
-            .SelectMany(t => (t.Shards ?? []).Select(s => (Key: (t.TaskId, s.Index), s.Attempt)))
-            .ToDictionary(s => s.Key, s => s.Attempt) ?? [];
-
-    /// <summary>The shards of <paramref name="runId"/> a host has logged as started (a shard started twice shows twice).</summary>
-    private static List<(string Task, int Shard)> StartedShards(FunctionsHost host, string runId) =>
-        host.LogLines($"Run {runId}: task ").Select(l => ShardStarted().Match(l)).Where(m => m.Success)
-            .Select(m => (m.Groups["task"].Value, int.Parse(m.Groups["shard"].Value, System.Globalization.CultureInfo.InvariantCulture))).ToList();
-
-    private static string Describe(IEnumerable<(string Task, int Shard)> shards) => string.Join(", ", shards.Order().Select(s => $"{s.Task}#{s.Shard}"));
-
-    [System.Text.RegularExpressions.GeneratedRegex(@"task (?<task>\S+) shard (?<shard>\d+) of \d+ started")]
-    private static partial System.Text.RegularExpressions.Regex ShardStarted();
 
     [Fact]
     public async Task FaultsAtSize_EvaluatorsKilled_StorageOutage_LateRedelivery_EveryShardCommittedOnce_NothingRewritten()
@@ -446,7 +430,7 @@ public sealed partial class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHel
                     }
                 }
 
-                foreach (var (name, etag) in await ShardPartsAsync(runId))
+                foreach (var (name, etag) in await RunAssertions.ShardPartsAsync(planes.ConnectionString, runId))
                 {
                     parts.TryAdd(name, etag);
                 }
@@ -576,7 +560,7 @@ public sealed partial class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHel
             // naming a part object that exists; no part written before a fault was rewritten after it. A host killed (or
             // shut down by the outage) between a part's upload and the manifest's update leaves that part unreferenced:
             // at most one per host lost, never read (the trace reads the manifest's parts).
-            var finalParts = await ShardPartsAsync(runId);
+            var finalParts = await RunAssertions.ShardPartsAsync(planes.ConnectionString, runId);
             Assert.All(parts, p => Assert.Equal(p.Value, finalParts[p.Key]));
             var manifest = (await planes.Store.GetManifestAsync(runId))!;
             var referenced = tasks.SelectMany(t => manifest.Tasks[t].Shards!.Select(p => TraceStoreLayout.TraceShard(runId, t, p.Index, p.Attempt))).ToList();
@@ -620,22 +604,6 @@ public sealed partial class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHel
             await planes.StartEvaluatorAsync();
             return planes.Evaluator!;
         }
-    }
-
-    /// <summary>The run's shard parts in the container: name → ETag.</summary>
-    private async Task<Dictionary<string, Azure.ETag>> ShardPartsAsync(string runId)
-    {
-        var container = new Azure.Storage.Blobs.BlobContainerClient(planes.ConnectionString, TraceStoreLayout.DefaultContainerName);
-        var parts = new Dictionary<string, Azure.ETag>(StringComparer.Ordinal);
-        await foreach (var blob in container.GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, $"runs/{runId}/", CancellationToken.None))
-        {
-            if (blob.Name.Contains("/shards/", StringComparison.Ordinal))
-            {
-                parts.Add(blob.Name, blob.Properties.ETag!.Value);
-            }
-        }
-
-        return parts;
     }
 
     /// <summary>Peeks at the evaluation queue until a shard message of <paramref name="runId"/> shows; returns its raw text (as sent) and its shard.</summary>
