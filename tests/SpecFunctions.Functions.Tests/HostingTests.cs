@@ -27,7 +27,7 @@ public class HostingTests
     {
         var configuration = Config(("APPLICATIONINSIGHTS_CONNECTION_STRING", appInsights), ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp));
 
-        Assert.Equal(expected, HostingExtensions.SelectExporter(configuration));
+        Assert.Equal(expected, TelemetryRegistration.SelectExporter(configuration));
     }
 
     [Theory]
@@ -54,7 +54,7 @@ public class HostingTests
     [InlineData("Authorization=AAD", typeof(Azure.Identity.ManagedIdentityCredential))]
     public void AzureMonitorCredential_HostFormat_GivesAManagedIdentityOrNone(string? setting, Type? expected)
     {
-        Assert.Equal(expected, HostingExtensions.AzureMonitorCredential(setting)?.GetType());
+        Assert.Equal(expected, TelemetryRegistration.AzureMonitorCredential(setting)?.GetType());
     }
 
     [Theory]
@@ -62,7 +62,7 @@ public class HostingTests
     [InlineData("Authorization=Key")]
     public void AzureMonitorCredential_WithoutAad_IsRefusedNamingTheSetting(string setting)
     {
-        var error = Assert.Throws<InvalidOperationException>(() => HostingExtensions.AzureMonitorCredential(setting));
+        var error = Assert.Throws<InvalidOperationException>(() => TelemetryRegistration.AzureMonitorCredential(setting));
 
         Assert.Contains("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", error.Message, StringComparison.Ordinal);
     }
@@ -88,7 +88,7 @@ public class HostingTests
         services.AddSingleton(configuration);
         services.AddLogging();
         services.AddSpecFunctionsStorage(configuration);
-        services.AddSpecFunctionsEvaluation(configuration);
+        services.AddSpecFunctionsEvaluationPlanes(configuration);
         services.AddSpecFunctionsApi(configuration);
         services.AddTransient<EvaluationsApi>();
         services.AddTransient<NightlyAudit>();
@@ -196,7 +196,7 @@ public class HostingTests
     [InlineData("Mitigation:UnfairnessThreshold", "NaN")]
     public void MitigationDefaults_BadThreshold_StopsStartupNamingTheSetting(string name, string value)
     {
-        var error = Assert.Throws<InvalidOperationException>(() => HostingExtensions.MitigationDefaults(Config((name, value))));
+        var error = Assert.Throws<InvalidOperationException>(() => ApiRegistration.MitigationDefaults(Config((name, value))));
         Assert.Contains(name.StartsWith("Mitigation:", StringComparison.Ordinal) ? name : $"({name})", error.Message, StringComparison.Ordinal);
         Assert.Contains($"'{value}'", error.Message, StringComparison.Ordinal);
     }
