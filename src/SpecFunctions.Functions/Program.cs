@@ -9,6 +9,6 @@ builder.Services.AddSpecFunctionsJson();
 builder.Services.AddSpecFunctionsTelemetry(builder.Configuration);
 builder.Services.AddSpecFunctionsStorage(builder.Configuration);
 builder.Services.AddSpecFunctionsEvaluationPlanes(builder.Configuration);
-builder.Services.AddSpecFunctionsApi(builder.Configuration);
+builder.Services.AddSpecFunctionsApi();
 
 builder.Build().Run();

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using Azure.Core.Serialization;
 using Microsoft.Azure.Functions.Worker;
@@ -29,58 +28,28 @@ public static class ApiRegistration
 
     /// <summary>
     /// The HTTP API's request parser (limits: section <see cref="EvaluationLimits.SectionName"/>; the deployment's
-    /// mitigation thresholds: <see cref="MitigationDefaults"/>) and the audit thresholds.
+    /// mitigation thresholds: <see cref="MitigationDefaultsOptions"/>), the estimate's assumptions and the audit
+    /// thresholds; each bound from its section and validated when the host starts.
     /// </summary>
-    public static IServiceCollection AddSpecFunctionsApi(this IServiceCollection services, IConfiguration? configuration = null)
+    public static IServiceCollection AddSpecFunctionsApi(this IServiceCollection services)
     {
-        services.AddOptions<EvaluationLimits>().BindConfiguration(EvaluationLimits.SectionName);
+        services.AddOptions<EvaluationLimits>().BindConfiguration(EvaluationLimits.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<EstimateOptions>().BindConfiguration(EstimateOptions.SectionName)
             .Validate(o => o.PricePerSecond >= 0 && o.ColdStartSeconds >= 0 && o.PerShardOverheadSeconds >= 0 && o.MaxReplicas is >= 1 and <= 1024
                 && o.Replicas >= 1 && o.CalibrationPrompts >= 1, "Estimate options must be >= 0 (counts >= 1, MaxReplicas <= 1024)")
             .ValidateOnStart();
         services.AddOptions<RegressionThresholds>().BindConfiguration(RegressionThresholds.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        // The infra names first, so that the section, bound after them, wins where both are set.
+        services.AddOptions<MitigationDefaultsOptions>()
+            .Configure<IConfiguration>((o, configuration) => o.ReadInfraSettings(configuration))
+            .BindConfiguration(MitigationDefaultsOptions.SectionName)
+            .ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
-        var mitigation = MitigationDefaults(configuration);
         services.TryAddSingleton(sp => new EvaluationRequestParser(
             sp.GetRequiredService<IOptions<EvaluationLimits>>().Value,
             sp.GetRequiredService<IModelCatalog>().IsKnown,
             EvaluationRequestParser.NewRunId,
-            mitigation));
+            sp.GetRequiredService<IOptions<MitigationDefaultsOptions>>().Value.ToPolicy()));
         return services;
-    }
-
-    /// <summary>
-    /// The mitigation thresholds a submission (or a registered audit suite) gets when its <c>mitigation</c> leaves them
-    /// out: <c>Mitigation:UnfairnessThreshold</c> / <c>Mitigation:SpeedupGapThreshold</c>, or the names the Bicep sets,
-    /// <c>FAIRNESS_UNFAIRNESS_THRESHOLD</c> / <c>FAIRNESS_SPEEDUP_GAP_THRESHOLD</c>; else 0.05 nats² and 0.25. A value
-    /// that is not a number ≥ 0 stops the app at startup.
-    /// </summary>
-    public static MitigationPolicy MitigationDefaults(IConfiguration? configuration)
-    {
-        var policy = new MitigationPolicy();
-        if (configuration is null)
-        {
-            return policy;
-        }
-
-        double? Read(string name, string bicepName)
-        {
-            var text = configuration[$"Mitigation:{name}"] ?? configuration[bicepName];
-            if (string.IsNullOrWhiteSpace(text))
-            {
-                return null;
-            }
-
-            return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
-                && value >= 0 && double.IsFinite(value)
-                ? value
-                : throw new InvalidOperationException($"Mitigation:{name} ({bicepName}) must be a number ≥ 0 such as 0.05, not '{text}'");
-        }
-
-        return policy with
-        {
-            UnfairnessThreshold = Read(nameof(MitigationPolicy.UnfairnessThreshold), "FAIRNESS_UNFAIRNESS_THRESHOLD") ?? policy.UnfairnessThreshold,
-            SpeedupGapThreshold = Read(nameof(MitigationPolicy.SpeedupGapThreshold), "FAIRNESS_SPEEDUP_GAP_THRESHOLD") ?? policy.SpeedupGapThreshold,
-        };
     }
 }

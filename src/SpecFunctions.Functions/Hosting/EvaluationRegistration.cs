@@ -19,24 +19,31 @@ namespace SpecFunctions.Functions.Hosting;
 /// </summary>
 public static class EvaluationRegistration
 {
+    /// <summary>The device (Cpu | Cuda) the image sets; it overrides <c>Onnx:Device</c>.</summary>
+    public const string DeviceSetting = "SPECFN_DEVICE";
+
     /// <summary>
     /// The model catalog (section <see cref="ModelCatalogOptions.SectionName"/>), ONNX Runtime settings (section
-    /// <c>Onnx</c>, or <c>SPECFN_DEVICE</c> = Cpu | Cuda), the orchestration library's services (section
-    /// <see cref="EvaluationOptions.SectionName"/>), the demo family's drafter trainer, queue dispatch and the
-    /// mitigation queue. Named apart from the orchestration library's <c>AddSpecFunctionsEvaluation</c>, which it calls.
+    /// <see cref="OnnxModelOptions.SectionName"/>, the device overridden by <see cref="DeviceSetting"/> = Cpu | Cuda), the orchestration library's services (section
+    /// <see cref="EvaluationOptions.SectionName"/>, validated by the library), the demo family's drafter trainer, queue
+    /// dispatch and the mitigation queue. Named apart from the orchestration library's <c>AddSpecFunctionsEvaluation</c>,
+    /// which it calls. Every options type is bound from its section and validated when the host starts.
     /// </summary>
     public static IServiceCollection AddSpecFunctionsEvaluationPlanes(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddModelCatalog();
-        var onnx = configuration.GetSection("Onnx").Get<OnnxModelOptions>() ?? OnnxModelOptions.Default;
-        if (Enum.TryParse<OnnxDevice>(configuration["SPECFN_DEVICE"], ignoreCase: true, out var device))
-        {
-            onnx = onnx with { Device = device };
-        }
-
-        onnx.Validate();
-        services.TryAddSingleton(onnx);
-        services.AddSpecFunctionsEvaluation(o => configuration.GetSection(EvaluationOptions.SectionName).Bind(o));
+        services.AddOptions<OnnxModelOptions>().BindConfiguration(OnnxModelOptions.SectionName)
+            .PostConfigure<IConfiguration>((o, c) =>
+            {
+                if (Enum.TryParse<OnnxDevice>(c[DeviceSetting], ignoreCase: true, out var device))
+                {
+                    o.Device = device;
+                }
+            })
+            .ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<OnnxModelOptions>>().Value);
+        services.AddSpecFunctionsEvaluation();
+        services.AddOptions<EvaluationOptions>().BindConfiguration(EvaluationOptions.SectionName).ValidateOnStart();
 
         // s-CDF for the demo family runs in the replica; other families are handed to an external trainer through the
         // mitigation queue when one is configured (else the plan is stored and the mitigation fails saying so).
@@ -60,7 +67,7 @@ public static class EvaluationRegistration
     /// </summary>
     private static IServiceCollection AddModelCatalog(this IServiceCollection services)
     {
-        services.AddOptions<ModelCatalogOptions>().BindConfiguration(ModelCatalogOptions.SectionName);
+        services.AddOptions<ModelCatalogOptions>().BindConfiguration(ModelCatalogOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<IModelCatalog>(sp =>
         {
             var options = sp.GetRequiredService<IOptions<ModelCatalogOptions>>().Value;

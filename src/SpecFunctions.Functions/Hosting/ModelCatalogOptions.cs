@@ -1,7 +1,9 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace SpecFunctions.Functions.Hosting;
 
 /// <summary>Where models are found (configuration section <see cref="SectionName"/>).</summary>
-public sealed class ModelCatalogOptions
+public sealed class ModelCatalogOptions : IValidatableObject
 {
     public const string SectionName = "Models";
 
@@ -25,4 +27,9 @@ public sealed class ModelCatalogOptions
 
     /// <summary>Where the built-in demo pair is built and cached. Default: <c>specfn-demo-models</c> under the system temp folder.</summary>
     public string? DemoFolder { get; set; }
+
+    /// <summary>An alias without a folder would resolve to the app folder itself; it stops the app at start-up instead.</summary>
+    IEnumerable<ValidationResult> IValidatableObject.Validate(ValidationContext validationContext) => Aliases
+        .Where(a => string.IsNullOrWhiteSpace(a.Value))
+        .Select(a => new ValidationResult($"{SectionName}:Aliases:{a.Key} must name a model folder", [nameof(Aliases)]));
 }
