@@ -127,7 +127,7 @@ var commonSettings = [
   }
   {
     // Telemetry is sent with the identity's Entra token (the component has local authentication off); the host reads
-    // this setting, and so does the worker's Azure Monitor exporter (HostingExtensions.AzureMonitorCredential).
+    // this setting, and so does the worker's Azure Monitor exporter (TelemetryRegistration.AzureMonitorCredential).
     name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
     value: 'Authorization=AAD;ClientId=${identityClientId}'
   }

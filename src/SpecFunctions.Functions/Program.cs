@@ -8,7 +8,7 @@ builder.ConfigureFunctionsWebApplication();
 builder.Services.AddSpecFunctionsJson();
 builder.Services.AddSpecFunctionsTelemetry(builder.Configuration);
 builder.Services.AddSpecFunctionsStorage(builder.Configuration);
-builder.Services.AddSpecFunctionsEvaluation(builder.Configuration);
-builder.Services.AddSpecFunctionsApi(builder.Configuration);
+builder.Services.AddSpecFunctionsEvaluationPlanes(builder.Configuration);
+builder.Services.AddSpecFunctionsApi();
 
 builder.Build().Run();

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Microsoft.ML.OnnxRuntime;
 
 namespace SpecFunctions.Onnx;
@@ -12,11 +13,19 @@ public enum OnnxDevice
     Cuda,
 }
 
-/// <summary>How an <see cref="OnnxLanguageModel"/> creates its ONNX Runtime session.</summary>
-public sealed record OnnxModelOptions
+/// <summary>
+/// How an <see cref="OnnxLanguageModel"/> creates its ONNX Runtime session. A host binds it from section
+/// <see cref="SectionName"/> and validates it on start (<see cref="IValidatableObject"/>, the rules of <see cref="Validate()"/>).
+/// </summary>
+public sealed record OnnxModelOptions : IValidatableObject
 {
-    /// <summary>Requested device. Default <see cref="OnnxDevice.Cpu"/>.</summary>
-    public OnnxDevice Device { get; init; } = OnnxDevice.Cpu;
+    public const string SectionName = "Onnx";
+
+    /// <summary>
+    /// Requested device. Default <see cref="OnnxDevice.Cpu"/>. Settable, unlike the other options, because the Functions
+    /// host lets <c>SPECFN_DEVICE</c> override the bound value after binding.
+    /// </summary>
+    public OnnxDevice Device { get; set; } = OnnxDevice.Cpu;
 
     /// <summary>
     /// When true, a <see cref="Device"/> that cannot be loaded is an error (<see cref="ExecutionProviderUnavailableException"/>);
@@ -73,19 +82,31 @@ public sealed record OnnxModelOptions
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
     public void Validate()
     {
+        if (Problems().FirstOrDefault() is ({ } option, var value, var rule))
+        {
+            throw new ArgumentOutOfRangeException(option, value, rule);
+        }
+    }
+
+    /// <summary>Every invalid option, as a configuration error: <c>Onnx:DeviceId is -1: device id must be &gt;= 0</c>.</summary>
+    IEnumerable<ValidationResult> IValidatableObject.Validate(ValidationContext validationContext) =>
+        Problems().Select(p => new ValidationResult($"{SectionName}:{p.Option} is {p.Value}: {p.Rule}", [p.Option]));
+
+    private IEnumerable<(string Option, object Value, string Rule)> Problems()
+    {
         if (!Enum.IsDefined(Device))
         {
-            throw new ArgumentOutOfRangeException(nameof(Device), Device, "device must be cpu or cuda");
+            yield return (nameof(Device), Device, "device must be cpu or cuda");
         }
 
         if (DeviceId < 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(DeviceId), DeviceId, "device id must be >= 0");
+            yield return (nameof(DeviceId), DeviceId, "device id must be >= 0");
         }
 
         if (IntraOpThreads < 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(IntraOpThreads), IntraOpThreads, "intra-op threads must be >= 0 (0 = half the logical processors)");
+            yield return (nameof(IntraOpThreads), IntraOpThreads, "intra-op threads must be >= 0 (0 = half the logical processors)");
         }
     }
 }

@@ -10,6 +10,7 @@ using SpecFunctions.Functions.Http;
 using SpecFunctions.Orchestration;
 using SpecFunctions.Storage;
 using SpecFunctions.Core.Models;
+using SpecFunctions.Onnx;
 
 namespace SpecFunctions.Functions.Tests;
 
@@ -27,7 +28,7 @@ public class HostingTests
     {
         var configuration = Config(("APPLICATIONINSIGHTS_CONNECTION_STRING", appInsights), ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp));
 
-        Assert.Equal(expected, HostingExtensions.SelectExporter(configuration));
+        Assert.Equal(expected, TelemetryRegistration.SelectExporter(configuration));
     }
 
     [Theory]
@@ -54,7 +55,7 @@ public class HostingTests
     [InlineData("Authorization=AAD", typeof(Azure.Identity.ManagedIdentityCredential))]
     public void AzureMonitorCredential_HostFormat_GivesAManagedIdentityOrNone(string? setting, Type? expected)
     {
-        Assert.Equal(expected, HostingExtensions.AzureMonitorCredential(setting)?.GetType());
+        Assert.Equal(expected, TelemetryRegistration.AzureMonitorCredential(setting)?.GetType());
     }
 
     [Theory]
@@ -62,7 +63,7 @@ public class HostingTests
     [InlineData("Authorization=Key")]
     public void AzureMonitorCredential_WithoutAad_IsRefusedNamingTheSetting(string setting)
     {
-        var error = Assert.Throws<InvalidOperationException>(() => HostingExtensions.AzureMonitorCredential(setting));
+        var error = Assert.Throws<InvalidOperationException>(() => TelemetryRegistration.AzureMonitorCredential(setting));
 
         Assert.Contains("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", error.Message, StringComparison.Ordinal);
     }
@@ -88,8 +89,8 @@ public class HostingTests
         services.AddSingleton(configuration);
         services.AddLogging();
         services.AddSpecFunctionsStorage(configuration);
-        services.AddSpecFunctionsEvaluation(configuration);
-        services.AddSpecFunctionsApi(configuration);
+        services.AddSpecFunctionsEvaluationPlanes(configuration);
+        services.AddSpecFunctionsApi();
         services.AddTransient<EvaluationsApi>();
         services.AddTransient<NightlyAudit>();
         services.AddTransient<AuditSuitesApi>();
@@ -109,6 +110,7 @@ public class HostingTests
             ("Evaluation:Limits:MaxTasks", "8"),
             ("Audit:WorstSpeedupDrop", "0.1")));
 
+        StartupValidation(provider)();
         Assert.NotNull(provider.GetRequiredService<EvaluationsApi>());
         Assert.NotNull(provider.GetRequiredService<NightlyAudit>());
         Assert.NotNull(provider.GetRequiredService<AuditSuitesApi>());
@@ -190,14 +192,70 @@ public class HostingTests
         Assert.Equal((0.2, 0.1, true), (partial.UnfairnessThreshold, partial.SpeedupGapThreshold, partial.AutoMitigate));
     }
 
+    // What the host runs before anything starts (Host.StartAsync): every ValidateOnStart options type is built and validated.
+    private static Action StartupValidation(ServiceProvider provider) => () => provider.GetRequiredService<IStartupValidator>().Validate();
+
     [Theory]
     [InlineData("FAIRNESS_UNFAIRNESS_THRESHOLD", "-0.1")]
     [InlineData("FAIRNESS_SPEEDUP_GAP_THRESHOLD", "0,25")]
     [InlineData("Mitigation:UnfairnessThreshold", "NaN")]
     public void MitigationDefaults_BadThreshold_StopsStartupNamingTheSetting(string name, string value)
     {
-        var error = Assert.Throws<InvalidOperationException>(() => HostingExtensions.MitigationDefaults(Config((name, value))));
+        using var provider = Build(Config(("AzureWebJobsStorage", "UseDevelopmentStorage=true"), (name, value)));
+
+        var error = Assert.Throws<OptionsValidationException>(StartupValidation(provider));
+
         Assert.Contains(name.StartsWith("Mitigation:", StringComparison.Ordinal) ? name : $"({name})", error.Message, StringComparison.Ordinal);
         Assert.Contains($"'{value}'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MitigationDefaults_SectionAndInfraName_SectionWinsAndTheInfraNameIsNotRead()
+    {
+        using var provider = Build(Config(
+            ("AzureWebJobsStorage", "UseDevelopmentStorage=true"),
+            ("Mitigation:UnfairnessThreshold", "0.3"), ("FAIRNESS_UNFAIRNESS_THRESHOLD", "not a number"), ("FAIRNESS_SPEEDUP_GAP_THRESHOLD", "0.6")));
+
+        StartupValidation(provider)();
+        var policy = provider.GetRequiredService<IOptions<MitigationDefaultsOptions>>().Value.ToPolicy();
+
+        Assert.Equal((0.3, 0.6), (policy.UnfairnessThreshold, policy.SpeedupGapThreshold));
+        Assert.Equal(new MitigationPolicy { UnfairnessThreshold = 0.3, SpeedupGapThreshold = 0.6 }, policy);
+    }
+
+    [Theory]
+    [InlineData("Evaluation:Limits:MaxTasks", "0", "Evaluation:Limits:MaxTasks must be at least 1")]
+    [InlineData("Evaluation:Limits:MaxReferencedBytes", "-5", "Evaluation:Limits:MaxReferencedBytes must be at least 1")]
+    [InlineData("Onnx:DeviceId", "-1", "Onnx:DeviceId is -1: device id must be >= 0")]
+    [InlineData("Onnx:IntraOpThreads", "-2", "Onnx:IntraOpThreads is -2: intra-op threads must be >= 0")]
+    [InlineData("Evaluation:ChunkSize", "0", "Evaluation options must be >= 1")]
+    [InlineData("Evaluation:DispatchTimeoutSeconds", "0", "Evaluation:DispatchTimeoutSeconds must be a number > 0")]
+    [InlineData("Models:Aliases:demo-verifier", " ", "Models:Aliases:demo-verifier must name a model folder")]
+    [InlineData("Audit:WorstSpeedupDrop", "2", "WorstSpeedupDrop")]
+    [InlineData("Estimate:MaxReplicas", "0", "Estimate options must be >= 0")]
+    public void Startup_BadSetting_StopsTheHostNamingTheSetting(string name, string value, string expected)
+    {
+        using var provider = Build(Config(("AzureWebJobsStorage", "UseDevelopmentStorage=true"), (name, value)));
+
+        var error = Assert.Throws<OptionsValidationException>(StartupValidation(provider));
+
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(null, null, OnnxDevice.Cpu)]
+    [InlineData("Cuda", null, OnnxDevice.Cuda)]
+    [InlineData("Cpu", "cuda", OnnxDevice.Cuda)]
+    [InlineData("Cuda", "CPU", OnnxDevice.Cpu)]
+    [InlineData("Cuda", "tpu", OnnxDevice.Cuda)]
+    public void OnnxOptions_DeviceSetting_OverridesTheSection(string? section, string? setting, OnnxDevice expected)
+    {
+        using var provider = Build(Config(
+            ("AzureWebJobsStorage", "UseDevelopmentStorage=true"), ("Onnx:Device", section), ("Onnx:IntraOpThreads", "3"), (EvaluationRegistration.DeviceSetting, setting)));
+
+        StartupValidation(provider)();
+        var onnx = provider.GetRequiredService<OnnxModelOptions>();
+
+        Assert.Equal((expected, 3), (onnx.Device, onnx.IntraOpThreads));
     }
 }

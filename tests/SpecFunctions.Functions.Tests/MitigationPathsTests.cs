@@ -19,7 +19,7 @@ using SpecFunctions.Core.Mitigation;
 namespace SpecFunctions.Functions.Tests;
 
 /// <summary>
-/// The mitigation as the Functions app runs it: the app's own registrations (<see cref="HostingExtensions.AddSpecFunctionsEvaluation"/>)
+/// The mitigation as the Functions app runs it: the app's own registrations (<see cref="EvaluationRegistration.AddSpecFunctionsEvaluationPlanes"/>)
 /// on the real in-process Durable engine, started through the HTTP API (<c>POST /api/evaluations</c>) or the nightly
 /// audit, two tiny ONNX models whose family has no in-process trainer, so the plan goes to an external trainer (a
 /// capturing sender) and the new drafter comes back through <c>drafter-ready</c>. Checks what data the mitigation used.
@@ -54,7 +54,7 @@ public sealed class MitigationPathsTests : IAsyncLifetime
                     services.AddSingleton<ITraceStore>(_store.Store);
                     services.AddLogging();
                     services.AddSingleton<IConfiguration>(configuration);
-                    services.AddSpecFunctionsEvaluation(configuration);
+                    services.AddSpecFunctionsEvaluationPlanes(configuration);
                     services.Replace(ServiceDescriptor.Singleton<IMitigationPlanSender>(_sender));
                 },
             });

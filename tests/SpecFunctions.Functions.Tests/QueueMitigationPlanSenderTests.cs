@@ -76,7 +76,7 @@ public sealed class QueueMitigationPlanSenderTests : IAsyncLifetime
         IMitigationPlanSender Resolve(Dictionary<string, string?> settings)
         {
             var services = new ServiceCollection();
-            services.AddSpecFunctionsEvaluation(Configuration(settings));
+            services.AddSpecFunctionsEvaluationPlanes(Configuration(settings));
             return services.BuildServiceProvider().GetRequiredService<IMitigationPlanSender>();
         }
 

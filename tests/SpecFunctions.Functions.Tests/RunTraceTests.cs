@@ -22,7 +22,7 @@ namespace SpecFunctions.Functions.Tests;
 
 /// <summary>
 /// One run's telemetry, read from OpenTelemetry's in-memory exporter with the app's trace sources
-/// (<see cref="HostingExtensions.AddSpecFunctionsSources"/>): the run submitted through <c>POST /api/evaluations</c> on the
+/// (<see cref="TelemetryRegistration.AddSpecFunctionsSources"/>): the run submitted through <c>POST /api/evaluations</c> on the
 /// real in-process Durable engine with the app's registrations, tasks dispatched to real queues on Azurite, the evaluator
 /// and completion functions called on each message as their queue triggers would. Every span of the run shares the
 /// submission's trace: submit → dispatch → evaluate (model load, evaluation) → completion → fairness.
@@ -78,7 +78,7 @@ public sealed class RunTraceTests(ITestOutputHelper output) : IAsyncLifetime
         services.AddSingleton<ITraceStore>(_store.Store);
         services.AddLogging();
         services.AddSingleton(_configuration);
-        services.AddSpecFunctionsEvaluation(_configuration);
+        services.AddSpecFunctionsEvaluationPlanes(_configuration);
     }
 
     [Fact]

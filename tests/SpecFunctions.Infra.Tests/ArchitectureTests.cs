@@ -100,6 +100,35 @@ public sealed partial class ArchitectureTests
         Assert.Equal(["OnnxSharp"], packages);
     }
 
+    /// <summary>
+    /// Style habit 7, move 5: every options type the Functions host registers is bound from its section and validated
+    /// when the host starts, one way: <c>AddOptions&lt;T&gt;()…BindConfiguration(T.SectionName)…ValidateOnStart()</c>.
+    /// No <c>Get&lt;T&gt;</c>, no hand-read sections.
+    /// </summary>
+    [Fact]
+    public void FunctionsHost_BindsEveryOptionsTypeOneWay()
+    {
+        var sources = new[] { RepositoryRoot.Combine("src", "SpecFunctions.Functions"), RepositoryRoot.Combine("src", "SpecFunctions.Storage") }
+            .SelectMany(d => Directory.EnumerateFiles(d, "*.cs", SearchOption.AllDirectories))
+            .Where(f => !f.Contains($"{_separator}obj{_separator}", StringComparison.Ordinal) && !f.Contains($"{_separator}bin{_separator}", StringComparison.Ordinal))
+            .ToDictionary(f => Path.GetRelativePath(RepositoryRoot.Path, f), File.ReadAllText);
+
+        // One chain: from AddOptions<T>() to the next AddOptions (or the end of the file).
+        var chains = sources.Values.SelectMany(text => OptionsChain().Matches(text).Select(m => (Type: m.Groups[1].Value, Chain: m.Value))).ToList();
+        var types = chains.Select(c => c.Type).Distinct().Order(StringComparer.Ordinal).ToList();
+        Assert.True(types.Count >= 8, $"only {types.Count} options types found: {string.Join(", ", types)}");
+        Assert.All(types, type => Assert.Contains(chains, c => c.Type == type
+            && c.Chain.Contains($".BindConfiguration({type}.SectionName)", StringComparison.Ordinal)
+            && c.Chain.Contains(".ValidateOnStart()", StringComparison.Ordinal)));
+
+        var hosting = sources.Where(s => s.Key.Contains($"{_separator}Hosting{_separator}", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(hosting);
+        Assert.DoesNotContain(hosting, s => s.Value.Contains(".Get<", StringComparison.Ordinal) || s.Value.Contains("GetSection(", StringComparison.Ordinal));
+    }
+
+    [GeneratedRegex(@"AddOptions<(\w+)>\(\)(?:(?!AddOptions<).)*", RegexOptions.Singleline)]
+    private static partial Regex OptionsChain();
+
     [GeneratedRegex(@"^\s*namespace\s+([\w.]+)", RegexOptions.Multiline)]
     private static partial Regex NamespaceDeclaration();
 

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Serialization;
 
 namespace SpecFunctions.Core.Evaluation;
@@ -170,40 +171,53 @@ public sealed record EvaluationRequest
 
 /// <summary>
 /// Limits on what one evaluation may ask for, shared by the HTTP API (section <see cref="SectionName"/>) and the CLI
-/// (its option ranges and suite files use the defaults), so that both accept the same evaluations.
+/// (its option ranges and suite files use the defaults), so that both accept the same evaluations. Every limit is at least 1.
 /// </summary>
 public sealed record EvaluationLimits
 {
     public const string SectionName = "Evaluation:Limits";
 
+    // The message of a limit below 1, naming the setting ({0}: the property, {1}: the minimum).
+    private const string AtLeastOne = SectionName + ":{0} must be at least {1}";
+
     /// <summary>Largest HTTP body, suite file or prompts file, bytes. Default 1 MiB.</summary>
+    [Range(1, int.MaxValue, ErrorMessage = AtLeastOne)]
     public int MaxBodyBytes { get; init; } = 1024 * 1024;
 
     /// <summary>Most tasks in a suite. Default 64.</summary>
+    [Range(1, int.MaxValue, ErrorMessage = AtLeastOne)]
     public int MaxTasks { get; init; } = 64;
 
     /// <summary>Most prompts (or training prompts) per task. Default 256.</summary>
+    [Range(1, int.MaxValue, ErrorMessage = AtLeastOne)]
     public int MaxPromptsPerTask { get; init; } = 256;
 
     /// <summary>Most tasks of a suite by reference (<see cref="SuiteSource"/>). Default 128.</summary>
+    [Range(1, int.MaxValue, ErrorMessage = AtLeastOne)]
     public int MaxReferencedTasks { get; init; } = 128;
 
     /// <summary>Most prompts (or training prompts) per task of a suite by reference. Default 2048.</summary>
+    [Range(1, int.MaxValue, ErrorMessage = AtLeastOne)]
     public int MaxReferencedPromptsPerTask { get; init; } = 2048;
 
     /// <summary>Largest blob of a suite by reference, bytes; it is read as a stream, never whole. Default 64 MiB.</summary>
+    [Range(typeof(long), "1", "9223372036854775807", ErrorMessage = AtLeastOne)]
     public long MaxReferencedBytes { get; init; } = 64L * 1024 * 1024;
 
     /// <summary>Longest prompt, UTF-16 characters. Default 4096.</summary>
+    [Range(1, int.MaxValue, ErrorMessage = AtLeastOne)]
     public int MaxPromptChars { get; init; } = 4096;
 
     /// <summary>Largest token budget per prompt (<c>maxNewTokens</c>, <c>--max-new-tokens</c>). Default 1024.</summary>
+    [Range(1, int.MaxValue, ErrorMessage = AtLeastOne)]
     public int MaxNewTokens { get; init; } = 1024;
 
     /// <summary>Most timed repeats per prompt (<c>repeats</c>, <c>--repeats</c>). Default 10.</summary>
+    [Range(1, int.MaxValue, ErrorMessage = AtLeastOne)]
     public int MaxRepeats { get; init; } = 10;
 
     /// <summary>Largest <c>promptsPerShard</c> (<c>--prompts-per-shard</c>). Default 100 000.</summary>
+    [Range(1, int.MaxValue, ErrorMessage = AtLeastOne)]
     public int MaxPromptsPerShard { get; init; } = 100_000;
 
     /// <summary>Largest draft length γ: the engine's bound (<see cref="Decoding.DecodingOptions.MaxGamma"/>), not configurable.</summary>
