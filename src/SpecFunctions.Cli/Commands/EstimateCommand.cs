@@ -51,16 +51,8 @@ internal static class EstimateCommand
 
         command.SetAction(async (parse, cancellationToken) =>
         {
-            SuiteDefinition definition;
-            try
-            {
-                definition = SuiteFile.Load(parse.GetValue(suite)!.FullName, limits);
-            }
-            catch (FormatException ex)
-            {
-                Console.Error.WriteLine($"specfn: {ex.Message}");
-                return ExitCodes.Usage;
-            }
+            // A suite file that cannot be used throws FormatException: one line, exit 2 (CliErrors).
+            var definition = SuiteFile.Load(parse.GetValue(suite)!.FullName, limits);
 
             CliValidation.RequireModelFolders(parse.GetValue(verifier)!, parse.GetValue(drafter)!);
 
