@@ -35,20 +35,13 @@ public sealed class EvaluationsApi(
         [DurableClient] DurableTaskClient client,
         CancellationToken cancellationToken)
     {
-        var (body, problem) = await HttpInput.ReadJsonAsync(request, parser.Limits.MaxBodyBytes, cancellationToken);
+        var (submission, problem) = await HttpInput.ReadSubmissionAsync(request, parser, logger, cancellationToken);
         if (problem is not null)
         {
             return problem;
         }
 
-        var parsed = parser.Parse(body);
-        if (!parsed.IsValid)
-        {
-            logger.SubmissionRejected(parsed.Errors.Count, parsed.Errors[0].Field);
-            return Problems.BadRequest(request, parsed.Errors);
-        }
-
-        var evaluation = parsed.Value!;
+        var evaluation = submission!;
         var (dryRun, withEstimate, estimateQuery, queryErrors) = ReadEstimateQuery(request);
         if (queryErrors.Count > 0)
         {
