@@ -140,10 +140,10 @@ public sealed class EvaluationsApi(
         return new JsonApiResult(StatusCodes.Status200OK, await store.ListRunPageAsync(query, cancellationToken));
     }
 
-    /// <summary><c>GET /api/evaluations/{runId}</c>: runtime status, progress (custom status), output and failure.</summary>
     /// <summary>Response header of the status endpoint when a GPU was requested and the CPU ran some task.</summary>
     public const string DeviceFallbackHeader = "X-Specfn-Device-Fallback";
 
+    /// <summary><c>GET /api/evaluations/{runId}</c>: runtime status, progress (custom status), output and failure.</summary>
     [Function(nameof(GetEvaluationStatus))]
     public async Task<IActionResult> GetEvaluationStatus(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "evaluations/{runId}")] HttpRequest request,
