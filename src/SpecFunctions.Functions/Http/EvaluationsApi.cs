@@ -151,15 +151,10 @@ public sealed class EvaluationsApi(
         string runId,
         CancellationToken cancellationToken)
     {
-        if (!StoreIds.IsValid(runId))
-        {
-            return InvalidRunId(request, runId);
-        }
-
-        var instance = await client.GetInstanceAsync(runId, true, cancellationToken);
+        var (instance, problem) = await FindRunAsync(request, client, runId, cancellationToken);
         if (instance is null)
         {
-            return Problems.NotFound(request, $"no evaluation with run id '{runId}'");
+            return problem!;
         }
 
         var urls = EvaluationUrls.For(request, runId);
@@ -205,7 +200,7 @@ public sealed class EvaluationsApi(
     {
         if (!StoreIds.IsValid(runId))
         {
-            return InvalidRunId(request, runId);
+            return Problems.InvalidRunId(request, runId);
         }
 
         var format = request.Query["format"].ToString();
@@ -239,15 +234,10 @@ public sealed class EvaluationsApi(
         string runId,
         CancellationToken cancellationToken)
     {
-        if (!StoreIds.IsValid(runId))
-        {
-            return InvalidRunId(request, runId);
-        }
-
-        var instance = await client.GetInstanceAsync(runId, true, cancellationToken);
+        var (instance, problem) = await FindRunAsync(request, client, runId, cancellationToken);
         if (instance is null)
         {
-            return Problems.NotFound(request, $"no evaluation with run id '{runId}'");
+            return problem!;
         }
 
         if (instance.IsCompleted)
@@ -386,8 +376,18 @@ public sealed class EvaluationsApi(
         return result;
     }
 
-    private static JsonApiResult InvalidRunId(HttpRequest request, string runId) =>
-        Problems.BadRequest(request, "runId", $"{HttpInput.Describe(runId)} is not a valid run id: must match {StoreIds.Pattern}");
+    /// <summary>The run's orchestration (inputs and outputs fetched), or the answer: 400 for an invalid run id, 404 when there is none.</summary>
+    private static async Task<(OrchestrationMetadata? Instance, JsonApiResult? Problem)> FindRunAsync(
+        HttpRequest request, DurableTaskClient client, string runId, CancellationToken cancellationToken)
+    {
+        if (!StoreIds.IsValid(runId))
+        {
+            return (null, Problems.InvalidRunId(request, runId));
+        }
+
+        var instance = await client.GetInstanceAsync(runId, true, cancellationToken);
+        return instance is null ? (null, Problems.NotFound(request, $"no evaluation with run id '{runId}'")) : (instance, null);
+    }
 
     private static JsonNode? ParseJson(string? json)
     {
