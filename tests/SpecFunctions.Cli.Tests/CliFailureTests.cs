@@ -53,6 +53,38 @@ public sealed class CliFailureTests : IDisposable
         return last;
     }
 
+    [Theory]
+    [InlineData("run")]
+    [InlineData("estimate")]
+    public async Task RunAndEstimate_SuiteFileWithAnEmptyTask_TheLoadersOneLineExit2NothingWritten(string command)
+    {
+        var suite = Path.Combine(_root, "bad.json");
+        File.WriteAllText(suite, """{ "name": "h", "tasks": [ { "id": "en", "prompts": [] } ] }""");
+        var store = Path.Combine(_root, "store");
+        var problem = Assert.Throws<FormatException>(() => SuiteFile.Load(suite)).Message;
+
+        var result = await InvokeAsync(command, "--suite", suite, "--verifier", Path.Combine(_root, "verifier"), "--drafter", Path.Combine(_root, "drafter"), "--store", store);
+
+        var line = AssertOneLineFailure(result, ExitCodes.Usage);
+        Assert.Equal($"specfn: {problem}", Assert.Single(CliHarness.Lines(result.Error)));
+        Assert.StartsWith($"specfn: suite file '{suite}'", line, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, result.Out);
+        Assert.False(Directory.Exists(store), "the store folder was created");
+    }
+
+    [Fact]
+    public async Task SuiteImportMgsm_MissingFolder_OneLineExit2NoFile()
+    {
+        var folder = Path.Combine(_root, "no-mgsm");
+        var output = Path.Combine(_root, "mgsm.json");
+
+        var result = await InvokeAsync("suite", "import-mgsm", folder, "--out", output);
+
+        AssertOneLineFailure(result, ExitCodes.Usage);
+        Assert.Equal($"specfn: MGSM folder '{folder}' not found", Assert.Single(CliHarness.Lines(result.Error)));
+        Assert.False(File.Exists(output));
+    }
+
     [Fact]
     public async Task Run_StoreBelowAPlainFile_OneLineExit1()
     {

@@ -1,8 +1,10 @@
 using System.Text;
 using System.Text.Json;
 using SpecFunctions.Core.Estimation;
+using SpecFunctions.Cli.Commands;
 using SpecFunctions.Core.Evaluation;
 using SpecFunctions.OnnxGraphs;
+using SpecFunctions.Orchestration;
 
 namespace SpecFunctions.Cli.Tests;
 
@@ -27,6 +29,24 @@ public sealed class EstimateCommandTests : IDisposable
         "estimate", "--suite", suite, "--verifier", Path.Combine(_root, "verifier"), "--drafter", Path.Combine(_root, "drafter"),
         "--store", Path.Combine(_root, "store"), "--max-new-tokens", "8", "--gamma", "2", "--repeats", "2", "--json", .. more,
     ];
+
+    [Fact]
+    public void Create_NoAssumptionOptions_DefaultsAreTheEstimateOptionsOnes()
+    {
+        var parse = EstimateCommand.Create().Parse(["--suite", "suite.json", "--verifier", "verifier", "--drafter", "drafter"]);
+        var options = new EstimateOptions();
+        var parameters = new EstimateParameters();
+
+        Assert.Empty(parse.Errors);
+        var cli = (parse.GetValue<int>("--max-replicas"), parse.GetValue<double>("--price-per-second"), parse.GetValue<double>("--cold-start-seconds"),
+            parse.GetValue<double>("--per-shard-overhead-seconds"), parse.GetValue<int>("--calibration-prompts"));
+        Assert.Equal((options.MaxReplicas, options.PricePerSecond, options.ColdStartSeconds, options.PerShardOverheadSeconds, options.CalibrationPrompts), cli);
+        Assert.Equal((parameters.MaxReplicas, parameters.PricePerSecond, parameters.ColdStartSeconds, parameters.PerShardOverheadSeconds),
+            (options.MaxReplicas, options.PricePerSecond, options.ColdStartSeconds, options.PerShardOverheadSeconds));
+
+        // The documented defaults (docs/estimate.md, the options' XML docs).
+        Assert.Equal((8, 0.0, 60.0, 0.25, 3), cli);
+    }
 
     [Fact]
     public async Task Estimate_InlineSuite_ShardsAndWallTimesFollowFromTheCalibratedProfile()

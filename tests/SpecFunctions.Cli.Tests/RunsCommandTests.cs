@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using SpecFunctions.Core.Storage;
+using SpecFunctions.TestKit;
 
 namespace SpecFunctions.Cli.Tests;
 
@@ -77,20 +78,7 @@ public sealed class RunsCommandTests : IDisposable
         var store = TraceStore.OpenFolder(_store);
         foreach (var (id, suite, failed) in new[] { ("older-run", "mgsm", false), ("newer-run", "other", true) })
         {
-            await store.CreateRunAsync(new RunManifest
-            {
-                RunId = id,
-                CreatedAt = DateTimeOffset.UnixEpoch,
-                Submission = new JsonObject { ["suite"] = new JsonObject { ["name"] = suite } },
-                Drafter = new ModelIdentity { Name = "tiny-drafter", Sha256 = ContentKey.Sha256Hex("d") },
-                Verifier = new ModelIdentity { Name = "tiny-verifier", Sha256 = ContentKey.Sha256Hex("v") },
-                Settings = new RunSettings { Gamma = 4, MaxNewTokens = 8 },
-                Tasks = new SortedDictionary<string, TaskEntry>(StringComparer.Ordinal)
-                {
-                    ["en"] = new() { TaskId = "en", Status = TaskState.Committed },
-                    ["sw"] = new() { TaskId = "sw", Status = failed ? TaskState.Failed : TaskState.Pending },
-                },
-            });
+            await StoredRuns.AddAsync(store, StoredRuns.Manifest(id, suite, DateTimeOffset.UnixEpoch, ("en", TaskState.Committed), ("sw", failed ? TaskState.Failed : TaskState.Pending)));
 
             // The newer run's created.json is written later (file times have sub-millisecond resolution here).
             await Task.Delay(50);

@@ -1,7 +1,7 @@
-using System.Text.Json.Nodes;
 using System.Xml.Linq;
 using SpecFunctions.Core.Reporting;
 using SpecFunctions.Core.Storage;
+using SpecFunctions.TestKit;
 
 namespace SpecFunctions.Cli.Tests;
 
@@ -78,50 +78,15 @@ public sealed class TrendCommandTests : IDisposable
             ("run-a", 1, 0.03, 1.25, 1.2, 1.3, true), ("run-b", 2, 0.06, 1.05, 1.0, 1.1, true), ("run-c", 3, 0, 0, 0, 0, false),
         })
         {
-            await store.CreateRunAsync(new RunManifest
-            {
-                RunId = id,
-                CreatedAt = new DateTimeOffset(2026, 11, day, 1, 0, 0, TimeSpan.Zero),
-                Submission = new JsonObject { ["suite"] = new JsonObject { ["name"] = "multilingual" } },
-                Drafter = new ModelIdentity { Name = "tiny-drafter", Sha256 = ContentKey.Sha256Hex("d") },
-                Verifier = new ModelIdentity { Name = "tiny-verifier", Sha256 = ContentKey.Sha256Hex("v") },
-                Settings = new RunSettings { Gamma = 4, MaxNewTokens = 8 },
-                Tasks = new SortedDictionary<string, TaskEntry>(StringComparer.Ordinal)
+            var manifest = StoredRuns.Manifest(id, "multilingual", new DateTimeOffset(2026, 11, day, 1, 0, 0, TimeSpan.Zero), ("en", report ? TaskState.Committed : TaskState.Pending));
+            await StoredRuns.AddAsync(store, manifest, report
+                ? StoredRuns.Report(id, new DateTimeOffset(2026, 11, day, 2, 0, 0, TimeSpan.Zero), "en", u, speedup, new IntervalReport { Lower = lo, Upper = hi }) with
                 {
-                    ["en"] = new() { TaskId = "en", Status = report ? TaskState.Committed : TaskState.Pending },
-                },
-            });
-            if (report)
-            {
-                await ReportPublisher.PublishAsync(store, new EvaluationReport
-                {
-                    RunId = id,
-                    GeneratedAt = new DateTimeOffset(2026, 11, day, 2, 0, 0, TimeSpan.Zero),
-                    Suite = new SuiteReport
-                    {
-                        Gamma = 4,
-                        CostRatio = 0.1,
-                        VerificationCostRatio = 1,
-                        Fairness = new FairnessReport
-                        {
-                            Unfairness = u, MeanCrossEntropy = 1, SpeedupVariance = 0, SpeedupRange = 0, MinMaxSpeedupRatio = 1, MeanSpeedup = speedup, WorstTask = "en",
-                        },
-                    },
-                    Tasks =
-                    [
-                        new TaskReport
-                        {
-                            TaskId = "en", Status = TaskState.Committed, Prompts = 1, Steps = 1, DraftedTokens = 4, AcceptedTokens = 2, GeneratedTokens = 3,
-                            AcceptanceRate = 0.5, Alpha = 0.5, CrossEntropy = 1, Kl = 0.3, MeanAcceptedLength = 2, AnalyticalSpeedup = 1.2,
-                            ExpectedSpeedupPerPrefix = 1.2, RefinedSpeedup = 1.2, MeasuredSpeedup = speedup,
-                            MeasuredSpeedupCi = new IntervalReport { Lower = lo, Upper = hi }, SpeedupBound = 1.5, SpeedupBoundCrossEntropy = 1.4,
-                        },
-                    ],
                     Mitigation = id == "run-b"
                         ? new MitigationReport { Strategy = "s-cdf", UnfairnessBefore = 0.09, UnfairnessAfter = 0.06, MeanSpeedupBefore = 1, MeanSpeedupAfter = 1.05, Promoted = true }
                         : null,
-                });
-            }
+                }
+                : null);
 
             await Task.Delay(50);
         }

@@ -1,9 +1,9 @@
-using System.Text.Json.Nodes;
 using System.Xml.Linq;
 using SpecFunctions.Core.Evaluation;
 using SpecFunctions.Core.Reporting;
 using SpecFunctions.Core.Storage;
 using SpecFunctions.Functions.Http;
+using SpecFunctions.TestKit;
 
 namespace SpecFunctions.Functions.Tests;
 
@@ -98,59 +98,25 @@ public sealed class DashboardApiTests : IDisposable
         foreach (var (id, hour, u, speedup, regressed) in new[] { ("audit-1", 1, 0.02, 1.1, false), ("audit-2", 2, 0.04, 0.9, true), ("audit-3", 3, 0.0, 0.0, false) })
         {
             var report = id != "audit-3";
-            await _store.Store.CreateRunAsync(new RunManifest
-            {
-                RunId = id,
-                CreatedAt = new DateTimeOffset(2026, 11, 20 + hour, 2, 0, 0, TimeSpan.Zero),
-                Submission = new JsonObject { ["suite"] = new JsonObject { ["name"] = "nightly" } },
-                Drafter = new ModelIdentity { Name = "d", Sha256 = ContentKey.Sha256Hex("d") },
-                Verifier = new ModelIdentity { Name = "v", Sha256 = ContentKey.Sha256Hex("v") },
-                Settings = new RunSettings { Gamma = 4, MaxNewTokens = 8 },
-                Tasks = new SortedDictionary<string, TaskEntry>(StringComparer.Ordinal)
-                {
-                    ["sw"] = new() { TaskId = "sw", Status = report ? TaskState.Committed : TaskState.Running },
-                },
-            });
-            if (report)
-            {
-                await ReportPublisher.PublishAsync(_store.Store, Report(id, hour, u, speedup, regressed));
-            }
-
+            await StoredRuns.AddAsync(
+                _store.Store,
+                StoredRuns.Manifest(id, "nightly", new DateTimeOffset(2026, 11, 20 + hour, 2, 0, 0, TimeSpan.Zero), ("sw", report ? TaskState.Committed : TaskState.Running)),
+                report ? Report(id, hour, u, speedup, regressed) : null);
             await registry.RecordRunAsync("nightly", id);
             await Task.Delay(20);
         }
     }
 
-    private static EvaluationReport Report(string runId, int hour, double unfairness, double measured, bool regressed) => new()
-    {
-        RunId = runId,
-        GeneratedAt = new DateTimeOffset(2026, 11, 20 + hour, 3, 0, 0, TimeSpan.Zero),
-        Suite = new SuiteReport
+    private static EvaluationReport Report(string runId, int hour, double unfairness, double measured, bool regressed) =>
+        StoredRuns.Report(runId, new DateTimeOffset(2026, 11, 20 + hour, 3, 0, 0, TimeSpan.Zero), "sw", unfairness, measured) with
         {
-            Gamma = 4,
-            CostRatio = 0.1,
-            VerificationCostRatio = 1,
-            Fairness = new FairnessReport
-            {
-                Unfairness = unfairness, MeanCrossEntropy = 1, SpeedupVariance = 0, SpeedupRange = 0, MinMaxSpeedupRatio = 1, MeanSpeedup = measured, WorstTask = "sw",
-            },
-        },
-        Tasks =
-        [
-            new TaskReport
-            {
-                TaskId = "sw", Status = TaskState.Committed, Prompts = 1, Steps = 1, DraftedTokens = 4, AcceptedTokens = 2, GeneratedTokens = 3,
-                AcceptanceRate = 0.5, Alpha = 0.5, CrossEntropy = 1, Kl = 0.3, MeanAcceptedLength = 2, AnalyticalSpeedup = 1.2,
-                ExpectedSpeedupPerPrefix = 1.2, RefinedSpeedup = 1.2, MeasuredSpeedup = measured, SpeedupBound = 1.5, SpeedupBoundCrossEntropy = 1.4,
-            },
-        ],
-        Regression = regressed
-            ? new RegressionReport
-            {
-                PreviousRunId = "audit-1", SpeedupBasis = "measured", Regressed = true, Reasons = ["U rose"], UnfairnessBefore = 0.02, UnfairnessAfter = 0.04,
-                WorstTaskBefore = "sw", WorstTaskAfter = "sw", WorstSpeedupBefore = 1.1, WorstSpeedupAfter = 0.9, Tasks = [],
-                Thresholds = new RegressionThresholdsReport { UnfairnessIncrease = 0.01, WorstSpeedupDrop = 0.05 },
-            }
-            : null,
-    };
+            Regression = regressed
+                ? new RegressionReport
+                {
+                    PreviousRunId = "audit-1", SpeedupBasis = "measured", Regressed = true, Reasons = ["U rose"], UnfairnessBefore = 0.02, UnfairnessAfter = 0.04,
+                    WorstTaskBefore = "sw", WorstTaskAfter = "sw", WorstSpeedupBefore = 1.1, WorstSpeedupAfter = 0.9, Tasks = [],
+                    Thresholds = new RegressionThresholdsReport { UnfairnessIncrease = 0.01, WorstSpeedupDrop = 0.05 },
+                }
+                : null,
+        };
 }

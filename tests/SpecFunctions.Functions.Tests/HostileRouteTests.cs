@@ -1,6 +1,7 @@
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging.Abstractions;
 using Moq;
+using SpecFunctions.Core.Storage;
 using SpecFunctions.Functions.Http;
 
 namespace SpecFunctions.Functions.Tests;
@@ -44,6 +45,7 @@ public sealed class HostileRouteTests : IDisposable
         Assert.Equal("application/problem+json; charset=utf-8", response.ContentType);
         var message = Assert.Single(response.Json.GetProperty("errors").GetProperty("runId").EnumerateArray()).GetString()!;
         Assert.DoesNotContain('\n', message);
+        Assert.Equal($"{HttpInput.Describe(runId)} is not a valid run id: must match {StoreIds.Pattern}", message);
         _client.VerifyNoOtherCalls();
         Assert.Empty(_store.Files);
     }

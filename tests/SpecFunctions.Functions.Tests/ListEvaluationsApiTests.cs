@@ -1,7 +1,7 @@
-using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging.Abstractions;
 using SpecFunctions.Core.Storage;
 using SpecFunctions.Functions.Http;
+using SpecFunctions.TestKit;
 
 namespace SpecFunctions.Functions.Tests;
 
@@ -78,20 +78,8 @@ public sealed class ListEvaluationsApiTests : IDisposable
     {
         foreach (var (id, suite, hour, failed) in new[] { ("run-1", "mgsm", 1, false), ("run-2", "mgsm", 2, false), ("run-3", "other", 3, true) })
         {
-            await _store.Store.CreateRunAsync(new RunManifest
-            {
-                RunId = id,
-                CreatedAt = new DateTimeOffset(2026, 11, 28, hour, 0, 0, TimeSpan.Zero),
-                Submission = new JsonObject { ["suite"] = new JsonObject { ["name"] = suite } },
-                Drafter = new ModelIdentity { Name = "tiny-drafter", Sha256 = ContentKey.Sha256Hex("d") },
-                Verifier = new ModelIdentity { Name = "tiny-verifier", Sha256 = ContentKey.Sha256Hex("v") },
-                Settings = new RunSettings { Gamma = 4, MaxNewTokens = 8 },
-                Tasks = new SortedDictionary<string, TaskEntry>(StringComparer.Ordinal)
-                {
-                    ["en"] = new() { TaskId = "en", Status = TaskState.Committed },
-                    ["sw"] = new() { TaskId = "sw", Status = failed ? TaskState.Failed : TaskState.Running },
-                },
-            });
+            await StoredRuns.AddAsync(_store.Store, StoredRuns.Manifest(
+                id, suite, new DateTimeOffset(2026, 11, 28, hour, 0, 0, TimeSpan.Zero), ("en", TaskState.Committed), ("sw", failed ? TaskState.Failed : TaskState.Running)));
             await Task.Delay(50);
         }
     }

@@ -24,11 +24,12 @@ internal static class EstimateCommand
         var suite = new Option<FileInfo>("--suite") { Description = "Suite JSON file (inline prompts, promptsFile, or a source blob in the store)", Required = true };
         var verifier = new Option<DirectoryInfo>("--verifier") { Description = "Verifier model folder", Required = true };
         var drafter = new Option<DirectoryInfo>("--drafter") { Description = "Drafter model folder", Required = true };
-        var maxReplicas = new Option<int>("--max-replicas") { Description = "Estimate wall time at 1 … this many replicas", DefaultValueFactory = _ => 8 };
-        var price = new Option<double>("--price-per-second") { Description = "Price of one replica-second (docs/estimate.md lists published GPU prices); 0: no cost", DefaultValueFactory = _ => 0 };
-        var coldStart = new Option<double>("--cold-start-seconds") { Description = "A replica's cold start, billed", DefaultValueFactory = _ => 60 };
-        var overhead = new Option<double>("--per-shard-overhead-seconds") { Description = "Orchestration overhead per shard", DefaultValueFactory = _ => 0.25 };
-        var calibration = new Option<int>("--calibration-prompts") { Description = "Prompts to decode for the calibration", DefaultValueFactory = _ => 3 };
+        var defaults = new EstimateOptions();
+        var maxReplicas = new Option<int>("--max-replicas") { Description = "Estimate wall time at 1 … this many replicas", DefaultValueFactory = _ => defaults.MaxReplicas };
+        var price = new Option<double>("--price-per-second") { Description = "Price of one replica-second (docs/estimate.md lists published GPU prices); 0: no cost", DefaultValueFactory = _ => defaults.PricePerSecond };
+        var coldStart = new Option<double>("--cold-start-seconds") { Description = "A replica's cold start, billed", DefaultValueFactory = _ => defaults.ColdStartSeconds };
+        var overhead = new Option<double>("--per-shard-overhead-seconds") { Description = "Orchestration overhead per shard", DefaultValueFactory = _ => defaults.PerShardOverheadSeconds };
+        var calibration = new Option<int>("--calibration-prompts") { Description = "Prompts to decode for the calibration", DefaultValueFactory = _ => defaults.CalibrationPrompts };
         var profileRun = new Option<string?>("--profile-run") { Description = "Reuse the cost profile of this stored run's report instead of calibrating" };
         var json = new Option<bool>("--json") { Description = "Print one JSON document" };
         var limits = new EvaluationLimits();
@@ -50,16 +51,8 @@ internal static class EstimateCommand
 
         command.SetAction(async (parse, cancellationToken) =>
         {
-            SuiteDefinition definition;
-            try
-            {
-                definition = SuiteFile.Load(parse.GetValue(suite)!.FullName, limits);
-            }
-            catch (FormatException ex)
-            {
-                Console.Error.WriteLine($"specfn: {ex.Message}");
-                return ExitCodes.Usage;
-            }
+            // A suite file that cannot be used throws FormatException: one line, exit 2 (CliErrors).
+            var definition = SuiteFile.Load(parse.GetValue(suite)!.FullName, limits);
 
             CliValidation.RequireModelFolders(parse.GetValue(verifier)!, parse.GetValue(drafter)!);
 
@@ -99,12 +92,13 @@ internal static class EstimateCommand
     /// <summary>The estimate of <paramref name="request"/> on an embedded engine; null (the problem printed) when its referenced suite cannot be used.</summary>
     public static async Task<RunEstimate?> EstimateAsync(
         EvaluationRequest request, ITraceStore store, IModelCatalog catalog, OnnxModelOptions? onnx, EstimateParameters parameters, CancellationToken cancellationToken,
-        string? profileRun = null, int calibrationPrompts = 3)
+        string? profileRun = null, int? calibrationPrompts = null)
     {
+        calibrationPrompts ??= new EstimateOptions().CalibrationPrompts;
         await using var engine = await EmbeddedEngine.StartAsync(store, catalog, new NullEvaluationObserver(), onnx, cancellationToken: cancellationToken);
         try
         {
-            return await engine.Services.GetRequiredService<RunEstimator>().EstimateAsync(request, parameters, profileRun, calibrationPrompts, cancellationToken);
+            return await engine.Services.GetRequiredService<RunEstimator>().EstimateAsync(request, parameters, profileRun, calibrationPrompts.Value, cancellationToken);
         }
         catch (Exception ex) when (ex is SuiteSourceException or InvalidOperationException)
         {

@@ -81,7 +81,7 @@ internal static class ModelsInspectCommand
             Line("provider", model.ExecutionProvider);
         }
 
-        return 0;
+        return ExitCodes.Ok;
     }
 
     private static string TypeName(Microsoft.ML.OnnxRuntime.Tensors.TensorElementType type) =>

@@ -50,16 +50,16 @@ internal static class ReportCommand
                 if (failed.Count > 0)
                 {
                     Console.Error.WriteLine($"specfn: run '{id}' is incomplete: {failed.Count} failed task(s) ({string.Join(", ", failed)}) are left out of U");
-                    return 1;
+                    return ExitCodes.Failure;
                 }
 
-                return 0;
+                return ExitCodes.Ok;
             }
             catch (Exception ex) when (ex is TraceStoreException or ArgumentException or IOException or UnauthorizedAccessException)
             {
                 var message = ex is ArgumentException { ParamName: { } name } ? ex.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : ex.Message;
                 Console.Error.WriteLine($"specfn: {message.ReplaceLineEndings(" ")}");
-                return 1;
+                return ExitCodes.Failure;
             }
         });
         return command;

@@ -42,16 +42,8 @@ internal static class RunCommand
 
         command.SetAction(async (parse, cancellationToken) =>
         {
-            SuiteDefinition definition;
-            try
-            {
-                definition = SuiteFile.Load(parse.GetValue(suite)!.FullName, limits);
-            }
-            catch (FormatException ex)
-            {
-                Console.Error.WriteLine($"specfn: {ex.Message}");
-                return 2;
-            }
+            // A suite file that cannot be used throws FormatException: one line, exit 2 (CliErrors).
+            var definition = SuiteFile.Load(parse.GetValue(suite)!.FullName, limits);
 
             // Both folders are read (manifest or derived, tokenizer) before anything starts: a folder that cannot be used
             // gets one line naming the file and the reason.

@@ -48,7 +48,7 @@ internal static class SimulateCommand
                 Print(result);
             }
 
-            return 0;
+            return ExitCodes.Ok;
         });
         return command;
     }

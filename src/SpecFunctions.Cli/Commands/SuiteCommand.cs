@@ -29,24 +29,17 @@ internal static class SuiteCommand
         };
         import.SetAction(parse =>
         {
-            try
+            // Files that cannot be imported throw FormatException: one line, exit 2 (CliErrors), nothing written.
+            var suite = ImportMgsm(parse.GetValue(dir)!.FullName, parse.GetValue(perLanguage), parse.GetValue(trainingPerLanguage));
+            SuiteFile.Save(suite, parse.GetValue(output)!.FullName);
+            Console.WriteLine($"Wrote {parse.GetValue(output)!.FullName}: {suite.Tasks.Count} tasks, evaluation + training prompts ({string.Join(", ", suite.Tasks.Select(t => $"{t.Id} {t.Prompts.Count}+{t.TrainingPrompts?.Count ?? 0}"))})");
+            var untrained = suite.Tasks.Where(t => t.TrainingPrompts is not { Count: > 0 }).Select(t => t.Id).ToList();
+            if (untrained.Count > 0)
             {
-                var suite = ImportMgsm(parse.GetValue(dir)!.FullName, parse.GetValue(perLanguage), parse.GetValue(trainingPerLanguage));
-                SuiteFile.Save(suite, parse.GetValue(output)!.FullName);
-                Console.WriteLine($"Wrote {parse.GetValue(output)!.FullName}: {suite.Tasks.Count} tasks, evaluation + training prompts ({string.Join(", ", suite.Tasks.Select(t => $"{t.Id} {t.Prompts.Count}+{t.TrainingPrompts?.Count ?? 0}"))})");
-                var untrained = suite.Tasks.Where(t => t.TrainingPrompts is not { Count: > 0 }).Select(t => t.Id).ToList();
-                if (untrained.Count > 0)
-                {
-                    Console.Error.WriteLine($"specfn: no training prompts for {string.Join(", ", untrained)}: `specfn mitigate` will refuse this suite (use --training-per-language N with questions to spare)");
-                }
+                Console.Error.WriteLine($"specfn: no training prompts for {string.Join(", ", untrained)}: `specfn mitigate` will refuse this suite (use --training-per-language N with questions to spare)");
+            }
 
-                return 0;
-            }
-            catch (FormatException ex)
-            {
-                Console.Error.WriteLine($"specfn: {ex.Message}");
-                return 2;
-            }
+            return ExitCodes.Ok;
         });
 
         return new Command("suite", "Suite files.") { import };

@@ -29,20 +29,13 @@ public sealed class AuditSuitesApi(EvaluationRequestParser parser, SuiteRegistry
             return Problems.BadRequest(request, "name", ex.Message);
         }
 
-        var (body, problem) = await HttpInput.ReadJsonAsync(request, parser.Limits.MaxBodyBytes, cancellationToken);
+        var (submission, problem) = await HttpInput.ReadSubmissionAsync(request, parser, logger, cancellationToken);
         if (problem is not null)
         {
             return problem;
         }
 
-        var parsed = parser.Parse(body);
-        if (!parsed.IsValid)
-        {
-            logger.SubmissionRejected(parsed.Errors.Count, parsed.Errors[0].Field);
-            return Problems.BadRequest(request, parsed.Errors);
-        }
-
-        var suite = await registry.RegisterAsync(name, parsed.Value! with { RunId = name }, cancellationToken);
+        var suite = await registry.RegisterAsync(name, submission! with { RunId = name }, cancellationToken);
         logger.AuditSuiteRegistered(name, suite.Request.Suite.Tasks.Count);
         return new JsonApiResult(StatusCodes.Status200OK, Summary(suite));
     }

@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using SpecFunctions.Core.Evaluation;
+using SpecFunctions.Core.Storage;
 
 namespace SpecFunctions.Functions.Http;
 
@@ -111,6 +112,10 @@ internal static class Problems
         }, ContentType);
 
     public static JsonApiResult BadRequest(HttpRequest request, string field, string problem) => BadRequest(request, [new ValidationError(field, problem)]);
+
+    /// <summary>400 naming <c>runId</c>: a route's run id that is not a store id.</summary>
+    public static JsonApiResult InvalidRunId(HttpRequest request, string runId) =>
+        BadRequest(request, "runId", $"{HttpInput.Describe(runId)} is not a valid run id: must match {StoreIds.Pattern}");
 
     public static JsonApiResult NotFound(HttpRequest request, string detail) =>
         Problem(request, StatusCodes.Status404NotFound, "https://tools.ietf.org/html/rfc9110#section-15.5.5", "Not found.", detail);

@@ -35,20 +35,13 @@ public sealed class EvaluationsApi(
         [DurableClient] DurableTaskClient client,
         CancellationToken cancellationToken)
     {
-        var (body, problem) = await HttpInput.ReadJsonAsync(request, parser.Limits.MaxBodyBytes, cancellationToken);
+        var (submission, problem) = await HttpInput.ReadSubmissionAsync(request, parser, logger, cancellationToken);
         if (problem is not null)
         {
             return problem;
         }
 
-        var parsed = parser.Parse(body);
-        if (!parsed.IsValid)
-        {
-            logger.SubmissionRejected(parsed.Errors.Count, parsed.Errors[0].Field);
-            return Problems.BadRequest(request, parsed.Errors);
-        }
-
-        var evaluation = parsed.Value!;
+        var evaluation = submission!;
         var (dryRun, withEstimate, estimateQuery, queryErrors) = ReadEstimateQuery(request);
         if (queryErrors.Count > 0)
         {
@@ -147,10 +140,10 @@ public sealed class EvaluationsApi(
         return new JsonApiResult(StatusCodes.Status200OK, await store.ListRunPageAsync(query, cancellationToken));
     }
 
-    /// <summary><c>GET /api/evaluations/{runId}</c>: runtime status, progress (custom status), output and failure.</summary>
     /// <summary>Response header of the status endpoint when a GPU was requested and the CPU ran some task.</summary>
     public const string DeviceFallbackHeader = "X-Specfn-Device-Fallback";
 
+    /// <summary><c>GET /api/evaluations/{runId}</c>: runtime status, progress (custom status), output and failure.</summary>
     [Function(nameof(GetEvaluationStatus))]
     public async Task<IActionResult> GetEvaluationStatus(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "evaluations/{runId}")] HttpRequest request,
@@ -158,15 +151,10 @@ public sealed class EvaluationsApi(
         string runId,
         CancellationToken cancellationToken)
     {
-        if (!StoreIds.IsValid(runId))
-        {
-            return InvalidRunId(request, runId);
-        }
-
-        var instance = await client.GetInstanceAsync(runId, true, cancellationToken);
+        var (instance, problem) = await FindRunAsync(request, client, runId, cancellationToken);
         if (instance is null)
         {
-            return Problems.NotFound(request, $"no evaluation with run id '{runId}'");
+            return problem!;
         }
 
         var urls = EvaluationUrls.For(request, runId);
@@ -212,7 +200,7 @@ public sealed class EvaluationsApi(
     {
         if (!StoreIds.IsValid(runId))
         {
-            return InvalidRunId(request, runId);
+            return Problems.InvalidRunId(request, runId);
         }
 
         var format = request.Query["format"].ToString();
@@ -246,15 +234,10 @@ public sealed class EvaluationsApi(
         string runId,
         CancellationToken cancellationToken)
     {
-        if (!StoreIds.IsValid(runId))
-        {
-            return InvalidRunId(request, runId);
-        }
-
-        var instance = await client.GetInstanceAsync(runId, true, cancellationToken);
+        var (instance, problem) = await FindRunAsync(request, client, runId, cancellationToken);
         if (instance is null)
         {
-            return Problems.NotFound(request, $"no evaluation with run id '{runId}'");
+            return problem!;
         }
 
         if (instance.IsCompleted)
@@ -393,8 +376,18 @@ public sealed class EvaluationsApi(
         return result;
     }
 
-    private static JsonApiResult InvalidRunId(HttpRequest request, string runId) =>
-        Problems.BadRequest(request, "runId", $"{HttpInput.Describe(runId)} is not a valid run id: must match {StoreIds.Pattern}");
+    /// <summary>The run's orchestration (inputs and outputs fetched), or the answer: 400 for an invalid run id, 404 when there is none.</summary>
+    private static async Task<(OrchestrationMetadata? Instance, JsonApiResult? Problem)> FindRunAsync(
+        HttpRequest request, DurableTaskClient client, string runId, CancellationToken cancellationToken)
+    {
+        if (!StoreIds.IsValid(runId))
+        {
+            return (null, Problems.InvalidRunId(request, runId));
+        }
+
+        var instance = await client.GetInstanceAsync(runId, true, cancellationToken);
+        return instance is null ? (null, Problems.NotFound(request, $"no evaluation with run id '{runId}'")) : (instance, null);
+    }
 
     private static JsonNode? ParseJson(string? json)
     {

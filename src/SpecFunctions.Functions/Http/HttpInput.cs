@@ -1,5 +1,6 @@
 using System.Buffers;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
 using SpecFunctions.Core.Evaluation;
 
@@ -20,6 +21,30 @@ internal static class HttpInput
         return body is null
             ? (default, Problems.BadRequest(request, "$", $"the body is larger than the limit of {limit} bytes"))
             : (body.Value, null);
+    }
+
+    /// <summary>
+    /// The submission in a JSON request's body (<c>POST /api/evaluations</c>, <c>PUT /api/audit/suites/{name}</c>), or the
+    /// 400 answer: the content type, the size, or every problem <paramref name="parser"/> names (then logged as a rejected
+    /// submission).
+    /// </summary>
+    public static async Task<(EvaluationRequest? Submission, JsonApiResult? Problem)> ReadSubmissionAsync(
+        HttpRequest request, EvaluationRequestParser parser, ILogger logger, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await ReadJsonAsync(request, parser.Limits.MaxBodyBytes, cancellationToken);
+        if (problem is not null)
+        {
+            return (null, problem);
+        }
+
+        var parsed = parser.Parse(body);
+        if (!parsed.IsValid)
+        {
+            logger.SubmissionRejected(parsed.Errors.Count, parsed.Errors[0].Field);
+            return (null, Problems.BadRequest(request, parsed.Errors));
+        }
+
+        return (parsed.Value!, null);
     }
 
     internal static bool IsJson(string? contentType) =>

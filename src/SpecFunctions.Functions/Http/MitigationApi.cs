@@ -38,7 +38,7 @@ public sealed class MitigationApi(EvaluationRequestParser parser, ILogger<Mitiga
     {
         if (!StoreIds.IsValid(runId))
         {
-            return Problems.BadRequest(request, "runId", $"{HttpInput.Describe(runId)} is not a valid run id: must match {StoreIds.Pattern}");
+            return Problems.InvalidRunId(request, runId);
         }
 
         var (body, problem) = await HttpInput.ReadJsonAsync(request, parser.Limits.MaxBodyBytes, cancellationToken);

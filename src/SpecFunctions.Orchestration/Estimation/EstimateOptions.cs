@@ -10,17 +10,20 @@ public sealed class EstimateOptions
 {
     public const string SectionName = "Estimate";
 
+    // The cost model's own defaults, held once in EstimateParameters; specfn estimate reads its option defaults from here.
+    private static readonly EstimateParameters Defaults = new();
+
     /// <summary>Price of one replica-second (GPU with its vCPUs and memory), in the currency of the setting. Default 0: no cost is shown.</summary>
-    public double PricePerSecond { get; set; }
+    public double PricePerSecond { get; set; } = Defaults.PricePerSecond;
 
     /// <summary>A replica's cold start (image, model load, warm-up), seconds, billed. Default 60.</summary>
-    public double ColdStartSeconds { get; set; } = 60;
+    public double ColdStartSeconds { get; set; } = Defaults.ColdStartSeconds;
 
     /// <summary>Orchestration overhead per shard (one activity), seconds. Default 0.25 (measured ≈ 0.24 s on the embedded engine).</summary>
-    public double PerShardOverheadSeconds { get; set; } = 0.25;
+    public double PerShardOverheadSeconds { get; set; } = Defaults.PerShardOverheadSeconds;
 
     /// <summary>Wall time is estimated at 1 … this many replicas. Default 8.</summary>
-    public int MaxReplicas { get; set; } = 8;
+    public int MaxReplicas { get; set; } = Defaults.MaxReplicas;
 
     /// <summary>Replicas a submitted run's prediction is made for (<c>?estimate=true</c>). Default 1.</summary>
     public int Replicas { get; set; } = 1;
