@@ -201,6 +201,7 @@ public sealed partial class FanOutMeasurement(ITestOutputHelper output) : IAsync
         text.AppendLine();
         text.AppendLine("| Plane | Hosts | Shards | Wall time (s) | Speed-up | Efficiency | Ceiling on these cores | Shards per host | Work in shards (s) | Host-s outside shards, per shard | Load at submit |");
         text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|");
+        var overheads = new List<string>();
         foreach (var plane in runs.Select(r => r.Plane).Distinct())
         {
             var reference = runs.Single(r => r.Plane == plane && r.PromptsPerShard == PromptsPerTask);
@@ -216,11 +217,13 @@ public sealed partial class FanOutMeasurement(ITestOutputHelper output) : IAsync
                     + $"{string.Join(" / ", run.PerHost)} | {run.Work:F1} | {(run.Hosts * run.Wall - run.Work) / run.Shards:F2} | {run.Load} |");
             }
 
-            text.AppendLine(CultureInfo.InvariantCulture,
-                $"\n{(plane == Plane.Queue ? "Queue" : "In process")}: overhead per extra shard on one host (T({one.Shards} shards) − T({reference.Shards} shards)) / {one.Shards - reference.Shards} = "
-                + $"{(one.Wall - reference.Wall) / (one.Shards - reference.Shards):F2} s\n");
+            overheads.Add($"{(plane == Plane.Queue ? "Queue" : "In process")}: overhead per extra shard on one host (T({one.Shards} shards) − T({reference.Shards} shards)) / {one.Shards - reference.Shards} = "
+                + $"{(one.Wall - reference.Wall) / (one.Shards - reference.Shards):F2} s");
         }
 
+        text.AppendLine();
+        text.AppendJoin("\n\n", overheads);
+        text.AppendLine();
         return text.ToString();
     }
 
