@@ -88,6 +88,48 @@ public sealed class ShardedTraceTests(AzuriteFixture azurite) : IDisposable
         Assert.Equal(read, (await TestRuns.ReadAllAsync(store, "reuser", "math-en")).Select(Untimed));
     }
 
+    [Theory]
+    [InlineData(StoreKind.Local)]
+    [InlineData(StoreKind.Blob)]
+    public async Task TaskCommitted_PartsOfLostAttemptsDeleted_RecordedPartsAndOtherTasksKept(StoreKind kind)
+    {
+        var objects = _runs.CreateObjects(kind);
+        var store = new TraceStore(objects);
+        await store.CreateRunAsync(TestRuns.NewManifest("strays", ["math-en", "math-de"]));
+        var key = TestRuns.KeyOf("math-en");
+        var shards = ShardRange.Split(Prompts, promptsPerShard: 2);
+
+        // Parts uploaded by attempts whose replica was killed before the manifest update: one of a shard that commits
+        // later under another attempt, one of a shard that has committed already; and a part of another task.
+        async Task UploadAsync(string path)
+        {
+            await using var staged = await objects.OpenStagedWriteAsync(path);
+            staged.Stream.Write([1, 2, 3]);
+            await staged.CommitAsync();
+        }
+
+        await UploadAsync(TraceStoreLayout.TraceShard("strays", "math-en", 0, "lost0"));
+        await CommitShardAsync(store, "strays", shards[1], key);
+        await UploadAsync(TraceStoreLayout.TraceShard("strays", "math-en", 1, "lost1"));
+        var other = TraceStoreLayout.TraceShard("strays", "math-de", 0, "other");
+        await UploadAsync(other);
+        var shardsFolder = TraceStoreLayout.TraceShards("strays", "math-en");
+        Assert.Equal(3, await objects.ListAsync(shardsFolder).CountAsync());
+
+        // While the task is still running, nothing is deleted (a stray cannot be told from an attempt about to record).
+        var (running, _) = await CommitShardAsync(store, "strays", shards[2], key);
+        Assert.Equal(TaskState.Running, running.Status);
+        Assert.Equal(4, await objects.ListAsync(shardsFolder).CountAsync());
+
+        // With its last shard the task commits, and exactly its recorded parts remain.
+        var (complete, _) = await CommitShardAsync(store, "strays", shards[0], key);
+        Assert.Equal(TaskState.Committed, complete.Status);
+        var recorded = complete.Shards!.Select(s => TraceStoreLayout.TraceShard("strays", "math-en", s.Index, s.Attempt)).Order(StringComparer.Ordinal);
+        Assert.Equal(recorded, await objects.ListAsync(shardsFolder).ToListAsync());
+        Assert.Equal([other], await objects.ListAsync(TraceStoreLayout.TraceShards("strays", "math-de")).ToListAsync());
+        Assert.Equal(Produce(0, Prompts).Select(Untimed), (await TestRuns.ReadAllAsync(store, "strays", "math-en")).Select(Untimed));
+    }
+
     private static string Untimed(TraceRecord record) => TraceJson.Serialize(record switch
     {
         StepTrace s => s with { DrafterMs = 0, VerifierMs = 0 },

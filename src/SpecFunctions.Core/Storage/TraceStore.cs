@@ -222,9 +222,35 @@ public sealed class TraceStore(IObjectStore objects, TraceStoreOptions? options 
         else if (entry.HasCommittedTrace)
         {
             await IndexAsync(ToCommitted(entry), cancellationToken).ConfigureAwait(false);
+            await DeleteStrayShardPartsAsync(runId, taskId, entry, cancellationToken).ConfigureAwait(false);
         }
 
         return (entry, recorded);
+    }
+
+    /// <summary>
+    /// Once a sharded task is committed, deletes the parts its entry does not name: uploads of attempts lost between their
+    /// part's upload and the manifest update (a replica killed there). Readers follow the manifest, so such a part was
+    /// never read; this only stops it lying about. An attempt still running finds its shard recorded and deletes its own
+    /// part, as before. Best effort: the task is committed whatever this does, and a part it misses stays unread.
+    /// </summary>
+    private async Task DeleteStrayShardPartsAsync(string runId, string taskId, TaskEntry entry, CancellationToken cancellationToken)
+    {
+        var referenced = (entry.Shards ?? []).Select(s => TraceStoreLayout.TraceShard(runId, taskId, s.Index, s.Attempt)).ToHashSet(StringComparer.Ordinal);
+        try
+        {
+            await foreach (var path in Objects.ListAsync(TraceStoreLayout.TraceShards(runId, taskId), cancellationToken).ConfigureAwait(false))
+            {
+                if (!referenced.Contains(path))
+                {
+                    await Objects.DeleteAsync(path, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is TraceStoreException or IOException or UnauthorizedAccessException)
+        {
+            // The commit stands; a stray part left here is never read.
+        }
     }
 
     internal async Task<TaskEntry> RecordCommitAsync(CommittedTrace committed, CancellationToken cancellationToken)

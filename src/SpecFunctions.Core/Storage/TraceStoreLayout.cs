@@ -45,8 +45,11 @@ public static class TraceStoreLayout
     public static string TraceShard(string runId, string taskId, int index, string attempt)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
-        return RunPrefix(runId) + $"tasks/{StoreIds.Validate(taskId, "task")}/shards/{index:D5}-{StoreIds.Validate(attempt, "attempt")}.jsonl.gz";
+        return TraceShards(runId, taskId) + $"{index:D5}-{StoreIds.Validate(attempt, "attempt")}.jsonl.gz";
     }
+
+    /// <summary>The folder of a sharded task's parts (every <see cref="TraceShard"/> of the task is under it).</summary>
+    public static string TraceShards(string runId, string taskId) => RunPrefix(runId) + $"tasks/{StoreIds.Validate(taskId, "task")}/shards/";
 
     public static string Artifact(string runId, RunArtifact artifact) => RunPrefix(runId) + artifact switch
     {
