@@ -111,13 +111,19 @@ public sealed class TwoPlaneFixture : IAsyncLifetime
     }
 
     /// <summary>
-    /// Starts one more evaluator host beside <see cref="Evaluator"/> (a second replica); the caller kills it with
+    /// Starts one more evaluator host beside <see cref="Evaluator"/> (a second replica), with <paramref name="extra"/>
+    /// settings; the caller kills it with
     /// <see cref="Kill"/> before the test ends.
     /// </summary>
-    public async Task<FunctionsHost> StartAnotherEvaluatorAsync()
+    public async Task<FunctionsHost> StartAnotherEvaluatorAsync(IReadOnlyDictionary<string, string>? extra = null)
     {
         var settings = FunctionsAppFixture.SampleSettings(ConnectionString);
         settings["AzureFunctionsJobHost__functions__0"] = "EvaluateQueuedTask";
+        foreach (var (name, value) in extra ?? new Dictionary<string, string>())
+        {
+            settings[name] = value;
+        }
+
         var host = await FunctionsHost.StartAsync(
             AppFolder, AzuriteFixture.FreePort(), ConnectionString, FunctionsAppFixture.MasterKey, settings, _work, $"evaluator-{++_evaluatorStarts}.log");
         Evaluators.Add(host);

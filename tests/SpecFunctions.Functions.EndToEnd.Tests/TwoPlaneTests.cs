@@ -267,28 +267,39 @@ public sealed class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHelper outp
         const int taskCount = 2, prompts = 96, perShard = 24; // 4 shards a task, 8 in all, each several seconds here
         const int shardsPerTask = prompts / perShard;
         var tasks = EndToEndTests.Languages.Take(taskCount).ToList();
-        if (planes.Evaluator is null)
+
+        // Evaluators that look for the cancellation every 0.25 s (Evaluation:CancellationPollSeconds, default 2 s), so a
+        // shard caught at its start is stopped mid-way whatever this machine's speed; the primary one stays for the
+        // tests that follow (an idle evaluator killed: nothing in flight).
+        var fastPoll = new Dictionary<string, string> { ["Evaluation__CancellationPollSeconds"] = "0.25" };
+        if (planes.Evaluator is not null)
         {
-            await planes.StartEvaluatorAsync();
+            planes.KillEvaluator();
         }
 
-        var hosts = new List<FunctionsHost> { planes.Evaluator!, await planes.StartAnotherEvaluatorAsync() };
+        await planes.StartEvaluatorAsync(fastPoll);
+        var hosts = new List<FunctionsHost> { planes.Evaluator!, await planes.StartAnotherEvaluatorAsync(fastPoll) };
         try
         {
             var body = System.Text.Json.Nodes.JsonNode.Parse(EndToEndTests.Submission(runId, taskCount, prompts, 128))!;
             body["settings"]!["promptsPerShard"] = perShard;
             await SubmitAsync(body.ToJsonString());
 
-            // Cancel once a shard is committed and both evaluator hosts are in the middle of a shard.
+            // Cancel once a shard is committed, both evaluator hosts are in the middle of a shard, one of them has just
+            // started its shard (since the previous look, 100 ms ago) and at least one shard is still on the queue.
             var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(4);
             Dictionary<(string Task, int Shard), string> committedBefore;
             List<(string Task, int Shard)> inFlight;
+            var seen = new HashSet<(string Task, int Shard)>();
             while (true)
             {
                 committedBefore = await RunAssertions.CommittedShardsAsync(planes.Store, runId);
+                var started = hosts.SelectMany(h => RunAssertions.StartedShards(h, runId)).ToHashSet();
                 inFlight = hosts.Select(h => RunAssertions.StartedShards(h, runId).Where(s => !committedBefore.ContainsKey(s)).ToList())
                     .Where(running => running.Count == 1).Select(running => running[0]).ToList();
-                if (committedBefore.Count >= 1 && inFlight.Count == hosts.Count)
+                var fresh = inFlight.Any(s => !seen.Contains(s));
+                seen = started;
+                if (committedBefore.Count >= 1 && inFlight.Count == hosts.Count && fresh && started.Count < taskCount * shardsPerTask)
                 {
                     break;
                 }
