@@ -190,7 +190,7 @@ public sealed class EndToEndTests(FunctionsAppFixture app, ITestOutputHelper out
         // Not started: never evaluated. Running: stopped after some of its prompts, nothing committed.
         Assert.All(notStarted, id => Assert.Single(app.Host.LogLines($"Run {runId}: task {id} cancelled after 0 prompt(s)")));
         var stopped = Assert.Single(app.Host.LogLines($"Run {runId}: task {running} cancelled after"));
-        var after = int.Parse(stopped.Split("cancelled after ")[1].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        var after = RunAssertions.PromptsBeforeCancel(stopped);
         Assert.InRange(after, 1, prompts - 1);
         var manifest = (await app.Store.GetManifestAsync(runId))!;
         Assert.All(notStarted.Append(running), id => Assert.Equal(TaskState.Cancelled, manifest.Tasks[id].Status));
@@ -267,7 +267,7 @@ public sealed class EndToEndTests(FunctionsAppFixture app, ITestOutputHelper out
         if (!committedAfter.ContainsKey(inFlight))
         {
             var stopped = Assert.Single(app.Host.LogLines($"Run {runId}: task {task} shard {inFlight.Shard} of {shards} cancelled after"));
-            Assert.InRange(int.Parse(stopped.Split("cancelled after ")[1].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture), 0, perShard - 1);
+            Assert.InRange(RunAssertions.PromptsBeforeCancel(stopped), 0, perShard - 1);
         }
 
         var behind = Enumerable.Range(0, shards).Select(i => (Task: task, Shard: i)).Where(s => !committedAfter.ContainsKey(s) && s != inFlight).ToList();

@@ -90,6 +90,9 @@ internal static partial class RunAssertions
         host.LogLines($"Run {runId}: task ").Select(l => ShardStarted().Match(l)).Where(m => m.Success)
             .Select(m => (m.Groups["task"].Value, int.Parse(m.Groups["shard"].Value, CultureInfo.InvariantCulture))).ToList();
 
+    /// <summary>How many prompts an evaluation had done when it stopped, from its "… cancelled after N prompt(s) …" log line.</summary>
+    public static int PromptsBeforeCancel(string line) => int.Parse(line.Split("cancelled after ")[1].Split(' ')[0], CultureInfo.InvariantCulture);
+
     /// <summary>Shards as <c>en#0, en#1</c>, for test output.</summary>
     public static string Describe(IEnumerable<(string Task, int Shard)> shards) => string.Join(", ", shards.Order().Select(s => $"{s.Task}#{s.Shard}"));
 

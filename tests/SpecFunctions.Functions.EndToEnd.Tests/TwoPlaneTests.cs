@@ -279,6 +279,7 @@ public sealed class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHelper outp
 
         await planes.StartEvaluatorAsync(fastPoll);
         var hosts = new List<FunctionsHost> { planes.Evaluator!, await planes.StartAnotherEvaluatorAsync(fastPoll) };
+        List<(string Task, int Shard)> StartedOnEither() => hosts.SelectMany(h => RunAssertions.StartedShards(h, runId)).ToList();
         try
         {
             var body = System.Text.Json.Nodes.JsonNode.Parse(EndToEndTests.Submission(runId, taskCount, prompts, 128))!;
@@ -294,7 +295,7 @@ public sealed class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHelper outp
             while (true)
             {
                 committedBefore = await RunAssertions.CommittedShardsAsync(planes.Store, runId);
-                var started = hosts.SelectMany(h => RunAssertions.StartedShards(h, runId)).ToHashSet();
+                var started = StartedOnEither().ToHashSet();
                 inFlight = hosts.Select(h => RunAssertions.StartedShards(h, runId).Where(s => !committedBefore.ContainsKey(s)).ToList())
                     .Where(running => running.Count == 1).Select(running => running[0]).ToList();
                 var fresh = inFlight.Any(s => !seen.Contains(s));
@@ -315,7 +316,7 @@ public sealed class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHelper outp
             // An activity that read "not cancelled" just before the request may still log its start a moment later; after
             // that, no shard starts.
             await Task.Delay(TimeSpan.FromSeconds(3));
-            var startedSoon = hosts.SelectMany(h => RunAssertions.StartedShards(h, runId)).ToHashSet();
+            var startedSoon = StartedOnEither().ToHashSet();
             var status = await WaitFinishedAsync(runId, TimeSpan.FromMinutes(3));
             var finished = clock.Elapsed;
             var committedAfter = await RunAssertions.CommittedShardsAsync(planes.Store, runId);
@@ -334,7 +335,7 @@ public sealed class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHelper outp
             Assert.All(committedBefore, c => Assert.Equal(c.Value, committedAfter[c.Key]));
             var partsAfter = await RunAssertions.ShardPartsAsync(planes.ConnectionString, runId);
             Assert.All(partsBefore, p => Assert.Equal(p.Value, partsAfter[p.Key]));
-            Assert.Equal(startedSoon, hosts.SelectMany(h => RunAssertions.StartedShards(h, runId)).ToHashSet());
+            Assert.Equal(startedSoon, StartedOnEither().ToHashSet());
 
             // The shards in flight stopped between prompts without committing (a shard that finished its last prompt
             // before its next cancellation poll commits: it is then one of the committed ones, once).
@@ -349,7 +350,7 @@ public sealed class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHelper outp
                 }
 
                 var line = Assert.Single(host.LogLines($"Run {runId}: task {task} shard {shard} of {shardsPerTask} cancelled after"));
-                var after = int.Parse(line.Split("cancelled after ")[1].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+                var after = RunAssertions.PromptsBeforeCancel(line);
                 Assert.InRange(after, 0, perShard - 1);
                 stoppedMidway++;
             }
@@ -372,7 +373,7 @@ public sealed class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHelper outp
             Assert.Equal(referenced, partsAfter.Keys.Order(StringComparer.Ordinal).ToList());
 
             // Submitted again: the committed shards are kept (not started again, same attempt), the others run once each.
-            var startsBefore = hosts.SelectMany(h => RunAssertions.StartedShards(h, runId)).Count();
+            var startsBefore = StartedOnEither().Count;
             clock.Restart();
             await SubmitAsync(body.ToJsonString());
             var resumed = await WaitFinishedAsync(runId, TimeSpan.FromMinutes(4));
@@ -382,7 +383,7 @@ public sealed class TwoPlaneTests(TwoPlaneFixture planes, ITestOutputHelper outp
             var final = await RunAssertions.CommittedShardsAsync(planes.Store, runId);
             Assert.Equal(taskCount * shardsPerTask, final.Count);
             Assert.All(committedAfter, c => Assert.Equal(c.Value, final[c.Key]));
-            var restarted = hosts.SelectMany(h => RunAssertions.StartedShards(h, runId)).Count() - startsBefore;
+            var restarted = StartedOnEither().Count - startsBefore;
             Assert.Equal(taskCount * shardsPerTask - committedAfter.Count, restarted);
             foreach (var key in final.Keys.Except(committedAfter.Keys))
             {
